@@ -1,0 +1,5 @@
+"""Trust-side adapters: one package per source format, each parsing into the canonical `HomecarePrescription`."""
+
+from adapters.base import Adapter, ParsedPrescription, ParseResult, adapter_for, registered_adapters
+
+__all__ = ["Adapter", "ParseResult", "ParsedPrescription", "adapter_for", "registered_adapters"]

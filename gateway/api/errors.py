@@ -1,0 +1,47 @@
+"""Maps gateway errors to HTTP: OperationOutcome under /FHIR, JSON elsewhere."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gateway.errors import (
+    ConflictError,
+    GatewayError,
+    InputError,
+    Issue,
+    Location,
+    NotFoundError,
+    StateTransitionError,
+)
+from gateway.fhir.responses import operation_outcome
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _status(exc: GatewayError) -> int:
+    if isinstance(exc, InputError):
+        too_large = any(i.code == "PAYLOAD_TOO_LARGE" for i in exc.issues)
+        unsupported = any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in exc.issues)
+        return 413 if too_large else 415 if unsupported else 400
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, StateTransitionError | ConflictError):
+        return 409
+    return 500
+
+
+def _issues(exc: GatewayError) -> list[Issue]:
+    if isinstance(exc, InputError):
+        return exc.issues
+    return [Issue(code=exc.code, message=str(exc), location=Location())]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        status = _status(exc)
+        issues = _issues(exc)
+        if request.url.path.startswith("/FHIR/"):
+            return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON)
+        return JSONResponse({"error": exc.code, "issues": [i.as_dict() for i in issues]}, status_code=status)

@@ -1,0 +1,27 @@
+"""Trusts post their exports here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import get_gateway, read_body
+from gateway.services.context import Gateway
+from gateway.services.ingest import ingest_export
+
+router = APIRouter(prefix="/api/v1", tags=["trust"])
+
+
+@router.post("/exports", summary="Post a JAC CSV export; answers per prescription")
+async def post_export(
+    body: Annotated[bytes, Depends(read_body)],
+    gw: Annotated[Gateway, Depends(get_gateway)],
+    content_type: Annotated[str, Header()] = "application/octet-stream",
+) -> JSONResponse:
+    report = await ingest_export(gw, body, content_type)
+    status = 422 if report.outcome == "rejected" else 200
+    if report.format == "unknown" and any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in report.file_issues):
+        status = 415
+    return JSONResponse(report.as_dict(), status_code=status)

@@ -1,0 +1,55 @@
+"""The FHIR R4 endpoints providers (and later trusts) use: $process-message, Task/$release, Task."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import get_gateway, read_body
+from gateway.api.errors import FHIR_JSON
+from gateway.fhir.inbound import fail, read_release_parameters
+from gateway.fhir.responses import release_parameters, success_outcome
+from gateway.services import deliveries, release
+from gateway.services.context import Gateway
+from gateway.services.messages import process_message
+
+router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
+
+
+def _json(raw: bytes, what: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise fail(what, f"the body is not JSON: {exc}", code="INVALID_JSON") from exc
+
+
+@router.post("/$process-message", summary="Acknowledgements (response messages) and dispense notifications")
+async def post_process_message(
+    body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
+) -> JSONResponse:
+    result = await process_message(gw, body)
+    text = f"{result.kind} {result.message_id} " + ("applied" if result.applied else "already applied")
+    return JSONResponse(success_outcome(text), media_type=FHIR_JSON)
+
+
+@router.post("/Task/$release", summary="Lease the provider's waiting orders (EPS release)")
+async def post_release(
+    body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
+) -> JSONResponse:
+    req = read_release_parameters(_json(body, "Parameters"))
+    result = await release.release_orders(gw, req.owner_ods, short_form_id=req.short_form_id, max_count=req.max_count)
+    params = release_parameters([o.bundle for o in result.orders], result.lease_expires_at, gw.clock())
+    return JSONResponse(params, media_type=FHIR_JSON)
+
+
+@router.post("/Task", summary="Delivery status Tasks (scheduled, dispatched, delivered, failed, returned)")
+async def post_task(
+    body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
+) -> JSONResponse:
+    report = deliveries.read_delivery_task(_json(body, "Task"))
+    delivery = await deliveries.record_delivery_status(gw, report.owner_ods, report)
+    text = f"delivery {delivery.number} of {report.short_form_id} is {delivery.state}"
+    return JSONResponse(success_outcome(text), status_code=201, media_type=FHIR_JSON)

@@ -1,0 +1,110 @@
+"""`hgw bench`: throughput of a generated JAC export through to queued, on SQLite and PostgreSQL, and the
+fast bundle path against building the same bundles naively with fhir.resources R4B models."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from adapters.jac.writer import render_export
+from gateway.fhir.naive import build_prescription_order_naive
+from gateway.fhir.prescription_order import OrderIds, build_prescription_order
+from gateway.fhir.serialise import dumps_bundle
+from gateway.fhir.validation import validate_resource
+from gateway.services import admin
+from gateway.services.context import build_gateway
+from gateway.services.ingest import ingest_export, parse_payload
+from gateway.settings import Settings
+from gateway.simulate.samples import export_rows
+from gateway.store.migrate import upgrade
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+async def _ingest(database_url: str, data_dir: Path, payload: bytes) -> dict[str, Any]:
+    upgrade(database_url)
+    gw = build_gateway(Settings(data_dir=data_dir, database_url=database_url, mode="test"))
+    try:
+        await admin.add_provider(gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
+        await admin.add_route(gw, provider_ods="VNFKT")
+        start = time.perf_counter()
+        report = await ingest_export(gw, payload, "text/csv")
+        elapsed = time.perf_counter() - start
+    finally:
+        await gw.close()
+    accepted = sum(p.outcome == "accepted" for p in report.prescriptions)
+    return {
+        "prescriptions": accepted,
+        "seconds": round(elapsed, 3),
+        "prescriptions_per_second": round(accepted / elapsed, 1),
+    }
+
+
+def _bundle_paths(payload: bytes, sample: int) -> dict[str, Any]:
+    prescriptions = [pp.prescription for pp in parse_payload(payload, "text/csv").prescriptions if pp.prescription]
+    prescriptions = prescriptions[:sample]
+    ids = [OrderIds.new(p) for p in prescriptions]
+
+    start = time.perf_counter()
+    for p, i in zip(prescriptions, ids, strict=True):
+        bundle = build_prescription_order(p, i, provider_ods="VNFKT", source_endpoint="urn:bench")
+        if validate_resource(bundle):
+            raise RuntimeError("benchmark bundle failed validation")
+        dumps_bundle(bundle)
+    fast = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for p, i in zip(prescriptions, ids, strict=True):
+        build_prescription_order_naive(p, i, provider_ods="VNFKT", source_endpoint="urn:bench")
+    naive = time.perf_counter() - start
+    return {
+        "bundles": len(prescriptions),
+        "fast_bundles_per_second": round(len(prescriptions) / fast, 1),
+        "naive_r4b_bundles_per_second": round(len(prescriptions) / naive, 1),
+        "speedup_vs_naive": round(naive / fast, 2),
+    }
+
+
+def run_bench(*, prescriptions: int, postgres_url: str, naive_sample: int) -> dict[str, Any]:
+    payload = render_export(export_rows(prescriptions, seed=42, rx_prefix="BENCH"))
+    figures: dict[str, Any] = {"export_bytes": len(payload), "prescriptions_in_file": prescriptions}
+
+    start = time.perf_counter()
+    parsed = parse_payload(payload, "text/csv")
+    figures["parse_seconds"] = round(time.perf_counter() - start, 3)
+    figures["parsed_accepted"] = sum(pp.accepted for pp in parsed.prescriptions)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        figures["sqlite_ingest"] = asyncio.run(_ingest(url, Path(tmp), payload))
+        figures["postgresql_ingest"] = _postgres(postgres_url, Path(tmp), payload)
+    figures["bundle_build_validate_serialise"] = _bundle_paths(payload, naive_sample)
+    figures["peak_rss_mb"] = _peak_rss_mb()
+    return figures
+
+
+def _postgres(url: str, data_dir: Path, payload: bytes) -> dict[str, Any]:
+    """Ingest into a scratch database created next to `url`'s, dropped afterwards."""
+    admin_dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"hgw_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        conn = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        return {"skipped": f"PostgreSQL unreachable: {exc}".strip()}
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            return asyncio.run(_ingest(url.rsplit("/", 1)[0] + f"/{name}", data_dir, payload))
+        finally:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,269 @@
+"""The `hgw` command line. Every option can also be set as an `HGW_` environment variable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gateway.errors import GatewayError, InputError
+from gateway.services.context import Gateway, build_gateway
+from gateway.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def _run(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -> T:
+    async def main() -> T:
+        gw = build_gateway(settings)
+        try:
+            return await work(gw)
+        finally:
+            await gw.close()
+
+    return asyncio.run(main())
+
+
+def _emit(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def _fail(exc: GatewayError) -> None:
+    issues = exc.issues if isinstance(exc, InputError) else []
+    _emit({"error": exc.code, "message": str(exc), "issues": [i.as_dict() for i in issues]})
+    sys.exit(1)
+
+
+@click.group(context_settings={"auto_envvar_prefix": "HGW", "help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where the SQLite store and keys live.")
+@click.option("--database-url", help="SQLAlchemy URL (postgresql://… for PostgreSQL).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
+    """Homecare Gateway: NHS homecare prescriptions from trusts to providers, EPS-shaped."""
+    ctx.obj = load_settings(data_dir=data_dir, database_url=database_url)
+
+
+@cli.command()
+@click.option("--host", help="Interface to listen on.")
+@click.option("--port", type=int, help="Port to listen on.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the gateway."""
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    settings = load_settings(**{**_settings(ctx).model_dump(), "host": host, "port": port})
+    app = create_app(build_gateway(settings), dispose_on_shutdown=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Exit 0 once every sample prescription is delivered, else non-zero.")
+@click.option("--port", type=int, help="Port for the demo gateway (0 picks a free one).")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for delivery.")
+@click.pass_context
+def demo(ctx: click.Context, once: bool, port: int | None, timeout: float) -> None:
+    """Start the gateway with a simulated trust and providers and print every timeline."""
+    from gateway.demo import run_demo
+
+    settings = load_settings(**{**_settings(ctx).model_dump(), "port": port})
+    try:
+        code = asyncio.run(run_demo(settings, once=once, timeout=timeout))
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
+@cli.group()
+def db() -> None:
+    """Database administration."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the Alembic migrations."""
+    from gateway.store.migrate import upgrade
+
+    settings = _settings(ctx)
+    upgrade(settings.effective_database_url, revision)
+    _emit({"database": settings.effective_database_url.split("@")[-1], "revision": revision})
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--provider", help="Provider ODS for prescriptions that name none.")
+def ingest(file: Path, content_type: str, provider: str | None) -> None:
+    """Offline: parse an export and print the FHIR bundles or the located errors."""
+    from gateway.services.offline import ingest_offline
+
+    try:
+        result = ingest_offline(file.read_bytes(), content_type, provider_ods=provider)
+    except GatewayError as exc:
+        _fail(exc)
+    _emit(result)
+    sys.exit(
+        0 if all(p["outcome"] == "accepted" for p in result["prescriptions"]) and not result["file_rejected"] else 1
+    )
+
+
+@cli.group()
+def providers() -> None:
+    """Homecare providers."""
+
+
+@providers.command("add")
+@click.option("--ods", required=True)
+@click.option("--name", required=True)
+@click.option("--mode", type=click.Choice(["push", "pull"]), required=True)
+@click.option("--endpoint")
+@click.pass_context
+def providers_add(ctx: click.Context, ods: str, name: str, mode: str, endpoint: str | None) -> None:
+    """Register a homecare provider and how it receives orders."""
+    from gateway.services import admin
+
+    try:
+        p = _run(_settings(ctx), lambda gw: admin.add_provider(gw, ods=ods, name=name, mode=mode, endpoint=endpoint))
+    except GatewayError as exc:
+        _fail(exc)
+    _emit({"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active})
+
+
+@providers.command("list")
+@click.pass_context
+def providers_list(ctx: click.Context) -> None:
+    from gateway.services import admin
+
+    rows = _run(_settings(ctx), admin.providers)
+    _emit([{"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active} for p in rows])
+
+
+@cli.group()
+def routes() -> None:
+    """Routing rules (blank criteria match everything)."""
+
+
+@routes.command("add")
+@click.option("--provider", "provider_ods", required=True)
+@click.option("--trust", "trust_ods")
+@click.option("--dmd", "dmd_code")
+@click.option("--service-type", type=click.Choice(["DELIVERY", "DELIVERY_NURSING", "DELIVERY_TRAINING"]))
+@click.option("--priority", type=int, default=100, show_default=True)
+@click.pass_context
+def routes_add(
+    ctx: click.Context,
+    provider_ods: str,
+    trust_ods: str | None,
+    dmd_code: str | None,
+    service_type: str | None,
+    priority: int,
+) -> None:
+    """Add a routing rule; with no criteria it is the default route."""
+    from gateway.services import admin
+
+    try:
+        rule = _run(
+            _settings(ctx),
+            lambda gw: admin.add_route(
+                gw,
+                provider_ods=provider_ods,
+                trust_ods=trust_ods,
+                dmd_code=dmd_code,
+                service_type=service_type,
+                priority=priority,
+            ),
+        )
+    except GatewayError as exc:
+        _fail(exc)
+    _emit(rule.model_dump(exclude={"created_at"}))
+
+
+@routes.command("list")
+@click.pass_context
+def routes_list(ctx: click.Context) -> None:
+    from gateway.services import admin
+
+    _emit([r.model_dump(exclude={"created_at"}) for r in _run(_settings(ctx), admin.routes)])
+
+
+@cli.group()
+def simulate() -> None:
+    """Reference simulators of the other side."""
+
+
+@simulate.command("provider")
+@click.option("--gateway", "gateway_url", required=True, help="Base URL of the gateway.")
+@click.option("--ods", required=True, help="The provider's ODS code.")
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between empty polls.")
+def simulate_provider(gateway_url: str, ods: str, interval: float) -> None:
+    """Poll, acknowledge, dispense and deliver, until Ctrl-C."""
+    import httpx
+
+    from gateway.simulate.provider import SimulatedProvider
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+            await SimulatedProvider(client, ods).run(interval=interval)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@simulate.command("trust")
+@click.option("--gateway", "gateway_url", required=True, help="Base URL of the gateway.")
+@click.option("--count", type=int, default=5, show_default=True, help="Prescriptions in the export.")
+@click.option("--trust", "trust_ods", default="RBA", show_default=True)
+@click.option("--provider", "provider_ods", help="ProviderODS to put on every row (blank: routing decides).")
+@click.option("--seed", type=int, default=1, show_default=True)
+def simulate_trust(gateway_url: str, count: int, trust_ods: str, provider_ods: str | None, seed: int) -> None:
+    """Post one generated JAC export and print the gateway's answer."""
+    import httpx
+
+    from gateway.simulate.trust import post_sample_export
+
+    async def main() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as client:
+            return await post_sample_export(client, count, seed=seed, trust_ods=trust_ods, provider_ods=provider_ods)
+
+    _emit(asyncio.run(main()))
+
+
+@cli.command()
+@click.option("--prescriptions", type=int, default=5000, show_default=True)
+@click.option(
+    "--postgres-url",
+    envvar="HGW_BENCH_POSTGRES_URL",
+    default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    show_default=True,
+)
+@click.option(
+    "--naive-sample", type=int, default=1000, show_default=True, help="Bundles built the naive way for the ratio."
+)
+def bench(prescriptions: int, postgres_url: str, naive_sample: int) -> None:
+    """Print benchmark figures as JSON."""
+    from gateway.bench import run_bench
+
+    _emit(run_bench(prescriptions=prescriptions, postgres_url=postgres_url, naive_sample=naive_sample))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The operator console: server-rendered pages, no JavaScript from outside the project."""

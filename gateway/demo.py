@@ -1,0 +1,114 @@
+"""`hgw demo`: the gateway on a fresh SQLite file, a simulated trust and simulated providers, timelines printed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import uvicorn
+
+from gateway.api.app import create_app
+from gateway.services import admin
+from gateway.services.context import build_gateway
+from gateway.settings import Settings
+from gateway.simulate.provider import SimulatedProvider
+from gateway.simulate.trust import post_sample_export
+from gateway.store.migrate import upgrade
+
+PROVIDERS = (("VNFKT", "Five Star Homecare Leeds Ltd"), ("VNCEL", "Yorkshire Homecare Ltd"))
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The same settings on a fresh store of its own under `<data_dir>/demo`."""
+    values = settings.model_dump()
+    values.update(data_dir=settings.data_dir / "demo", database_url=None, mode="demo")
+    return Settings(**values)
+
+
+async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out: Callable[[str], None] = print) -> int:
+    settings = demo_settings(settings)
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    settings.data_dir.mkdir(parents=True)
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    gw = build_gateway(settings)
+    for ods, name in PROVIDERS:
+        await admin.add_provider(gw, ods=ods, name=name, mode="pull")
+    await admin.add_route(gw, provider_ods=PROVIDERS[0][0])  # the default route
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gw), host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            out(f"the gateway could not start on {settings.host}:{settings.port}")
+            await gw.close()
+            return 2
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base = f"http://{settings.host}:{port}"
+    out(f"Homecare Gateway demo at {base} — console: {base}/console (store: {settings.effective_database_url})")
+    stop = asyncio.Event()
+    code = 1
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        ids: list[str] = []
+        reports = [
+            await post_sample_export(client, 4, seed=7),
+            await post_sample_export(client, 2, seed=8, provider_ods="VNCEL"),
+        ]
+        for report in reports:
+            for p in report["prescriptions"]:
+                out(
+                    f"trust posted {p['rx_number']}: {p['outcome']} → {p.get('short_form_id')} "
+                    f"for {p.get('provider_ods')}"
+                )
+                if p["outcome"] == "accepted":
+                    ids.append(p["short_form_id"])
+        providers = [
+            asyncio.create_task(SimulatedProvider(client, ods).run(interval=0.2, stop=stop)) for ods, _ in PROVIDERS
+        ]
+        try:
+            done = await asyncio.wait_for(_watch(client, ids, out, providers), timeout=timeout)
+            code = 0 if done else 1
+        except TimeoutError:
+            out(f"not every prescription was delivered within {timeout:.0f} s")
+        if code == 0:
+            out(f"all {len(ids)} prescriptions delivered")
+        if not once:
+            out(f"serving the demo until Ctrl-C — console: {base}/console")
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+        stop.set()
+        await asyncio.gather(*providers, return_exceptions=True)
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+    await gw.close()
+    return code
+
+
+async def _watch(
+    client: httpx.AsyncClient, ids: list[str], out: Callable[[str], None], providers: list[asyncio.Task[None]]
+) -> bool:
+    """Print each prescription's new timeline entries until all are delivered (False if a provider died)."""
+    seen: dict[str, int] = dict.fromkeys(ids, 0)
+    while True:
+        finished = 0
+        for sid in ids:
+            view: dict[str, Any] = (await client.get(f"/api/v1/prescriptions/{sid}")).json()
+            for event in view["timeline"][seen[sid] :]:
+                out(f"{event['at'][11:19]} {sid} {event['kind']:<22} {event['detail'] or ''}")
+            seen[sid] = len(view["timeline"])
+            delivered = view["deliveries_made"] >= view["deliveries_authorised"]
+            finished += view["status"]["code"] == "0006" and delivered
+        if finished == len(ids):
+            return True
+        for task in providers:
+            if task.done():
+                out(f"a simulated provider stopped: {task.exception()!r}")
+                return False
+        await asyncio.sleep(0.2)

@@ -1,0 +1,67 @@
+"""FHIR JSON bytes from and to the mapping's dicts, with Decimal values written and read exactly.
+
+The standard library cannot emit a raw number from `default`, and a float on the way loses what the trust wrote
+(0.1 + 0.2 problems, `40.0` vs `40`). So `dumps_bundle` lets the C encoder write each Decimal as a marked string
+and then turns the marked strings back into bare numbers. The mark carries a random nonce per call, so text in the
+bundle can never be mistaken for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from gateway.errors import InputError, Issue, Location
+
+_MAX_PLAIN_EXPONENT = 64
+
+
+def decimal_literal(value: Decimal) -> str:
+    """The JSON number for a Decimal, as written (`0.4` → `0.4`, `40` → `40`, `1E+1` → `10`)."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a JSON number")
+    text = str(value)
+    # Plain notation reads better; an exponent stays when plain would be absurdly long (still a valid FHIR decimal).
+    if "E" in text and abs(value.adjusted()) <= _MAX_PLAIN_EXPONENT:
+        text = format(value, "f")
+    return text
+
+
+def dumps_bundle(bundle: dict[str, Any], *, indent: int | None = None) -> bytes:
+    """Compact UTF-8 JSON (or indented, for golden files); Decimals become JSON numbers without a float between."""
+    mark = "\ue000" + secrets.token_hex(8) + ":"
+    found = False
+
+    def default(value: object) -> str:
+        nonlocal found
+        if isinstance(value, Decimal):
+            found = True
+            return mark + decimal_literal(value)
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(
+        bundle, default=default, ensure_ascii=False, separators=separators, indent=indent, allow_nan=False
+    )
+    if found:
+        text = re.sub('"' + re.escape(mark) + '([^"]*)"', r"\1", text)
+    return text.encode("utf-8")
+
+
+def loads_bundle(raw: bytes) -> dict[str, Any]:
+    """Parse FHIR JSON, decimals as `Decimal`; InputError (located by line and column) when it is not a JSON object."""
+    try:
+        value = json.loads(raw, parse_float=Decimal)
+    except UnicodeDecodeError as exc:
+        raise InputError([Issue(code="INVALID_JSON", message=f"not UTF-8: {exc.reason}")]) from exc
+    except json.JSONDecodeError as exc:
+        issue = Issue(code="INVALID_JSON", message=exc.msg, location=Location(line=exc.lineno, column=str(exc.colno)))
+        raise InputError([issue]) from exc
+    except (ValueError, RecursionError) as exc:  # e.g. an integer beyond Python's digit limit, absurd nesting
+        raise InputError([Issue(code="INVALID_JSON", message=f"unreadable JSON: {exc}")]) from exc
+    if not isinstance(value, dict):
+        raise InputError([Issue(code="INVALID_JSON", message="a FHIR resource must be a JSON object")])
+    return value

@@ -1,0 +1,42 @@
+"""The `Gateway` container: settings, store, cipher and clock, passed to every service function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.crypto import DataCipher, load_data_key
+from gateway.settings import Settings
+from gateway.store.db import create_engine, is_sqlite, session_factory
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Gateway:
+    """Everything a service needs, injected: nothing here is built at import."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: DataCipher
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.settings.effective_database_url)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_gateway(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Gateway:
+    engine = create_engine(settings.effective_database_url)
+    cipher = DataCipher(load_data_key(settings.data_key, settings.data_dir))
+    return Gateway(settings=settings, engine=engine, sessions=session_factory(engine), cipher=cipher, clock=clock)

@@ -1,0 +1,113 @@
+"""Pull delivery: a provider leases its waiting orders with `Task/$release` and acknowledges each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway import lifecycle
+from gateway.fhir.serialise import loads_bundle
+from gateway.services.context import Gateway
+from gateway.store import repository
+from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedOrder:
+    message_id: str
+    short_form_id: str
+    lease_token: int
+    bundle: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    orders: list[ReleasedOrder]
+    lease_expires_at: datetime
+
+
+async def release_orders(
+    gw: Gateway, provider_ods: str, *, short_form_id: str | None = None, max_count: int | None = None
+) -> ReleaseResult:
+    """Lease up to `max_count` of the provider's deliverable orders for the visibility timeout."""
+    now = gw.clock()
+    until = now + timedelta(seconds=gw.settings.lease_seconds)
+    limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
+    async with gw.sessions() as session, session.begin():
+        await repository.touch_provider_poll(session, provider_ods, now)
+        entries = await repository.claim_orders(
+            session,
+            provider_ods=provider_ods,
+            now=now,
+            lease_until=until,
+            limit=limit,
+            short_form_id=short_form_id,
+            skip_locked=not gw.is_sqlite,
+        )
+        messages = await repository.get_messages(session, [e.message_id for e in entries])
+        orders = []
+        for entry in entries:
+            prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
+            body = gw.cipher.open(messages[entry.message_id].body_enc, context=f"fhir_message:{entry.message_id}")
+            orders.append(
+                ReleasedOrder(entry.message_id, prescription.short_form_id, entry.lease_token, loads_bundle(body))
+            )
+            session.add(
+                LifecycleEvent(
+                    prescription_id=entry.prescription_id,
+                    at=now,
+                    kind="released",
+                    actor_ods=provider_ods,
+                    message_id=entry.message_id,
+                    detail=f"lease {entry.lease_token} until {until.isoformat()}",
+                )
+            )
+    return ReleaseResult(orders, until)
+
+
+async def acknowledge(gw: Gateway, provider_ods: str, message_id: str, code: str, detail: str | None) -> bool:
+    """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
+    now = gw.clock()
+    async with gw.sessions() as session, session.begin():
+        entry = await repository.outbox_by_message(session, message_id)
+        if entry is None or entry.provider_ods != provider_ods:
+            return False
+        if entry.state in ("acknowledged", "rejected"):
+            return True  # a resend of an acknowledgement changes nothing
+        prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
+        if code == "transient-error":
+            entry.state = "queued"
+            entry.available_at = now + timedelta(seconds=30)
+            entry.lease_expires_at = None
+            kind = "provider-transient-error"
+        elif code == "fatal-error":
+            entry.state = "rejected"
+            entry.acknowledged_at = now
+            kind = "provider-rejected"
+        else:
+            lifecycle.check_prescription_transition(prescription.status, lifecycle.WITH_DISPENSER)
+            entry.state = "acknowledged"
+            entry.acknowledged_at = now
+            prescription.status = lifecycle.WITH_DISPENSER
+            prescription.updated_at = now
+            session.add(prescription)
+            items: list[PrescriptionItem] = await repository.prescription_items(session, prescription.id)
+            for item in items:
+                lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)
+                item.status = lifecycle.ITEM_WITH_DISPENSER
+                session.add(item)
+            kind = "acknowledged"
+        session.add(entry)
+        session.add(
+            LifecycleEvent(
+                prescription_id=prescription.id,
+                at=now,
+                kind=kind,
+                status=prescription.status if kind == "acknowledged" else None,
+                actor_ods=provider_ods,
+                message_id=message_id,
+                detail=detail,
+            )
+        )
+    return True

@@ -1,0 +1,69 @@
+"""A simulated pull provider: polls `$release`, acknowledges, then schedules, dispenses and delivers every delivery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from gateway.simulate import provider_messages as msg
+
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+
+
+class SimulatedProvider:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        ods: str,
+        *,
+        source: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.ods = ods
+        self.source = source or f"https://provider.example/{ods}"
+        self.clock = clock
+
+    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        response = await self.client.post(path, json=body, headers=FHIR_JSON)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:500]}")
+        return response
+
+    async def release(self, max_count: int | None = None) -> list[dict[str, Any]]:
+        response = await self._post("/FHIR/R4/Task/$release", msg.release_request(self.ods, max_count))
+        passed = next(p for p in response.json()["parameter"] if p["name"] == "passedPrescriptions")
+        return [e["resource"] for e in passed["resource"].get("entry", [])]
+
+    async def fulfil(self, order: dict[str, Any]) -> None:
+        """Acknowledge one order, then take each authorised delivery through scheduled → dispatched → delivered."""
+        facts = msg.order_facts(order)
+        await self._post("/FHIR/R4/$process-message", msg.acknowledgement(self.ods, facts["message_id"], self.source))
+        today = self.clock().date()
+        for n in range(1, facts["deliveries"] + 1):
+            day = today + timedelta(days=(n - 1) * 28)
+            await self._post(
+                "/FHIR/R4/Task", msg.delivery_task(self.ods, facts, n, "scheduled", scheduled=day, window="08:00-12:00")
+            )
+            await self._post("/FHIR/R4/Task", msg.delivery_task(self.ods, facts, n, "dispatched"))
+            await self._post(
+                "/FHIR/R4/$process-message", msg.dispense_notification(self.ods, facts, n, self.source, self.clock())
+            )
+            await self._post("/FHIR/R4/Task", msg.delivery_task(self.ods, facts, n, "delivered", at=self.clock()))
+
+    async def run(self, *, interval: float = 0.5, stop: asyncio.Event | None = None) -> None:
+        """Poll until `stop` is set, fulfilling whatever is released."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            orders = await self.release()
+            for order in orders:
+                await self.fulfil(order)
+            if not orders:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+                except TimeoutError:
+                    pass

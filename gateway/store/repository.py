@@ -1,0 +1,199 @@
+"""All SQL the services need. Functions take an open session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.services.routing import Router
+from gateway.store.tables import (
+    Delivery,
+    DeliveryAttempt,
+    FhirMessage,
+    InboundPayload,
+    LifecycleEvent,
+    OutboxEntry,
+    Prescription,
+    PrescriptionItem,
+    Provider,
+    RoutingRule,
+)
+
+_CHUNK = 500
+
+
+async def load_router(session: AsyncSession) -> Router:
+    providers = {p.ods: p for p in (await session.exec(select(Provider))).all()}
+    rules = (await session.exec(select(RoutingRule).order_by(col(RoutingRule.priority), col(RoutingRule.id)))).all()
+    return Router(providers, list(rules))
+
+
+async def set_inbound_outcome(session: AsyncSession, payload_id: str, outcome: str, summary: str) -> None:
+    await session.exec(  # type: ignore[call-overload]
+        update(InboundPayload).where(col(InboundPayload.id) == payload_id).values(outcome=outcome, summary=summary)
+    )
+
+
+async def existing_versions(
+    session: AsyncSession, trust_ods: str, rx_numbers: Iterable[str]
+) -> dict[tuple[str, int], Prescription]:
+    """Stored prescriptions of `trust_ods` with these RxNumbers, keyed by (RxNumber, RxVersion)."""
+    found: dict[tuple[str, int], Prescription] = {}
+    numbers = sorted(set(rx_numbers))
+    for start in range(0, len(numbers), _CHUNK):
+        chunk = numbers[start : start + _CHUNK]
+        rows = await session.exec(
+            select(Prescription).where(Prescription.trust_ods == trust_ods, col(Prescription.rx_number).in_(chunk))
+        )
+        for row in rows.all():
+            found[(row.rx_number, row.rx_version)] = row
+    return found
+
+
+async def bulk_insert(session: AsyncSession, table: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows with one executemany per chunk: the ORM unit of work is too slow for 5,000-line files."""
+    for start in range(0, len(rows), _CHUNK):
+        await session.exec(insert(table), params=list(rows[start : start + _CHUNK]))  # type: ignore[call-overload]
+
+
+async def find_prescription(session: AsyncSession, any_id: str) -> Prescription | None:
+    """By long-form UUID or EPS short-form id."""
+    stmt = select(Prescription).where(or_(col(Prescription.id) == any_id, col(Prescription.short_form_id) == any_id))
+    return (await session.exec(stmt)).first()
+
+
+async def prescription_items(session: AsyncSession, prescription_id: str) -> list[PrescriptionItem]:
+    stmt = (
+        select(PrescriptionItem)
+        .where(PrescriptionItem.prescription_id == prescription_id)
+        .order_by(col(PrescriptionItem.line_no))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def prescription_events(session: AsyncSession, prescription_id: str) -> list[LifecycleEvent]:
+    stmt = (
+        select(LifecycleEvent)
+        .where(LifecycleEvent.prescription_id == prescription_id)
+        .order_by(col(LifecycleEvent.at), col(LifecycleEvent.id))
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def prescription_deliveries(session: AsyncSession, prescription_id: str) -> list[Delivery]:
+    stmt = select(Delivery).where(Delivery.prescription_id == prescription_id).order_by(col(Delivery.number))
+    return list((await session.exec(stmt)).all())
+
+
+async def outbox_for_prescription(session: AsyncSession, prescription_id: str) -> list[OutboxEntry]:
+    stmt = select(OutboxEntry).where(OutboxEntry.prescription_id == prescription_id).order_by(col(OutboxEntry.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def claim_orders(
+    session: AsyncSession,
+    *,
+    provider_ods: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    short_form_id: str | None,
+    skip_locked: bool,
+) -> list[OutboxEntry]:
+    """Lease up to `limit` deliverable orders of a provider, bumping each one's fencing token.
+
+    Deliverable: queued and due, or leased with the lease run out; and no earlier message of the same
+    prescription is still unacknowledged (an amend never overtakes its original).
+    """
+    earlier = aliased(OutboxEntry)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.prescription_id == OutboxEntry.prescription_id,
+            col(earlier.id) < col(OutboxEntry.id),
+            col(earlier.state).in_(("queued", "leased")),
+        )
+        .exists()
+    )
+    stmt = select(OutboxEntry).where(
+        OutboxEntry.provider_ods == provider_ods,
+        or_(
+            and_(col(OutboxEntry.state) == "queued", col(OutboxEntry.available_at) <= now),
+            and_(col(OutboxEntry.state) == "leased", col(OutboxEntry.lease_expires_at) <= now),
+        ),
+        ~blocked,
+    )
+    if short_form_id is not None:
+        stmt = stmt.join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id)).where(
+            Prescription.short_form_id == short_form_id
+        )
+    stmt = stmt.order_by(col(OutboxEntry.id)).limit(limit)
+    if skip_locked:
+        stmt = stmt.with_for_update(skip_locked=True, of=OutboxEntry)  # type: ignore[arg-type]
+    entries = list((await session.exec(stmt)).all())
+    for entry in entries:
+        entry.state = "leased"
+        entry.lease_token += 1
+        entry.lease_expires_at = lease_until
+        entry.attempts += 1
+        session.add(entry)
+        session.add(DeliveryAttempt(outbox_id=entry.id or 0, at=now, kind="release", outcome="leased"))
+    return entries
+
+
+async def get_messages(session: AsyncSession, ids: Sequence[str]) -> dict[str, FhirMessage]:
+    if not ids:
+        return {}
+    rows = await session.exec(select(FhirMessage).where(col(FhirMessage.id).in_(list(ids))))
+    return {m.id: m for m in rows.all()}
+
+
+async def outbox_by_message(session: AsyncSession, message_id: str) -> OutboxEntry | None:
+    return (await session.exec(select(OutboxEntry).where(OutboxEntry.message_id == message_id))).first()
+
+
+async def get_by_id(session: AsyncSession, table: type[Any], key: Any) -> Any:
+    return await session.get(table, key)
+
+
+async def find_item(session: AsyncSession, prescription_id: str, item_id: str) -> PrescriptionItem | None:
+    stmt = select(PrescriptionItem).where(
+        PrescriptionItem.prescription_id == prescription_id, PrescriptionItem.id == item_id
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def find_delivery(session: AsyncSession, prescription_id: str, number: int) -> Delivery | None:
+    stmt = select(Delivery).where(Delivery.prescription_id == prescription_id, Delivery.number == number)
+    return (await session.exec(stmt)).first()
+
+
+async def touch_provider_poll(session: AsyncSession, provider_ods: str, now: datetime) -> None:
+    await session.exec(  # type: ignore[call-overload]
+        update(Provider).where(col(Provider.ods) == provider_ods).values(last_poll_at=now)
+    )
+
+
+async def list_prescriptions(session: AsyncSession, *, limit: int = 50) -> list[Prescription]:
+    stmt = select(Prescription).order_by(col(Prescription.created_at).desc()).limit(limit)
+    return list((await session.exec(stmt)).all())
+
+
+async def count_by(session: AsyncSession, column: Any) -> dict[str, int]:
+    rows = await session.exec(select(column, func.count()).group_by(column))  # type: ignore[call-overload]
+    return {str(k): int(v) for k, v in rows.all()}
+
+
+async def list_providers(session: AsyncSession) -> list[Provider]:
+    return list((await session.exec(select(Provider).order_by(col(Provider.ods)))).all())
+
+
+async def list_rules(session: AsyncSession) -> list[RoutingRule]:
+    stmt = select(RoutingRule).order_by(col(RoutingRule.priority), col(RoutingRule.id))
+    return list((await session.exec(stmt)).all())
