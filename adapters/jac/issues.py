@@ -39,7 +39,7 @@ INVALID_VERSION = "INVALID_VERSION"
 INVALID_PRESCRIPTION = "INVALID_PRESCRIPTION"
 
 
-def file_issue(
+def issue(
     code: str,
     message: str,
     *,

@@ -75,7 +75,7 @@ def _aligned(rows: list[Row], width: int, issues: list[Issue]) -> list[Row]:
         if len(record.cells) == width:
             aligned.append((record, values))
             continue
-        issues.append(codes.file_issue(
+        issues.append(codes.issue(
             codes.WRONG_FIELD_COUNT, f"line {record.line} has {len(record.cells)} fields but the header has "
             f"{width}: its values cannot be matched to columns", line=record.line,
             value=str(len(record.cells)), expected=f"{width} fields, as in the header"))

@@ -74,16 +74,16 @@ def read_table(payload: bytes) -> tuple[Table | None, list[Issue]]:
                 table.records.append(Record(start, cells))
     except csv.Error as exc:
         # A record that cannot be read cannot be attributed to a prescription, so no prescription is safe to accept.
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.MALFORMED_CSV, f"line {consumed + 1} is not valid RFC 4180 CSV: {exc}", line=consumed + 1,
             expected="fields separated by commas; quoted fields closed, with any \" inside doubled"))
         return None, file_issues
     if table is None:
-        file_issues.append(codes.file_issue(codes.NO_HEADER, "the file is empty: no header line and no rows",
+        file_issues.append(codes.issue(codes.NO_HEADER, "the file is empty: no header line and no rows",
                                             line=1, expected="a header line naming the JAC columns"))
         return None, file_issues
     if not table.records:
-        file_issues.append(codes.file_issue(codes.NO_PRESCRIPTIONS, "the file has a header but no prescription rows",
+        file_issues.append(codes.issue(codes.NO_PRESCRIPTIONS, "the file has a header but no prescription rows",
                                             severity="warning"))
     return table, file_issues
 
@@ -99,7 +99,7 @@ def _decode(payload: bytes, file_issues: list[Issue]) -> str | None:
     except UnicodeDecodeError as exc:
         name = "UTF-8 (the file starts with a UTF-8 byte-order mark)" if encoding == "utf-8" else "Windows-1252"
         offset = exc.start + len(payload) - len(body)
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.INVALID_ENCODING, f"byte {offset} (0x{body[exc.start]:02X}) is not valid {name}",
             value=f"0x{body[exc.start]:02X}", expected=f"{name} text"))
         return None
@@ -116,7 +116,7 @@ def _decode(payload: bytes, file_issues: list[Issue]) -> str | None:
             file_issues.append(_not_csv(f"the payload looks like {kind}, not a CSV file", value=head[:40]))
             return None
     if encoding == "cp1252" and not payload.isascii() and _is_utf8(payload):
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.POSSIBLE_UTF8_WITHOUT_BOM,
             "the file has no byte-order mark so it was read as Windows-1252, but it is valid UTF-8: "
             "names with accents may be garbled; a UTF-8 export must start with a byte-order mark",
@@ -133,7 +133,7 @@ def _is_utf8(payload: bytes) -> bool:
 
 
 def _not_csv(message: str, *, line: int | None = None, value: str | None = None) -> Issue:
-    return codes.file_issue(codes.NOT_CSV, message, line=line, value=value,
+    return codes.issue(codes.NOT_CSV, message, line=line, value=value,
                             expected="a JAC homecare export: CSV text with a header line of column names")
 
 
@@ -150,23 +150,23 @@ def _resolve_header(cells: list[str], line: int, file_issues: list[Issue]) -> Ta
         else:
             positions[name] = i
     if not positions:
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.NO_HEADER, f"line {line} is not a JAC header: none of its names is a JAC column", line=line,
             value=",".join(cells)[:200], expected="a header line naming the JAC columns (Action, TrustODS, ...)"))
         return None
     if duplicates:
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.DUPLICATE_COLUMN, f"the header names {', '.join(duplicates)} more than once", line=line,
             column=", ".join(duplicates), expected="each column at most once"))
         return None
     missing = [name for name in MANDATORY_COLUMNS if name not in positions]
     if missing:
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.MISSING_COLUMN, f"the header lacks the mandatory column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)}", line=line, column=", ".join(missing), expected=", ".join(missing)))
         return None
     if unknown:
-        file_issues.append(codes.file_issue(
+        file_issues.append(codes.issue(
             codes.UNKNOWN_COLUMN, f"unknown column{'s' if len(unknown) > 1 else ''} ignored: {', '.join(unknown)}",
             line=line, column=", ".join(unknown), severity="warning", value=", ".join(unknown),
             expected="the columns of the JAC export specification v1.2"))

@@ -105,7 +105,7 @@ def read_prescription(r: RowReader, today: date, items: list[Data] | None) -> Ho
     try:
         return HomecarePrescription.model_validate(data)
     except ValidationError as exc:  # the cell checks are meant to make this unreachable
-        r.issues.append(codes.file_issue(codes.INVALID_PRESCRIPTION, f"line {r.line}: {exc}", line=r.line))
+        r.issues.append(codes.issue(codes.INVALID_PRESCRIPTION, f"line {r.line}: {exc}", line=r.line))
         return None
 
 

@@ -35,7 +35,7 @@ async def load_router(session: AsyncSession) -> Router:
 
 
 async def set_inbound_outcome(session: AsyncSession, payload_id: str, outcome: str, summary: str) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(InboundPayload).where(col(InboundPayload.id) == payload_id).values(outcome=outcome, summary=summary)
     )
 
@@ -59,7 +59,7 @@ async def existing_versions(
 async def bulk_insert(session: AsyncSession, table: type[Any], rows: Sequence[dict[str, Any]]) -> None:
     """Insert many rows with one executemany per chunk: the ORM unit of work is too slow for 5,000-line files."""
     for start in range(0, len(rows), _CHUNK):
-        await session.exec(insert(table), params=list(rows[start : start + _CHUNK]))  # type: ignore[call-overload]
+        await session.exec(insert(table), params=list(rows[start : start + _CHUNK]))
 
 
 async def find_prescription(session: AsyncSession, any_id: str) -> Prescription | None:
@@ -135,7 +135,7 @@ async def claim_orders(
         )
     stmt = stmt.order_by(col(OutboxEntry.id)).limit(limit)
     if skip_locked:
-        stmt = stmt.with_for_update(skip_locked=True, of=OutboxEntry)  # type: ignore[arg-type]
+        stmt = stmt.with_for_update(skip_locked=True, of=OutboxEntry)
     entries = list((await session.exec(stmt)).all())
     for entry in entries:
         entry.state = "leased"
@@ -175,7 +175,7 @@ async def find_delivery(session: AsyncSession, prescription_id: str, number: int
 
 
 async def touch_provider_poll(session: AsyncSession, provider_ods: str, now: datetime) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Provider).where(col(Provider.ods) == provider_ods).values(last_poll_at=now)
     )
 
@@ -186,7 +186,7 @@ async def list_prescriptions(session: AsyncSession, *, limit: int = 50) -> list[
 
 
 async def count_by(session: AsyncSession, column: Any) -> dict[str, int]:
-    rows = await session.exec(select(column, func.count()).group_by(column))  # type: ignore[call-overload]
+    rows = await session.exec(select(column, func.count()).group_by(column))
     return {str(k): int(v) for k, v in rows.all()}
 
 

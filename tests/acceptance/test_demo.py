@@ -1,0 +1,53 @@
+"""`hgw demo --once` as a user runs it: a subprocess that must deliver every sample prescription."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_once_delivers_everything(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--data-dir", str(tmp_path), "demo", "--once", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(r"console: http://127\.0\.0\.1:\d+/console", out)
+    posted = re.findall(r"trust posted \S+: accepted → (\S+) for (\S+)", out)
+    assert len(posted) == 6
+    assert {provider for _, provider in posted} == {"VNFKT", "VNCEL"}
+    for short_form_id, _ in posted:
+        assert re.search(rf"{re.escape(short_form_id)} delivery-delivered", out), short_form_id
+    assert "all 6 prescriptions delivered" in out
+    assert (tmp_path / "demo" / "hgw.sqlite3").exists()
+
+
+def test_demo_once_fails_when_delivery_cannot_finish(tmp_path: Path) -> None:
+    # A zero timeout cannot see every delivery through: --once must say so and exit non-zero.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "--data-dir",
+            str(tmp_path),
+            "demo",
+            "--once",
+            "--port",
+            "0",
+            "--timeout",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not every prescription was delivered" in result.stdout
