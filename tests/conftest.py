@@ -22,7 +22,6 @@ from gateway.settings import Settings
 from gateway.store.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("HGW_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def _pg_url(dbname: str) -> str:

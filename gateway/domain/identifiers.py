@@ -28,17 +28,17 @@ _VERHOEFF_P = (
     (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
 )
 _MOD37_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+"
-_ODS_RE = re.compile(r"^[A-Z0-9]{3}$|^[A-Z0-9]{5}$|^[A-Z0-9]{6}$")
-_SHORT_FORM_RE = re.compile(r"^[0-9A-F]{6}-[0-9A-Z]{6}-[0-9A-F]{5}[0-9A-Z+]$")
+_ODS_RE = re.compile(r"[A-Z0-9]{3}|[A-Z0-9]{5}|[A-Z0-9]{6}")
+_SHORT_FORM_RE = re.compile(r"[0-9A-F]{6}-[0-9A-Z]{6}-[0-9A-F]{5}[0-9A-Z+]")
 # BS 7666 outward + inward code, plus the GIR 0AA special case.
 _POSTCODE_RE = re.compile(
-    r"^(GIR0AA|[A-PR-UWYZ]([0-9][0-9A-HJKPS-UW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)[0-9][ABD-HJLNP-UW-Z]{2})$"
+    r"GIR0AA|[A-PR-UWYZ]([0-9][0-9A-HJKPS-UW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)[0-9][ABD-HJLNP-UW-Z]{2}"
 )
 _PRESCRIBER_CODE_RES = {
-    "GMC": re.compile(r"^\d{7}$"),
-    "NMC": re.compile(r"^\d{2}[A-Z]\d{4}[A-Z]$"),
-    "GPHC": re.compile(r"^\d{7}$"),
-    "HCPC": re.compile(r"^[A-Z]{2}\d{5,6}$"),
+    "GMC": re.compile(r"[0-9]{7}"),
+    "NMC": re.compile(r"[0-9]{2}[A-Z][0-9]{4}[A-Z]"),
+    "GPHC": re.compile(r"[0-9]{7}"),
+    "HCPC": re.compile(r"[A-Z]{2}[0-9]{5,6}"),
 }
 PRESCRIBER_CODE_FORMATS = {
     "GMC": "7 digits",
@@ -85,7 +85,7 @@ def mod37_2_check_character(body: str) -> str:
 
 
 def is_valid_short_form_id(value: str) -> bool:
-    if not _SHORT_FORM_RE.match(value):
+    if not _SHORT_FORM_RE.fullmatch(value):
         return False
     return mod37_2_check_character(value[:-1]) == value[-1]
 
@@ -99,20 +99,20 @@ def new_short_form_id(prescriber_ods: str, sequence: int | None = None) -> str:
 
 
 def is_valid_ods_code(value: str) -> bool:
-    return bool(_ODS_RE.match(value))
+    return bool(_ODS_RE.fullmatch(value))
 
 
 def normalise_postcode(value: str) -> str | None:
     """`so166yd` → `SO16 6YD`; None when it is not a UK postcode."""
     compact = value.replace(" ", "").upper()
-    if not _POSTCODE_RE.match(compact):
+    if not _POSTCODE_RE.fullmatch(compact):
         return None
     return f"{compact[:-3]} {compact[-3:]}"
 
 
 def is_valid_prescriber_code(code_type: str, value: str) -> bool:
     pattern = _PRESCRIBER_CODE_RES.get(code_type.upper())
-    return bool(pattern and pattern.match(value))
+    return bool(pattern and pattern.fullmatch(value))
 
 
 def nhs_number_check_digit(first_nine: str) -> int | None:

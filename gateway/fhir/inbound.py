@@ -101,6 +101,15 @@ def read_message(bundle: Any) -> tuple[MessageHeaderInfo, list[dict[str, Any]]]:
     ]
 
 
+def entry_full_urls(bundle: dict[str, Any]) -> list[str | None]:
+    """fullUrl of each entry whose resource is an object, in the order `read_message` returns resources."""
+    return [
+        e.get("fullUrl") if isinstance(e.get("fullUrl"), str) else None
+        for e in bundle.get("entry", [])
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
+
+
 def _rtype(obj: Any) -> str:
     return str(obj.get("resourceType")) if isinstance(obj, dict) else type(obj).__name__
 
@@ -119,7 +128,10 @@ def read_release_parameters(params: Any) -> ReleaseRequest:
             "Parameters", "the body must be a FHIR Parameters resource", code="INVALID_RESOURCE", value=_rtype(params)
         )
     by_name: dict[str, tuple[int, dict[str, Any]]] = {}
-    for i, p in enumerate(params.get("parameter", [])):
+    raw = params.get("parameter", [])
+    if not isinstance(raw, list):
+        raise fail("Parameters.parameter", "parameter must be a list", value=type(raw).__name__, expected="an array")
+    for i, p in enumerate(raw):
         if isinstance(p, dict) and isinstance(p.get("name"), str):
             by_name[p["name"]] = (i, p)
     if "owner" not in by_name:
@@ -146,7 +158,7 @@ def read_release_parameters(params: Any) -> ReleaseRequest:
     if "max-count" in by_name:
         index, count = by_name["max-count"]
         max_count = count.get("valueInteger")
-        if not isinstance(max_count, int) or max_count < 1:
+        if isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 1:
             raise fail(
                 f"Parameters.parameter[{index}].valueInteger",
                 "max-count must be a positive integer",

@@ -114,10 +114,12 @@ def _extensions(p: model.HomecarePrescription, item: model.Item) -> list[Extensi
     out: list[Extension] = []
     if p.service_type is not None:
         code, display = urls.HOMECARE_SERVICE_TYPES[p.service_type.value]
-        out.append(Extension(
-            url=urls.EXT_HOMECARE_SERVICE_TYPE,
-            valueCoding=Coding(system=urls.HOMECARE_SERVICE_TYPE, code=code, display=display),
-        ))
+        out.append(
+            Extension(
+                url=urls.EXT_HOMECARE_SERVICE_TYPE,
+                valueCoding=Coding(system=urls.HOMECARE_SERVICE_TYPE, code=code, display=display),
+            )
+        )
     if item.first_delivery_date is not None:
         out.append(Extension(url=urls.EXT_HOMECARE_FIRST_DELIVERY_DATE, valueDate=item.first_delivery_date))
     if p.delivery_address is not None:
@@ -232,11 +234,13 @@ def _medication_request(
 def _patient(p: model.HomecarePrescription, patient: model.Patient, ids: OrderIds) -> Patient:
     identifiers = [Identifier(system=urls.NHS_NUMBER, value=patient.nhs_number)]
     if patient.hospital_number:
-        identifiers.append(Identifier(
-            system=urls.LOCAL_PATIENT_IDENTIFIER,
-            value=patient.hospital_number,
-            assigner=Reference(identifier=_ods(p.trust_ods)),
-        ))
+        identifiers.append(
+            Identifier(
+                system=urls.LOCAL_PATIENT_IDENTIFIER,
+                value=patient.hospital_number,
+                assigner=Reference(identifier=_ods(p.trust_ods)),
+            )
+        )
     telecom = []
     if patient.phone:
         telecom.append(ContactPoint(system="phone", value=patient.phone, use="home"))

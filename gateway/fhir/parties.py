@@ -34,11 +34,13 @@ def patient_telecom(patient: Patient) -> list[dict[str, str]]:
 def patient_resource(p: HomecarePrescription, patient: Patient, resource_id: str) -> dict[str, Any]:
     identifiers: list[dict[str, Any]] = [{"system": urls.NHS_NUMBER, "value": patient.nhs_number}]
     if patient.hospital_number:
-        identifiers.append({
-            "system": urls.LOCAL_PATIENT_IDENTIFIER,
-            "value": patient.hospital_number,
-            "assigner": {"identifier": ods_identifier(p.trust_ods)},
-        })
+        identifiers.append(
+            {
+                "system": urls.LOCAL_PATIENT_IDENTIFIER,
+                "value": patient.hospital_number,
+                "assigner": {"identifier": ods_identifier(p.trust_ods)},
+            }
+        )
     resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": resource_id,

@@ -117,19 +117,40 @@ def required_parties(prescription: HomecarePrescription) -> tuple[Patient, Presc
             )
         )
     if prescription.patient is None:
-        issues.append(Issue(code="MISSING_VALUE", message="a prescription-order needs the patient",
-                            location=Location(path="patient")))
+        issues.append(
+            Issue(
+                code="MISSING_VALUE",
+                message="a prescription-order needs the patient",
+                location=Location(path="patient"),
+            )
+        )
     if prescription.prescriber is None:
-        issues.append(Issue(code="MISSING_VALUE", message="a prescription-order needs the prescriber",
-                            location=Location(path="prescriber")))
+        issues.append(
+            Issue(
+                code="MISSING_VALUE",
+                message="a prescription-order needs the prescriber",
+                location=Location(path="prescriber"),
+            )
+        )
     if not prescription.items:
-        issues.append(Issue(code="MISSING_VALUE", message="a prescription-order needs at least one item",
-                            location=Location(path="items")))
+        issues.append(
+            Issue(
+                code="MISSING_VALUE",
+                message="a prescription-order needs at least one item",
+                location=Location(path="items"),
+            )
+        )
     seen: set[int] = set()
     for index, item in enumerate(prescription.items):
         if item.line_no in seen:
-            issues.append(Issue(code="DUPLICATE_VALUE", message="line numbers must be unique within a prescription",
-                                location=Location(path=f"items[{index}].line_no"), value=str(item.line_no)))
+            issues.append(
+                Issue(
+                    code="DUPLICATE_VALUE",
+                    message="line numbers must be unique within a prescription",
+                    location=Location(path=f"items[{index}].line_no"),
+                    value=str(item.line_no),
+                )
+            )
         seen.add(item.line_no)
     patient, prescriber = prescription.patient, prescription.prescriber
     if issues or patient is None or prescriber is None:
@@ -142,16 +163,18 @@ def resolve_prescription_type(prescriber: Prescriber, override: str | None = Non
     code = override or homecare_prescription_type(prescriber.code_type.value, prescriber.code)
     if code is None or code not in HOMECARE_PRESCRIPTION_TYPES:
         path, value = ("prescriber.code", prescriber.code) if code is None else ("prescription_type", code)
-        raise InputError([
-            Issue(
-                code="UNSUPPORTED_PRESCRIBER",
-                message="no Outpatient Homecare prescription type (12xx) for this prescriber",
-                location=Location(path=path),
-                value=value,
-                expected="a medical, nurse, pharmacist or HCPC-registered prescribing profession, or one of "
-                + ", ".join(HOMECARE_PRESCRIPTION_TYPES),
-            )
-        ])
+        raise InputError(
+            [
+                Issue(
+                    code="UNSUPPORTED_PRESCRIBER",
+                    message="no Outpatient Homecare prescription type (12xx) for this prescriber",
+                    location=Location(path=path),
+                    value=value,
+                    expected="a medical, nurse, pharmacist or HCPC-registered prescribing profession, or one of "
+                    + ", ".join(HOMECARE_PRESCRIPTION_TYPES),
+                )
+            ]
+        )
     return code, HOMECARE_PRESCRIPTION_TYPES[code]
 
 
@@ -224,17 +247,21 @@ def homecare_extensions(p: HomecarePrescription, item: Item) -> list[dict[str, A
     out: list[dict[str, Any]] = []
     if p.service_type is not None:
         code, display = urls.HOMECARE_SERVICE_TYPES[p.service_type.value]
-        out.append({
-            "url": urls.EXT_HOMECARE_SERVICE_TYPE,
-            "valueCoding": {"system": urls.HOMECARE_SERVICE_TYPE, "code": code, "display": display},
-        })
+        out.append(
+            {
+                "url": urls.EXT_HOMECARE_SERVICE_TYPE,
+                "valueCoding": {"system": urls.HOMECARE_SERVICE_TYPE, "code": code, "display": display},
+            }
+        )
     if item.first_delivery_date is not None:
         out.append({"url": urls.EXT_HOMECARE_FIRST_DELIVERY_DATE, "valueDate": item.first_delivery_date.isoformat()})
     if p.delivery_address is not None:
-        out.append({
-            "url": urls.EXT_HOMECARE_DELIVERY_ADDRESS,
-            "valueAddress": {"line": list(p.delivery_address.lines), "postalCode": p.delivery_address.postcode},
-        })
+        out.append(
+            {
+                "url": urls.EXT_HOMECARE_DELIVERY_ADDRESS,
+                "valueAddress": {"line": list(p.delivery_address.lines), "postalCode": p.delivery_address.postcode},
+            }
+        )
     if p.delivery_instructions:
         out.append({"url": urls.EXT_HOMECARE_DELIVERY_INSTRUCTIONS, "valueString": p.delivery_instructions})
     return out
@@ -351,5 +378,3 @@ def _medication_request(
     }
     request["substitution"] = {"allowedBoolean": False}
     return request
-
-

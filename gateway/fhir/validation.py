@@ -93,8 +93,11 @@ def _model_issues(resource_type: str, data: dict[str, Any]) -> list[Issue]:
         return [_issue_from_error(resource_type, error) for error in exc.errors(include_url=False)]
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         # fhir_core raises plain exceptions for shapes it cannot even start on (e.g. a nested unknown resourceType).
-        return [Issue(code=INVALID_FHIR, message=f"not a valid {resource_type}: {exc}",
-                      location=Location(path=resource_type))]
+        return [
+            Issue(
+                code=INVALID_FHIR, message=f"not a valid {resource_type}: {exc}", location=Location(path=resource_type)
+            )
+        ]
     return []
 
 
@@ -114,7 +117,7 @@ def _issue_from_error(resource_type: str, error: Any) -> Issue:
     kind = error.get("type", "")
     message = str(error.get("msg", "invalid"))
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     if kind == "missing":
         message = "required element is missing"
     elif kind == "extra_forbidden":
@@ -139,13 +142,15 @@ def _bundle_issues(bundle: dict[str, Any], path: str) -> list[Issue]:
         first = entries[0].get("resource") if entries and isinstance(entries[0], dict) else None
         first_type = first.get("resourceType") if isinstance(first, dict) else None
         if first_type != "MessageHeader":
-            issues.append(Issue(
-                code=MESSAGE_HEADER_NOT_FIRST,
-                message="a message Bundle must start with its MessageHeader",
-                location=Location(path=f"{path}.entry[0]" if entries else f"{path}.entry"),
-                value=first_type if isinstance(first_type, str) else None,
-                expected="MessageHeader",
-            ))
+            issues.append(
+                Issue(
+                    code=MESSAGE_HEADER_NOT_FIRST,
+                    message="a message Bundle must start with its MessageHeader",
+                    location=Location(path=f"{path}.entry[0]" if entries else f"{path}.entry"),
+                    value=first_type if isinstance(first_type, str) else None,
+                    expected="MessageHeader",
+                )
+            )
     full_urls: set[str] = set()
     for index, entry in enumerate(entries):
         full_url = entry.get("fullUrl") if isinstance(entry, dict) else None
@@ -153,8 +158,14 @@ def _bundle_issues(bundle: dict[str, Any], path: str) -> list[Issue]:
             continue
         key = _uuid_key(full_url)
         if key in full_urls:
-            issues.append(Issue(code=DUPLICATE_FULL_URL, message="fullUrl already used by an earlier entry",
-                                location=Location(path=f"{path}.entry[{index}].fullUrl"), value=full_url))
+            issues.append(
+                Issue(
+                    code=DUPLICATE_FULL_URL,
+                    message="fullUrl already used by an earlier entry",
+                    location=Location(path=f"{path}.entry[{index}].fullUrl"),
+                    value=full_url,
+                )
+            )
         full_urls.add(key)
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -171,9 +182,15 @@ def _bundle_issues(bundle: dict[str, Any], path: str) -> list[Issue]:
         severity: Severity = "warning" if resource_type == "Provenance" else "error"
         for ref_path, reference in _references(resource, entry_path):
             if reference[:9].lower() == "urn:uuid:" and _uuid_key(reference) not in full_urls:
-                issues.append(Issue(code=UNRESOLVED_REFERENCE, severity=severity,
-                                    message="urn:uuid reference to no entry of this Bundle",
-                                    location=Location(path=ref_path), value=reference))
+                issues.append(
+                    Issue(
+                        code=UNRESOLVED_REFERENCE,
+                        severity=severity,
+                        message="urn:uuid reference to no entry of this Bundle",
+                        location=Location(path=ref_path),
+                        value=reference,
+                    )
+                )
     return issues
 
 

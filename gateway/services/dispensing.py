@@ -25,9 +25,18 @@ class DispensedLine:
     quantity: str | None
 
 
-def read_dispenses(resources: list[dict[str, Any]]) -> list[DispensedLine]:
-    """One DispensedLine per MedicationDispense, resolving authorizingPrescription (contained or in the bundle)."""
-    by_ref = {f"urn:uuid:{r.get('id')}": r for r in resources}
+def read_dispenses(resources: list[dict[str, Any]], full_urls: list[str | None] | None = None) -> list[DispensedLine]:
+    """One DispensedLine per MedicationDispense, resolving authorizingPrescription (contained or in the bundle).
+
+    Bundle references resolve by each entry's fullUrl when given, else by `urn:uuid:<id>`.
+    """
+    urls = full_urls or [None] * len(resources)
+    by_ref: dict[str, dict[str, Any]] = {}
+    for url, r in zip(urls, resources, strict=True):
+        if url:
+            by_ref[url] = r
+        if isinstance(r.get("id"), str):
+            by_ref.setdefault(f"urn:uuid:{r['id']}", r)
     lines = []
     for index, res in enumerate(resources):
         if res.get("resourceType") != "MedicationDispense":
@@ -60,7 +69,8 @@ def read_dispenses(resources: list[dict[str, Any]]) -> list[DispensedLine]:
                 code="MISSING_VALUE",
                 expected=ITEM_NUMBER_SYSTEM,
             )
-        item_status = require(res, "type", path).get("coding", [{}])[0].get("code")
+        codings = require(res, "type", path).get("coding") or [{}]
+        item_status = codings[0].get("code") if isinstance(codings[0], dict) else None
         if item_status not in lifecycle.ITEM_STATUS:
             raise fail(
                 f"{path}.type.coding[0].code",
@@ -100,10 +110,16 @@ def read_dispenses(resources: list[dict[str, Any]]) -> list[DispensedLine]:
 
 
 async def record_dispense(
-    gw: Gateway, provider_ods: str, header: MessageHeaderInfo, resources: list[dict[str, Any]], raw: bytes
+    gw: Gateway,
+    provider_ods: str,
+    header: MessageHeaderInfo,
+    resources: list[dict[str, Any]],
+    raw: bytes,
+    *,
+    full_urls: list[str | None] | None = None,
 ) -> bool:
     """Apply a dispense notification. Returns False when it was a resend of one already applied."""
-    lines = read_dispenses(resources)
+    lines = read_dispenses(resources, full_urls)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         if await repository.get_by_id(session, FhirMessage, header.id) is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.errors import InputError, NotFoundError
-from gateway.fhir.inbound import fail, read_message
+from gateway.fhir.inbound import entry_full_urls, fail, read_message
 from gateway.fhir.serialise import loads_bundle
 from gateway.fhir.validation import validate_resource
 from gateway.services import dispensing, release
@@ -35,7 +35,9 @@ async def process_message(gw: Gateway, raw: bytes) -> MessageResult:
         )
     # A dispense notification also carries MessageHeader.response (naming the order), so the event decides first.
     if header.event == "dispense-notification":
-        applied = await dispensing.record_dispense(gw, header.sender_ods, header, resources, raw)
+        applied = await dispensing.record_dispense(
+            gw, header.sender_ods, header, resources, raw, full_urls=entry_full_urls(bundle)
+        )
         return MessageResult("dispense-notification", header.id, applied)
     if header.response_to is not None:
         code = header.response_code or "ok"  # read_message sets both or neither

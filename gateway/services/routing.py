@@ -23,6 +23,10 @@ class Router:
     providers: dict[str, Provider]
     rules: list[RoutingRule]
 
+    def __post_init__(self) -> None:
+        # Lower priority numbers win; the rule id breaks ties, so the outcome never depends on load order.
+        self.rules.sort(key=lambda r: (r.priority, r.id or 0))
+
     def route(self, p: HomecarePrescription) -> Route:
         if p.provider_ods:
             provider = self.providers.get(p.provider_ods)

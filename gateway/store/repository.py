@@ -175,9 +175,7 @@ async def find_delivery(session: AsyncSession, prescription_id: str, number: int
 
 
 async def touch_provider_poll(session: AsyncSession, provider_ods: str, now: datetime) -> None:
-    await session.exec(
-        update(Provider).where(col(Provider.ods) == provider_ods).values(last_poll_at=now)
-    )
+    await session.exec(update(Provider).where(col(Provider.ods) == provider_ods).values(last_poll_at=now))
 
 
 async def list_prescriptions(session: AsyncSession, *, limit: int = 50) -> list[Prescription]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -21,8 +21,8 @@ from gateway.domain.identifiers import (
     normalise_postcode,
     verhoeff_valid,
 )
+from tests.paths import REFERENCE
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference"
 PROPERTY = settings(max_examples=150, deadline=None)
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -233,8 +233,14 @@ def test_invalid_postcodes_give_none(value: str) -> None:
 
 @pytest.mark.parametrize(
     ("code_type", "value"),
-    [("GMC", "4123456"), ("gmc", "4123456"), ("GPHC", "2012345"), ("NMC", "12A3456E"), ("HCPC", "PH123456"),
-     ("HCPC", "PA12345")],
+    [
+        ("GMC", "4123456"),
+        ("gmc", "4123456"),
+        ("GPHC", "2012345"),
+        ("NMC", "12A3456E"),
+        ("HCPC", "PH123456"),
+        ("HCPC", "PA12345"),
+    ],
 )
 def test_prescriber_codes_in_their_register_format(code_type: str, value: str) -> None:
     assert is_valid_prescriber_code(code_type, value)
@@ -257,3 +263,20 @@ def test_prescriber_codes_in_their_register_format(code_type: str, value: str) -
 )
 def test_prescriber_codes_outside_their_format_are_refused(code_type: str, value: str) -> None:
     assert not is_valid_prescriber_code(code_type, value)
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (is_valid_ods_code, "RBA\n"),
+        (lambda v: is_valid_prescriber_code("GMC", v), "4123456\n"),
+        (lambda v: is_valid_prescriber_code("GMC", v), "٤١٢٣٤٥٦"),  # Arabic-Indic digits are not ASCII digits
+        (is_valid_short_form_id, "24F5DA-A83008-7EFE6Z\n"),
+    ],
+)
+def test_trailing_newlines_and_non_ascii_digits_are_rejected(check: Any, value: str) -> None:
+    assert not check(value)
+
+
+def test_postcode_with_trailing_newline_is_not_a_postcode() -> None:
+    assert normalise_postcode("SO16 6YD\n") is None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +18,9 @@ from gateway.fhir.responses import (
     release_parameters,
     success_outcome,
 )
+from tests.paths import EPS_EXAMPLES
 
-EPS = Path(__file__).resolve().parents[4] / "shared" / "eps-examples" / "spec" / "dispensing"
+EPS = EPS_EXAMPLES / "spec" / "dispensing"
 
 
 def load(relative: str) -> Any:
@@ -105,8 +104,9 @@ def test_one_outcome_issue_per_issue_in_order() -> None:
 
 def test_success_outcome() -> None:
     outcome = success_outcome("3 prescriptions accepted")
-    assert outcome["issue"] == [{"severity": "information", "code": "informational",
-                                 "diagnostics": "3 prescriptions accepted"}]
+    assert outcome["issue"] == [
+        {"severity": "information", "code": "informational", "diagnostics": "3 prescriptions accepted"}
+    ]
 
 
 def test_release_parameters_wraps_bundles_in_a_searchset() -> None:
@@ -168,7 +168,7 @@ def test_bundle_type_must_be_message(notification: dict[str, Any], bundle_type: 
         read_message(notification)
     issue = located(exc)
     assert issue.location.path == "Bundle.type"
-    assert issue.value == (None if bundle_type is None else bundle_type)
+    assert issue.value == bundle_type
     assert issue.expected == "message"
 
 
@@ -282,7 +282,6 @@ def test_group_identifier_of_another_system(release: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("value", [0, -3, "5", 2.5, None])
 def test_bad_max_count(release: dict[str, Any], value: Any) -> None:
-    release = copy.deepcopy(release)
     release["parameter"].append({"name": "max-count", "valueInteger": value})
     with pytest.raises(InputError) as exc:
         read_release_parameters(release)
@@ -290,3 +289,25 @@ def test_bad_max_count(release: dict[str, Any], value: Any) -> None:
     assert issue.location.path == "Parameters.parameter[4].valueInteger"
     assert issue.expected == "an integer >= 1"
     assert issue.value == (None if value is None else str(value))
+
+
+def test_max_count_must_be_an_integer_not_a_boolean() -> None:
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "owner",
+                "resource": {"resourceType": "Organization", "identifier": [{"system": ODS_SYSTEM, "value": "VNFKT"}]},
+            },
+            {"name": "max-count", "valueInteger": True},
+        ],
+    }
+    with pytest.raises(InputError) as err:
+        read_release_parameters(params)
+    assert err.value.issues[0].location.path == "Parameters.parameter[1].valueInteger"
+
+
+def test_null_parameter_list_is_a_located_error() -> None:
+    with pytest.raises(InputError) as err:
+        read_release_parameters({"resourceType": "Parameters", "parameter": None})
+    assert err.value.issues[0].location.path == "Parameters.parameter"

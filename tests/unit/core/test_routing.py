@@ -35,10 +35,24 @@ def provider(ods: str, *, active: bool = True) -> Provider:
     return Provider(ods=ods, name=f"Provider {ods}", mode="pull", active=active, created_at=NOW)
 
 
-def rule(rule_id: int, provider_ods: str, *, priority: int = 100, trust: str | None = None, dmd: str | None = None,
-         service: str | None = None) -> RoutingRule:
-    return RoutingRule(id=rule_id, priority=priority, trust_ods=trust, dmd_code=dmd, service_type=service,
-                       provider_ods=provider_ods, created_at=NOW)
+def rule(
+    rule_id: int,
+    provider_ods: str,
+    *,
+    priority: int = 100,
+    trust: str | None = None,
+    dmd: str | None = None,
+    service: str | None = None,
+) -> RoutingRule:
+    return RoutingRule(
+        id=rule_id,
+        priority=priority,
+        trust_ods=trust,
+        dmd_code=dmd,
+        service_type=service,
+        provider_ods=provider_ods,
+        created_at=NOW,
+    )
 
 
 def router(providers: list[Provider], rules: list[RoutingRule]) -> Router:
@@ -112,8 +126,11 @@ def test_equal_priorities_fall_back_to_rule_id(prescription: HomecarePrescriptio
 
 
 def test_specific_rule_that_does_not_match_falls_through(prescription: HomecarePrescription) -> None:
-    rules = [rule(1, "VNCEL", priority=1, dmd=METHOTREXATE), rule(2, "VN6XW", priority=2, trust="RHM"),
-             rule(3, "VNFKT", priority=3)]
+    rules = [
+        rule(1, "VNCEL", priority=1, dmd=METHOTREXATE),
+        rule(2, "VN6XW", priority=2, trust="RHM"),
+        rule(3, "VNFKT", priority=3),
+    ]
     assert router(PROVIDERS, rules).route(prescription) == Route("VNFKT", "routing rule 3")
 
 
@@ -138,3 +155,8 @@ def test_rule_to_unregistered_provider_is_skipped(prescription: HomecarePrescrip
 def test_no_match_is_held(prescription: HomecarePrescription, rules: list[RoutingRule]) -> None:
     route = router(PROVIDERS, rules).route(prescription)
     assert route == Route(None, "no provider named and no routing rule matches")
+
+
+def test_router_orders_rules_by_priority_itself(prescription: HomecarePrescription) -> None:
+    unsorted = [rule(1, "VNFKT", priority=50), rule(2, "VNCEL", priority=10)]
+    assert Router({p.ods: p for p in PROVIDERS}, unsorted).route(prescription).provider_ods == "VNCEL"

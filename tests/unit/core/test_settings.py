@@ -102,8 +102,10 @@ def test_invalid_port_override_is_rejected(port: int) -> None:
         load_settings(port=port)
 
 
-@pytest.mark.parametrize(("name", "value"), [("HGW_MODE", "staging"), ("HGW_RELEASE_MAX", "0"),
-                                             ("HGW_LEASE_SECONDS", "86401"), ("HGW_MAX_BODY_BYTES", "10")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HGW_MODE", "staging"), ("HGW_RELEASE_MAX", "0"), ("HGW_LEASE_SECONDS", "86401"), ("HGW_MAX_BODY_BYTES", "10")],
+)
 def test_other_invalid_values_are_rejected(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ from gateway.domain.model import HomecarePrescription
 from gateway.errors import Issue
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.validation import fhirpath, validate_resource
+from tests.paths import EPS_EXAMPLES
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
-EPS_EXAMPLES = Path(os.environ.get("HGW_EPS_EXAMPLES", Path(__file__).resolve().parents[4] / "shared" / "eps-examples"))
 
 
 @pytest.fixture
