@@ -200,6 +200,57 @@ def routes_list(ctx: click.Context) -> None:
 
 
 @cli.group()
+def clients() -> None:
+    """API clients (trusts, providers, operators, testers) and their keys."""
+
+
+@clients.command("add")
+@click.option("--role", type=click.Choice(["trust", "provider", "operator", "tester"]), required=True)
+@click.option("--ods", required=True, help="The organisation the client acts for: its tenant.")
+@click.option("--jwks", "jwks_source", required=True, help="The client's public JWKS: a file or an https URL.")
+@click.option("--alg", type=click.Choice(["RS384", "ES384", "RS512"]), help="Pin the assertion algorithm.")
+@click.option("--client-id", help="Choose the client id (default: a new UUID).")
+@click.pass_context
+def clients_add(
+    ctx: click.Context, role: str, ods: str, jwks_source: str, alg: str | None, client_id: str | None
+) -> None:
+    """Register a client; prints {"client_id": ...}."""
+    from gateway.security.clients import add_client
+
+    is_url = jwks_source.startswith(("https://", "http://"))
+    jwks = None if is_url else Path(jwks_source).read_text()
+    try:
+        client = _run(
+            _settings(ctx),
+            lambda gw: add_client(
+                gw,
+                role=role,
+                ods=ods,
+                jwks=jwks,
+                jwks_url=jwks_source if is_url else None,
+                alg=alg,
+                client_id=client_id,
+            ),
+        )
+    except GatewayError as exc:
+        _fail(exc)
+    _emit({"client_id": client.id, "role": client.role, "ods": client.ods, "alg": client.alg})
+
+
+@clients.command("keygen")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Path prefix for the files written.")
+@click.option("--alg", type=click.Choice(["ES384", "RS384", "RS512"]), default="ES384", show_default=True)
+def clients_keygen(out: Path, alg: str) -> None:
+    """Make a client key pair: OUT.key.json (private, keep it) and OUT.jwks.json (public, register it)."""
+    from gateway.security.client_auth import write_client_key
+    from gateway.security.keys import generate_client_keypair
+
+    pem, jwks, kid = generate_client_keypair(alg)
+    private_path, public_path = write_client_key(out, pem, jwks, kid, alg)
+    _emit({"private_key": str(private_path), "jwks": str(public_path), "kid": kid, "alg": alg})
+
+
+@cli.group()
 def simulate() -> None:
     """Reference simulators of the other side."""
 
@@ -207,15 +258,21 @@ def simulate() -> None:
 @simulate.command("provider")
 @click.option("--gateway", "gateway_url", required=True, help="Base URL of the gateway.")
 @click.option("--ods", required=True, help="The provider's ODS code.")
+@click.option("--client-id", required=True, help="The provider's registered client id.")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The private key file from `hgw clients keygen`.",
+)
 @click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between empty polls.")
-def simulate_provider(gateway_url: str, ods: str, interval: float) -> None:
+def simulate_provider(gateway_url: str, ods: str, client_id: str, key_file: Path, interval: float) -> None:
     """Poll, acknowledge, dispense and deliver, until Ctrl-C."""
-    import httpx
-
     from gateway.simulate.provider import SimulatedProvider
 
     async def main() -> None:
-        async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+        async with _authenticated(gateway_url, client_id, key_file) as client:
             await SimulatedProvider(client, ods).run(interval=interval)
 
     try:
@@ -230,14 +287,22 @@ def simulate_provider(gateway_url: str, ods: str, interval: float) -> None:
 @click.option("--trust", "trust_ods", default="RBA", show_default=True)
 @click.option("--provider", "provider_ods", help="ProviderODS to put on every row (blank: routing decides).")
 @click.option("--seed", type=int, default=1, show_default=True)
-def simulate_trust(gateway_url: str, count: int, trust_ods: str, provider_ods: str | None, seed: int) -> None:
+@click.option("--client-id", required=True, help="The trust's registered client id.")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The private key file from `hgw clients keygen`.",
+)
+def simulate_trust(
+    gateway_url: str, count: int, trust_ods: str, provider_ods: str | None, seed: int, client_id: str, key_file: Path
+) -> None:
     """Post one generated JAC export and print the gateway's answer."""
-    import httpx
-
     from gateway.simulate.trust import post_sample_export
 
     async def main() -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as client:
+        async with _authenticated(gateway_url, client_id, key_file) as client:
             return await post_sample_export(client, count, seed=seed, trust_ods=trust_ods, provider_ods=provider_ods)
 
     _emit(asyncio.run(main()))
@@ -259,6 +324,15 @@ def bench(prescriptions: int, postgres_url: str, naive_sample: int) -> None:
     from gateway.bench import run_bench
 
     _emit(run_bench(prescriptions=prescriptions, postgres_url=postgres_url, naive_sample=naive_sample))
+
+
+def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
+    import httpx
+
+    from gateway.security.client_auth import ClientCredentialsAuth, read_client_key
+
+    auth = ClientCredentialsAuth(read_client_key(key_file, client_id), f"{gateway_url.rstrip('/')}/oauth2/token")
+    return httpx.AsyncClient(base_url=gateway_url, timeout=60, auth=auth)
 
 
 def main() -> None:

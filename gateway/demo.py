@@ -15,11 +15,13 @@ from gateway.api.app import create_app
 from gateway.services import admin
 from gateway.services.context import build_gateway
 from gateway.settings import Settings
+from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.provider import SimulatedProvider
 from gateway.simulate.trust import post_sample_export
 from gateway.store.migrate import upgrade
 
 PROVIDERS = (("VNFKT", "Five Star Homecare Leeds Ltd"), ("VNCEL", "Yorkshire Homecare Ltd"))
+TRUST = "RBA"  # Taunton and Somerset NHS Foundation Trust, as in the EPS test data
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -38,6 +40,8 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     for ods, name in PROVIDERS:
         await admin.add_provider(gw, ods=ods, name=name, mode="pull")
     await admin.add_route(gw, provider_ods=PROVIDERS[0][0])  # the default route
+    trust_key = await register_party(gw, "trust", TRUST)
+    provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}
 
     server = uvicorn.Server(
         uvicorn.Config(create_app(gw), host=settings.host, port=settings.port, log_level="warning", lifespan="on")
@@ -54,11 +58,15 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     out(f"Homecare Gateway demo at {base} — console: {base}/console (store: {settings.effective_database_url})")
     stop = asyncio.Event()
     code = 1
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(party_client(base, trust_key))
+        provider_clients = {
+            ods: await stack.enter_async_context(party_client(base, key)) for ods, key in provider_keys.items()
+        }
         ids: list[str] = []
         reports = [
-            await post_sample_export(client, 4, seed=7),
-            await post_sample_export(client, 2, seed=8, provider_ods="VNCEL"),
+            await post_sample_export(client, 4, seed=7, trust_ods=TRUST),
+            await post_sample_export(client, 2, seed=8, trust_ods=TRUST, provider_ods="VNCEL"),
         ]
         for report in reports:
             for p in report["prescriptions"]:
@@ -69,7 +77,8 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
                 if p["outcome"] == "accepted":
                     ids.append(p["short_form_id"])
         providers = [
-            asyncio.create_task(SimulatedProvider(client, ods).run(interval=0.2, stop=stop)) for ods, _ in PROVIDERS
+            asyncio.create_task(SimulatedProvider(provider_clients[ods], ods).run(interval=0.2, stop=stop))
+            for ods, _ in PROVIDERS
         ]
         try:
             done = await asyncio.wait_for(_watch(client, ids, out, providers), timeout=timeout)

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     )
     lease_seconds: int = Field(default=300, ge=1, le=86400, description="visibility timeout of a released order")
     release_max: int = Field(default=50, ge=1, le=1000, description="most orders one $release hands out")
+    token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     default_provider_ods: str | None = Field(default=None, description="seeded as the default routing rule")
     log_level: str = "INFO"

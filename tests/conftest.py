@@ -7,7 +7,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,9 +16,11 @@ import pytest
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.security.client_auth import ClientKey
 from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.parties import party_client, register_party
 from gateway.store.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("HGW_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -72,7 +74,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, mode="test", port=0)
+    # Tokens outlive the lease, so tests that move the clock past a lease keep their credentials.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, mode="test", port=0, token_seconds=3600)
 
 
 @pytest.fixture
@@ -86,8 +89,8 @@ async def gw(settings: Settings) -> AsyncIterator[Gateway]:
 
 
 @contextlib.asynccontextmanager
-async def serve(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on a real loopback socket, and a client for it."""
+async def serve(gateway: Gateway) -> AsyncIterator[str]:
+    """The app on a real loopback socket; yields its base URL."""
     server = uvicorn.Server(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
@@ -95,14 +98,66 @@ async def serve(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
             await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
 
 
+# name → (role, ODS): two trusts, two providers and an operator, each a registered client with its own key.
+PARTIES = {
+    "trust": ("trust", "RBA"),
+    "other_trust": ("trust", "RHM"),
+    "provider": ("provider", "VNFKT"),
+    "other_provider": ("provider", "VNCEL"),
+    "operator": ("operator", "X26"),
+}
+
+
 @pytest.fixture
-async def client(gw: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(gw) as c:
-        yield c
+async def parties(gw: Gateway) -> dict[str, ClientKey]:
+    return {name: await register_party(gw, role, ods) for name, (role, ods) in PARTIES.items()}
+
+
+@pytest.fixture
+async def base_url(gw: Gateway) -> AsyncIterator[str]:
+    async with serve(gw) as url:
+        yield url
+
+
+@pytest.fixture
+async def as_party(base_url: str, parties: dict[str, ClientKey]) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+    """as_party(name): an HTTP client authenticated as that party ("anonymous": no credentials)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make(name: str) -> httpx.AsyncClient:
+        if name == "anonymous":
+            c = httpx.AsyncClient(base_url=base_url, timeout=30)
+        else:
+            c = party_client(base_url, parties[name])
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        await c.aclose()
+
+
+@pytest.fixture
+def trust(as_party: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return as_party("trust")
+
+
+@pytest.fixture
+def provider(as_party: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return as_party("provider")
+
+
+@pytest.fixture
+def other_provider(as_party: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return as_party("other_provider")
+
+
+@pytest.fixture
+def anon(as_party: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return as_party("anonymous")

@@ -15,6 +15,7 @@ from gateway.errors import (
     StateTransitionError,
 )
 from gateway.fhir.responses import operation_outcome
+from gateway.security.errors import AuthenticationError, ForbiddenError
 
 FHIR_JSON = "application/fhir+json"
 
@@ -26,6 +27,10 @@ def _status(exc: GatewayError) -> int:
         return 413 if too_large else 415 if unsupported else 400
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, AuthenticationError):
+        return 401
+    if isinstance(exc, ForbiddenError):
+        return 403
     if isinstance(exc, StateTransitionError | ConflictError):
         return 409
     return 500
@@ -42,6 +47,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
         status = _status(exc)
         issues = _issues(exc)
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
         if request.url.path.startswith("/FHIR/"):
-            return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON)
-        return JSONResponse({"error": exc.code, "issues": [i.as_dict() for i in issues]}, status_code=status)
+            return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON, headers=headers)
+        return JSONResponse(
+            {"error": exc.code, "issues": [i.as_dict() for i in issues]}, status_code=status, headers=headers
+        )

@@ -21,6 +21,8 @@ _ISSUE_TYPE = {
     "PAYLOAD_TOO_LARGE": "too-costly",
     "CONFLICT": "conflict",
     "IDEMPOTENCY_CONFLICT": "conflict",
+    "UNAUTHORIZED": "login",
+    "FORBIDDEN": "forbidden",
 }
 
 

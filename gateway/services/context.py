@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +28,7 @@ class Gateway:
     sessions: async_sessionmaker[AsyncSession]
     cipher: DataCipher
     clock: Callable[[], datetime] = field(default=utc_now)
+    http_transport: httpx.AsyncBaseTransport | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -36,7 +38,20 @@ class Gateway:
         await self.engine.dispose()
 
 
-def build_gateway(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Gateway:
+def build_gateway(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> Gateway:
+    """Everything wired from settings; tests pass their own clock and HTTP transport."""
     engine = create_engine(settings.effective_database_url)
     cipher = DataCipher(load_data_key(settings.data_key, settings.data_dir))
-    return Gateway(settings=settings, engine=engine, sessions=session_factory(engine), cipher=cipher, clock=clock)
+    return Gateway(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        cipher=cipher,
+        clock=clock,
+        http_transport=http_transport,
+    )

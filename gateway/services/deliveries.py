@@ -10,6 +10,7 @@ from typing import Any
 from gateway import lifecycle
 from gateway.errors import NotFoundError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
+from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.tables import Delivery, LifecycleEvent
@@ -100,10 +101,11 @@ def read_delivery_task(task: Any) -> DeliveryReport:
     return DeliveryReport(task_id, short_form, owner, nhs, state, number, scheduled, window, occurred, note)
 
 
-async def record_delivery_status(gw: Gateway, provider_ods: str, report: DeliveryReport) -> Delivery:
+async def record_delivery_status(gw: Gateway, principal: Principal, report: DeliveryReport) -> Delivery:
     """Apply a delivery status to the prescription's delivery number `report.number`."""
-    if report.owner_ods != provider_ods:
-        raise NotFoundError(f"prescription {report.short_form_id} not found")
+    require_role(principal, Role.PROVIDER)
+    require_same_tenant(principal, report.owner_ods, "Task.owner")
+    provider_ods = principal.ods
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         p = await repository.find_prescription(session, report.short_form_id)

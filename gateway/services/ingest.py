@@ -20,6 +20,7 @@ from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.fhir.validation import validate_resource
+from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.routing import Router
 from gateway.store import repository
@@ -108,10 +109,11 @@ def parse_payload(payload: bytes, content_type: str) -> ParseResult:
     return adapter.parse(payload)
 
 
-async def ingest_export(
-    gw: Gateway, payload: bytes, content_type: str, *, tenant_ods: str | None = None
-) -> IngestReport:
-    """Store `payload`, then accept or reject each prescription in it on its own."""
+async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, content_type: str) -> IngestReport:
+    """Store `payload`, then accept or reject each prescription in it on its own. Only the caller's trust's
+    prescriptions are accepted: the tenant is the token's, whatever TrustODS says."""
+    require_role(principal, Role.TRUST)
+    tenant_ods = principal.ods
     adapter = adapter_for(content_type)
     payload_id = str(uuid.uuid4())
     now = gw.clock()

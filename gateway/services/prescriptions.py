@@ -6,15 +6,21 @@ from typing import Any
 
 from gateway import lifecycle
 from gateway.errors import NotFoundError
+from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
 
 
-async def prescription_view(gw: Gateway, any_id: str, *, trust_ods: str | None = None) -> dict[str, Any]:
-    """Status and timeline by long-form or short-form id. Another trust's prescription answers as not found."""
+async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> dict[str, Any]:
+    """Status and timeline by long-form or short-form id, for its trust, its provider or an operator.
+    Anyone else's prescription answers exactly as one that does not exist."""
+    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR)
     async with gw.sessions() as session:
         p = await repository.find_prescription(session, any_id)
-        if p is None or (trust_ods is not None and p.trust_ods != trust_ods):
+        visible = p is not None and (
+            principal.sees_trust(p.trust_ods) or (principal.role is Role.PROVIDER and p.provider_ods == principal.ods)
+        )
+        if p is None or not visible:
             raise NotFoundError(f"prescription {any_id} not found")
         items = await repository.prescription_items(session, p.id)
         deliveries = await repository.prescription_deliveries(session, p.id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway import lifecycle
 from gateway.fhir.serialise import loads_bundle
+from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
@@ -28,9 +29,18 @@ class ReleaseResult:
 
 
 async def release_orders(
-    gw: Gateway, provider_ods: str, *, short_form_id: str | None = None, max_count: int | None = None
+    gw: Gateway,
+    principal: Principal,
+    *,
+    owner_ods: str | None = None,
+    short_form_id: str | None = None,
+    max_count: int | None = None,
 ) -> ReleaseResult:
-    """Lease up to `max_count` of the provider's deliverable orders for the visibility timeout."""
+    """Lease up to `max_count` of the calling provider's deliverable orders for the visibility timeout."""
+    require_role(principal, Role.PROVIDER)
+    if owner_ods is not None:
+        require_same_tenant(principal, owner_ods, "the owner parameter")
+    provider_ods = principal.ods
     now = gw.clock()
     until = now + timedelta(seconds=gw.settings.lease_seconds)
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)

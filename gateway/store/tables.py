@@ -191,3 +191,41 @@ class RoutingRule(SQLModel, table=True):
     service_type: str | None = Field(default=None, max_length=24)
     provider_ods: str = Field(foreign_key="provider.ods", max_length=12)
     created_at: datetime = Field(sa_column=_ts())
+
+
+class ApiClient(SQLModel, table=True):
+    """A registered system: a trust, provider, operator or tester, authenticating with signed JWTs."""
+
+    __tablename__ = "api_client"
+
+    id: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    ods: str = Field(max_length=12, index=True)
+    alg: str = Field(max_length=8, description="the one signing algorithm accepted for this client's assertions")
+    jwks: str | None = Field(default=None, description="the client's public JWKS, when registered from a file")
+    jwks_url: str | None = None
+    active: bool = True
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class AssertionJti(SQLModel, table=True):
+    """Client-assertion ids already used: a jti is never accepted twice."""
+
+    __tablename__ = "assertion_jti"
+
+    client_id: str = Field(primary_key=True, max_length=64)
+    jti: str = Field(primary_key=True, max_length=255)
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+class AccessToken(SQLModel, table=True):
+    """An issued access token, stored only as its SHA-256."""
+
+    __tablename__ = "access_token"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    client_id: str = Field(foreign_key="api_client.id", max_length=64, index=True)
+    role: str = Field(max_length=16)
+    ods: str = Field(max_length=12)
+    scope: str
+    expires_at: datetime = Field(sa_column=_ts())

@@ -29,8 +29,10 @@ async def _view(client: httpx.AsyncClient, any_id: str) -> dict[str, Any]:
     return r.json()
 
 
-async def test_export_to_delivered(client: httpx.AsyncClient) -> None:
-    r = await post_export(client, export(2, seed=3, max_deliveries=1))
+async def test_export_to_delivered(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    r = await post_export(trust, export(2, seed=3, max_deliveries=1))
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["outcome"] == "accepted"
@@ -38,35 +40,35 @@ async def test_export_to_delivered(client: httpx.AsyncClient) -> None:
     assert all(is_valid_short_form_id(s) for s in sids)
     assert {p["provider_ods"] for p in report["prescriptions"]} == {"VNFKT"}  # the default route
 
-    assert await _release(client, "VNCEL") == []  # another provider sees nothing
-    orders = await _release(client, "VNFKT")
+    assert await _release(other_provider, "VNCEL") == []  # another provider sees nothing
+    orders = await _release(provider, "VNFKT")
     assert sorted(msg.order_facts(o)["short_form_id"] for o in orders) == sorted(sids)
-    assert await _release(client, "VNFKT") == []  # leased: not handed out twice
+    assert await _release(provider, "VNFKT") == []  # leased: not handed out twice
 
     order = orders[0]
     facts = msg.order_facts(order)
     sid = facts["short_form_id"]
     assert order["entry"][0]["resource"]["resourceType"] == "MessageHeader"
-    assert (await _view(client, sid))["status"]["code"] == "0001"
+    assert (await _view(trust, sid))["status"]["code"] == "0001"
 
-    r = await post_fhir(client, "/FHIR/R4/$process-message", msg.acknowledgement("VNFKT", facts["message_id"], "x"))
+    r = await post_fhir(provider, "/FHIR/R4/$process-message", msg.acknowledgement("VNFKT", facts["message_id"], "x"))
     assert r.status_code == 200, r.text
-    view = await _view(client, sid)
+    view = await _view(trust, sid)
     assert view["status"]["code"] == "0002"
     assert {i["status"]["code"] for i in view["items"]} == {"0008"}
 
     for state in ("scheduled", "dispatched"):
-        r = await post_fhir(client, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, state))
+        r = await post_fhir(provider, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, state))
         assert r.status_code == 201, r.text
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    r = await post_fhir(client, "/FHIR/R4/$process-message", msg.dispense_notification("VNFKT", facts, 1, "x", now))
+    r = await post_fhir(provider, "/FHIR/R4/$process-message", msg.dispense_notification("VNFKT", facts, 1, "x", now))
     assert r.status_code == 200, r.text
-    r = await post_fhir(client, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, "delivered", at=now))
+    r = await post_fhir(provider, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, "delivered", at=now))
     assert r.status_code == 201, r.text
 
-    view = await _view(client, view["id"])  # by long-form id too
+    view = await _view(trust, view["id"])  # by long-form id too
     assert view["status"]["code"] == "0006"
     assert {i["status"]["code"] for i in view["items"]} == {"0001"}
     assert view["deliveries"] == [
@@ -94,13 +96,13 @@ async def test_export_to_delivered(client: httpx.AsyncClient) -> None:
     assert kinds.count("dispensed") == len(view["items"])
 
 
-async def test_bad_prescription_rejected_alone_and_located(client: httpx.AsyncClient, gw: Gateway) -> None:
+async def test_bad_prescription_rejected_alone_and_located(trust: httpx.AsyncClient, gw: Gateway) -> None:
     rows = export_rows(2, seed=4)
     first_rx = rows[0]["RxNumber"]
     for row in rows:
         if row["RxNumber"] == first_rx:
             row["NHSNumber"] = "9434765918"  # fails Modulus 11
-    r = await post_export(client, render_export(rows))
+    r = await post_export(trust, render_export(rows))
     assert r.status_code == 200
     report = r.json()
     assert report["outcome"] == "partially_accepted"
@@ -117,79 +119,91 @@ async def test_bad_prescription_rejected_alone_and_located(client: httpx.AsyncCl
     assert tuple(payloads) == (1, "partially_accepted")
 
 
-async def test_resend_is_idempotent_and_other_content_conflicts(client: httpx.AsyncClient, gw: Gateway) -> None:
+async def test_resend_is_idempotent_and_other_content_conflicts(trust: httpx.AsyncClient, gw: Gateway) -> None:
     body = export(1, seed=5)
-    first = (await post_export(client, body)).json()["prescriptions"][0]
-    again = (await post_export(client, body)).json()["prescriptions"][0]
+    first = (await post_export(trust, body)).json()["prescriptions"][0]
+    again = (await post_export(trust, body)).json()["prescriptions"][0]
     assert again["outcome"] == "duplicate"
     assert again["short_form_id"] == first["short_form_id"]
     async with gw.engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar() == 1
     changed = body.replace(b"Rheumatoid arthritis", b"Psoriatic arthritis")
-    conflict = (await post_export(client, changed)).json()["prescriptions"][0]
+    conflict = (await post_export(trust, changed)).json()["prescriptions"][0]
     assert conflict["outcome"] == "rejected"
     assert conflict["issues"][0]["code"] == "VERSION_CONFLICT"
 
 
-async def test_named_provider_and_unrouted_are_held(client: httpx.AsyncClient) -> None:
-    named = (await post_export(client, export(1, seed=6, provider_ods="VNCEL"))).json()["prescriptions"][0]
+async def test_named_provider_and_unrouted_are_held(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    named = (await post_export(trust, export(1, seed=6, provider_ods="VNCEL"))).json()["prescriptions"][0]
     assert named["provider_ods"] == "VNCEL" and named["outcome"] == "accepted"
-    held = (await post_export(client, export(1, seed=9, provider_ods="FCG71"))).json()["prescriptions"][0]
+    held = (await post_export(trust, export(1, seed=9, provider_ods="FCG71"))).json()["prescriptions"][0]
     assert held["outcome"] == "held"
     assert "FCG71" in held["reason"] and "not registered" in held["reason"]
-    view = await _view(client, held["short_form_id"])
+    view = await _view(trust, held["short_form_id"])
     assert [e["kind"] for e in view["timeline"]] == ["received", "held"]
-    assert await _release(client, "FCG71") == []
+    assert await _release(provider, "VNFKT") == []  # held: handed to nobody
 
 
-async def test_unacknowledged_lease_returns_to_queue(client: httpx.AsyncClient, gw: Gateway) -> None:
-    await post_export(client, export(1, seed=10))
-    first = await _release(client, "VNFKT")
+async def test_unacknowledged_lease_returns_to_queue(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, gw: Gateway
+) -> None:
+    await post_export(trust, export(1, seed=10))
+    first = await _release(provider, "VNFKT")
     assert len(first) == 1
     real_clock = gw.clock
     gw.clock = lambda: real_clock() + timedelta(seconds=gw.settings.lease_seconds + 1)
-    again = await _release(client, "VNFKT")
+    again = await _release(provider, "VNFKT")
     assert [o["id"] for o in again] == [first[0]["id"]]  # same message id: receivers deduplicate
 
 
-async def test_refused_transitions_change_nothing(client: httpx.AsyncClient) -> None:
-    sid = (await post_export(client, export(1, seed=11))).json()["prescriptions"][0]["short_form_id"]
-    order = (await _release(client, "VNFKT"))[0]
+async def test_refused_transitions_change_nothing(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    sid = (await post_export(trust, export(1, seed=11))).json()["prescriptions"][0]["short_form_id"]
+    order = (await _release(provider, "VNFKT"))[0]
     facts = msg.order_facts(order)
     from datetime import UTC, datetime
 
     # Dispensing before the order is acknowledged is not a valid transition.
     r = await post_fhir(
-        client, "/FHIR/R4/$process-message", msg.dispense_notification("VNFKT", facts, 1, "x", datetime.now(UTC))
+        provider, "/FHIR/R4/$process-message", msg.dispense_notification("VNFKT", facts, 1, "x", datetime.now(UTC))
     )
     assert r.status_code == 409
     assert error_codes(r.json()) == ["PRESCRIPTION_INVALID_STATE_TRANSITION"]
     # Delivered before dispatched is refused too.
-    r = await post_fhir(client, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, "delivered"))
+    r = await post_fhir(provider, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, "delivered"))
     assert r.status_code == 409
-    view = await _view(client, sid)
+    view = await _view(trust, sid)
     assert view["status"]["code"] == "0001"
     assert view["deliveries"] == []
     assert {i["status"]["code"] for i in view["items"]} == {"0007"}
 
 
-async def test_other_provider_cannot_touch_an_order(client: httpx.AsyncClient) -> None:
-    sid = (await post_export(client, export(1, seed=12))).json()["prescriptions"][0]["short_form_id"]
-    facts = msg.order_facts((await _release(client, "VNFKT"))[0])
-    r = await post_fhir(client, "/FHIR/R4/$process-message", msg.acknowledgement("VNCEL", facts["message_id"], "x"))
+async def test_other_provider_cannot_touch_an_order(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    sid = (await post_export(trust, export(1, seed=12))).json()["prescriptions"][0]["short_form_id"]
+    facts = msg.order_facts((await _release(provider, "VNFKT"))[0])
+    r = await post_fhir(
+        other_provider, "/FHIR/R4/$process-message", msg.acknowledgement("VNCEL", facts["message_id"], "x")
+    )
     assert r.status_code == 404
     assert error_codes(r.json()) == ["RESOURCE_NOT_FOUND"]
-    r = await post_fhir(client, "/FHIR/R4/Task", msg.delivery_task("VNCEL", facts, 1, "scheduled"))
+    r = await post_fhir(other_provider, "/FHIR/R4/Task", msg.delivery_task("VNCEL", facts, 1, "scheduled"))
     assert r.status_code == 404
-    assert (await _view(client, sid))["status"]["code"] == "0001"
+    assert (await _view(trust, sid))["status"]["code"] == "0001"
 
 
-async def test_bad_fhir_is_located(client: httpx.AsyncClient) -> None:
-    r = await client.post(
+async def test_bad_fhir_is_located(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    r = await provider.post(
         "/FHIR/R4/Task/$release", content=b"{not json", headers={"Content-Type": "application/fhir+json"}
     )
     assert r.status_code == 400
-    r = await post_fhir(client, "/FHIR/R4/Task/$release", {"resourceType": "Parameters", "parameter": []})
+    r = await post_fhir(provider, "/FHIR/R4/Task/$release", {"resourceType": "Parameters", "parameter": []})
     assert r.status_code == 400
     assert r.json()["issue"][0]["expression"] == ["Parameters.parameter"]
     task = {
@@ -198,15 +212,15 @@ async def test_bad_fhir_is_located(client: httpx.AsyncClient) -> None:
         "intent": "order",
         "businessStatus": {"coding": [{"system": msg.DELIVERY_STATUS, "code": "lost-in-space"}]},
     }
-    r = await post_fhir(client, "/FHIR/R4/Task", task)
+    r = await post_fhir(provider, "/FHIR/R4/Task", task)
     assert r.status_code == 400
     assert r.json()["issue"][0]["expression"] == ["Task.businessStatus.coding"]
 
 
-async def test_patient_data_encrypted_at_rest(client: httpx.AsyncClient, gw: Gateway) -> None:
+async def test_patient_data_encrypted_at_rest(trust: httpx.AsyncClient, gw: Gateway) -> None:
     rows = export_rows(1, seed=13)
     nhs = rows[0]["NHSNumber"]
-    await post_export(client, render_export(rows))
+    await post_export(trust, render_export(rows))
     async with gw.engine.connect() as conn:
         rows = [
             r
@@ -217,16 +231,20 @@ async def test_patient_data_encrypted_at_rest(client: httpx.AsyncClient, gw: Gat
     assert rows and nhs.encode() not in dump and b"Tremona" not in dump
 
 
-async def test_unsupported_media_type(client: httpx.AsyncClient) -> None:
-    r = await client.post("/api/v1/exports", content=b"<x/>", headers={"Content-Type": "application/pdf"})
+async def test_unsupported_media_type(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    r = await trust.post("/api/v1/exports", content=b"<x/>", headers={"Content-Type": "application/pdf"})
     assert r.status_code == 415
     assert r.json()["file_issues"][0]["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
-async def test_health_and_console(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/readyz")).json()["status"] == "ready"
-    await post_export(client, export(1, seed=14))
-    page = await client.get("/console")
+async def test_health_and_console(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient, other_provider: httpx.AsyncClient, anon: httpx.AsyncClient
+) -> None:
+    assert (await anon.get("/healthz")).json() == {"status": "ok"}
+    assert (await anon.get("/readyz")).json()["status"] == "ready"
+    await post_export(trust, export(1, seed=14))
+    page = await anon.get("/console")
     assert page.status_code == 200 and "Five Star Homecare Leeds Ltd" in page.text
     assert "0001 To be Dispensed" in page.text

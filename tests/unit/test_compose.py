@@ -30,11 +30,17 @@ def _resolves(argv: list[str]) -> bool:
     return True
 
 
+def _touch(tmp_path: Path, container_path: str) -> Path:
+    path = tmp_path / Path(container_path).name
+    path.touch()
+    return path
+
+
 def _hgw_invocations(text: str) -> list[list[str]]:
     return [shlex.split(m.group(1)) for m in re.finditer(r"\bhgw ((?:[^&|\"()]|'[^']*')+)", text)]
 
 
-def test_compose_services_and_commands() -> None:
+def test_compose_services_and_commands(tmp_path: Path) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert set(compose["services"]) == {"db", "gateway", "provider"}
     assert "postgresql://" in compose["services"]["gateway"]["environment"]["HGW_DATABASE_URL"]
@@ -46,9 +52,13 @@ def test_compose_services_and_commands() -> None:
         elif isinstance(command, str):
             invocations.extend(_hgw_invocations(command))
     names = {" ".join(a[:2]) for a in invocations}
-    assert {"db upgrade", "providers add", "routes add", "simulate provider"} <= names | {a[0] for a in invocations}
+    assert {"db upgrade", "providers add", "routes add", "clients keygen", "clients add", "simulate provider"} <= (
+        names | {a[0] for a in invocations}
+    )
     for argv in invocations:
-        assert _resolves(argv), f"hgw {' '.join(argv)} is not a valid command"
+        # Files on the compose volumes exist only in the containers: point them at a real local file.
+        local = [str(_touch(tmp_path, a)) if a.startswith("/keys/") else a for a in argv]
+        assert _resolves(local), f"hgw {' '.join(argv)} is not a valid command"
 
 
 def test_dockerfile_uses_hgw_commands() -> None:

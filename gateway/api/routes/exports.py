@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 
+from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
@@ -18,9 +19,10 @@ router = APIRouter(prefix="/api/v1", tags=["trust"])
 async def post_export(
     body: Annotated[bytes, Depends(read_body)],
     gw: Annotated[Gateway, Depends(get_gateway)],
+    principal: CurrentPrincipal,
     content_type: Annotated[str, Header()] = "application/octet-stream",
 ) -> JSONResponse:
-    report = await ingest_export(gw, body, content_type)
+    report = await ingest_export(gw, principal, body, content_type)
     status = 422 if report.outcome == "rejected" else 200
     if report.format == "unknown" and any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in report.file_issues):
         status = 415

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
 from gateway.services.context import Gateway
 from gateway.services.prescriptions import prescription_view
@@ -14,5 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["trust"])
 
 
 @router.get("/prescriptions/{prescription_id}", summary="Status, items, deliveries and timeline")
-async def get_prescription(prescription_id: str, gw: Annotated[Gateway, Depends(get_gateway)]) -> dict[str, Any]:
-    return await prescription_view(gw, prescription_id)
+async def get_prescription(
+    prescription_id: str, gw: Annotated[Gateway, Depends(get_gateway)], principal: CurrentPrincipal
+) -> dict[str, Any]:
+    return await prescription_view(gw, principal, prescription_id)

@@ -52,24 +52,54 @@ EXPECTED_EXAMPLE = HomecarePrescription(
     rx_version=1,
     signed_at=datetime(2026, 11, 21, 14, 5, tzinfo=UK),
     patient=Patient(
-        nhs_number="9434765919", hospital_number="K1234567", title="Mrs", family="SMITH", given=("Jane", "Anne"),
-        birth_date=date(1968, 2, 14), sex=Sex.FEMALE,
+        nhs_number="9434765919",
+        hospital_number="K1234567",
+        title="Mrs",
+        family="SMITH",
+        given=("Jane", "Anne"),
+        birth_date=date(1968, 2, 14),
+        sex=Sex.FEMALE,
         address=Address(lines=("12 Tremona Road", "Southampton"), postcode="SO16 6YD"),
-        phone="023 8079 0000", mobile="07700 900123",
+        phone="023 8079 0000",
+        mobile="07700 900123",
     ),
-    prescriber=Prescriber(name="JONES, Alan", family="JONES", given="Alan", code="4123456",
-                          code_type=PrescriberCodeType.GMC, specialty="Rheumatology"),
+    prescriber=Prescriber(
+        name="JONES, Alan",
+        family="JONES",
+        given="Alan",
+        code="4123456",
+        code_type=PrescriberCodeType.GMC,
+        specialty="Rheumatology",
+    ),
     indication="Rheumatoid arthritis",
     service_type=ServiceType.DELIVERY,
     items=(
-        Item(line_no=1, dmd_code="15517911000001104",
-             description="Methotrexate 10mg/0.2ml solution for injection pre-filled syringes", dose=Decimal("10"),
-             dose_unit="mg", frequency="OW", route="Subcutaneous", qty_per_delivery=Decimal("4"),
-             qty_unit="pre-filled syringe", days_per_delivery=28, number_of_deliveries=6,
-             first_delivery_date=date(2026, 12, 1), instructions="Store below 25C", is_ancillary=False),
-        Item(line_no=2, dmd_code="110171000001104", description="Water for injections 2ml ampoules",
-             qty_per_delivery=Decimal("1"), qty_unit="ampoule", days_per_delivery=168, number_of_deliveries=1,
-             is_ancillary=True),
+        Item(
+            line_no=1,
+            dmd_code="15517911000001104",
+            description="Methotrexate 10mg/0.2ml solution for injection pre-filled syringes",
+            dose=Decimal("10"),
+            dose_unit="mg",
+            frequency="OW",
+            route="Subcutaneous",
+            qty_per_delivery=Decimal("4"),
+            qty_unit="pre-filled syringe",
+            days_per_delivery=28,
+            number_of_deliveries=6,
+            first_delivery_date=date(2026, 12, 1),
+            instructions="Store below 25C",
+            is_ancillary=False,
+        ),
+        Item(
+            line_no=2,
+            dmd_code="110171000001104",
+            description="Water for injections 2ml ampoules",
+            qty_per_delivery=Decimal("1"),
+            qty_unit="ampoule",
+            days_per_delivery=168,
+            number_of_deliveries=1,
+            is_ancillary=True,
+        ),
     ),
     source_format="jac",
 )
@@ -284,7 +314,10 @@ def test_rows_of_one_prescription_are_grouped_wherever_they_stand(
     result = parse(jac, rows)
 
     assert [(p.rx_number, p.rx_version, p.lines) for p in result.prescriptions] == [
-        ("HC-26-004711", "1", [2, 5]), ("HC-26-004712", "1", [3, 6]), ("HC-26-004711", "2", [4, 7])]
+        ("HC-26-004711", "1", [2, 5]),
+        ("HC-26-004712", "1", [3, 6]),
+        ("HC-26-004711", "2", [4, 7]),
+    ]
     assert all(p.accepted for p in result.prescriptions)
     assert result.prescriptions[0].prescription == EXPECTED_EXAMPLE  # items in LineNo order, not file order
 
@@ -452,8 +485,13 @@ def test_phone_or_mobile_is_required(jac: JacAdapter, example_rows: list[dict[st
 
 
 def test_delivery_address(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
-    set_all(example_rows, DeliveryAddress1="Unit 4", DeliveryAddress3="Eastleigh", DeliveryPostcode="so50 9nl",
-            DeliveryInstructions="Leave with neighbour at no. 12")
+    set_all(
+        example_rows,
+        DeliveryAddress1="Unit 4",
+        DeliveryAddress3="Eastleigh",
+        DeliveryPostcode="so50 9nl",
+        DeliveryInstructions="Leave with neighbour at no. 12",
+    )
 
     prescription = only(parse(jac, example_rows)).prescription
 
@@ -467,9 +505,11 @@ def test_delivery_postcode_is_required_with_a_delivery_address(
     jac: JacAdapter, example_rows: list[dict[str, str]]
 ) -> None:
     assert located(only(parse(jac, set_all(example_rows, DeliveryAddress1="Unit 4"))).issues) == {
-        ("MISSING_VALUE", 2, "DeliveryPostcode")}
+        ("MISSING_VALUE", 2, "DeliveryPostcode")
+    }
     assert located(only(parse(jac, set_all(example_rows, DeliveryPostcode="SO16"))).issues) == {
-        ("INVALID_POSTCODE", 2, "DeliveryPostcode")}
+        ("INVALID_POSTCODE", 2, "DeliveryPostcode")
+    }
 
 
 def test_delivery_address_lines_need_the_first_one(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
@@ -489,7 +529,9 @@ def test_ancillary_items_need_no_dose_but_dose_and_unit_go_together(
 
     example_rows[1].update(IsAncillary="")  # default N: Dose, DoseUnit and Frequency become mandatory
     assert located(only(parse(jac, example_rows)).issues) == {
-        ("MISSING_VALUE", 3, "DoseUnit"), ("MISSING_VALUE", 3, "Frequency")}
+        ("MISSING_VALUE", 3, "DoseUnit"),
+        ("MISSING_VALUE", 3, "Frequency"),
+    }
 
 
 def test_is_ancillary_defaults_to_no(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
@@ -500,22 +542,25 @@ def test_is_ancillary_defaults_to_no(jac: JacAdapter, example_rows: list[dict[st
     assert prescription is not None and prescription.items[0].is_ancillary is False
 
 
-def test_line_numbers_must_be_unique_within_a_prescription(
-    jac: JacAdapter, example_rows: list[dict[str, str]]
-) -> None:
+def test_line_numbers_must_be_unique_within_a_prescription(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
     example_rows[1]["LineNo"] = "1"
 
     parsed = only(parse(jac, example_rows))
 
     [issue] = parsed.issues
-    assert (issue.code, issue.location.line, issue.location.column, issue.value) == ("DUPLICATE_LINE_NO", 3, "LineNo",
-                                                                                      "1")
+    assert (issue.code, issue.location.line, issue.location.column, issue.value) == (
+        "DUPLICATE_LINE_NO",
+        3,
+        "LineNo",
+        "1",
+    )
     assert "line 2" in issue.message
 
 
 def test_an_amend_cannot_be_version_one(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
     assert located(only(parse(jac, set_all(example_rows, Action="AMEND"))).issues) == {
-        ("INVALID_VERSION", 2, "RxVersion")}
+        ("INVALID_VERSION", 2, "RxVersion")
+    }
 
     amended = only(parse(jac, set_all(example_rows, Action="AMEND", RxVersion="2"))).prescription
 
@@ -534,7 +579,11 @@ def test_a_row_with_the_wrong_number_of_fields_is_reported_once(
     assert parsed.prescription is None
     [issue] = parsed.issues
     assert (issue.code, issue.location.line, issue.value, issue.expected) == (
-        "WRONG_FIELD_COUNT", 3, str(width + 1), f"{width} fields, as in the header")
+        "WRONG_FIELD_COUNT",
+        3,
+        str(width + 1),
+        f"{width} fields, as in the header",
+    )
 
 
 # --- conversions ------------------------------------------------------------------------------------------------
@@ -574,8 +623,12 @@ def test_dates_of_birth_in_the_future_are_refused(jac: JacAdapter, example_rows:
 
     [issue] = only(parse(jac, set_all(example_rows, DOB="01/01/2030"))).issues
 
-    assert (issue.code, issue.location.line, issue.location.column, issue.value) == ("FUTURE_DATE", 2, "DOB",
-                                                                                      "01/01/2030")
+    assert (issue.code, issue.location.line, issue.location.column, issue.value) == (
+        "FUTURE_DATE",
+        2,
+        "DOB",
+        "01/01/2030",
+    )
 
 
 @pytest.mark.parametrize(
@@ -594,9 +647,17 @@ def test_signing_time_is_uk_local_time(
 
 
 def test_identifiers_are_normalised(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
-    set_all(example_rows, NHSNumber="9434765919", Postcode="so166yd", IndicationSNOMED="69896004",
-            ProviderODS="8HV48", SiteCode="RHM01", PrescriberCode="12A3456E", PrescriberCodeType="NMC",
-            Forenames="  Jane   Anne ")
+    set_all(
+        example_rows,
+        NHSNumber="9434765919",
+        Postcode="so166yd",
+        IndicationSNOMED="69896004",
+        ProviderODS="8HV48",
+        SiteCode="RHM01",
+        PrescriberCode="12A3456E",
+        PrescriberCodeType="NMC",
+        Forenames="  Jane   Anne ",
+    )
 
     prescription = only(parse(jac, example_rows)).prescription
 
@@ -605,14 +666,21 @@ def test_identifiers_are_normalised(jac: JacAdapter, example_rows: list[dict[str
     assert prescription.patient.address.postcode == "SO16 6YD"
     assert prescription.patient.given == ("Jane", "Anne")
     assert (prescription.indication_snomed, prescription.provider_ods, prescription.site_code) == (
-        "69896004", "8HV48", "RHM01")
+        "69896004",
+        "8HV48",
+        "RHM01",
+    )
     assert (prescription.prescriber.code, prescription.prescriber.code_type) == ("12A3456E", PrescriberCodeType.NMC)
 
 
 @pytest.mark.parametrize(
     ("name", "family", "given"),
-    [("JONES, Alan", "JONES", "Alan"), ("Dr A Jones", None, None), ("JONES,", None, None),
-     ("O'BRIEN-SMITH,  Mary Ann ", "O'BRIEN-SMITH", "Mary Ann")],
+    [
+        ("JONES, Alan", "JONES", "Alan"),
+        ("Dr A Jones", None, None),
+        ("JONES,", None, None),
+        ("O'BRIEN-SMITH,  Mary Ann ", "O'BRIEN-SMITH", "Mary Ann"),
+    ],
 )
 def test_prescriber_name(
     jac: JacAdapter, example_rows: list[dict[str, str]], name: str, family: str | None, given: str | None
@@ -621,7 +689,10 @@ def test_prescriber_name(
 
     assert prescription is not None and prescription.prescriber is not None
     assert (prescription.prescriber.name, prescription.prescriber.family, prescription.prescriber.given) == (
-        name.strip(), family, given)
+        name.strip(),
+        family,
+        given,
+    )
 
 
 def test_prescriber_code_format_follows_its_register(jac: JacAdapter, example_rows: list[dict[str, str]]) -> None:
@@ -648,8 +719,7 @@ def test_writer_output_is_crlf_utf8_with_bom() -> None:
 
     payload = render_export(rows, ["RxNumber", "PrescriberName", "Surname"])
 
-    assert payload == (
-        '\ufeffRxNumber,PrescriberName,Surname\r\nHC-1,"JONES, Alan",\r\nHC-2,,"Ó ""Bri"""\r\n'.encode())
+    assert payload == ('\ufeffRxNumber,PrescriberName,Surname\r\nHC-1,"JONES, Alan",\r\nHC-2,,"Ó ""Bri"""\r\n'.encode())
 
 
 def test_writer_defaults_to_every_spec_column_then_extra_ones() -> None:

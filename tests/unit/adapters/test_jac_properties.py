@@ -36,10 +36,13 @@ SETTINGS = settings(deadline=None, max_examples=40, suppress_health_check=[Healt
 SLOW_SETTINGS = settings(SETTINGS, max_examples=20)
 
 # Real dm+d codes (shared/reference/dmd-subset.csv) and postcodes in any case and spacing.
-DMD = [("15517911000001104", "Methotrexate 10mg/0.2ml solution for injection pre-filled syringes"),
-       ("37571311000001104", "Methofill 10mg/0.2ml solution for injection pre-filled syringes (Accord Healthcare Ltd)"),
-       ("110171000001104", "Water for injections 2ml ampoules"), ("322236009", "Paracetamol 500mg tablets"),
-       ("324689003", "Nystatin 100,000units/ml oral suspension")]
+DMD = [
+    ("15517911000001104", "Methotrexate 10mg/0.2ml solution for injection pre-filled syringes"),
+    ("37571311000001104", "Methofill 10mg/0.2ml solution for injection pre-filled syringes (Accord Healthcare Ltd)"),
+    ("110171000001104", "Water for injections 2ml ampoules"),
+    ("322236009", "Paracetamol 500mg tablets"),
+    ("324689003", "Nystatin 100,000units/ml oral suspension"),
+]
 POSTCODES = ["SO16 6YD", "TA1 4DA", "LS1 4AP", "EC1A 1BB", "W1A 0AX", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT"]
 FREQUENCIES = ["OD", "BD", "TDS", "QDS", "OW", "EVERY 14 DAYS", "EVERY 2 WEEKS", "STAT", "PRN", "As directed"]
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -113,30 +116,44 @@ def prescriptions(draw: st.DrawFn, encoding: str, rx_number: str) -> Export:
     structured = draw(st.booleans())
     code_type = draw(st.sampled_from(PrescriberCodeType))
     row = {
-        "Action": action.value, "TrustODS": draw(st.sampled_from(["RHM", "RBA", "R0A", "RTH08"])),
-        "SiteCode": draw(optional(st.sampled_from(["RHM01", "RBA11"]))), "RxNumber": rx_number,
-        "RxVersion": str(version), "RxDateTime": signed.strftime("%d/%m/%Y %H:%M"),
+        "Action": action.value,
+        "TrustODS": draw(st.sampled_from(["RHM", "RBA", "R0A", "RTH08"])),
+        "SiteCode": draw(optional(st.sampled_from(["RHM01", "RBA11"]))),
+        "RxNumber": rx_number,
+        "RxVersion": str(version),
+        "RxDateTime": signed.strftime("%d/%m/%Y %H:%M"),
         "NHSNumber": draw(st.sampled_from([nhs, f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}"])),
         "HospitalNumber": draw(optional(st.text(UPPER + "0123456789", min_size=1, max_size=20))),
-        "Title": draw(optional(text)), "Surname": draw(text),
+        "Title": draw(optional(text)),
+        "Surname": draw(text),
         "Forenames": draw(st.sampled_from([" ", "  "])).join(forenames),
-        "DOB": draw(st.dates(date(1900, 1, 1), TODAY)).strftime("%d/%m/%Y"), "Sex": draw(st.sampled_from(Sex)).value,
-        "Address1": address[0], "Address2": address[1], "Address3": address[2], "Address4": address[3],
+        "DOB": draw(st.dates(date(1900, 1, 1), TODAY)).strftime("%d/%m/%Y"),
+        "Sex": draw(st.sampled_from(Sex)).value,
+        "Address1": address[0],
+        "Address2": address[1],
+        "Address3": address[2],
+        "Address4": address[3],
         "Postcode": draw(st.sampled_from([postcode, postcode.lower(), postcode.replace(" ", "")])),
-        "Phone": phone, "Mobile": mobile, "Email": draw(st.sampled_from(["", "jane@example.org"])),
-        "DeliveryAddress1": delivery[0] if delivery else "", "DeliveryAddress2": delivery[1] if delivery else "",
-        "DeliveryAddress3": delivery[2] if delivery else "", "DeliveryPostcode": delivery[3] if delivery else "",
+        "Phone": phone,
+        "Mobile": mobile,
+        "Email": draw(st.sampled_from(["", "jane@example.org"])),
+        "DeliveryAddress1": delivery[0] if delivery else "",
+        "DeliveryAddress2": delivery[1] if delivery else "",
+        "DeliveryAddress3": delivery[2] if delivery else "",
+        "DeliveryPostcode": delivery[3] if delivery else "",
         "DeliveryInstructions": draw(optional(text)),
         "PrescriberName": f"{family}, {given_name}" if structured else family,
-        "PrescriberCode": draw(PRESCRIBER_CODES[code_type.value]), "PrescriberCodeType": code_type.value,
-        "Specialty": draw(optional(text)), "ClinicCode": draw(optional(text)), "Indication": draw(text),
+        "PrescriberCode": draw(PRESCRIBER_CODES[code_type.value]),
+        "PrescriberCodeType": code_type.value,
+        "Specialty": draw(optional(text)),
+        "ClinicCode": draw(optional(text)),
+        "Indication": draw(text),
         "IndicationSNOMED": draw(optional(snomed_ids())),
         "ProviderODS": draw(optional(st.sampled_from(["8HV48", "FTX40", "VNCEL"]))),
         "ServiceType": draw(st.sampled_from(ServiceType)).value,
         "CancelReason": draw(text) if action is Action.CANCEL else draw(optional(text)),
     }
-    line_nos = draw(st.lists(st.integers(1, 99), min_size=0 if action is Action.CANCEL else 1, max_size=3,
-                             unique=True))
+    line_nos = draw(st.lists(st.integers(1, 99), min_size=0 if action is Action.CANCEL else 1, max_size=3, unique=True))
     rows: list[dict[str, str]] = []
     items: list[Item] = []
     for line_no in line_nos:
@@ -146,23 +163,46 @@ def prescriptions(draw: st.DrawFn, encoding: str, rx_number: str) -> Export:
     if not rows:
         rows.append(dict(row))
     expected = HomecarePrescription(
-        action=action, trust_ods=row["TrustODS"], site_code=row["SiteCode"] or None, rx_number=rx_number,
-        rx_version=version, signed_at=aware,
+        action=action,
+        trust_ods=row["TrustODS"],
+        site_code=row["SiteCode"] or None,
+        rx_number=rx_number,
+        rx_version=version,
+        signed_at=aware,
         patient=Patient(
-            nhs_number=nhs, hospital_number=row["HospitalNumber"] or None, title=row["Title"] or None,
-            family=row["Surname"], given=tuple(forenames), birth_date=datetime.strptime(row["DOB"], "%d/%m/%Y").date(),
-            sex=Sex(row["Sex"]), address=Address(lines=tuple(a for a in address if a), postcode=postcode),
-            phone=phone or None, mobile=mobile or None, email=row["Email"] or None),
+            nhs_number=nhs,
+            hospital_number=row["HospitalNumber"] or None,
+            title=row["Title"] or None,
+            family=row["Surname"],
+            given=tuple(forenames),
+            birth_date=datetime.strptime(row["DOB"], "%d/%m/%Y").date(),
+            sex=Sex(row["Sex"]),
+            address=Address(lines=tuple(a for a in address if a), postcode=postcode),
+            phone=phone or None,
+            mobile=mobile or None,
+            email=row["Email"] or None,
+        ),
         prescriber=Prescriber(
-            name=row["PrescriberName"], family=family if structured else None,
-            given=given_name if structured else None, code=row["PrescriberCode"], code_type=code_type,
-            specialty=row["Specialty"] or None, clinic_code=row["ClinicCode"] or None),
-        indication=row["Indication"], indication_snomed=row["IndicationSNOMED"] or None,
-        provider_ods=row["ProviderODS"] or None, service_type=ServiceType(row["ServiceType"]),
-        delivery_address=None if delivery is None else Address(
-            lines=tuple(a for a in delivery[:3] if a), postcode=delivery[3]),
-        delivery_instructions=row["DeliveryInstructions"] or None, cancel_reason=row["CancelReason"] or None,
-        items=tuple(sorted(items, key=lambda i: i.line_no)), source_format="jac")
+            name=row["PrescriberName"],
+            family=family if structured else None,
+            given=given_name if structured else None,
+            code=row["PrescriberCode"],
+            code_type=code_type,
+            specialty=row["Specialty"] or None,
+            clinic_code=row["ClinicCode"] or None,
+        ),
+        indication=row["Indication"],
+        indication_snomed=row["IndicationSNOMED"] or None,
+        provider_ods=row["ProviderODS"] or None,
+        service_type=ServiceType(row["ServiceType"]),
+        delivery_address=None
+        if delivery is None
+        else Address(lines=tuple(a for a in delivery[:3] if a), postcode=delivery[3]),
+        delivery_instructions=row["DeliveryInstructions"] or None,
+        cancel_reason=row["CancelReason"] or None,
+        items=tuple(sorted(items, key=lambda i: i.line_no)),
+        source_format="jac",
+    )
     return Export(rows, [expected])
 
 
@@ -173,24 +213,42 @@ def items_for(draw: st.DrawFn, encoding: str, line_no: int) -> tuple[dict[str, s
     dmd_code, description = draw(st.sampled_from(DMD))
     dosed = ancillary != "Y" or draw(st.booleans())
     row = {
-        "LineNo": str(line_no), "DmdCode": dmd_code, "DrugDescription": description,
+        "LineNo": str(line_no),
+        "DmdCode": dmd_code,
+        "DrugDescription": description,
         "Dose": draw(plain_decimals(positive=False)) if dosed else "",
         "DoseUnit": draw(st.sampled_from(["mg", "ml", "pre-filled pen"])) if dosed else "",
-        "Frequency": draw(st.sampled_from(FREQUENCIES)) if dosed else "", "Route": draw(optional(text)),
-        "QtyPerDelivery": draw(plain_decimals(positive=True)), "QtyUnit": draw(text),
-        "DaysPerDelivery": str(draw(st.integers(1, 365))), "NumberOfDeliveries": str(draw(st.integers(1, 52))),
-        "FirstDeliveryDate": draw(optional(st.dates(date(2026, 1, 1), date(2027, 12, 31)).map(
-            lambda d: d.strftime("%d/%m/%Y")))),
-        "ReviewDate": "", "Instructions": draw(optional(text)), "IsAncillary": ancillary,
+        "Frequency": draw(st.sampled_from(FREQUENCIES)) if dosed else "",
+        "Route": draw(optional(text)),
+        "QtyPerDelivery": draw(plain_decimals(positive=True)),
+        "QtyUnit": draw(text),
+        "DaysPerDelivery": str(draw(st.integers(1, 365))),
+        "NumberOfDeliveries": str(draw(st.integers(1, 52))),
+        "FirstDeliveryDate": draw(
+            optional(st.dates(date(2026, 1, 1), date(2027, 12, 31)).map(lambda d: d.strftime("%d/%m/%Y")))
+        ),
+        "ReviewDate": "",
+        "Instructions": draw(optional(text)),
+        "IsAncillary": ancillary,
     }
     item = Item(
-        line_no=line_no, dmd_code=dmd_code, description=description, dose=Decimal(row["Dose"]) if dosed else None,
-        dose_unit=row["DoseUnit"] or None, frequency=row["Frequency"] or None, route=row["Route"] or None,
-        qty_per_delivery=Decimal(row["QtyPerDelivery"]), qty_unit=row["QtyUnit"],
-        days_per_delivery=int(row["DaysPerDelivery"]), number_of_deliveries=int(row["NumberOfDeliveries"]),
+        line_no=line_no,
+        dmd_code=dmd_code,
+        description=description,
+        dose=Decimal(row["Dose"]) if dosed else None,
+        dose_unit=row["DoseUnit"] or None,
+        frequency=row["Frequency"] or None,
+        route=row["Route"] or None,
+        qty_per_delivery=Decimal(row["QtyPerDelivery"]),
+        qty_unit=row["QtyUnit"],
+        days_per_delivery=int(row["DaysPerDelivery"]),
+        number_of_deliveries=int(row["NumberOfDeliveries"]),
         first_delivery_date=datetime.strptime(row["FirstDeliveryDate"], "%d/%m/%Y").date()
-        if row["FirstDeliveryDate"] else None,
-        instructions=row["Instructions"] or None, is_ancillary=ancillary == "Y")
+        if row["FirstDeliveryDate"]
+        else None,
+        instructions=row["Instructions"] or None,
+        is_ancillary=ancillary == "Y",
+    )
     return row, item
 
 
@@ -257,7 +315,7 @@ def test_byte_level_corruption_never_raises(jac: JacAdapter, data: st.DataObject
     cut = data.draw(st.integers(0, len(payload)))
     junk = data.draw(st.binary(max_size=8))
 
-    _assert_consistent(jac.parse(payload[:cut] + junk + payload[cut + len(junk):]))
+    _assert_consistent(jac.parse(payload[:cut] + junk + payload[cut + len(junk) :]))
 
 
 @SETTINGS

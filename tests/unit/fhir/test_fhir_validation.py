@@ -54,9 +54,7 @@ def test_missing_required_and_unknown_elements(bundle: dict[str, Any]) -> None:
 
 def test_dangling_urn_uuid_reference(bundle: dict[str, Any]) -> None:
     bundle["entry"][1]["resource"]["subject"]["reference"] = "urn:uuid:00000000-0000-4000-8000-000000000000"
-    assert errors(validate_resource(bundle)) == [
-        ("UNRESOLVED_REFERENCE", "Bundle.entry[1].resource.subject.reference")
-    ]
+    assert errors(validate_resource(bundle)) == [("UNRESOLVED_REFERENCE", "Bundle.entry[1].resource.subject.reference")]
 
 
 def test_urn_uuid_references_resolve_regardless_of_case(bundle: dict[str, Any]) -> None:
@@ -99,9 +97,7 @@ def test_fhirpath_drops_pydantic_internal_steps() -> None:
 def _eps_bundles() -> list[Path]:
     if not EPS_EXAMPLES.is_dir():
         return []
-    return sorted(
-        p for p in EPS_EXAMPLES.rglob("*.json") if json.loads(p.read_bytes()).get("resourceType") == "Bundle"
-    )
+    return sorted(p for p in EPS_EXAMPLES.rglob("*.json") if json.loads(p.read_bytes()).get("resourceType") == "Bundle")
 
 
 # Published EPS examples the validator rejects, and why. Everything else must pass without errors.

@@ -59,21 +59,44 @@ def prescription(**changes: Any) -> HomecarePrescription:
             address=Address(lines=("12 Tremona Road", "Southampton"), postcode="SO16 6YD"),
             mobile="07700 900123",
         ),
-        prescriber=Prescriber(name="JONES, Alan", family="JONES", given="Alan", code="4123456",
-                              code_type=PrescriberCodeType.GMC, specialty="Rheumatology"),
+        prescriber=Prescriber(
+            name="JONES, Alan",
+            family="JONES",
+            given="Alan",
+            code="4123456",
+            code_type=PrescriberCodeType.GMC,
+            specialty="Rheumatology",
+        ),
         indication="Rheumatoid arthritis",
         provider_ods=PROVIDER,
         service_type=ServiceType.DELIVERY,
         delivery_instructions="Ring the bell twice",
         items=(
-            Item(line_no=1, dmd_code="15517911000001104",
-                 description="Methotrexate 10mg/0.2ml solution for injection pre-filled syringes",
-                 dose=Decimal("0.4"), dose_unit="ml", frequency="EVERY 14 DAYS", route="Subcutaneous",
-                 qty_per_delivery=Decimal("2"), qty_unit="pre-filled disposable injection", days_per_delivery=28,
-                 number_of_deliveries=6, first_delivery_date=date(2026, 12, 1), instructions="Store in a fridge"),
-            Item(line_no=2, dmd_code="110171000001104", description="Sharps bin 1 litre",
-                 qty_per_delivery=Decimal("1"), qty_unit="bin", days_per_delivery=168, number_of_deliveries=1,
-                 is_ancillary=True),
+            Item(
+                line_no=1,
+                dmd_code="15517911000001104",
+                description="Methotrexate 10mg/0.2ml solution for injection pre-filled syringes",
+                dose=Decimal("0.4"),
+                dose_unit="ml",
+                frequency="EVERY 14 DAYS",
+                route="Subcutaneous",
+                qty_per_delivery=Decimal("2"),
+                qty_unit="pre-filled disposable injection",
+                days_per_delivery=28,
+                number_of_deliveries=6,
+                first_delivery_date=date(2026, 12, 1),
+                instructions="Store in a fridge",
+            ),
+            Item(
+                line_no=2,
+                dmd_code="110171000001104",
+                description="Sharps bin 1 litre",
+                qty_per_delivery=Decimal("1"),
+                qty_unit="bin",
+                days_per_delivery=168,
+                number_of_deliveries=1,
+                is_ancillary=True,
+            ),
         ),
         source_format="jac",
     )
@@ -96,7 +119,12 @@ def test_entries_come_in_eps_order_with_urn_uuid_full_urls() -> None:
     assert bundle["id"] == ids.message_id
     assert bundle["identifier"] == {"system": "https://tools.ietf.org/html/rfc4122", "value": ids.bundle_identifier}
     assert [e["resource"]["resourceType"] for e in bundle["entry"]] == [
-        "MessageHeader", "MedicationRequest", "MedicationRequest", "Patient", "Practitioner", "PractitionerRole",
+        "MessageHeader",
+        "MedicationRequest",
+        "MedicationRequest",
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
         "Organization",
     ]
     for entry in bundle["entry"]:
@@ -139,10 +167,12 @@ def test_one_medication_request_per_item_with_ids_type_and_dmd_code() -> None:
         group = request["groupIdentifier"]
         assert group["system"] == urls.PRESCRIPTION_ORDER_NUMBER
         assert group["value"] == ids.short_form_id and is_valid_short_form_id(group["value"])
-        assert group["extension"] == [{
-            "url": "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionId",
-            "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/prescription", "value": ids.prescription_id},
-        }]
+        assert group["extension"] == [
+            {
+                "url": "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionId",
+                "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/prescription", "value": ids.prescription_id},
+            }
+        ]
         assert request["medicationCodeableConcept"]["coding"] == [
             {"system": "http://snomed.info/sct", "code": item.dmd_code, "display": item.description}
         ]
@@ -165,9 +195,16 @@ def test_injectable_dosage_text_and_timing_every_14_days() -> None:
     assert dosage["route"]["coding"] == [
         {"system": "http://snomed.info/sct", "code": "34206005", "display": "Subcutaneous route"}
     ]
-    assert dosage["doseAndRate"] == [{"doseQuantity": {
-        "value": Decimal("0.4"), "unit": "millilitre", "system": "http://unitsofmeasure.org", "code": "mL",
-    }}]
+    assert dosage["doseAndRate"] == [
+        {
+            "doseQuantity": {
+                "value": Decimal("0.4"),
+                "unit": "millilitre",
+                "system": "http://unitsofmeasure.org",
+                "code": "mL",
+            }
+        }
+    ]
 
 
 def test_ancillary_item_has_readable_text_and_no_structure() -> None:
@@ -182,10 +219,18 @@ def test_dispense_request_quantity_duration_repeats_and_performer() -> None:
     dispense = injectable["dispenseRequest"]
     assert dispense["extension"][0]["valueCoding"]["code"] == "P1"
     assert dispense["validityPeriod"] == {"start": "2026-12-01"}
-    assert dispense["quantity"] == {"value": Decimal("2"), "unit": "pre-filled disposable injection",
-                                    "system": "http://snomed.info/sct", "code": "3318611000001103"}
-    assert dispense["expectedSupplyDuration"] == {"value": 28, "unit": "day", "system": "http://unitsofmeasure.org",
-                                                  "code": "d"}
+    assert dispense["quantity"] == {
+        "value": Decimal("2"),
+        "unit": "pre-filled disposable injection",
+        "system": "http://snomed.info/sct",
+        "code": "3318611000001103",
+    }
+    assert dispense["expectedSupplyDuration"] == {
+        "value": 28,
+        "unit": "day",
+        "system": "http://unitsofmeasure.org",
+        "code": "d",
+    }
     assert dispense["numberOfRepeatsAllowed"] == 5  # 6 deliveries = the first supply + 5 repeats
     assert dispense["performer"] == {"identifier": {"system": urls.ODS_ORGANIZATION_CODE, "value": PROVIDER}}
     # no first delivery date: valid from the day it was signed; a unit units.csv lacks goes as text only
@@ -206,12 +251,17 @@ def test_homecare_extensions_present_when_the_prescription_has_them() -> None:
     injectable, sharps = resources(bundle, "MedicationRequest")
     by_url = {e["url"]: e for e in injectable["extension"]}
     assert by_url[urls.EXT_HOMECARE_SERVICE_TYPE]["valueCoding"] == {
-        "system": urls.HOMECARE_SERVICE_TYPE, "code": "delivery-training", "display": "Delivery with patient training"
+        "system": urls.HOMECARE_SERVICE_TYPE,
+        "code": "delivery-training",
+        "display": "Delivery with patient training",
     }
-    assert by_url[urls.EXT_HOMECARE_FIRST_DELIVERY_DATE] == {"url": urls.EXT_HOMECARE_FIRST_DELIVERY_DATE,
-                                                             "valueDate": "2026-12-01"}
+    assert by_url[urls.EXT_HOMECARE_FIRST_DELIVERY_DATE] == {
+        "url": urls.EXT_HOMECARE_FIRST_DELIVERY_DATE,
+        "valueDate": "2026-12-01",
+    }
     assert by_url[urls.EXT_HOMECARE_DELIVERY_ADDRESS]["valueAddress"] == {
-        "line": ["Flat 2", "14 Tremona Road"], "postalCode": "SO16 6YD"
+        "line": ["Flat 2", "14 Tremona Road"],
+        "postalCode": "SO16 6YD",
     }
     assert by_url[urls.EXT_HOMECARE_DELIVERY_INSTRUCTIONS]["valueString"] == "Ring the bell twice"
     assert urls.EXT_HOMECARE_FIRST_DELIVERY_DATE not in {e["url"] for e in sharps["extension"]}
@@ -326,12 +376,32 @@ def test_frequency_codes(raw: str, text: str, repeat: dict[str, Any] | None, as_
 
 def test_prn_is_as_needed_and_free_text_is_text_only() -> None:
     items = (
-        Item(line_no=1, dmd_code="322236009", description="Paracetamol 500mg tablets", dose=Decimal("1"),
-             dose_unit="tablet", frequency="PRN", route="by mouth", qty_per_delivery=Decimal("32"), qty_unit="tablet",
-             days_per_delivery=28, number_of_deliveries=2),
-        Item(line_no=2, dmd_code="322236009", description="Paracetamol 500mg tablets", dose=Decimal("1"),
-             dose_unit="tablet", frequency="with breakfast", route="Nasogastric", qty_per_delivery=Decimal("32"),
-             qty_unit="tablet", days_per_delivery=28, number_of_deliveries=2),
+        Item(
+            line_no=1,
+            dmd_code="322236009",
+            description="Paracetamol 500mg tablets",
+            dose=Decimal("1"),
+            dose_unit="tablet",
+            frequency="PRN",
+            route="by mouth",
+            qty_per_delivery=Decimal("32"),
+            qty_unit="tablet",
+            days_per_delivery=28,
+            number_of_deliveries=2,
+        ),
+        Item(
+            line_no=2,
+            dmd_code="322236009",
+            description="Paracetamol 500mg tablets",
+            dose=Decimal("1"),
+            dose_unit="tablet",
+            frequency="with breakfast",
+            route="Nasogastric",
+            qty_per_delivery=Decimal("32"),
+            qty_unit="tablet",
+            days_per_delivery=28,
+            number_of_deliveries=2,
+        ),
     )
     bundle, _ = build(prescription(items=items))
     prn, free = (r["dosageInstruction"][0] for r in resources(bundle, "MedicationRequest"))

@@ -1,0 +1,35 @@
+"""The token endpoint: client credentials with a private_key_jwt assertion (SMART Backend Services style)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import get_gateway, read_body
+from gateway.security.clients import issue_token
+from gateway.security.errors import AuthenticationError
+from gateway.services.context import Gateway
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/oauth2/token", summary="Exchange a signed client assertion for an access token")
+async def token(
+    request: Request, body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
+) -> JSONResponse:
+    form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    # The audience is this endpoint's public URL: configured (HGW_BASE_URL) behind a proxy, else as requested.
+    base = gw.settings.base_url or f"{request.url.scheme}://{request.url.netloc}"
+    try:
+        issued = await issue_token(gw, form, token_url=f"{base.rstrip('/')}/oauth2/token")
+    except AuthenticationError as exc:
+        status = 401 if exc.oauth_error == "invalid_client" else 400
+        return JSONResponse(
+            {"error": exc.oauth_error, "error_description": str(exc)},
+            status_code=status,
+            headers={"Cache-Control": "no-store"},
+        )
+    return JSONResponse(issued.as_dict(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -1,0 +1,1 @@
+"""Client authentication (private_key_jwt), access tokens and the authenticated principal."""

@@ -1,0 +1,228 @@
+"""Client registration and the token endpoint: private_key_jwt assertions in, short-lived bearer tokens out."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+from sqlalchemy.exc import IntegrityError
+
+from gateway.domain.identifiers import is_valid_ods_code
+from gateway.errors import ConflictError, InputError, Issue, Location
+from gateway.security.errors import AuthenticationError
+from gateway.security.keys import ALLOWED_ALGS, parse_jwks
+from gateway.security.principal import ROLE_SCOPES, Principal, Role
+from gateway.services.context import Gateway
+from gateway.store.tables import AccessToken, ApiClient, AssertionJti
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+
+
+async def add_client(
+    gw: Gateway,
+    *,
+    role: str,
+    ods: str,
+    jwks: str | None = None,
+    jwks_url: str | None = None,
+    alg: str | None = None,
+    client_id: str | None = None,
+) -> ApiClient:
+    """Register a client. Its algorithm is pinned now: from `alg`, else from its first key."""
+    issues = []
+    if role not in {r.value for r in Role}:
+        issues.append(
+            Issue(
+                code="INVALID_VALUE",
+                message="unknown role",
+                location=Location(column="--role"),
+                value=role,
+                expected="trust, provider, operator or tester",
+            )
+        )
+    if not is_valid_ods_code(ods):
+        issues.append(
+            Issue(code="INVALID_ODS_CODE", message="not an ODS code", location=Location(column="--ods"), value=ods)
+        )
+    if (jwks is None) == (jwks_url is None):
+        issues.append(
+            Issue(
+                code="MISSING_VALUE",
+                message="give the client's JWKS as a file or as a URL",
+                location=Location(column="--jwks"),
+            )
+        )
+    if issues:
+        raise InputError(issues)
+    keys = parse_jwks(jwks if jwks is not None else await fetch_jwks(gw, str(jwks_url)))
+    chosen = alg or next(iter(keys.values())).algorithm_name
+    if chosen not in ALLOWED_ALGS:
+        raise InputError(
+            [
+                Issue(
+                    code="INVALID_VALUE",
+                    message="algorithm not allowed",
+                    location=Location(column="--alg"),
+                    value=chosen,
+                    expected=", ".join(ALLOWED_ALGS),
+                )
+            ]
+        )
+    client = ApiClient(
+        id=client_id or str(uuid.uuid4()),
+        role=role,
+        ods=ods.upper(),
+        alg=chosen,
+        jwks=jwks,
+        jwks_url=jwks_url,
+        active=True,
+        created_at=gw.clock(),
+    )
+    try:
+        async with gw.sessions() as session, session.begin():
+            session.add(client)
+    except IntegrityError as exc:
+        raise ConflictError(f"client {client.id} is already registered") from exc
+    return client
+
+
+async def fetch_jwks(gw: Gateway, url: str) -> str:
+    async with httpx.AsyncClient(transport=gw.http_transport, timeout=10) as http:
+        try:
+            response = await http.get(url)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise AuthenticationError(f"could not fetch the client's JWKS from {url}: {exc}") from exc
+    return response.text
+
+
+async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> IssuedToken:
+    """Check a client-credentials request with a private_key_jwt assertion and issue a bearer token.
+
+    `token_url` is this endpoint's public URL; the assertion's aud must be exactly it.
+    """
+    if form.get("grant_type") != "client_credentials":
+        raise AuthenticationError("grant_type must be client_credentials", oauth_error="unsupported_grant_type")
+    if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+        raise AuthenticationError(
+            f"a client_assertion of type {ASSERTION_TYPE} is required", oauth_error="invalid_request"
+        )
+    assertion = form["client_assertion"]
+    try:
+        header = jwt.get_unverified_header(assertion)
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise AuthenticationError(f"the client assertion is not a JWT: {exc}") from exc
+    client_id = unverified.get("iss")
+    async with gw.sessions() as session:
+        client = await session.get(ApiClient, str(client_id)) if isinstance(client_id, str) else None
+    if client is None or not client.active:
+        raise AuthenticationError("unknown client")
+    claims = await _verify(gw, client, assertion, header, token_url)
+    now = gw.clock()
+    scope = _granted_scope(Role(client.role), form.get("scope"))
+    token = secrets.token_urlsafe(32)
+    lifetime = gw.settings.token_seconds
+    async with gw.sessions() as session, session.begin():
+        session.add(AssertionJti(client_id=client.id, jti=str(claims["jti"]), expires_at=now + MAX_ASSERTION_LIFETIME))
+        session.add(
+            AccessToken(
+                token_sha256=_sha(token),
+                client_id=client.id,
+                role=client.role,
+                ods=client.ods,
+                scope=scope,
+                expires_at=now + timedelta(seconds=lifetime),
+            )
+        )
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise AuthenticationError("this client assertion (jti) was already used") from exc
+    return IssuedToken(token, lifetime, scope)
+
+
+async def _verify(
+    gw: Gateway, client: ApiClient, assertion: str, header: dict[str, Any], token_url: str
+) -> dict[str, Any]:
+    if header.get("alg") != client.alg:
+        raise AuthenticationError(f"assertions of this client must be signed with {client.alg}")
+    keys = parse_jwks(client.jwks if client.jwks is not None else await fetch_jwks(gw, str(client.jwks_url)))
+    key = keys.get(str(header.get("kid")))
+    if key is None:
+        raise AuthenticationError("unknown kid")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            assertion,
+            key.key,
+            algorithms=[client.alg],
+            options={
+                "verify_aud": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "require": ["iss", "sub", "aud", "exp", "jti"],
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthenticationError(f"the client assertion does not verify: {exc}") from exc
+    if claims["aud"] != token_url:
+        raise AuthenticationError(f"aud must be exactly {token_url}")
+    if claims["sub"] != client.id or claims["iss"] != client.id:
+        raise AuthenticationError("iss and sub must both be the client id")
+    now = gw.clock().timestamp()
+    exp = claims["exp"]
+    if not isinstance(exp, int | float) or exp <= now:
+        raise AuthenticationError("the client assertion has expired")
+    if exp > now + MAX_ASSERTION_LIFETIME.total_seconds():
+        raise AuthenticationError("exp is more than 5 minutes ahead")
+    if not isinstance(claims["jti"], str) or not claims["jti"]:
+        raise AuthenticationError("jti must be a non-empty string")
+    return claims
+
+
+def _granted_scope(role: Role, requested: str | None) -> str:
+    allowed = ROLE_SCOPES[role]
+    if not requested:
+        return " ".join(allowed)
+    wanted = requested.split()
+    if not set(wanted) <= set(allowed):
+        raise AuthenticationError(f"scope not allowed for a {role.value} client", oauth_error="invalid_scope")
+    return " ".join(wanted)
+
+
+async def authenticate(gw: Gateway, bearer: str | None) -> Principal:
+    """The principal a bearer token stands for; AuthenticationError when missing, unknown or expired."""
+    if not bearer:
+        raise AuthenticationError("a bearer token is required", oauth_error="invalid_token")
+    async with gw.sessions() as session:
+        row = await session.get(AccessToken, _sha(bearer))
+    if row is None or row.expires_at <= gw.clock():
+        raise AuthenticationError("the access token is unknown or expired", oauth_error="invalid_token")
+    return Principal(row.client_id, Role(row.role), row.ods, frozenset(row.scope.split()))
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
