@@ -27,7 +27,6 @@ from gateway.settings import Settings
 from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
 
-
 # The benchmark calls the service layer directly, as the trust that the generated export belongs to.
 BENCH_TRUST = Principal("bench", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
 

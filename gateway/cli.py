@@ -63,9 +63,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     from gateway.api.app import create_app
 
+    from gateway.crypto import KeyRing
+    from gateway.logs import configure_logging
+
     settings = load_settings(**{**_settings(ctx).model_dump(), "host": host, "port": port})
+    if settings.mode != "demo" and KeyRing(settings.data_dir).is_demo():
+        raise click.ClickException(
+            f"{settings.data_dir}/keys holds keys made by `hgw demo`; refusing to serve real traffic with them "
+            "(use another HGW_DATA_DIR, or HGW_MODE=demo for a demonstration)"
+        )
+    configure_logging(settings.log_level)
     app = create_app(build_gateway(settings), dispose_on_shutdown=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
 @cli.command()

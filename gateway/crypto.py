@@ -1,4 +1,10 @@
-"""Encryption at rest (AES-256-GCM, key id and row binding in the associated data) and the NHS-number blind index."""
+"""Encryption at rest: AES-256-GCM with key ids, associated data binding row and tenant, and a blind index.
+
+A sealed blob is  version (1) | key id (8) | nonce (12) | ciphertext+tag. The associated data is the header
+plus a context string naming the table, the row and the tenant, so a blob copied to another row or tenant
+fails authentication. Several data keys can be known at once (after a rotation); new data is sealed with the
+current one and old blobs still open until `hgw keys rotate --data` has re-sealed them.
+"""
 
 from __future__ import annotations
 
@@ -17,50 +23,114 @@ from gateway.errors import ConfigurationError
 _VERSION = b"\x01"
 
 
-class DataCipher:
-    """Seals and opens patient data. A blob is version | key id (8) | nonce (12) | ciphertext+tag."""
+def key_id(key: bytes) -> bytes:
+    return hashlib.sha256(b"hgw-key-id" + key).digest()[:8]
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ConfigurationError("the data key must be 32 bytes (AES-256)")
-        self._aead = AESGCM(key)
-        self.key_id = hashlib.sha256(b"hgw-key-id" + key).digest()[:8]
-        self._index_key = hmac.new(key, b"hgw-blind-index", hashlib.sha256).digest()
+
+class DataCipher:
+    """Seals with the current key; opens with whichever known key sealed the blob."""
+
+    def __init__(self, key: bytes, *, old_keys: list[bytes] | None = None, index_key: bytes | None = None) -> None:
+        for k in [key, *(old_keys or [])]:
+            if len(k) != 32:
+                raise ConfigurationError("data keys must be 32 bytes (AES-256)")
+        self.key_id = key_id(key)
+        self._current = AESGCM(key)
+        self._by_id = {key_id(k): AESGCM(k) for k in (old_keys or [])}
+        self._by_id[self.key_id] = self._current
+        # The blind index has its own key so that rotating the data key does not change look-ups.
+        self._index_key = hmac.new(index_key or key, b"hgw-blind-index", hashlib.sha256).digest()
 
     def seal(self, plaintext: bytes, *, context: str) -> bytes:
-        """Encrypt, binding the blob to `context` (table, row id, tenant) so it cannot be moved to another row."""
+        """Encrypt, binding the blob to `context` (table, row id, tenant) so it cannot be moved elsewhere."""
         nonce = secrets.token_bytes(12)
         header = _VERSION + self.key_id
-        return header + nonce + self._aead.encrypt(nonce, plaintext, header + context.encode())
+        return header + nonce + self._current.encrypt(nonce, plaintext, header + context.encode())
 
     def open(self, blob: bytes, *, context: str) -> bytes:
         header, nonce, body = blob[:9], blob[9:21], blob[21:]
-        if header[:1] != _VERSION or header[1:] != self.key_id:
-            raise ConfigurationError("data was sealed with another key")
+        aead = self._by_id.get(header[1:]) if header[:1] == _VERSION else None
+        if aead is None:
+            raise ConfigurationError("data was sealed with another key, one this gateway does not have")
         try:
-            return self._aead.decrypt(nonce, body, header + context.encode())
+            return aead.decrypt(nonce, body, header + context.encode())
         except InvalidTag as exc:
             raise ConfigurationError("sealed data failed authentication (tampered or moved)") from exc
+
+    def is_current(self, blob: bytes) -> bool:
+        return blob[1:9] == self.key_id
 
     def blind_index(self, value: str) -> str:
         """A keyed hash for equality look-ups (NHS number) without storing the value."""
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def load_data_key(configured: str | None, data_dir: Path) -> bytes:
-    """The configured key, else the installation's own key file (created once, mode 0600)."""
-    if configured:
+class KeyRing:
+    """Data keys under `<data_dir>/keys/`: `data.key` (current), `data-<id>.old.key` (retired), `index.key`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir / "keys"
+
+    def cipher(self, configured: str | None, configured_index: str | None = None) -> DataCipher:
+        """Keys from the environment when configured (nothing is written then), else from the key files."""
+        if configured:
+            current = _decode(configured, "HGW_DATA_KEY")
+            index = _decode(configured_index, "HGW_INDEX_KEY") if configured_index else None
+        else:
+            current = self._load_or_create("data.key")
+            index = self._load_or_create("index.key")
+        old = [_decode(p.read_text().strip(), p.name) for p in sorted(self.dir.glob("data-*.old.key"))]
+        return DataCipher(current, old_keys=[k for k in old if k != current], index_key=index)
+
+    def rotate(self) -> bytes:
+        """Make a new current data key, keeping the previous one as an old key; returns the new key."""
+        current_path = self.dir / "data.key"
+        if not current_path.exists():
+            raise ConfigurationError("no data key file to rotate (is HGW_DATA_KEY set? rotate it yourself)")
+        previous = _decode(current_path.read_text().strip(), "data.key")
+        _write_secret(self.dir / f"data-{key_id(previous).hex()}.old.key", previous)
+        new = AESGCM.generate_key(bit_length=256)
+        tmp = self.dir / "data.key.new"
+        _write_secret(tmp, new)
+        tmp.replace(current_path)
+        return new
+
+    def mark_demo(self) -> None:
+        """Keys made for `hgw demo`: `hgw serve` refuses to run with them outside demo mode."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "DEMO").write_text("keys generated by hgw demo; never use them for real patient data\n")
+
+    def is_demo(self) -> bool:
+        return (self.dir / "DEMO").exists()
+
+    def _load_or_create(self, name: str) -> bytes:
+        path = self.dir / name
+        if path.exists():
+            return _decode(path.read_text().strip(), name)
+        key = AESGCM.generate_key(bit_length=256)
         try:
-            key = base64.b64decode(configured, validate=True)
-        except ValueError as exc:
-            raise ConfigurationError("HGW_DATA_KEY is not valid base64") from exc
+            _write_secret(path, key)
+        except FileExistsError:  # another process made it first: use theirs
+            return _decode(path.read_text().strip(), name)
         return key
-    path = data_dir / "keys" / "data.key"
-    if path.exists():
-        return base64.b64decode(path.read_text().strip())
+
+
+def load_data_key(configured: str | None, data_dir: Path, configured_index: str | None = None) -> DataCipher:
+    return KeyRing(data_dir).cipher(configured, configured_index)
+
+
+def _decode(value: str, where: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ConfigurationError(f"{where} is not valid base64") from exc
+    if len(key) != 32:
+        raise ConfigurationError(f"{where} must hold a 32-byte key")
+    return key
+
+
+def _write_secret(path: Path, key: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = AESGCM.generate_key(bit_length=256)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(base64.b64encode(key).decode())
-    return key

@@ -12,6 +12,8 @@ import httpx
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.crypto import KeyRing
+from gateway.logs import configure_logging
 from gateway.services import admin
 from gateway.services.context import build_gateway
 from gateway.settings import Settings
@@ -36,6 +38,9 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     settings.data_dir.mkdir(parents=True)
     await asyncio.to_thread(upgrade, settings.effective_database_url)
+    KeyRing(settings.data_dir).mark_demo()
+    log_file = settings.data_dir / "gateway.log"
+    configure_logging(settings.log_level, log_file)
     gw = build_gateway(settings)
     for ods, name in PROVIDERS:
         await admin.add_provider(gw, ods=ods, name=name, mode="pull")
@@ -44,7 +49,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}
 
     server = uvicorn.Server(
-        uvicorn.Config(create_app(gw), host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+        uvicorn.Config(create_app(gw), host=settings.host, port=settings.port, log_config=None, lifespan="on")
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -55,7 +60,8 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     base = f"http://{settings.host}:{port}"
-    out(f"Homecare Gateway demo at {base} — console: {base}/console (store: {settings.effective_database_url})")
+    out(f"Homecare Gateway demo at {base} — console: {base}/console")
+    out(f"store: {settings.effective_database_url}; logs: {log_file}")
     stop = asyncio.Event()
     code = 1
     async with contextlib.AsyncExitStack() as stack:

@@ -23,9 +23,12 @@ class Settings(BaseSettings):
     data_key: str | None = Field(
         default=None, description="base64 AES-256 key for data at rest; generated on first start if unset"
     )
+    index_key: str | None = Field(default=None, description="base64 key for the NHS-number blind index (with data_key)")
     lease_seconds: int = Field(default=300, ge=1, le=86400, description="visibility timeout of a released order")
     release_max: int = Field(default=50, ge=1, le=1000, description="most orders one $release hands out")
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")
+    rate_per_minute: int = Field(default=1200, ge=1, description="requests per minute per client (per process)")
+    rate_burst: int = Field(default=300, ge=1, description="requests a client may make at once")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     default_provider_ods: str | None = Field(default=None, description="seeded as the default routing rule")
     log_level: str = "INFO"

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.api.errors import install_error_handlers
+from gateway.api.middleware import install_middleware
 from gateway.api.routes import exports, fhir, health, oauth, prescriptions
 from gateway.console import routes as console
 from gateway.services.context import Gateway
@@ -26,6 +27,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app = FastAPI(title="Homecare Gateway", version=__version__, lifespan=lifespan)
     app.state.gateway = gw
     install_error_handlers(app)
+    install_middleware(app)
     for module in (oauth, exports, prescriptions, fhir, health, console):
         app.include_router(module.router)
     return app

@@ -17,6 +17,7 @@ async def current_principal(request: Request, gw: Annotated[Gateway, Depends(get
     scheme, _, token = header.partition(" ")
     principal = await authenticate(gw, token.strip() if scheme.lower() == "bearer" else None)
     request.state.principal = principal
+    gw.limiter.check(f"client:{principal.client_id}")
     return principal
 
 

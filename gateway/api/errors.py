@@ -16,6 +16,7 @@ from gateway.errors import (
 )
 from gateway.fhir.responses import operation_outcome
 from gateway.security.errors import AuthenticationError, ForbiddenError
+from gateway.security.ratelimit import RateLimitedError
 
 FHIR_JSON = "application/fhir+json"
 
@@ -31,6 +32,8 @@ def _status(exc: GatewayError) -> int:
         return 401
     if isinstance(exc, ForbiddenError):
         return 403
+    if isinstance(exc, RateLimitedError):
+        return 429
     if isinstance(exc, StateTransitionError | ConflictError):
         return 409
     return 500
@@ -48,6 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
         status = _status(exc)
         issues = _issues(exc)
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
         if request.url.path.startswith("/FHIR/"):
             return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON, headers=headers)
         return JSONResponse(

@@ -23,6 +23,7 @@ _ISSUE_TYPE = {
     "IDEMPOTENCY_CONFLICT": "conflict",
     "UNAUTHORIZED": "login",
     "FORBIDDEN": "forbidden",
+    "RATE_LIMITED": "throttled",
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.crypto import DataCipher, load_data_key
+from gateway.security.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.store.db import create_engine, is_sqlite, session_factory
 
@@ -29,6 +30,7 @@ class Gateway:
     cipher: DataCipher
     clock: Callable[[], datetime] = field(default=utc_now)
     http_transport: httpx.AsyncBaseTransport | None = None
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(per_minute=1200, burst=300))
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,7 +48,7 @@ def build_gateway(
 ) -> Gateway:
     """Everything wired from settings; tests pass their own clock and HTTP transport."""
     engine = create_engine(settings.effective_database_url)
-    cipher = DataCipher(load_data_key(settings.data_key, settings.data_dir))
+    cipher = load_data_key(settings.data_key, settings.data_dir, settings.index_key)
     return Gateway(
         settings=settings,
         engine=engine,
@@ -54,4 +56,5 @@ def build_gateway(
         cipher=cipher,
         clock=clock,
         http_transport=http_transport,
+        limiter=RateLimiter(per_minute=settings.rate_per_minute, burst=settings.rate_burst),
     )

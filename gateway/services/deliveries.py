@@ -13,6 +13,7 @@ from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.store import repository
+from gateway.store.sealed import prescription_context
 from gateway.store.tables import Delivery, LifecycleEvent
 
 DELIVERY_STATUS_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/homecare-delivery-status"
@@ -112,7 +113,7 @@ async def record_delivery_status(gw: Gateway, principal: Principal, report: Deli
         if p is None or p.provider_ods != provider_ods:
             raise NotFoundError(f"prescription {report.short_form_id} not found")
         if report.nhs_number is not None:
-            canonical = json.loads(gw.cipher.open(p.canonical_enc, context=f"prescription:{p.id}:{p.trust_ods}"))
+            canonical = json.loads(gw.cipher.open(p.canonical_enc, context=prescription_context(p.id, p.trust_ods)))
             if canonical["patient"]["nhs_number"] != report.nhs_number.replace(" ", ""):
                 raise fail(
                     "Task.for.identifier.value",

@@ -10,6 +10,7 @@ from gateway.errors import NotFoundError
 from gateway.fhir.inbound import SHORT_FORM_SYSTEM, MessageHeaderInfo, fail, require
 from gateway.services.context import Gateway
 from gateway.store import repository
+from gateway.store.sealed import message_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, Prescription
 
 BUSINESS_STATUS_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus"
@@ -163,7 +164,7 @@ async def record_dispense(
                 prescription_id=first.id,
                 sender_ods=provider_ods,
                 receiver_ods=first.trust_ods,
-                body_enc=gw.cipher.seal(raw, context=f"fhir_message:{header.id}"),
+                body_enc=gw.cipher.seal(raw, context=message_context(header.id, provider_ods)),
                 created_at=now,
             )
         )

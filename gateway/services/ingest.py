@@ -24,6 +24,7 @@ from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.routing import Router
 from gateway.store import repository
+from gateway.store.sealed import inbound_context, message_context, prescription_context
 from gateway.store.tables import (
     FhirMessage,
     InboundPayload,
@@ -126,7 +127,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
                 content_type=content_type[:100],
                 sha256=hashlib.sha256(payload).hexdigest(),
                 size=len(payload),
-                body_enc=gw.cipher.seal(payload, context=f"inbound_payload:{payload_id}"),
+                body_enc=gw.cipher.seal(payload, context=inbound_context(payload_id, tenant_ods)),
                 received_at=now,
             )
         )
@@ -290,7 +291,7 @@ def _accept(
             "prescription_id": ids.prescription_id,
             "sender_ods": p.trust_ods,
             "receiver_ods": route.provider_ods,
-            "body_enc": gw.cipher.seal(dumps_bundle(bundle), context=f"fhir_message:{ids.message_id}"),
+            "body_enc": gw.cipher.seal(dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)),
             "created_at": now,
         }
         outcome.message_id = ids.message_id
@@ -309,7 +310,7 @@ def _accept(
             "service_type": p.service_type.value if p.service_type else None,
             "route_reason": route.reason,
             "nhs_index": gw.cipher.blind_index(nhs_number),
-            "canonical_enc": gw.cipher.seal(canonical, context=f"prescription:{ids.prescription_id}:{p.trust_ods}"),
+            "canonical_enc": gw.cipher.seal(canonical, context=prescription_context(ids.prescription_id, p.trust_ods)),
             "content_sha256": content_sha,
             "inbound_id": payload_id,
             "deliveries_authorised": deliveries,

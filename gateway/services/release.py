@@ -11,6 +11,7 @@ from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.store import repository
+from gateway.store.sealed import message_context
 from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
 
 
@@ -59,7 +60,8 @@ async def release_orders(
         orders = []
         for entry in entries:
             prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
-            body = gw.cipher.open(messages[entry.message_id].body_enc, context=f"fhir_message:{entry.message_id}")
+            message = messages[entry.message_id]
+            body = gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
             orders.append(
                 ReleasedOrder(entry.message_id, prescription.short_form_id, entry.lease_token, loads_bundle(body))
             )

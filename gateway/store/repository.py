@@ -195,3 +195,10 @@ async def list_providers(session: AsyncSession) -> list[Provider]:
 async def list_rules(session: AsyncSession) -> list[RoutingRule]:
     stmt = select(RoutingRule).order_by(col(RoutingRule.priority), col(RoutingRule.id))
     return list((await session.exec(stmt)).all())
+
+
+async def sealed_rows(session: AsyncSession, table: type[Any], after: str, limit: int) -> list[Any]:
+    """A page of rows of a table with a sealed column, in primary-key order after `after`."""
+    key = col(table.id)
+    stmt = select(table).where(key > after).order_by(key).limit(limit)
+    return list((await session.exec(stmt)).all())

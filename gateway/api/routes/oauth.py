@@ -20,6 +20,7 @@ router = APIRouter(tags=["auth"])
 async def token(
     request: Request, body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
 ) -> JSONResponse:
+    gw.limiter.check(f"ip:{request.client.host if request.client else '-'}")
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     # The audience is this endpoint's public URL: configured (HGW_BASE_URL) behind a proxy, else as requested.
     base = gw.settings.base_url or f"{request.url.scheme}://{request.url.netloc}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.crypto import DataCipher, load_data_key
+from gateway.crypto import DataCipher, KeyRing, load_data_key
 from gateway.errors import ConfigurationError
 
 KEY_A = bytes(range(32))
@@ -108,32 +108,42 @@ def test_blind_index_does_not_reveal_the_value() -> None:
     assert "9434765919" not in index
 
 
-def test_load_data_key_creates_a_private_key_file_once(tmp_path: Path) -> None:
-    key = load_data_key(None, tmp_path)
+def test_load_data_key_creates_private_key_files_once(tmp_path: Path) -> None:
+    cipher = load_data_key(None, tmp_path)
     path = tmp_path / "keys" / "data.key"
-    assert len(key) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert base64.b64decode(path.read_text()) == key
+    assert stat.S_IMODE((tmp_path / "keys" / "index.key").stat().st_mode) == 0o600
+    assert DataCipher(base64.b64decode(path.read_text())).key_id == cipher.key_id
     written = path.read_text()
-
-    assert load_data_key(None, tmp_path) == key
+    assert load_data_key(None, tmp_path).key_id == cipher.key_id
     assert path.read_text() == written
-    assert list(path.parent.iterdir()) == [path]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["data.key", "index.key"]
 
 
 def test_separate_installations_get_separate_keys(tmp_path: Path) -> None:
-    assert load_data_key(None, tmp_path / "one") != load_data_key(None, tmp_path / "two")
+    assert load_data_key(None, tmp_path / "one").key_id != load_data_key(None, tmp_path / "two").key_id
 
 
 def test_configured_key_wins_and_writes_no_file(tmp_path: Path) -> None:
     configured = base64.b64encode(KEY_B).decode()
-    assert load_data_key(configured, tmp_path) == KEY_B
+    assert load_data_key(configured, tmp_path).key_id == DataCipher(KEY_B).key_id
     assert not (tmp_path / "keys").exists()
 
 
 def test_a_key_from_the_file_seals_what_it_later_opens(tmp_path: Path) -> None:
-    blob = DataCipher(load_data_key(None, tmp_path)).seal(PLAINTEXT, context=CONTEXT)
-    assert DataCipher(load_data_key(None, tmp_path)).open(blob, context=CONTEXT) == PLAINTEXT
+    blob = load_data_key(None, tmp_path).seal(PLAINTEXT, context=CONTEXT)
+    assert load_data_key(None, tmp_path).open(blob, context=CONTEXT) == PLAINTEXT
+
+
+def test_rotation_keeps_old_blobs_readable_and_the_blind_index_stable(tmp_path: Path) -> None:
+    before = load_data_key(None, tmp_path)
+    blob = before.seal(PLAINTEXT, context=CONTEXT)
+    KeyRing(tmp_path).rotate()
+    after = load_data_key(None, tmp_path)
+    assert after.key_id != before.key_id
+    assert after.open(blob, context=CONTEXT) == PLAINTEXT
+    assert not after.is_current(blob) and after.is_current(after.seal(b"x", context=CONTEXT))
+    assert after.blind_index("9434765919") == before.blind_index("9434765919")
 
 
 @pytest.mark.parametrize("configured", ["not base64!", "AAA", "QUJD\x00", "QUJDRA=x"])
