@@ -51,9 +51,10 @@ class Adapter(Protocol):
 
 
 def registered_adapters() -> dict[str, Adapter]:
+    from adapters.fhir import FhirAdapter
     from adapters.jac import JacAdapter
 
-    adapters: list[Adapter] = [JacAdapter()]
+    adapters: list[Adapter] = [JacAdapter(), FhirAdapter()]
     return {a.name: a for a in adapters}
 
 

@@ -62,7 +62,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from gateway.api.app import create_app
-
     from gateway.crypto import KeyRing
     from gateway.logs import configure_logging
 

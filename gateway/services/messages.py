@@ -11,26 +11,33 @@ from gateway.fhir.validation import validate_resource
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services import dispensing, release
 from gateway.services.context import Gateway
+from gateway.services.ingest import ingest_export
+
+ORDER_EVENTS = ("prescription-order", "prescription-order-update")
 
 
 @dataclass(frozen=True, slots=True)
 class MessageResult:
-    kind: str  # acknowledgement, dispense-notification
+    kind: str  # prescription-order, acknowledgement, dispense-notification
     message_id: str
     applied: bool  # False for a resend that changed nothing
+    detail: str = ""
 
 
 async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> MessageResult:
-    """Validate and apply one FHIR message from a provider; the sender must be the caller."""
-    require_role(principal, Role.PROVIDER)
+    """Apply one FHIR message: orders from a trust's EPR, acknowledgements and dispensing from a provider.
+    The sender is always the caller."""
     try:
         bundle = loads_bundle(raw)
     except ValueError as exc:
         raise fail("Bundle", f"the body is not JSON: {exc}", code="INVALID_JSON") from exc
-    issues = validate_resource(bundle)
+    header, resources = read_message(bundle)
+    if header.event in ORDER_EVENTS:
+        return await _trust_order(gw, principal, raw, header.id)
+    require_role(principal, Role.PROVIDER)
+    issues = [i for i in validate_resource(bundle) if i.severity in ("error", "fatal")]
     if issues:
         raise InputError(issues)
-    header, resources = read_message(bundle)
     if header.sender_ods is None:
         raise fail(
             "Bundle.entry[0].resource.sender.identifier", "the sender's ODS code is required", code="MISSING_VALUE"
@@ -53,5 +60,16 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
         f"message event {header.event!r} is not handled yet",
         code="NOT_SUPPORTED",
         value=header.event,
-        expected="dispense-notification or a response message",
+        expected="prescription-order, dispense-notification or a response message",
     )
+
+
+async def _trust_order(gw: Gateway, principal: Principal, raw: bytes, message_id: str) -> MessageResult:
+    """An EPS prescription-order from a trust's EPR: ingested like an export, the bundle kept as it came."""
+    require_role(principal, Role.TRUST)
+    report = await ingest_export(gw, principal, raw, "application/fhir+json")
+    if report.outcome == "rejected":
+        raise InputError(report.file_issues + [i for p in report.prescriptions for i in p.issues])
+    outcome = report.prescriptions[0]
+    detail = f"{outcome.outcome}: {outcome.short_form_id} for {outcome.provider_ods or 'no provider yet (held)'}"
+    return MessageResult("prescription-order", message_id, outcome.outcome != "duplicate", detail)

@@ -35,6 +35,8 @@ async def post_process_message(
 ) -> JSONResponse:
     result = await process_message(gw, principal, body)
     text = f"{result.kind} {result.message_id} " + ("applied" if result.applied else "already applied")
+    if result.detail:
+        text += f" ({result.detail})"
     return JSONResponse(success_outcome(text), media_type=FHIR_JSON)
 
 

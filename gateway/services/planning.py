@@ -1,0 +1,244 @@
+"""Planning an export: turn parsed prescriptions into the rows to insert, without any I/O.
+
+Pure and synchronous so that it runs in a worker thread for large files; the caller writes the rows in one
+transaction (the transactional outbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from adapters import ParsedPrescription
+from gateway import lifecycle
+from gateway.domain.model import Action, HomecarePrescription
+from gateway.errors import Issue, Location
+from gateway.fhir.prescription_order import OrderIds, build_prescription_order
+from gateway.fhir.serialise import dumps_bundle
+from gateway.fhir.validation import validate_resource
+from gateway.services.context import Gateway
+from gateway.services.outcomes import PrescriptionOutcome
+from gateway.services.routing import Router
+from gateway.store.sealed import message_context, prescription_context
+from gateway.store.tables import Prescription
+
+Key = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class Rows:
+    prescriptions: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Planner:
+    """Plans one export. `prebuilt` maps a prescription's key to the ids and bundle it arrived as (EPS FHIR)."""
+
+    gw: Gateway
+    router: Router
+    existing: dict[Key, Prescription]
+    tenant_ods: str | None
+    payload_id: str
+    now: datetime
+    prebuilt: dict[Key, tuple[OrderIds, dict[str, Any]]] = field(default_factory=dict)
+    rows: Rows = field(default_factory=Rows)
+
+    def plan(self, parsed: list[ParsedPrescription]) -> tuple[list[PrescriptionOutcome], Rows]:
+        outcomes: list[PrescriptionOutcome] = []
+        for pp in parsed:
+            outcome = PrescriptionOutcome(pp.rx_number, pp.rx_version, pp.lines, "rejected", issues=list(pp.issues))
+            outcomes.append(outcome)
+            if pp.prescription is not None and not pp.errors:
+                self.accept(pp.prescription, outcome)
+        return outcomes, self.rows
+
+    def accept(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> None:
+        """Map one valid prescription to rows; record why it is rejected, held or a duplicate."""
+        here = Location(line=outcome.lines[0] if outcome.lines else None)
+        if self.tenant_ods is not None and p.trust_ods != self.tenant_ods:
+            outcome.issues.append(
+                Issue(
+                    code="TENANT_MISMATCH",
+                    message="TrustODS is not the trust this client acts for",
+                    location=Location(line=here.line, column="TrustODS"),
+                    value=p.trust_ods,
+                    expected=self.tenant_ods,
+                )
+            )
+            return
+        if p.action is not Action.NEW:
+            outcome.issues.append(
+                Issue(
+                    code="UNSUPPORTED_ACTION",
+                    message=f"{p.action.value} is not supported by this gateway version yet",
+                    location=Location(line=here.line, column="Action"),
+                    value=p.action.value,
+                    expected="NEW",
+                )
+            )
+            return
+        canonical = p.model_dump_json().encode()
+        content_sha = hashlib.sha256(canonical).hexdigest()
+        previous = self.existing.get(p.key)
+        if previous is not None:
+            if previous.content_sha256 != content_sha:
+                outcome.issues.append(
+                    Issue(
+                        code="VERSION_CONFLICT",
+                        message=f"version {p.rx_version} of {p.rx_number} was already received with other content; "
+                        "send an AMEND with a higher RxVersion",
+                        location=Location(line=here.line, column="RxVersion"),
+                        value=str(p.rx_version),
+                        expected=f"a version above {p.rx_version}",
+                    )
+                )
+                return
+            outcome.outcome = "duplicate"
+            outcome.prescription_id = previous.id
+            outcome.short_form_id = previous.short_form_id
+            outcome.provider_ods = previous.provider_ods
+            return
+
+        route = self.router.route(p)
+        prebuilt = self.prebuilt.get(p.key)
+        ids = prebuilt[0] if prebuilt else OrderIds.new(p)
+        outcome.prescription_id = ids.prescription_id
+        outcome.short_form_id = ids.short_form_id
+        outcome.provider_ods = route.provider_ods
+        outcome.reason = route.reason
+        message_row: dict[str, Any] | None = None
+        if route.provider_ods is not None:
+            if prebuilt:
+                # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
+                bundle, problems = prebuilt[1], []
+            else:
+                bundle = build_prescription_order(
+                    p, ids, provider_ods=route.provider_ods, source_endpoint=self.gw.settings.public_base_url
+                )
+                problems = validate_resource(bundle)
+            if problems:
+                # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
+                outcome.issues.extend(problems)
+                outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
+                return
+            message_row = {
+                "id": ids.message_id,
+                "direction": "out",
+                "event": "prescription-order",
+                "prescription_id": ids.prescription_id,
+                "sender_ods": p.trust_ods,
+                "receiver_ods": route.provider_ods,
+                "body_enc": self.gw.cipher.seal(
+                    dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)
+                ),
+                "created_at": self.now,
+            }
+            outcome.message_id = ids.message_id
+        nhs_number = p.patient.nhs_number if p.patient else ""  # adapters reject a NEW without a patient
+        deliveries = max((i.number_of_deliveries for i in p.items), default=0)
+        self.rows.prescriptions.append(
+            {
+                "id": ids.prescription_id,
+                "short_form_id": ids.short_form_id,
+                "trust_ods": p.trust_ods,
+                "rx_number": p.rx_number,
+                "rx_version": p.rx_version,
+                "action": p.action.value,
+                "status": lifecycle.TO_BE_DISPENSED,
+                "provider_ods": route.provider_ods,
+                "service_type": p.service_type.value if p.service_type else None,
+                "route_reason": route.reason,
+                "nhs_index": self.gw.cipher.blind_index(nhs_number),
+                "canonical_enc": self.gw.cipher.seal(
+                    canonical, context=prescription_context(ids.prescription_id, p.trust_ods)
+                ),
+                "content_sha256": content_sha,
+                "inbound_id": self.payload_id,
+                "deliveries_authorised": deliveries,
+                "deliveries_made": 0,
+                "supply_until": None,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+        )
+        for item in p.items:
+            self.rows.items.append(
+                {
+                    "id": ids.item_ids[item.line_no],
+                    "prescription_id": ids.prescription_id,
+                    "line_no": item.line_no,
+                    "dmd_code": item.dmd_code,
+                    "description": item.description,
+                    "quantity": str(item.qty_per_delivery),
+                    "quantity_unit": item.qty_unit,
+                    "days_per_delivery": item.days_per_delivery,
+                    "deliveries_authorised": item.number_of_deliveries,
+                    "status": lifecycle.ITEM_TO_BE_DISPENSED,
+                }
+            )
+        self.rows.events.append(
+            event(
+                ids.prescription_id,
+                self.now,
+                "received",
+                lifecycle.TO_BE_DISPENSED,
+                p.trust_ods,
+                None,
+                f"{p.source_format} export {self.payload_id}",
+            )
+        )
+        if message_row is None:
+            outcome.outcome = "held"
+            self.rows.events.append(event(ids.prescription_id, self.now, "held", None, None, None, route.reason))
+            return
+        self.rows.messages.append(message_row)
+        self.rows.outbox.append(
+            {
+                "message_id": ids.message_id,
+                "prescription_id": ids.prescription_id,
+                "provider_ods": route.provider_ods,
+                "state": "queued",
+                "available_at": self.now,
+                "lease_token": 0,
+                "attempts": 0,
+                "created_at": self.now,
+            }
+        )
+        self.rows.events.append(
+            event(
+                ids.prescription_id,
+                self.now,
+                "queued",
+                None,
+                route.provider_ods,
+                ids.message_id,
+                f"prescription-order for {route.provider_ods} ({route.reason})",
+            )
+        )
+        outcome.outcome = "accepted"
+
+
+def event(
+    prescription_id: str,
+    at: datetime,
+    kind: str,
+    status: str | None,
+    actor: str | None,
+    message_id: str | None,
+    detail: str | None,
+) -> dict[str, Any]:
+    return {
+        "prescription_id": prescription_id,
+        "at": at,
+        "kind": kind,
+        "status": status,
+        "actor_ods": actor,
+        "message_id": message_id,
+        "detail": detail,
+    }

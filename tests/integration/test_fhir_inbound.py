@@ -1,0 +1,84 @@
+"""EPRs that speak EPS post prescription-order bundles to $process-message unchanged; providers get them as sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from adapters.fhir import parse_bundle
+from gateway.services import admin
+from gateway.services.context import Gateway
+from gateway.simulate import provider_messages as msg
+from gateway.simulate.parties import party_client, register_party
+from tests.integration.helpers import error_codes, post_fhir
+from tests.paths import EPS_EXAMPLES
+
+SEND = EPS_EXAMPLES / "secondary-care/community/acute/nominated-pharmacy/clinical-practitioner"
+EXAMPLE = SEND / "1-Process-Request-Send-200_OK.json"
+
+
+async def test_eps_order_goes_to_its_provider_unchanged(gw: Gateway, base_url: str) -> None:
+    bundle: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    parsed = parse_bundle(bundle).prescription
+    assert parsed is not None
+    performer = parsed.provider_ods
+    assert performer == "FH542"
+    await admin.add_provider(gw, ods=performer, name="EPS example dispenser", mode="pull")
+    epr = await register_party(gw, "trust", parsed.trust_ods)
+    dispenser = await register_party(gw, "provider", performer)
+    async with party_client(base_url, epr) as trust, party_client(base_url, dispenser) as provider:
+        r = await post_fhir(trust, "/FHIR/R4/$process-message", bundle)
+        assert r.status_code == 200, r.text
+        assert "applied" in r.json()["issue"][0]["diagnostics"]
+        again = await post_fhir(trust, "/FHIR/R4/$process-message", bundle)
+        assert "already applied" in again.json()["issue"][0]["diagnostics"]
+
+        r = await post_fhir(provider, "/FHIR/R4/Task/$release", msg.release_request(performer))
+        passed = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")["resource"]
+        assert passed["total"] == 1
+        assert passed["entry"][0]["resource"] == bundle  # as the EPR sent it, prescriber signature included
+
+        header_id = bundle["entry"][0]["resource"]["id"]
+        r = await post_fhir(provider, "/FHIR/R4/$process-message", msg.acknowledgement(performer, header_id, "x"))
+        assert r.status_code == 200, r.text
+        short_form = bundle["entry"][1]["resource"]["groupIdentifier"]["value"]
+        view = await trust.get(f"/api/v1/prescriptions/{short_form}")
+        assert view.status_code == 200
+        assert view.json()["status"]["code"] == "0002"
+        assert view.json()["id"] == "7e27431e-367c-4bee-b9d7-78619e4b7d2d"  # the EPR's long-form id is kept
+
+
+async def test_eps_order_from_another_trust_is_refused(
+    gw: Gateway, as_party: Callable[[str], httpx.AsyncClient]
+) -> None:
+    trust = as_party("trust")  # RBA; the example prescription belongs to another organisation
+    r = await post_fhir(trust, "/FHIR/R4/$process-message", json.loads(EXAMPLE.read_text()))
+    assert r.status_code == 400
+    assert "TENANT_MISMATCH" in error_codes(r.json())
+
+
+async def test_provider_cannot_post_orders_and_trust_cannot_acknowledge(
+    as_party: Callable[[str], httpx.AsyncClient],
+) -> None:
+    provider, trust = as_party("provider"), as_party("trust")
+    r = await post_fhir(provider, "/FHIR/R4/$process-message", json.loads(EXAMPLE.read_text()))
+    assert r.status_code == 403
+    r = await post_fhir(trust, "/FHIR/R4/$process-message", msg.acknowledgement("RBA", "some-id", "x"))
+    assert r.status_code == 403
+
+
+async def test_bad_eps_order_is_rejected_with_located_errors(gw: Gateway, base_url: str) -> None:
+    bundle: dict[str, Any] = json.loads(EXAMPLE.read_text())
+    parsed = parse_bundle(bundle).prescription
+    assert parsed is not None
+    bundle["entry"][2]["resource"]["identifier"][0]["value"] = "9449304121"  # NHS number check digit broken
+    epr = await register_party(gw, "trust", parsed.trust_ods)
+    async with party_client(base_url, epr) as trust:
+        r = await post_fhir(trust, "/FHIR/R4/$process-message", bundle)
+    assert r.status_code == 400
+    errors = [i for i in r.json()["issue"] if i["severity"] == "error"]
+    assert [i["details"]["coding"][0]["code"] for i in errors] == ["INVALID_NHS_NUMBER"]
+    assert errors[0]["expression"][0].startswith("Bundle.entry[2].resource.identifier")
