@@ -18,7 +18,6 @@ from adapters.jac.writer import render_export
 from gateway.fhir.naive import build_prescription_order_naive
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
-from gateway.fhir.validation import validate_resource
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services import admin
 from gateway.services.context import build_gateway
@@ -26,6 +25,9 @@ from gateway.services.ingest import ingest_export, parse_payload
 from gateway.settings import Settings
 from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
+from gateway.validator.bench import bench_figures
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.validator.validator import Validator
 
 # The benchmark calls the service layer directly, as the trust that the generated export belongs to.
 BENCH_TRUST = Principal("bench", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
@@ -60,10 +62,11 @@ def _bundle_paths(payload: bytes, sample: int) -> dict[str, Any]:
     prescriptions = prescriptions[:sample]
     ids = [OrderIds.new(p) for p in prescriptions]
 
+    validator = Validator.from_package()
     start = time.perf_counter()
     for p, i in zip(prescriptions, ids, strict=True):
         bundle = build_prescription_order(p, i, provider_ods="VNFKT", source_endpoint="urn:bench")
-        if validate_resource(bundle):
+        if any(x.severity == "error" for x in validator.validate(bundle, HOMECARE_PRESCRIPTION_ORDER)):
             raise RuntimeError("benchmark bundle failed validation")
         dumps_bundle(bundle)
     fast = time.perf_counter() - start
@@ -94,6 +97,7 @@ def run_bench(*, prescriptions: int, postgres_url: str, naive_sample: int) -> di
         figures["sqlite_ingest"] = asyncio.run(_ingest(url, Path(tmp), payload))
         figures["postgresql_ingest"] = _postgres(postgres_url, Path(tmp), payload)
     figures["bundle_build_validate_serialise"] = _bundle_paths(payload, naive_sample)
+    figures["validator_standard_bundle"] = bench_figures(200)
     figures["peak_rss_mb"] = _peak_rss_mb()
     return figures
 

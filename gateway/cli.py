@@ -343,6 +343,15 @@ def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
     return httpx.AsyncClient(base_url=gateway_url, timeout=60, auth=auth)
 
 
+def _register_commands() -> None:
+    from gateway.validator.cli import validate
+
+    cli.add_command(validate)
+
+
+_register_commands()
+
+
 def main() -> None:
     cli()
 

@@ -11,6 +11,7 @@ GatewayError
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -73,9 +74,9 @@ class InputError(GatewayError):
 
     code = "INVALID_INPUT"
 
-    def __init__(self, issues: list[Issue]) -> None:
-        self.issues = issues
-        super().__init__("; ".join(f"{i.location.describe()}: {i.message}" for i in issues))
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues: list[Issue] = list(issues)
+        super().__init__("; ".join(f"{i.location.describe()}: {i.message}" for i in self.issues))
 
 
 class NotFoundError(GatewayError):

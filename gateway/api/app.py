@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from gateway import __version__
+from gateway.api.auth import current_principal
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
-from gateway.api.routes import exports, fhir, health, oauth, prescriptions
+from gateway.api.routes import exports, fhir, fhir_conformance, health, oauth, prescriptions
 from gateway.console import routes as console
 from gateway.services.context import Gateway
 
@@ -30,4 +31,6 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     install_middleware(app)
     for module in (oauth, exports, prescriptions, fhir, health, console):
         app.include_router(module.router)
+    # $validate and the CapabilityStatement: anyone authenticated.
+    app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])
     return app

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from gateway.errors import InputError, NotFoundError
 from gateway.fhir.inbound import entry_full_urls, fail, read_message
 from gateway.fhir.serialise import loads_bundle
-from gateway.fhir.validation import validate_resource
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services import dispensing, release
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
+from gateway.validator.validator import Validator
 
 ORDER_EVENTS = ("prescription-order", "prescription-order-update")
 
@@ -35,7 +35,7 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     if header.event in ORDER_EVENTS:
         return await _trust_order(gw, principal, raw, header.id)
     require_role(principal, Role.PROVIDER)
-    issues = [i for i in validate_resource(bundle) if i.severity in ("error", "fatal")]
+    issues = [i for i in Validator.from_package().validate(bundle) if i.severity in ("error", "fatal")]
     if issues:
         raise InputError(issues)
     if header.sender_ods is None:

@@ -8,8 +8,9 @@ from typing import Any
 from gateway.errors import Issue, Location
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
-from gateway.fhir.validation import validate_resource
 from gateway.services.ingest import parse_payload
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.validator.validator import Validator
 
 
 def ingest_offline(
@@ -36,7 +37,7 @@ def ingest_offline(
                 bundle = build_prescription_order(
                     p, OrderIds.new(p), provider_ods=provider, source_endpoint=source_endpoint
                 )
-                issues.extend(validate_resource(bundle))
+                issues.extend(Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER))
                 entry["bundle"] = json.loads(dumps_bundle(bundle))
         entry["outcome"] = "rejected" if any(i.severity in ("error", "fatal") for i in issues) else "accepted"
         if entry["outcome"] == "rejected":

@@ -17,12 +17,13 @@ from gateway.domain.model import Action, HomecarePrescription
 from gateway.errors import Issue, Location
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
-from gateway.fhir.validation import validate_resource
 from gateway.services.context import Gateway
 from gateway.services.outcomes import PrescriptionOutcome
 from gateway.services.routing import Router
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import Prescription
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.validator.validator import Validator
 
 Key = tuple[str, str, int]
 
@@ -121,7 +122,11 @@ class Planner:
                 bundle = build_prescription_order(
                     p, ids, provider_ods=route.provider_ods, source_endpoint=self.gw.settings.public_base_url
                 )
-                problems = validate_resource(bundle)
+                problems = [
+                    i
+                    for i in Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
+                    if i.severity in ("error", "fatal")
+                ]
             if problems:
                 # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
                 outcome.issues.extend(problems)

@@ -111,7 +111,6 @@ KNOWN_INVALID = {
 }
 
 
-@pytest.mark.skipif(not EPS_EXAMPLES.is_dir(), reason="EPS examples not available (set HGW_EPS_EXAMPLES)")
 @pytest.mark.parametrize("path", _eps_bundles(), ids=lambda p: str(p.relative_to(EPS_EXAMPLES)))
 def test_published_eps_bundles(path: Path) -> None:
     issues = validate_resource(json.loads(path.read_bytes(), parse_float=Decimal))

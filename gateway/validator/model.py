@@ -1,0 +1,90 @@
+"""The compiled form of StructureDefinition snapshots: per-element tables the walker reads, built once at load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.validator.primitives import PrimitiveCheck
+from gateway.validator.terminology import Binding
+
+PRIMITIVE = 0
+COMPLEX = 1
+RESOURCE = 2
+
+
+@dataclass(slots=True)
+class Constraint:
+    """An ElementDefinition.constraint (FHIRPath invariant), compiled."""
+
+    key: str
+    severity: str
+    human: str
+    expression: str
+    evaluate: Callable[[Any], bool | None]  # None: could not be evaluated
+
+
+@dataclass(slots=True)
+class Element:
+    """One snapshot ElementDefinition: cardinality, fixed/pattern value, binding, reference targets, invariants."""
+
+    id: str
+    profile: str
+    min: int
+    max: int | None  # None: unbounded
+    repeats: bool
+    fixed: Any = None
+    pattern: Any = None
+    binding: Binding | None = None
+    targets: frozenset[str] | None = None  # allowed Reference target types; None: any
+    constraints: list[Constraint] = field(default_factory=list)
+    slicing: Slicing | None = None
+
+
+@dataclass(slots=True)
+class Child:
+    """One JSON property of a complex element: `valueCoding` and `valueString` are two children of value[x]."""
+
+    name: str
+    element: Element
+    type_code: str
+    kind: int
+    check: PrimitiveCheck | None = None
+    plain: bool = False  # a single primitive with no fixed/pattern value, binding, invariant or max 0: check only
+    bare: bool | None = None  # COMPLEX with nothing to check but its children (set by the walker on first use)
+    node: Node | None = None  # COMPLEX: the children of the value; RESOURCE: unused
+    profile: str | None = None  # RESOURCE: the profile its slice or type requires
+    resource_types: frozenset[str] | None = None  # RESOURCE: the types allowed here; None: any
+
+
+@dataclass(slots=True)
+class Node:
+    """What one complex value (an object) may hold."""
+
+    type_code: str
+    children: dict[str, Child] = field(default_factory=dict)
+    # Elements with min ≥ 1 and the JSON names that satisfy them (choice types have several; `_x` counts too).
+    required: list[tuple[Element, tuple[str, ...]]] = field(default_factory=list)
+    # Choice elements (value[x]) and their JSON names: at most one may be present.
+    choices: list[tuple[Element, tuple[str, ...]]] = field(default_factory=list)
+    ready: bool = False
+
+
+@dataclass(slots=True)
+class Slice:
+    """One named slice: how to recognise its items, its cardinality, and the node its items are checked against."""
+
+    name: str
+    element: Element
+    matches: Callable[[Any], bool]
+    child: Child
+    describe: str  # what an item must look like to be in this slice, for explanations
+
+
+@dataclass(slots=True)
+class Slicing:
+    discriminators: list[tuple[str, str]]
+    rules: str  # open, closed, openAtEnd
+    ordered: bool
+    slices: list[Slice] = field(default_factory=list)

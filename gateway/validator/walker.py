@@ -1,0 +1,403 @@
+"""The hot loop: one pass over a resource's JSON against compiled profile tables.
+
+Checks structure (unknown elements, JSON and primitive types), cardinality, fixed and pattern values, bindings,
+slices and invariants; collects references for the Bundle rules and hands typed values to the domain hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from gateway.validator import issues as codes
+from gateway.validator.compiler import Compiler, Profile
+from gateway.validator.context import Context, Frame, Ref
+from gateway.validator.model import COMPLEX, PRIMITIVE, RESOURCE, Child, Element, Node
+from gateway.validator.package import Package, PackageError
+from gateway.validator.slicing import matches_pattern
+from gateway.validator.terminology import Terminology
+
+Hook = Callable[[dict[str, Any], str, Element, Context], None]
+ResourceRule = Callable[[dict[str, Any], str, Context], None]
+ProfileChooser = Callable[[dict[str, Any]], str | None]
+
+_STRENGTH_SEVERITY = {"required": "error", "extensible": "warning"}
+
+
+class Walker:
+    def __init__(
+        self,
+        package: Package,
+        compiler: Compiler,
+        terminology: Terminology,
+        hooks: dict[str, list[Hook]],
+        resource_rules: dict[str, list[ResourceRule]],
+        choose_profile: ProfileChooser,
+    ) -> None:
+        self._package = package
+        self._compiler = compiler
+        self._terminology = terminology
+        self._hooks = hooks
+        self._rules = resource_rules
+        self._choose_profile = choose_profile
+        self._extension_node = compiler.type_node("Extension")
+        self._displays: dict[str, dict[str, str] | None] = {}
+
+    # --- resources -------------------------------------------------------------------------------------------------
+    def resource(self, resource: Any, path: str, profile: str | None, ctx: Context, contained: bool = False) -> None:
+        if type(resource) is not dict:
+            ctx.add(codes.NOT_A_RESOURCE, "a FHIR resource must be a JSON object", path, value=resource)
+            return
+        resource_type = resource.get("resourceType")
+        if type(resource_type) is not str:
+            ctx.add(codes.UNKNOWN_RESOURCE_TYPE, "missing resourceType", path + ".resourceType", value=resource_type)
+            return
+        compiled = self._profile_for(resource, resource_type, path, profile, ctx)
+        if compiled is None:
+            return
+        contained_ids = {}
+        for item in resource.get("contained", ()) if type(resource.get("contained")) is list else ():
+            if type(item) is dict and type(item.get("id")) is str:
+                contained_ids[item["id"]] = str(item.get("resourceType"))
+        outer = ctx.frame
+        ctx.frame = Frame(resource_type, path, contained_ids, outer if contained else None)
+        saved_refs = ctx.refs
+        is_bundle = resource_type == "Bundle"
+        if is_bundle:
+            ctx.refs = []
+        try:
+            self.object(compiled.node, resource, path, ctx, root=True)
+            if compiled.root.constraints:
+                self._invariants(compiled.root, resource, path, ctx)
+            for rule in self._rules.get(resource_type, ()):
+                rule(resource, path, ctx)
+        finally:
+            if is_bundle:
+                ctx.refs = saved_refs
+            ctx.frame = outer
+
+    def _profile_for(
+        self, resource: dict[str, Any], resource_type: str, path: str, profile: str | None, ctx: Context
+    ) -> Profile | None:
+        url = profile or self._choose_profile(resource)
+        if url is not None:
+            try:
+                compiled = self._compiler.profile(url)
+            except PackageError:
+                ctx.add(codes.UNKNOWN_PROFILE, f"profile {url} is not in the package; checked against the base "
+                        "definition only", path, severity="warning", profile=url)
+            else:
+                if compiled.type != resource_type:
+                    ctx.add(codes.INVALID_TYPE, f"profile {url} is for {compiled.type} resources",
+                            path + ".resourceType", value=resource_type, expected=compiled.type, profile=url)
+                    return None
+                return compiled
+        if self._package.base_definition(resource_type) is not None:
+            return self._compiler.profile(self._package.base_definition(resource_type)["url"])  # type: ignore[index]
+        if _is_fhir_resource_type(resource_type):
+            ctx.add(codes.UNSUPPORTED_RESOURCE_TYPE, f"{resource_type} resources are not checked (no definition "
+                    "in the package)", path, severity="information", value=resource_type)
+        else:
+            ctx.add(codes.UNKNOWN_RESOURCE_TYPE, "not a FHIR R4 resource type", path + ".resourceType",
+                    value=resource_type)
+        return None
+
+    # --- objects ---------------------------------------------------------------------------------------------------
+    def object(self, node: Node, obj: dict[str, Any], path: str, ctx: Context, root: bool = False) -> None:
+        children = node.children
+        for key, value in obj.items():
+            child = children.get(key)
+            if child is None:
+                self._unknown(children, key, value, path, ctx, root)
+                continue
+            if child.plain:
+                # Most values are single primitives with nothing but their format to check: no call, no path.
+                problem = child.check(value) if type(value) is not list else "must not be a JSON array"  # type: ignore[misc]
+                if problem is not None:
+                    ctx.add(codes.UNEXPECTED_ARRAY if type(value) is list else codes.INVALID_FORMAT, problem,
+                            path + "." + key, child.element, value=value, expected=child.type_code)
+                continue
+            element = child.element
+            p = path + "." + key
+            if element.repeats:
+                if type(value) is not list:
+                    ctx.add(codes.EXPECTED_ARRAY, f"{key} repeats: it must be a JSON array", p, element)
+                    continue
+                if not value:
+                    # EPS itself sends (and accepts) `"focus": []`; it means nothing, so it is only a warning.
+                    ctx.add(codes.EMPTY_ELEMENT, "empty arrays are not valid FHIR JSON (leave the element out)", p,
+                            element, severity="warning")
+                    continue
+                if element.max is not None and len(value) > element.max:
+                    self._too_many(element, len(value), p, ctx)
+                if element.slicing is not None:
+                    self._sliced(child, value, p, ctx)
+                    continue
+                bare = child.bare
+                if bare is None:
+                    bare = child.bare = self._is_bare(child)
+                if bare:
+                    walk, item_node = self.object, child.node
+                    for i, item in enumerate(value):
+                        if type(item) is dict and item:
+                            walk(item_node, item, f"{p}[{i}]", ctx)  # type: ignore[arg-type]
+                        else:
+                            self.value(child, item, f"{p}[{i}]", ctx)
+                    continue
+                value_of = self.value
+                for i, item in enumerate(value):
+                    value_of(child, item, f"{p}[{i}]", ctx)
+            else:
+                if type(value) is list:
+                    ctx.add(codes.UNEXPECTED_ARRAY, f"{key} does not repeat: it must not be a JSON array", p, element)
+                    continue
+                if element.max == 0:
+                    self._too_many(element, 1, p, ctx)
+                bare = child.bare
+                if bare is None:
+                    bare = child.bare = self._is_bare(child)
+                if bare and type(value) is dict and value:
+                    self.object(child.node, value, p, ctx)  # type: ignore[arg-type]
+                else:
+                    self.value(child, value, p, ctx)
+        for element, names in node.required:
+            for name in names:
+                if name in obj and obj[name] != []:
+                    break
+            else:
+                name = element.id.rsplit(".", 1)[-1].split(":", 1)[0].replace("[x]", "")
+                ctx.add(codes.MISSING_ELEMENT, f"{name} is required (min {element.min})", f"{path}.{name}", element,
+                        expected=f"at least {element.min}")
+        for element, names in node.choices:
+            present = [name for name in names if name in obj]
+            if len(present) > 1:
+                ctx.add(codes.TOO_MANY, f"only one of {', '.join(present)} may be present (one value of a choice)",
+                        f"{path}.{present[1]}", element)
+
+    def _is_bare(self, child: Child) -> bool:
+        """A complex child whose values need only their own children checked (no hook, binding, value, rule)."""
+        element = child.element
+        return (child.kind == COMPLEX and child.type_code not in self._hooks and child.type_code not in
+                ("Reference", "Extension") and element.fixed is None and element.pattern is None
+                and element.binding is None and not element.constraints)
+
+    def _unknown(self, children: dict[str, Child], key: str, value: Any, path: str, ctx: Context, root: bool) -> None:
+        if key[:1] == "_":
+            base = children.get(key[1:])
+            if base is not None and base.kind == PRIMITIVE:
+                self._primitive_extensions(base, value, path + "." + key[1:], ctx)
+                return
+        if root and key == "resourceType":
+            return
+        ctx.add(codes.UNKNOWN_ELEMENT, f"unknown element {key!r}", path + "." + key, value=value)
+
+    def _primitive_extensions(self, child: Child, value: Any, path: str, ctx: Context) -> None:
+        """`_name`: the id and extensions of a primitive (an object, or an array of objects and nulls)."""
+        repeats = child.element.repeats and type(value) is list
+        for index, item in enumerate(value if repeats else [value]):
+            item_path = f"{path}[{index}]" if repeats else path
+            if item is None:
+                continue
+            if type(item) is not dict or not item or set(item) - {"id", "extension"}:
+                ctx.add(codes.INVALID_TYPE, "a primitive's _element holds only id and extension", item_path,
+                        child.element)
+                continue
+            extensions = item.get("extension", [])
+            if type(extensions) is not list:
+                ctx.add(codes.EXPECTED_ARRAY, "extension repeats: it must be a JSON array", item_path, child.element)
+                continue
+            for i, extension in enumerate(extensions):
+                ext_path = f"{item_path}.extension[{i}]"
+                if type(extension) is dict and extension:
+                    self._extension(self._extension_node, extension, ext_path, ctx)
+                else:
+                    ctx.add(codes.INVALID_TYPE, "an Extension must be a JSON object", ext_path, child.element)
+
+    def _too_many(self, element: Element, count: int, path: str, ctx: Context) -> None:
+        if element.max == 0:
+            ctx.add(codes.ELEMENT_NOT_ALLOWED, "this element is not allowed by the profile (max 0)", path, element)
+        else:
+            ctx.add(codes.TOO_MANY, f"at most {element.max} allowed, found {count}", path, element,
+                    expected=f"at most {element.max}")
+
+    # --- values ----------------------------------------------------------------------------------------------------
+    def value(self, child: Child, item: Any, path: str, ctx: Context) -> None:
+        kind = child.kind
+        element = child.element
+        if kind == PRIMITIVE:
+            if item is None:
+                return  # a null placeholder paired with `_name`
+            problem = child.check(item)  # type: ignore[misc]
+            if problem is not None:
+                ctx.add(codes.INVALID_FORMAT, problem, path, element, value=item, expected=child.type_code)
+                return
+            if element.fixed is not None and item != element.fixed:
+                ctx.add(codes.FIXED_VALUE_MISMATCH, f"must be exactly {element.fixed!r}", path, element,
+                        value=item, expected=str(element.fixed))
+            elif element.pattern is not None and item != element.pattern:
+                ctx.add(codes.PATTERN_MISMATCH, f"must be {element.pattern!r}", path, element, value=item,
+                        expected=str(element.pattern))
+            if element.binding is not None and child.type_code == "code":
+                self._code(item, element, path, ctx)
+            if element.constraints:
+                self._invariants(element, item, path, ctx)
+            return
+        if kind == COMPLEX:
+            if type(item) is not dict:
+                ctx.add(codes.INVALID_TYPE, f"a {child.type_code} must be a JSON object", path, element, value=item)
+                return
+            if not item:
+                ctx.add(codes.EMPTY_ELEMENT, "empty objects are not valid FHIR (leave the element out)", path, element)
+                return
+            if child.type_code == "Extension":
+                self._extension(child.node, item, path, ctx, element)  # type: ignore[arg-type]
+            else:
+                self.object(child.node, item, path, ctx)  # type: ignore[arg-type]
+            if element.fixed is not None and item != element.fixed:
+                ctx.add(codes.FIXED_VALUE_MISMATCH, "must be exactly the fixed value", path, element,
+                        expected=repr(element.fixed))
+            if element.pattern is not None and not matches_pattern(item, element.pattern):
+                ctx.add(codes.PATTERN_MISMATCH, f"must match the pattern {element.pattern!r}", path, element,
+                        expected=repr(element.pattern))
+            if element.binding is not None:
+                self._coded(child.type_code, item, element, path, ctx)
+            hooks = self._hooks.get(child.type_code)
+            if hooks is not None:
+                for hook in hooks:
+                    hook(item, path, element, ctx)
+            if child.type_code == "Reference":
+                reference = item.get("reference")
+                if type(reference) is str and ctx.frame is not None:
+                    ctx.refs.append(Ref(path + ".reference", reference, element.targets, element, ctx.frame))
+            if element.constraints:
+                self._invariants(element, item, path, ctx)
+            return
+        if kind == RESOURCE:
+            if type(item) is dict and child.resource_types is not None:
+                if item.get("resourceType") not in child.resource_types:
+                    ctx.add(codes.INVALID_TYPE, f"must be a {' or '.join(sorted(child.resource_types))} resource",
+                            path + ".resourceType", element, value=item.get("resourceType"))
+                    return
+            self.resource(item, path, child.profile, ctx, contained=child.name == "contained")
+
+    def _extension(self, node: Node, item: dict[str, Any], path: str, ctx: Context, element: Element | None = None
+                   ) -> None:
+        url = item.get("url")
+        if node is self._extension_node and type(url) is str:
+            if self._compiler.has_profile(url):
+                node = self._compiler.profile(url).node
+            elif url not in ctx.reported_extensions and "://" in url:
+                ctx.reported_extensions.add(url)
+                ctx.add(codes.UNKNOWN_EXTENSION, f"extension {url} is not defined in the package; only its "
+                        "structure is checked", path, element, severity="information", value=url)
+        values = [k for k in item if k[:5] == "value"]
+        if len(values) > 1:
+            ctx.add(codes.TOO_MANY, f"only one of {', '.join(values)} may be present (one value of a choice)",
+                    f"{path}.{values[1]}", element)
+        if bool(values) == ("extension" in item):
+            ctx.add(codes.INVARIANT_FAILED, "ext-1: an extension has either a value[x] or extensions, not both",
+                    path, element)
+        self.object(node, item, path, ctx)
+
+    # --- slicing ---------------------------------------------------------------------------------------------------
+    def _sliced(self, child: Child, items: list[Any], path: str, ctx: Context) -> None:
+        slicing = child.element.slicing
+        assert slicing is not None  # noqa: S101 - only called for sliced elements
+        counts = [0] * len(slicing.slices)
+        for i, item in enumerate(items):
+            item_path = f"{path}[{i}]"
+            for index, one in enumerate(slicing.slices):
+                if one.matches(item):
+                    counts[index] += 1
+                    self.value(one.child, item, item_path, ctx)
+                    break
+            else:
+                if slicing.rules == "closed":
+                    wanted = "; ".join(f"{s.name}: {s.describe}" for s in slicing.slices)
+                    ctx.add(codes.NO_MATCHING_SLICE, f"matches none of the slices (closed slicing): {wanted}",
+                            item_path, child.element)
+                self.value(child, item, item_path, ctx)
+        for one, count in zip(slicing.slices, counts, strict=True):
+            if count < one.element.min:
+                ctx.add(codes.SLICE_MISSING, f"required slice {one.name!r} is missing: no item where "
+                        f"{one.describe}", path, one.element, expected=f"at least {one.element.min}")
+            elif one.element.max is not None and count > one.element.max:
+                ctx.add(codes.SLICE_TOO_MANY, f"slice {one.name!r} allows at most {one.element.max} item(s) where "
+                        f"{one.describe}, found {count}", path, one.element)
+
+    # --- terminology -----------------------------------------------------------------------------------------------
+    def _code(self, code: str, element: Element, path: str, ctx: Context) -> None:
+        binding = element.binding
+        assert binding is not None  # noqa: S101
+        if code in binding.plain_codes:
+            return
+        if binding.expansion.open_systems:
+            self._unchecked(next(iter(binding.expansion.open_systems)), code, element, path, ctx)
+            return
+        severity = _STRENGTH_SEVERITY.get(binding.strength)
+        if severity is not None:
+            ctx.add(codes.CODE_NOT_IN_VALUESET, f"code {code!r} is not in the {binding.strength} value set "
+                    f"{binding.value_set}", path, element, severity=severity,  # type: ignore[arg-type]
+                    value=code, expected=", ".join(sorted(binding.plain_codes)[:20]))
+
+    def _coded(self, type_code: str, item: dict[str, Any], element: Element, path: str, ctx: Context) -> None:
+        binding = element.binding
+        assert binding is not None  # noqa: S101
+        if type_code == "Coding":
+            codings, coding_paths = [item], [path]
+        elif type_code == "CodeableConcept":
+            codings = item.get("coding") or []
+            coding_paths = [f"{path}.coding[{i}]" for i in range(len(codings))]
+        else:
+            return
+        unchecked = None
+        for coding in codings:
+            if type(coding) is not dict or type(coding.get("code")) is not str:
+                continue
+            found = binding.expansion.contains(coding.get("system"), coding["code"])
+            if found:
+                return
+            if found is None:
+                unchecked = coding
+        severity = _STRENGTH_SEVERITY.get(binding.strength)
+        if unchecked is not None:
+            self._unchecked(str(unchecked.get("system")), unchecked["code"], element, path, ctx)
+        elif severity is not None and (codings or binding.strength == "required"):
+            shown = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings if type(c) is dict) or "no coding"
+            ctx.add(codes.CODE_NOT_IN_VALUESET, f"{shown} is not in the {binding.strength} value set "
+                    f"{binding.value_set}", coding_paths[0] if coding_paths else path, element,
+                    severity=severity, value=shown)  # type: ignore[arg-type]
+
+    def _unchecked(self, system: str, code: str, element: Element, path: str, ctx: Context) -> None:
+        if system in ctx.reported_systems:
+            return
+        ctx.reported_systems.add(system)
+        ctx.add(codes.CODE_NOT_CHECKED, f"codes from {system} cannot be checked offline (the package holds no "
+                "complete copy); not checked", path, element, severity="information", value=code)
+
+    def display_table(self, system: str) -> dict[str, str] | None:
+        if system not in self._displays:
+            self._displays[system] = self._terminology.displays_of(system)
+        return self._displays[system]
+
+    # --- invariants ------------------------------------------------------------------------------------------------
+    def _invariants(self, element: Element, value: Any, path: str, ctx: Context) -> None:
+        for constraint in element.constraints:
+            result = constraint.evaluate(value)
+            if result is None:
+                ctx.add(codes.INVARIANT_NOT_EVALUATED, f"{constraint.key} could not be evaluated: "
+                        f"{constraint.expression}", path, element, severity="warning")
+            elif not result:
+                ctx.add(codes.INVARIANT_FAILED, f"{constraint.key}: {constraint.human}", path, element,
+                        severity="warning" if constraint.severity == "warning" else "error",
+                        expected=constraint.expression)
+
+
+def _is_fhir_resource_type(name: str) -> bool:
+    try:
+        model = get_fhir_model_class(name)
+    except (KeyError, ValueError, ImportError):
+        return False
+    return bool(model.__module__.rsplit(".", 1)[-1] == name.lower())
