@@ -63,7 +63,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     from gateway.api.app import create_app
     from gateway.crypto import KeyRing
+    from gateway.errors import ConfigurationError
     from gateway.logs import configure_logging
+    from gateway.signing.keys import assert_production_ready
 
     settings = load_settings(**{**_settings(ctx).model_dump(), "host": host, "port": port})
     if settings.mode != "demo" and KeyRing(settings.data_dir).is_demo():
@@ -72,7 +74,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
             "(use another HGW_DATA_DIR, or HGW_MODE=demo for a demonstration)"
         )
     configure_logging(settings.log_level)
-    app = create_app(build_gateway(settings), dispose_on_shutdown=True)
+    gw = build_gateway(settings)
+    if settings.mode != "demo" and gw.signing is not None:
+        try:
+            assert_production_ready(gw.signing)
+        except ConfigurationError as exc:
+            raise click.ClickException(f"{exc} (remove them with `hgw keys remove KID` after a rotation)") from exc
+    app = create_app(gw, dispose_on_shutdown=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
@@ -344,9 +352,25 @@ def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
 
 
 def _register_commands() -> None:
+    from gateway.audit.cli import audit
+    from gateway.signing.cli import RotateHook, build_keys_group
     from gateway.validator.cli import validate
 
+    def rotate_data(settings: Settings, _value: object) -> dict[str, Any]:
+        from gateway.services.keys import rotate_data_key
+
+        report = _run(settings, rotate_data_key)
+        return {"key_id": report.key_id, "resealed": report.resealed}
+
+    data_hook = RotateHook(
+        name="data",
+        option=click.Option(["--data"], is_flag=True, help="Rotate the data-at-rest key and re-seal every row."),
+        run=rotate_data,
+        exclusive=True,
+    )
     cli.add_command(validate)
+    cli.add_command(audit)
+    cli.add_command(build_keys_group(rotate_hooks=[data_hook]))
 
 
 _register_commands()

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         default=None, description="base64 AES-256 key for data at rest; generated on first start if unset"
     )
     index_key: str | None = Field(default=None, description="base64 key for the NHS-number blind index (with data_key)")
+    eps_trust_anchors: Path | None = Field(
+        default=None, description="PEM file of CA certificates that inbound EPS prescriber signatures must chain to"
+    )
+    eps_signature_policy: Literal["reject", "flag"] = Field(
+        default="flag", description="reject EPS orders whose prescriber signature is not verified, or accept and flag"
+    )
     lease_seconds: int = Field(default=300, ge=1, le=86400, description="visibility timeout of a released order")
     release_max: int = Field(default=50, ge=1, le=1000, description="most orders one $release hands out")
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")

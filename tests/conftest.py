@@ -79,13 +79,20 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def gw(settings: Settings) -> AsyncIterator[Gateway]:
+async def bare_gw(settings: Settings) -> AsyncIterator[Gateway]:
+    """A gateway on a freshly migrated, empty database."""
     gateway = build_gateway(settings)
-    await admin.add_provider(gateway, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
-    await admin.add_provider(gateway, ods="VNCEL", name="Yorkshire Homecare Ltd", mode="pull")
-    await admin.add_route(gateway, provider_ods="VNFKT")
     yield gateway
     await gateway.close()
+
+
+@pytest.fixture
+async def gw(bare_gw: Gateway) -> Gateway:
+    """A gateway with two pull providers, VNFKT being the default route."""
+    await admin.add_provider(bare_gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
+    await admin.add_provider(bare_gw, ods="VNCEL", name="Yorkshire Homecare Ltd", mode="pull")
+    await admin.add_route(bare_gw, provider_ods="VNFKT")
+    return bare_gw
 
 
 @contextlib.asynccontextmanager

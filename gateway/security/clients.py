@@ -13,6 +13,7 @@ import httpx
 import jwt
 from sqlalchemy.exc import IntegrityError
 
+from gateway import audit
 from gateway.domain.identifiers import is_valid_ods_code
 from gateway.errors import ConflictError, InputError, Issue, Location
 from gateway.security.errors import AuthenticationError
@@ -103,6 +104,17 @@ async def add_client(
     try:
         async with gw.sessions() as session, session.begin():
             session.add(client)
+            await session.flush()
+            await audit.append(
+                session,
+                gw.clock,
+                audit.SYSTEM,
+                "security.configuration.change",
+                "api-client",
+                client.id,
+                "success",
+                {"change": "client-added", "role": role},
+            )
     except IntegrityError as exc:
         raise ConflictError(f"client {client.id} is already registered") from exc
     return client

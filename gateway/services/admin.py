@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway import audit
 from gateway.domain.identifiers import is_valid_ods_code
 from gateway.errors import ConflictError, InputError, Issue, Location
 from gateway.services.context import Gateway
@@ -48,6 +49,16 @@ async def add_provider(gw: Gateway, *, ods: str, name: str, mode: str, endpoint:
             raise ConflictError(f"provider {ods} is already registered")
         provider = Provider(ods=ods, name=name, mode=mode, endpoint=endpoint, active=True, created_at=gw.clock())
         session.add(provider)
+        await audit.append(
+            session,
+            gw.clock,
+            audit.SYSTEM,
+            "configuration.change",
+            "provider",
+            ods,
+            "success",
+            {"change": "provider-added", "mode": mode},
+        )
     return provider
 
 
@@ -84,6 +95,16 @@ async def add_route(
         )
         session.add(rule)
         await session.flush()
+        await audit.append(
+            session,
+            gw.clock,
+            audit.SYSTEM,
+            "configuration.change",
+            "routing-rule",
+            str(rule.id),
+            "success",
+            {"change": "route-added", "provider": provider_ods},
+        )
     return rule
 
 

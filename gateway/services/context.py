@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
+from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.crypto import DataCipher, load_data_key
 from gateway.security.ratelimit import RateLimiter
 from gateway.settings import Settings
+from gateway.signing.keys import SigningKeyStore
+from gateway.signing.trust import load_trust_anchors
 from gateway.store.db import create_engine, is_sqlite, session_factory
 
 
@@ -31,6 +34,8 @@ class Gateway:
     clock: Callable[[], datetime] = field(default=utc_now)
     http_transport: httpx.AsyncBaseTransport | None = None
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(per_minute=1200, burst=300))
+    signing: SigningKeyStore | None = None
+    eps_trust_anchors: list[x509.Certificate] = field(default_factory=list)
 
     @property
     def is_sqlite(self) -> bool:
@@ -49,6 +54,8 @@ def build_gateway(
     """Everything wired from settings; tests pass their own clock and HTTP transport."""
     engine = create_engine(settings.effective_database_url)
     cipher = load_data_key(settings.data_key, settings.data_dir, settings.index_key)
+    signing = SigningKeyStore.load_or_create(settings.data_dir, settings.mode, clock=clock)
+    anchors = load_trust_anchors(settings.eps_trust_anchors) if settings.eps_trust_anchors else []
     return Gateway(
         settings=settings,
         engine=engine,
@@ -57,4 +64,6 @@ def build_gateway(
         clock=clock,
         http_transport=http_transport,
         limiter=RateLimiter(per_minute=settings.rate_per_minute, burst=settings.rate_burst),
+        signing=signing,
+        eps_trust_anchors=anchors,
     )

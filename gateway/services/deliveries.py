@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gateway import lifecycle
+from gateway import audit, lifecycle
 from gateway.errors import NotFoundError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
@@ -147,6 +147,16 @@ async def record_delivery_status(gw: Gateway, principal: Principal, report: Deli
         p.updated_at = now
         session.add(delivery)
         session.add(p)
+        await audit.append(
+            session,
+            gw.clock,
+            principal,
+            "order.update",
+            "prescription",
+            p.id,
+            "success",
+            {"delivery": report.number, "state": report.state},
+        )
         detail = f"delivery {report.number} of {p.deliveries_authorised}: {report.state}"
         if report.scheduled_date:
             detail += f" for {report.scheduled_date.isoformat()}"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway import lifecycle
+from gateway import audit, lifecycle
 from gateway.errors import NotFoundError
 from gateway.fhir.inbound import SHORT_FORM_SYSTEM, MessageHeaderInfo, fail, require
+from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.sealed import message_context
@@ -112,7 +113,7 @@ def read_dispenses(resources: list[dict[str, Any]], full_urls: list[str | None] 
 
 async def record_dispense(
     gw: Gateway,
-    provider_ods: str,
+    principal: Principal,
     header: MessageHeaderInfo,
     resources: list[dict[str, Any]],
     raw: bytes,
@@ -120,6 +121,8 @@ async def record_dispense(
     full_urls: list[str | None] | None = None,
 ) -> bool:
     """Apply a dispense notification. Returns False when it was a resend of one already applied."""
+    require_role(principal, Role.PROVIDER)
+    provider_ods = principal.ods
     lines = read_dispenses(resources, full_urls)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
@@ -156,6 +159,16 @@ async def record_dispense(
         for p in touched.values():
             p.updated_at = now
             session.add(p)
+        await audit.append(
+            session,
+            gw.clock,
+            principal,
+            "order.update",
+            "message",
+            header.id,
+            "success",
+            {"event": "dispense-notification"},
+        )
         session.add(
             FhirMessage(
                 id=header.id,

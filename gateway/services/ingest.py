@@ -8,20 +8,22 @@ import hashlib
 import json
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters import ParsedPrescription, ParseResult, adapter_for
 from adapters.fhir import eps_ids
+from gateway import audit
 from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.outcomes import IngestReport, PrescriptionOutcome
-from gateway.services.planning import Key, Planner
+from gateway.services.planning import Arrived, Key, Planner
+from gateway.signing.eps import inspect_eps_signature
+from gateway.signing.policy import SignaturePolicy, decide
 from gateway.store import repository
 from gateway.store.sealed import inbound_context
 from gateway.store.tables import (
@@ -80,8 +82,8 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
 
     outcomes: list[PrescriptionOutcome] = []
     if not result.file_rejected:
-        prebuilt = _eps_bundles(payload, result) if result.format == "fhir" else {}
-        outcomes = await _store_prescriptions(gw, payload_id, result.prescriptions, tenant_ods, now, prebuilt)
+        prebuilt = _eps_bundles(gw, payload, result, now) if result.format == "fhir" else {}
+        outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
     accepted = sum(o.outcome in ("accepted", "duplicate", "held") for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues)
@@ -93,18 +95,18 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
 
 async def _store_prescriptions(
     gw: Gateway,
+    principal: Principal,
     payload_id: str,
     parsed: list[ParsedPrescription],
-    tenant_ods: str | None,
     now: datetime,
-    prebuilt: dict[Key, tuple[OrderIds, dict[str, Any]]] | None = None,
+    prebuilt: dict[Key, Arrived] | None = None,
 ) -> list[PrescriptionOutcome]:
     """Plan every prescription off the event loop, then write them all in one transaction (the outbox pattern)."""
     for attempt in (1, 2):
         async with gw.sessions() as session:
             router = await repository.load_router(session)
             existing = await _existing_versions(session, parsed)
-        planner = Planner(gw, router, existing, tenant_ods, payload_id, now, prebuilt=prebuilt or {})
+        planner = Planner(gw, router, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {})
         outcomes, rows = await asyncio.to_thread(planner.plan, parsed)
         try:
             async with gw.sessions() as session, session.begin():
@@ -113,6 +115,18 @@ async def _store_prescriptions(
                 await repository.bulk_insert(session, FhirMessage, rows.messages)
                 await repository.bulk_insert(session, OutboxEntry, rows.outbox)
                 await repository.bulk_insert(session, LifecycleEvent, rows.events)
+                created = sum(o.outcome in ("accepted", "held") for o in outcomes)
+                if created:
+                    await audit.append(
+                        session,
+                        gw.clock,
+                        principal,
+                        "prescription.create",
+                        "inbound-payload",
+                        payload_id,
+                        "success",
+                        {"prescriptions": created},
+                    )
             return outcomes
         except IntegrityError as exc:
             # Another upload stored one of these prescription versions between our read and our write:
@@ -122,23 +136,56 @@ async def _store_prescriptions(
     raise AssertionError("unreachable")
 
 
-def _eps_bundles(payload: bytes, result: ParseResult) -> dict[Key, tuple[OrderIds, dict[str, Any]]]:
-    """For an EPS bundle: keep the EPR's own ids and the bundle itself, so the order goes on unchanged."""
-    accepted = [pp.prescription for pp in result.prescriptions if pp.accepted and pp.prescription]
+def _eps_bundles(gw: Gateway, payload: bytes, result: ParseResult, now: datetime) -> dict[Key, Arrived]:
+    """For an EPS bundle: keep the EPR's own ids and the bundle itself, so the order goes on unchanged, and
+    judge the prescriber's signature under the configured policy (a rejection is located on the Provenance)."""
+    accepted = [pp for pp in result.prescriptions if pp.accepted and pp.prescription]
     if not accepted:
         return {}
+    pp = accepted[0]
+    p = pp.prescription
+    assert p is not None  # noqa: S101 - filtered above
     bundle = loads_bundle(payload)
     eps = eps_ids(bundle)
-    p = accepted[0]
-    generated = OrderIds.new(p)
     ids = dataclasses.replace(
-        generated,
+        OrderIds.new(p),
         message_id=eps.message_id,
         prescription_id=eps.prescription_id,
         short_form_id=eps.short_form_id,
         item_ids=dict(eps.item_ids),
     )
-    return {p.key: (ids, bundle)}
+    policy = SignaturePolicy(gw.settings.eps_signature_policy)
+    verdicts = []
+    for index, entry in enumerate(bundle.get("entry", [])):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "Provenance":
+            continue
+        verdict = inspect_eps_signature(resource, gw.eps_trust_anchors, now=now)
+        decision = decide(verdict, policy)
+        verdicts.append(f"{verdict.status.value}: {verdict.detail}")
+        if not decision.accepted:
+            pp.issues.append(
+                Issue(
+                    code="SIGNATURE_REJECTED",
+                    message=decision.reason,
+                    location=Location(path=f"Bundle.entry[{index}].resource.signature[0]"),
+                    value=verdict.status.value,
+                    expected="a signature verified against a trust anchor",
+                )
+            )
+    if not verdicts and policy is SignaturePolicy.REJECT:
+        pp.issues.append(
+            Issue(
+                code="SIGNATURE_REJECTED",
+                message="the order carries no prescriber signature",
+                location=Location(path="Bundle.entry"),
+                expected="a signed Provenance",
+            )
+        )
+    if pp.errors:
+        pp.prescription = None
+        return {}
+    return {p.key: Arrived(ids, bundle, "; ".join(verdicts) or "no prescriber signature (policy: flag)")}
 
 
 async def _existing_versions(

@@ -46,12 +46,12 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     # A dispense notification also carries MessageHeader.response (naming the order), so the event decides first.
     if header.event == "dispense-notification":
         applied = await dispensing.record_dispense(
-            gw, principal.ods, header, resources, raw, full_urls=entry_full_urls(bundle)
+            gw, principal, header, resources, raw, full_urls=entry_full_urls(bundle)
         )
         return MessageResult("dispense-notification", header.id, applied)
     if header.response_to is not None:
         code = header.response_code or "ok"  # read_message sets both or neither
-        found = await release.acknowledge(gw, principal.ods, header.response_to, code, None)
+        found = await release.acknowledge(gw, principal, header.response_to, code, None)
         if not found:
             raise NotFoundError(f"message {header.response_to} not found")
         return MessageResult("acknowledgement", header.id, True)

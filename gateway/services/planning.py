@@ -20,6 +20,7 @@ from gateway.fhir.serialise import dumps_bundle
 from gateway.services.context import Gateway
 from gateway.services.outcomes import PrescriptionOutcome
 from gateway.services.routing import Router
+from gateway.signing.bundle import sign_bundle
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import Prescription
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
@@ -37,6 +38,15 @@ class Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """An EPS bundle as the trust's EPR sent it: its own ids, the bundle, and the prescriber-signature verdict."""
+
+    ids: OrderIds
+    bundle: dict[str, Any]
+    signature: str
+
+
 @dataclass
 class Planner:
     """Plans one export. `prebuilt` maps a prescription's key to the ids and bundle it arrived as (EPS FHIR)."""
@@ -47,8 +57,19 @@ class Planner:
     tenant_ods: str | None
     payload_id: str
     now: datetime
-    prebuilt: dict[Key, tuple[OrderIds, dict[str, Any]]] = field(default_factory=dict)
+    prebuilt: dict[Key, Arrived] = field(default_factory=dict)
     rows: Rows = field(default_factory=Rows)
+
+    def _sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """Append the gateway's Provenance: a detached JWS over the JCS form, targeting every MedicationRequest."""
+        if self.gw.signing is None:
+            return bundle
+        targets = [
+            str(e["fullUrl"])
+            for e in bundle["entry"]
+            if e.get("resource", {}).get("resourceType") == "MedicationRequest" and e.get("fullUrl")
+        ]
+        return sign_bundle(bundle, self.gw.signing, now=self.now, target_refs=targets)
 
     def plan(self, parsed: list[ParsedPrescription]) -> tuple[list[PrescriptionOutcome], Rows]:
         outcomes: list[PrescriptionOutcome] = []
@@ -108,7 +129,7 @@ class Planner:
 
         route = self.router.route(p)
         prebuilt = self.prebuilt.get(p.key)
-        ids = prebuilt[0] if prebuilt else OrderIds.new(p)
+        ids = prebuilt.ids if prebuilt else OrderIds.new(p)
         outcome.prescription_id = ids.prescription_id
         outcome.short_form_id = ids.short_form_id
         outcome.provider_ods = route.provider_ods
@@ -117,7 +138,7 @@ class Planner:
         if route.provider_ods is not None:
             if prebuilt:
                 # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
-                bundle, problems = prebuilt[1], []
+                bundle, problems = prebuilt.bundle, []
             else:
                 bundle = build_prescription_order(
                     p, ids, provider_ods=route.provider_ods, source_endpoint=self.gw.settings.public_base_url
@@ -132,6 +153,7 @@ class Planner:
                 outcome.issues.extend(problems)
                 outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
                 return
+            bundle = self._sign(bundle)
             message_row = {
                 "id": ids.message_id,
                 "direction": "out",
@@ -198,6 +220,18 @@ class Planner:
                 f"{p.source_format} export {self.payload_id}",
             )
         )
+        if prebuilt:
+            self.rows.events.append(
+                event(
+                    ids.prescription_id,
+                    self.now,
+                    "prescriber-signature",
+                    None,
+                    p.trust_ods,
+                    ids.message_id,
+                    prebuilt.signature,
+                )
+            )
         if message_row is None:
             outcome.outcome = "held"
             self.rows.events.append(event(ids.prescription_id, self.now, "held", None, None, None, route.reason))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway import lifecycle
+from gateway import audit, lifecycle
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
@@ -65,6 +65,7 @@ async def release_orders(
             orders.append(
                 ReleasedOrder(entry.message_id, prescription.short_form_id, entry.lease_token, loads_bundle(body))
             )
+            await audit.append(session, gw.clock, principal, "order.release", "message", entry.message_id, "success")
             session.add(
                 LifecycleEvent(
                     prescription_id=entry.prescription_id,
@@ -78,8 +79,10 @@ async def release_orders(
     return ReleaseResult(orders, until)
 
 
-async def acknowledge(gw: Gateway, provider_ods: str, message_id: str, code: str, detail: str | None) -> bool:
+async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:
     """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
+    require_role(principal, Role.PROVIDER)
+    provider_ods = principal.ods
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         entry = await repository.outbox_by_message(session, message_id)
@@ -111,6 +114,9 @@ async def acknowledge(gw: Gateway, provider_ods: str, message_id: str, code: str
                 session.add(item)
             kind = "acknowledged"
         session.add(entry)
+        await audit.append(
+            session, gw.clock, principal, "order.acknowledge", "message", message_id, "success", {"response": code}
+        )
         session.add(
             LifecycleEvent(
                 prescription_id=prescription.id,

@@ -10,9 +10,12 @@ import httpx
 
 from adapters.fhir import parse_bundle
 from gateway.services import admin
-from gateway.services.context import Gateway
+from gateway.services.context import Gateway, build_gateway
+from gateway.settings import Settings
+from gateway.signing.bundle import verify_bundle
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
+from tests.conftest import serve
 from tests.integration.helpers import error_codes, post_fhir
 from tests.paths import EPS_EXAMPLES
 
@@ -39,7 +42,17 @@ async def test_eps_order_goes_to_its_provider_unchanged(gw: Gateway, base_url: s
         r = await post_fhir(provider, "/FHIR/R4/Task/$release", msg.release_request(performer))
         passed = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")["resource"]
         assert passed["total"] == 1
-        assert passed["entry"][0]["resource"] == bundle  # as the EPR sent it, prescriber signature included
+        received = passed["entry"][0]["resource"]
+        # As the EPR sent it, prescriber signature included, plus the gateway's own signed Provenance at the end.
+        assert received["entry"][:-1] == bundle["entry"]
+        assert {k: v for k, v in received.items() if k != "entry"} == {k: v for k, v in bundle.items() if k != "entry"}
+        jwks = (await provider.get("/.well-known/jwks.json")).json()
+        assert verify_bundle(received, jwks).ok
+        timeline = (
+            await trust.get(f"/api/v1/prescriptions/{received['entry'][1]['resource']['groupIdentifier']['value']}")
+        ).json()["timeline"]
+        signature_event = next(e for e in timeline if e["kind"] == "prescriber-signature")
+        assert signature_event["detail"].split(":")[0] in ("untrusted", "unsigned", "malformed")
 
         header_id = bundle["entry"][0]["resource"]["id"]
         r = await post_fhir(provider, "/FHIR/R4/$process-message", msg.acknowledgement(performer, header_id, "x"))
@@ -82,3 +95,20 @@ async def test_bad_eps_order_is_rejected_with_located_errors(gw: Gateway, base_u
     errors = [i for i in r.json()["issue"] if i["severity"] == "error"]
     assert [i["details"]["coding"][0]["code"] for i in errors] == ["INVALID_NHS_NUMBER"]
     assert errors[0]["expression"][0].startswith("Bundle.entry[2].resource.identifier")
+
+
+async def test_reject_policy_refuses_an_unverified_prescriber_signature(settings: Settings) -> None:
+    strict = settings.model_copy(update={"eps_signature_policy": "reject"})
+    gw = build_gateway(strict)
+    try:
+        bundle: dict[str, Any] = json.loads(EXAMPLE.read_text())
+        parsed = parse_bundle(bundle).prescription
+        assert parsed is not None
+        epr = await register_party(gw, "trust", parsed.trust_ods)
+        async with serve(gw) as base, party_client(base, epr) as trust:
+            r = await post_fhir(trust, "/FHIR/R4/$process-message", bundle)
+        assert r.status_code == 400
+        rejected = [i for i in r.json()["issue"] if i["details"]["coding"][0]["code"] == "SIGNATURE_REJECTED"]
+        assert rejected and rejected[0]["expression"] == ["Bundle.entry[6].resource.signature[0]"]
+    finally:
+        await gw.close()

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from adapters.jac.writer import render_export
 from gateway.domain.identifiers import is_valid_short_form_id
 from gateway.services.context import Gateway
+from gateway.signing.bundle import verify_bundle
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 from tests.integration.helpers import error_codes, export, post_export, post_fhir
@@ -46,6 +47,8 @@ async def test_export_to_delivered(
     assert await _release(provider, "VNFKT") == []  # leased: not handed out twice
 
     order = orders[0]
+    assert order["entry"][-1]["resource"]["resourceType"] == "Provenance"  # signed by the gateway
+    assert verify_bundle(order, (await anon.get("/.well-known/jwks.json")).json()).ok
     facts = msg.order_facts(order)
     sid = facts["short_form_id"]
     assert order["entry"][0]["resource"]["resourceType"] == "MessageHeader"

@@ -1,0 +1,56 @@
+"""`hgw audit …`: checking the audit chain from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import click
+
+from gateway.audit.errors import AuditError
+from gateway.audit.verify import Anchor, VerifyResult, verify
+from gateway.services.context import build_gateway
+from gateway.settings import Settings
+
+
+def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Anchor | None:
+    if value is None:
+        return None
+    try:
+        return Anchor.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group()
+def audit() -> None:
+    """The append-only audit trail."""
+
+
+@audit.command("verify")
+@click.option(
+    "--anchor",
+    callback=_anchor,
+    metavar="SEQ:HASH",
+    help='The "head" of an earlier run, kept elsewhere: also catches a removed or re-hashed tail.',
+)
+@click.pass_context
+def verify_command(ctx: click.Context, anchor: Anchor | None) -> None:
+    """Walk the chain and name the first tampered record. Exit 0 intact, 1 tampered, 2 unable to check."""
+    settings: Settings = ctx.obj
+
+    async def run() -> VerifyResult:
+        gw = build_gateway(settings)
+        try:
+            return await verify(gw, anchor=anchor)
+        finally:
+            await gw.close()
+
+    try:
+        result = asyncio.run(run())
+    except AuditError as exc:
+        click.echo(json.dumps({"error": exc.code, "message": str(exc)}, indent=2))
+        sys.exit(2)
+    click.echo(json.dumps(result.as_json(), indent=2))
+    sys.exit(0 if result.ok else 1)

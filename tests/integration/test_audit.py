@@ -1,0 +1,432 @@
+"""The audit chain on SQLite and PostgreSQL: appends serialise, tampering is named, the guard refuses edits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from fhir.resources.R4B.auditevent import AuditEvent
+from sqlalchemy import delete, insert, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
+
+from gateway.audit import (
+    ACTIONS,
+    SYSTEM,
+    Anchor,
+    AuditRecord,
+    AuditRefusedError,
+    Outcome,
+    Problem,
+    append,
+    drop_guard_sql,
+    verify,
+)
+from gateway.audit.cli import audit
+from gateway.audit.record import record_hash
+from gateway.domain.identifiers import is_valid_nhs_number
+from gateway.security.principal import Principal, Role
+from gateway.services.context import Gateway
+
+TRUST = Principal("trust-rba-client", Role.TRUST, "RBA", frozenset())
+OPERATOR = Principal("operator-client", Role.OPERATOR, "X26", frozenset())
+TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
+NHS_NUMBER = "9434765919"
+
+
+@pytest.fixture
+def audit_gw(bare_gw: Gateway) -> Gateway:
+    """An empty, migrated database: the migration creates the audit table and its append-only guard."""
+    return bare_gw
+
+
+async def _append(gw: Gateway, count: int, *, actor: Principal = TRUST) -> list[AuditRecord]:
+    """`count` records, each in its own transaction."""
+    records = []
+    for i in range(count):
+        async with gw.sessions() as session, session.begin():
+            records.append(
+                await append(session, gw.clock, actor, "patient-data.read", "prescription", f"rx-{i}", "success")
+            )
+    return records
+
+
+async def _raw(gw: Gateway, *statements: Any) -> None:
+    """Run statements as someone with database access would: with the guard dropped."""
+    async with gw.engine.begin() as conn:
+        for statement in drop_guard_sql(conn.dialect.name):
+            await conn.execute(text(statement))
+        for statement in statements:
+            await conn.execute(statement)
+
+
+async def _row(gw: Gateway, seq: int) -> AuditRecord:
+    async with gw.engine.connect() as conn:
+        row = (await conn.execute(select(AuditRecord).where(AuditRecord.seq == seq))).one()
+    return AuditRecord(**row._mapping)
+
+
+def _edit(seq: int, /, **values: Any) -> Any:
+    return update(TABLE).where(TABLE.c.seq == seq).values(**values)
+
+
+async def test_appended_records_verify(audit_gw: Gateway) -> None:
+    records = await _append(audit_gw, 5)
+    result = await verify(audit_gw)
+    assert result.ok and result.records == 5 and result.first_bad_seq is None
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+    assert records[0].prev_hash == "0" * 64 and all(
+        b.prev_hash == a.hash for a, b in zip(records, records[1:], strict=False)
+    )
+    assert result.head == Anchor(5, records[-1].hash)
+
+
+async def test_empty_chain_verifies(audit_gw: Gateway) -> None:
+    result = await verify(audit_gw)
+    assert result.ok and result.records == 0 and result.head is None
+
+
+async def test_audit_row_rolls_back_with_the_action(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 2)
+    with pytest.raises(RuntimeError):
+        async with audit_gw.sessions() as session, session.begin():
+            await append(session, audit_gw.clock, OPERATOR, "operator.replay", "message", "m-1", "success")
+            raise RuntimeError("the replay failed after the audit row was written")
+    [third] = await _append(audit_gw, 1)
+    assert third.seq == 3
+    assert (await verify(audit_gw)).ok
+
+
+async def test_edited_row_is_named(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 5)
+    await _raw(audit_gw, _edit(3, entity_id="rx-other"))
+    result = await verify(audit_gw)
+    assert (result.ok, result.first_bad_seq, result.problem, result.records) == (False, 3, Problem.HASH_MISMATCH, 2)
+
+
+async def test_deleted_row_is_named_as_the_gap(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 5)
+    await _raw(audit_gw, delete(TABLE).where(TABLE.c.seq == 3))
+    result = await verify(audit_gw)
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 3, Problem.SEQ_GAP)
+    assert result.reason == "record 3 missing: the next record is 4"
+
+
+async def test_rehashed_edit_is_named_at_its_successor(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 5)
+    forged = await _row(audit_gw, 3)
+    forged.entity_id = "rx-other"
+    await _raw(audit_gw, _edit(3, entity_id="rx-other", hash=record_hash(forged.prev_hash, forged)))
+    result = await verify(audit_gw)
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 4, Problem.BROKEN_LINK)
+
+
+async def test_concurrent_appends_make_a_perfect_chain(audit_gw: Gateway) -> None:
+    start = asyncio.Barrier(20)
+
+    async def one(i: int) -> int:
+        await start.wait()  # all twenty contend for the chain head at once
+        async with audit_gw.sessions() as session, session.begin():
+            record = await append(
+                session, audit_gw.clock, TRUST, "prescription.create", "prescription", f"rx-{i}", "success"
+            )
+        return record.seq
+
+    seqs = await asyncio.gather(*(one(i) for i in range(20)))
+    assert sorted(seqs) == list(range(1, 21))
+    result = await verify(audit_gw)
+    assert result.ok and result.records == 20
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_appender_waits_for_the_open_transaction(audit_gw: Gateway) -> None:
+    """PostgreSQL only (SQLite serialises every transaction at BEGIN IMMEDIATE, so there is no lock to observe):
+    the second appender blocks on the advisory lock until the first commits."""
+
+    async def second() -> int:
+        async with audit_gw.sessions() as session, session.begin():
+            return (await append(session, audit_gw.clock, TRUST, "order.release", "outbox", "7", "success")).seq
+
+    async with audit_gw.sessions() as session, session.begin():
+        first = await append(session, audit_gw.clock, OPERATOR, "operator.pause", "provider", "VNFKT", "success")
+        waiter = asyncio.create_task(second())
+        async with asyncio.timeout(10):
+            while not await _advisory_waiters(audit_gw):
+                await asyncio.sleep(0.01)
+        assert not waiter.done()
+    assert (first.seq, await waiter) == (1, 2)
+    assert (await verify(audit_gw)).ok
+
+
+async def _advisory_waiters(gw: Gateway) -> int:
+    async with gw.engine.connect() as conn:
+        query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_guard_refuses_update_and_delete(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 2)
+    refused = [
+        "UPDATE audit_record SET outcome = 'refused' WHERE seq = 1",
+        "DELETE FROM audit_record WHERE seq = 2",
+        "DELETE FROM audit_record",
+    ]
+    if not audit_gw.is_sqlite:
+        refused.append("TRUNCATE audit_record")
+    for statement in refused:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with audit_gw.engine.begin() as conn:
+                await conn.execute(text(statement))
+    result = await verify(audit_gw)
+    assert result.ok and result.records == 2
+
+
+async def test_audit_events_are_valid_fhir_with_ids_only(audit_gw: Gateway) -> None:
+    given: list[tuple[Any, str, str, str, Outcome, dict[str, str | int | bool] | None]] = [
+        (
+            TRUST if action.startswith(("patient", "prescription")) else OPERATOR,
+            action,
+            "prescription",
+            str(uuid.uuid4()),
+            Outcome.SUCCESS,
+            None,
+        )
+        for action in ACTIONS
+    ]
+    given.append((SYSTEM, "order.release", "outbox", "42", Outcome.FAILED, {"provider": "VNFKT", "attempt": 3}))
+    given.append(
+        (OPERATOR, "configuration.change", "setting", "release_max", Outcome.REFUSED, {"from": "50", "to": "1"})
+    )
+    for actor, action, entity_type, entity_id, outcome, detail in given:
+        async with audit_gw.sessions() as session, session.begin():
+            record = await append(session, audit_gw.clock, actor, action, entity_type, entity_id, outcome, detail)
+        event = AuditEvent.model_validate_json(record.event_json)
+        spec = ACTIONS[action]
+        assert (event.action, event.outcome, event.type.code) == (spec.fhir_action, outcome.fhir_code, spec.type.code)
+        assert event.entity[0].what.identifier.value == entity_id
+        assert event.agent[0].requestor is True
+        if actor is not SYSTEM:
+            assert [a.who.identifier.value for a in event.agent] == [actor.client_id, actor.ods]
+        allowed = _allowed_strings(actor, entity_id, detail, record)
+        assert set(_strings(json.loads(record.event_json))) <= allowed
+    assert (await verify(audit_gw)).ok
+
+
+# What the gateway itself writes into every AuditEvent, besides the action catalogue's codes.
+STRUCTURE = {
+    "AuditEvent", "Homecare Gateway", "homecare-gateway",
+    "http://dicom.nema.org/resources/ontology/DCM", "110150", "Application",
+    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "RESP", "responsible party",
+    "http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server",
+    "http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object",
+    "https://fhir.nhs.uk/Id/ods-organization-code",
+}  # fmt: skip
+
+
+def _allowed_strings(actor: Any, entity_id: str, detail: dict[str, Any] | None, record: AuditRecord) -> set[str]:
+    """The catalogue, the structure, and the ids that were given: nothing else may appear."""
+    catalogue = {
+        s for spec in ACTIONS.values() for c in (spec.type, spec.subtype) for s in (c.system, c.code, c.display)
+    }
+    catalogue |= {spec.fhir_action for spec in ACTIONS.values()} | {o.fhir_code for o in Outcome} | set(Outcome)
+    given = {entity_id, str(record.seq), json.loads(record.event_json)["recorded"]}
+    given |= {actor.client_id, actor.ods, actor.role.value} if isinstance(actor, Principal) else {actor.name}
+    given |= {str(k) for k in detail or {}} | {str(v) for v in (detail or {}).values()}
+    systems = {f"https://fhir.homecaregateway.uk/Id/{name}" for name in (record.entity_type, "client-id", "gateway")}
+    systems.add("https://fhir.homecaregateway.uk/Id/gateway-component")
+    return catalogue | STRUCTURE | given | systems
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return [node] if isinstance(node, str) else []
+
+
+@pytest.mark.parametrize(
+    ("entity_id", "detail", "field"),
+    [
+        (NHS_NUMBER, None, "entity_id"),
+        ("943 476 5919", None, "entity_id"),
+        ("943-476-5919", None, "entity_id"),
+        ("rx-1", {"ref": int(NHS_NUMBER)}, "detail.ref"),
+        ("rx-1", {"by": "John Smith"}, "detail.by"),
+        ("rx-1", {"patient_ref": "p-1"}, "detail"),
+        ("rx-1", {"ref": f"urn:nhs:{NHS_NUMBER}"}, "detail.ref"),
+    ],
+)
+async def test_patient_data_is_refused(
+    audit_gw: Gateway, entity_id: str, detail: dict[str, str | int] | None, field: str
+) -> None:
+    assert is_valid_nhs_number(NHS_NUMBER)
+    with pytest.raises(AuditRefusedError) as caught:
+        async with audit_gw.sessions() as session, session.begin():
+            await append(
+                session, audit_gw.clock, TRUST, "patient-data.read", "prescription", entity_id, "success", detail
+            )
+    assert caught.value.field == field
+    assert NHS_NUMBER not in str(caught.value) and "Smith" not in str(caught.value)
+
+
+async def test_unknown_action_is_refused(audit_gw: Gateway) -> None:
+    with pytest.raises(AuditRefusedError):
+        async with audit_gw.sessions() as session, session.begin():
+            await append(session, audit_gw.clock, TRUST, "prescription.peek", "prescription", "rx-1", "success")
+
+
+# --- the tamper corpus ------------------------------------------------------------------------------------------------
+
+Tamper = Callable[[Gateway], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    tamper: Tamper
+    first_bad_seq: int
+    problem: Problem
+    anchored: bool = False  # tail rewrites are only visible against a head kept outside the database
+
+
+def _statements(*statements: Any) -> Tamper:
+    async def run(gw: Gateway) -> None:
+        await _raw(gw, *statements)
+
+    return run
+
+
+def _rehash(*seqs: int, edit_first: dict[str, Any]) -> Tamper:
+    """Edit the first of `seqs`, then recompute it and every following one so that each links to the last."""
+
+    async def run(gw: Gateway) -> None:
+        prev_hash = (await _row(gw, seqs[0])).prev_hash
+        statements = []
+        for i, seq in enumerate(seqs):
+            record = await _row(gw, seq)
+            values = dict(edit_first) if i == 0 else {}
+            for name, value in values.items():
+                setattr(record, name, value)
+            record.prev_hash = prev_hash
+            prev_hash = record_hash(prev_hash, record)
+            statements.append(_edit(seq, **values, prev_hash=record.prev_hash, hash=prev_hash))
+        await _raw(gw, *statements)
+
+    return run
+
+
+def _renumber(*moves: tuple[int, int]) -> Any:
+    return [_edit(old, seq=new) for old, new in moves]
+
+
+async def _insert_in_middle(gw: Gateway) -> None:
+    """Shift 5..8 up and put a well-formed forged record 5 between 4 and the old 5."""
+    four = await _row(gw, 4)
+    forged = await _row(gw, 5)
+    forged.entity_id, forged.prev_hash = "rx-forged", four.hash
+    forged.hash = record_hash(four.hash, forged)
+    shifts = [_edit(seq, seq=seq + 1) for seq in (8, 7, 6, 5)]
+    await _raw(gw, *shifts, insert(TABLE).values(**forged.model_dump()))
+
+
+async def _append_forged(gw: Gateway) -> None:
+    eight = await _row(gw, 8)
+    eight.seq, eight.prev_hash, eight.hash, eight.entity_id = 9, eight.hash, "f" * 64, "rx-forged"
+    await _raw(gw, insert(TABLE).values(**eight.model_dump()))
+
+
+CORPUS = [
+    Case("edit action", _statements(_edit(3, action="configuration.change")), 3, Problem.HASH_MISMATCH),
+    Case("edit entity id", _statements(_edit(3, entity_id="rx-other")), 3, Problem.HASH_MISMATCH),
+    Case("edit actor ODS", _statements(_edit(2, actor_ods="RHM")), 2, Problem.HASH_MISMATCH),
+    Case("edit actor client", _statements(_edit(6, actor_client_id="someone")), 6, Problem.HASH_MISMATCH),
+    Case("edit time", _statements(_edit(5, at=datetime(2020, 1, 1, tzinfo=UTC))), 5, Problem.HASH_MISMATCH),
+    Case("edit outcome", _statements(_edit(4, outcome="refused")), 4, Problem.HASH_MISMATCH),
+    Case("edit event JSON", _statements(_edit(1, event_json="{}")), 1, Problem.HASH_MISMATCH),
+    Case("edit last record", _statements(_edit(8, entity_id="rx-other")), 8, Problem.HASH_MISMATCH),
+    Case("overwrite hash", _statements(_edit(7, hash="a" * 64)), 7, Problem.HASH_MISMATCH),
+    Case("overwrite prev_hash", _statements(_edit(5, prev_hash="b" * 64)), 5, Problem.BROKEN_LINK),
+    Case("delete first", _statements(delete(TABLE).where(TABLE.c.seq == 1)), 1, Problem.SEQ_GAP),
+    Case("delete middle", _statements(delete(TABLE).where(TABLE.c.seq == 4)), 4, Problem.SEQ_GAP),
+    Case("delete a run", _statements(delete(TABLE).where(TABLE.c.seq.in_([3, 4, 5]))), 3, Problem.SEQ_GAP),
+    Case(
+        "delete and renumber",
+        _statements(delete(TABLE).where(TABLE.c.seq == 3), *_renumber(*((s, s - 1) for s in range(4, 9)))),
+        3,
+        Problem.BROKEN_LINK,
+    ),
+    Case("swap two records", _statements(*_renumber((3, -3), (4, 3), (-3, 4))), 3, Problem.BROKEN_LINK),
+    Case("re-hash edited record", _rehash(3, edit_first={"entity_id": "rx-other"}), 4, Problem.BROKEN_LINK),
+    Case("insert in the middle", _insert_in_middle, 6, Problem.BROKEN_LINK),
+    Case("append forged record", _append_forged, 9, Problem.HASH_MISMATCH),
+    Case("truncate tail", _statements(delete(TABLE).where(TABLE.c.seq >= 7)), 7, Problem.TRUNCATED, anchored=True),
+    Case("delete everything", _statements(delete(TABLE)), 1, Problem.TRUNCATED, anchored=True),
+    Case(
+        "re-hash the tail",
+        _rehash(6, 7, 8, edit_first={"outcome": "refused"}),
+        8,
+        Problem.ANCHOR_MISMATCH,
+        anchored=True,
+    ),
+    Case("re-hash last record", _rehash(8, edit_first={"entity_id": "x"}), 8, Problem.ANCHOR_MISMATCH, anchored=True),
+]
+
+
+async def test_tamper_corpus(audit_gw: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
+    caught: list[str] = []
+    missed: list[str] = []
+    for case in CORPUS:
+        await _raw(audit_gw, delete(TABLE))
+        await _append(audit_gw, 8)
+        head = (await verify(audit_gw)).head
+        await case.tamper(audit_gw)
+        result = await verify(audit_gw, anchor=head if case.anchored else None)
+        named = (result.ok, result.first_bad_seq, result.problem) == (False, case.first_bad_seq, case.problem)
+        (caught if named else missed).append(f"{case.name}: {result.as_json()}")
+    dialect = "SQLite" if audit_gw.is_sqlite else "PostgreSQL"
+    anchored = sum(c.anchored for c in CORPUS)
+    with capsys.disabled():
+        print(
+            f"\ntampered audit rows caught: {100 * len(caught) // len(CORPUS)}% ({len(caught)}/{len(CORPUS)} on "
+            f"{dialect}; {anchored} tail rewrites checked against an anchor)"
+        )
+    assert not missed, missed
+
+
+# --- the command line -------------------------------------------------------------------------------------------------
+
+
+async def _cli(gw: Gateway, *args: str) -> Result:
+    """`hgw audit verify` in a thread: the command runs its own event loop, as it does from a shell."""
+    return await asyncio.to_thread(CliRunner().invoke, audit, ["verify", *args], obj=gw.settings)
+
+
+async def test_cli_verify(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 4)
+    ok = await _cli(audit_gw)
+    assert ok.exit_code == 0, ok.output
+    intact = json.loads(ok.output)
+    assert intact["ok"] is True and intact["records"] == 4 and intact["first_bad_seq"] is None
+
+    await _raw(audit_gw, _edit(2, outcome="refused"))
+    bad = await _cli(audit_gw)
+    assert bad.exit_code == 1, bad.output
+    assert {k: json.loads(bad.output)[k] for k in ("ok", "records", "first_bad_seq")} == {
+        "ok": False,
+        "records": 1,
+        "first_bad_seq": 2,
+    }
+    assert "reason" in json.loads(bad.output)
+
+    anchored = await _cli(audit_gw, "--anchor", intact["head"])
+    assert anchored.exit_code == 1 and json.loads(anchored.output)["first_bad_seq"] == 2
+    wrong = await _cli(audit_gw, "--anchor", "nonsense")
+    assert wrong.exit_code == 2
