@@ -61,6 +61,7 @@ PRESCRIPTION_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (WITH_DISPENSER_ACTIVE, DISPENSED),
         (WITH_DISPENSER_ACTIVE, NOT_DISPENSED),
         (WITH_DISPENSER_ACTIVE, EXPIRED),
+        (WITH_DISPENSER_ACTIVE, CANCELLED),  # homecare: the deliveries not yet made are cancelled
     }
 )
 
@@ -77,6 +78,8 @@ ITEM_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (ITEM_OWING, ITEM_PARTIAL),
         (ITEM_OWING, ITEM_FULLY_DISPENSED),
         (ITEM_PARTIAL, ITEM_EXPIRED),
+        (ITEM_PARTIAL, ITEM_CANCELLED),
+        (ITEM_OWING, ITEM_CANCELLED),
         (ITEM_WITH_DISPENSER, ITEM_EXPIRED),
     }
 )

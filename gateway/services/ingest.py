@@ -15,12 +15,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from adapters import ParsedPrescription, ParseResult, adapter_for
 from adapters.fhir import eps_ids
 from gateway import audit
+from gateway.domain.model import Action
 from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
-from gateway.services.outcomes import IngestReport, PrescriptionOutcome
+from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome
 from gateway.services.planning import Arrived, Key, Planner
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
@@ -84,7 +85,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     if not result.file_rejected:
         prebuilt = _eps_bundles(gw, payload, result, now) if result.format == "fhir" else {}
         outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
-    accepted = sum(o.outcome in ("accepted", "duplicate", "held") for o in outcomes)
+    accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues)
     summary = json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
@@ -102,38 +103,73 @@ async def _store_prescriptions(
     prebuilt: dict[Key, Arrived] | None = None,
 ) -> list[PrescriptionOutcome]:
     """Plan every prescription off the event loop, then write them all in one transaction (the outbox pattern)."""
-    for attempt in (1, 2):
+    changes = {
+        (pp.prescription.trust_ods, pp.prescription.rx_number)
+        for pp in parsed
+        if pp.prescription is not None and pp.prescription.action is not Action.NEW
+    }
+    for attempt in (1, 2, 3):
         async with gw.sessions() as session:
             router = await repository.load_router(session)
             existing = await _existing_versions(session, parsed)
-        planner = Planner(gw, router, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {})
+            current = await repository.current_versions(session, changes) if changes else {}
+        planner = Planner(
+            gw, router, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
+        )
         outcomes, rows = await asyncio.to_thread(planner.plan, parsed)
         try:
             async with gw.sessions() as session, session.begin():
+                for change in rows.updates:
+                    if not await repository.apply_update(
+                        session, change.table, change.key, change.expect, change.values
+                    ):
+                        raise _Stale(f"{change.table.__tablename__} {change.key} changed while planning")
                 await repository.bulk_insert(session, Prescription, rows.prescriptions)
                 await repository.bulk_insert(session, PrescriptionItem, rows.items)
                 await repository.bulk_insert(session, FhirMessage, rows.messages)
                 await repository.bulk_insert(session, OutboxEntry, rows.outbox)
                 await repository.bulk_insert(session, LifecycleEvent, rows.events)
-                created = sum(o.outcome in ("accepted", "held") for o in outcomes)
-                if created:
-                    await audit.append(
-                        session,
-                        gw.clock,
-                        principal,
-                        "prescription.create",
-                        "inbound-payload",
-                        payload_id,
-                        "success",
-                        {"prescriptions": created},
-                    )
+                await _audit(session, gw, principal, payload_id, outcomes)
             return outcomes
-        except IntegrityError as exc:
-            # Another upload stored one of these prescription versions between our read and our write:
-            # plan again so it is answered as a duplicate or a conflict.
-            if attempt == 2:
-                raise StoreError("could not store the export: concurrent uploads of the same prescriptions") from exc
+        except (IntegrityError, _Stale) as exc:
+            # Another upload stored one of these versions, or a provider released an order being cancelled,
+            # between our read and our write: plan again on the new state.
+            if attempt == 3:
+                raise StoreError("could not store the export: the prescriptions kept changing meanwhile") from exc
     raise AssertionError("unreachable")
+
+
+class _Stale(Exception):
+    """A conditional update found its row changed since the plan was made."""
+
+
+async def _audit(
+    session: AsyncSession, gw: Gateway, principal: Principal, payload_id: str, outcomes: list[PrescriptionOutcome]
+) -> None:
+    created = sum(o.outcome in ("accepted", "held") for o in outcomes)
+    changed = sum(o.outcome in ("cancelled", "cancellation-requested") for o in outcomes)
+    if created:
+        await audit.append(
+            session,
+            gw.clock,
+            principal,
+            "prescription.create",
+            "inbound-payload",
+            payload_id,
+            "success",
+            {"prescriptions": created},
+        )
+    if changed:
+        await audit.append(
+            session,
+            gw.clock,
+            principal,
+            "prescription.update",
+            "inbound-payload",
+            payload_id,
+            "success",
+            {"prescriptions": changed},
+        )
 
 
 def _eps_bundles(gw: Gateway, payload: bytes, result: ParseResult, now: datetime) -> dict[Key, Arrived]:

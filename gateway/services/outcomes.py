@@ -7,6 +7,9 @@ from typing import Any
 
 from gateway.errors import Issue
 
+# Outcomes that mean the gateway took the prescription (or its change) in.
+ACCEPTED = frozenset({"accepted", "duplicate", "held", "cancelled", "cancellation-requested"})
+
 
 @dataclass(slots=True)
 class PrescriptionOutcome:
@@ -15,7 +18,7 @@ class PrescriptionOutcome:
     rx_number: str
     rx_version: str
     lines: list[int]
-    outcome: str  # accepted, duplicate, held, rejected
+    outcome: str  # accepted, duplicate, held, cancelled, cancellation-requested, rejected
     prescription_id: str | None = None
     short_form_id: str | None = None
     message_id: str | None = None

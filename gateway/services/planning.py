@@ -17,10 +17,12 @@ from gateway.domain.model import Action, HomecarePrescription
 from gateway.errors import Issue, Location
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
+from gateway.services.changes import Update, plan_amend, plan_cancel
 from gateway.services.context import Gateway
 from gateway.services.outcomes import PrescriptionOutcome
 from gateway.services.routing import Router
 from gateway.signing.bundle import sign_bundle
+from gateway.store.repository import Current
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import Prescription
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
@@ -36,6 +38,7 @@ class Rows:
     messages: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +61,34 @@ class Planner:
     payload_id: str
     now: datetime
     prebuilt: dict[Key, Arrived] = field(default_factory=dict)
+    current: dict[tuple[str, str], Current] = field(default_factory=dict)
     rows: Rows = field(default_factory=Rows)
 
-    def _sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
+    def outbox_row(self, message_id: str, prescription_id: str, order_key: str, provider_ods: str) -> dict[str, Any]:
+        return {
+            "message_id": message_id,
+            "prescription_id": prescription_id,
+            "order_key": order_key,
+            "provider_ods": provider_ods,
+            "state": "queued",
+            "available_at": self.now,
+            "lease_token": 0,
+            "attempts": 0,
+            "created_at": self.now,
+        }
+
+    def event(
+        self,
+        prescription_id: str,
+        kind: str,
+        status: str | None,
+        actor: str | None,
+        message_id: str | None,
+        detail: str | None,
+    ) -> dict[str, Any]:
+        return event(prescription_id, self.now, kind, status, actor, message_id, detail)
+
+    def sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
         """Append the gateway's Provenance: a detached JWS over the JCS form, targeting every MedicationRequest."""
         if self.gw.signing is None:
             return bundle
@@ -94,16 +122,8 @@ class Planner:
                 )
             )
             return
-        if p.action is not Action.NEW:
-            outcome.issues.append(
-                Issue(
-                    code="UNSUPPORTED_ACTION",
-                    message=f"{p.action.value} is not supported by this gateway version yet",
-                    location=Location(line=here.line, column="Action"),
-                    value=p.action.value,
-                    expected="NEW",
-                )
-            )
+        if p.action is Action.CANCEL:
+            plan_cancel(self, p, outcome)
             return
         canonical = p.model_dump_json().encode()
         content_sha = hashlib.sha256(canonical).hexdigest()
@@ -125,6 +145,8 @@ class Planner:
             outcome.prescription_id = previous.id
             outcome.short_form_id = previous.short_form_id
             outcome.provider_ods = previous.provider_ods
+            return
+        if p.action is Action.AMEND and not plan_amend(self, p, outcome):
             return
 
         route = self.router.route(p)
@@ -153,7 +175,7 @@ class Planner:
                 outcome.issues.extend(problems)
                 outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
                 return
-            bundle = self._sign(bundle)
+            bundle = self.sign(bundle)
             message_row = {
                 "id": ids.message_id,
                 "direction": "out",
@@ -232,22 +254,13 @@ class Planner:
                     prebuilt.signature,
                 )
             )
-        if message_row is None:
+        if message_row is None or route.provider_ods is None:
             outcome.outcome = "held"
             self.rows.events.append(event(ids.prescription_id, self.now, "held", None, None, None, route.reason))
             return
         self.rows.messages.append(message_row)
         self.rows.outbox.append(
-            {
-                "message_id": ids.message_id,
-                "prescription_id": ids.prescription_id,
-                "provider_ods": route.provider_ods,
-                "state": "queued",
-                "available_at": self.now,
-                "lease_token": 0,
-                "attempts": 0,
-                "created_at": self.now,
-            }
+            self.outbox_row(ids.message_id, ids.prescription_id, f"{p.trust_ods}:{p.rx_number}", route.provider_ods)
         )
         self.rows.events.append(
             event(

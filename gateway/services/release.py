@@ -12,7 +12,7 @@ from gateway.security.principal import Principal, Role, require_role, require_sa
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
+from gateway.store.tables import FhirMessage, LifecycleEvent, Prescription, PrescriptionItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,12 @@ async def release_orders(
     return ReleaseResult(orders, until)
 
 
+# Line items a cancellation still cancels; the others are already complete.
+OPEN_ITEM_STATUSES = frozenset(
+    {lifecycle.ITEM_TO_BE_DISPENSED, lifecycle.ITEM_WITH_DISPENSER, lifecycle.ITEM_PARTIAL, lifecycle.ITEM_OWING}
+)
+
+
 async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:
     """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
     require_role(principal, Role.PROVIDER)
@@ -101,18 +107,24 @@ async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: 
             entry.acknowledged_at = now
             kind = "provider-rejected"
         else:
-            lifecycle.check_prescription_transition(prescription.status, lifecycle.WITH_DISPENSER)
+            message = await repository.get_by_id(session, FhirMessage, message_id)
+            cancelling = message is not None and message.event == "prescription-order-update"
+            target = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
+            lifecycle.check_prescription_transition(prescription.status, target)
             entry.state = "acknowledged"
             entry.acknowledged_at = now
-            prescription.status = lifecycle.WITH_DISPENSER
+            prescription.status = target
             prescription.updated_at = now
             session.add(prescription)
             items: list[PrescriptionItem] = await repository.prescription_items(session, prescription.id)
             for item in items:
-                lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)
-                item.status = lifecycle.ITEM_WITH_DISPENSER
+                if cancelling and item.status in OPEN_ITEM_STATUSES:
+                    item.status = lifecycle.ITEM_CANCELLED
+                elif not cancelling:
+                    lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)
+                    item.status = lifecycle.ITEM_WITH_DISPENSER
                 session.add(item)
-            kind = "acknowledged"
+            kind = "cancelled" if cancelling else "acknowledged"
         session.add(entry)
         await audit.append(
             session, gw.clock, principal, "order.acknowledge", "message", message_id, "success", {"response": code}
@@ -122,7 +134,7 @@ async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: 
                 prescription_id=prescription.id,
                 at=now,
                 kind=kind,
-                status=prescription.status if kind == "acknowledged" else None,
+                status=prescription.status if kind in ("acknowledged", "cancelled") else None,
                 actor_ods=provider_ods,
                 message_id=message_id,
                 detail=detail,

@@ -43,6 +43,8 @@ class SimulatedProvider:
         """Acknowledge one order, then take each authorised delivery through scheduled → dispatched → delivered."""
         facts = msg.order_facts(order)
         await self._post("/FHIR/R4/$process-message", msg.acknowledgement(self.ods, facts["message_id"], self.source))
+        if facts["event"] == "prescription-order-update":
+            return  # a cancellation: acknowledged, nothing to deliver
         today = self.clock().date()
         for n in range(1, facts["deliveries"] + 1):
             day = today + timedelta(days=(n - 1) * 28)

@@ -35,6 +35,7 @@ def order_facts(order: dict[str, Any]) -> dict[str, Any]:
     requests = resources(order, "MedicationRequest")
     return {
         "message_id": header["id"],
+        "event": header["eventCoding"]["code"],
         "short_form_id": requests[0]["groupIdentifier"]["value"],
         "nhs_number": next(i["value"] for i in patient["identifier"] if i["system"] == NHS_NUMBER),
         "requests": requests,

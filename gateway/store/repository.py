@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -108,14 +109,14 @@ async def claim_orders(
 ) -> list[OutboxEntry]:
     """Lease up to `limit` deliverable orders of a provider, bumping each one's fencing token.
 
-    Deliverable: queued and due, or leased with the lease run out; and no earlier message of the same
-    prescription is still unacknowledged (an amend never overtakes its original).
+    Deliverable: queued and due, or leased with the lease run out; and no earlier message with the same order
+    key (trust and RxNumber) is still unacknowledged: an amend or cancel never overtakes the order it changes.
     """
     earlier = aliased(OutboxEntry)
     blocked = (
         select(earlier.id)
         .where(
-            earlier.prescription_id == OutboxEntry.prescription_id,
+            earlier.order_key == OutboxEntry.order_key,
             col(earlier.id) < col(OutboxEntry.id),
             col(earlier.state).in_(("queued", "leased")),
         )
@@ -202,3 +203,48 @@ async def sealed_rows(session: AsyncSession, table: type[Any], after: str, limit
     key = col(table.id)
     stmt = select(table).where(key > after).order_by(key).limit(limit)
     return list((await session.exec(stmt)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The latest stored version of a trust's RxNumber, with its items and its latest outbox message."""
+
+    prescription: Prescription
+    items: list[PrescriptionItem]
+    outbox: OutboxEntry | None
+    outbox_event: str | None
+
+
+async def current_versions(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Current]:
+    """For each (trust, RxNumber): its latest version, items and latest outbox row (amend and cancel need them)."""
+    found: dict[tuple[str, str], Current] = {}
+    for trust, rx in set(keys):
+        stmt = (
+            select(Prescription)
+            .where(Prescription.trust_ods == trust, Prescription.rx_number == rx)
+            .order_by(col(Prescription.rx_version).desc())
+            .limit(1)
+        )
+        p = (await session.exec(stmt)).first()
+        if p is None:
+            continue
+        items = await prescription_items(session, p.id)
+        rows = await outbox_for_prescription(session, p.id)
+        latest = rows[-1] if rows else None
+        event = None
+        if latest is not None:
+            message = await session.get(FhirMessage, latest.message_id)
+            event = message.event if message else None
+        found[(trust, rx)] = Current(p, items, latest, event)
+    return found
+
+
+async def apply_update(session: AsyncSession, table: type[Any], key: Any, expect: dict[str, Any],
+                       values: dict[str, Any]) -> bool:
+    """UPDATE one row only if it still has the `expect`ed values; False when it changed meanwhile."""
+    pk = next(iter(table.__table__.primary_key.columns))
+    stmt = update(table).where(pk == key)
+    for name, value in expect.items():
+        stmt = stmt.where(getattr(table, name) == value)
+    result = await session.exec(stmt.values(**values))
+    return bool(result.rowcount == 1)

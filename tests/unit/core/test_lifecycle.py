@@ -47,7 +47,7 @@ def test_final_states_go_nowhere(current: str, target: str) -> None:
         (lifecycle.TO_BE_DISPENSED, lifecycle.DISPENSED),  # never reached a dispenser
         (lifecycle.TO_BE_DISPENSED, lifecycle.WITH_DISPENSER_ACTIVE),
         (lifecycle.TO_BE_DISPENSED, lifecycle.NOT_DISPENSED),
-        (lifecycle.WITH_DISPENSER_ACTIVE, lifecycle.CANCELLED),  # dispensing started: too late to cancel
+        (lifecycle.DISPENSED, lifecycle.CANCELLED),  # every delivery made: too late to cancel (R-0004)
         (lifecycle.WITH_DISPENSER_ACTIVE, lifecycle.TO_BE_DISPENSED),
         (lifecycle.WITH_DISPENSER_ACTIVE, lifecycle.WITH_DISPENSER),
     ],

@@ -1,0 +1,224 @@
+"""Planning AMEND and CANCEL with EPS semantics.
+
+A cancel before the provider has seen the order cancels it at once. Once released, the provider gets a
+`prescription-order-update` (cancel) and the prescription stays with it, marked for cancellation, until the
+provider acknowledges that message. A dispensed, expired or not-dispensed prescription cannot be cancelled.
+An amend is cancel-and-replace: the latest version is cancelled as above and the new version is a new order,
+delivered only after the cancel (the outbox keeps messages of one RxNumber in order).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gateway import lifecycle
+from gateway.domain.model import HomecarePrescription
+from gateway.errors import Issue, Location
+from gateway.fhir.cancellation import build_cancellation
+from gateway.fhir.prescription_order import OrderIds
+from gateway.fhir.serialise import dumps_bundle
+from gateway.store.repository import Current
+from gateway.store.sealed import message_context, prescription_context
+from gateway.store.tables import OutboxEntry, Prescription, PrescriptionItem
+
+if TYPE_CHECKING:
+    from gateway.services.outcomes import PrescriptionOutcome
+    from gateway.services.planning import Planner
+
+CANCEL_EVENT = "prescription-order-update"
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A conditional UPDATE: applied only if the row still has `expect`, else the plan is stale."""
+
+    table: type[Any]
+    key: Any
+    expect: dict[str, Any]
+    values: dict[str, Any]
+
+
+def plan_cancel(pl: Planner, p: HomecarePrescription, outcome: PrescriptionOutcome) -> None:
+    """A CANCEL names the current version of an RxNumber the gateway holds, and gives a reason."""
+    current = pl.current.get((p.trust_ods, p.rx_number))
+    if current is None:
+        outcome.issues.append(
+            _issue(
+                outcome,
+                "RxNumber",
+                "UNKNOWN_PRESCRIPTION",
+                "there is nothing to cancel: the gateway has no prescription with this RxNumber",
+                p.rx_number,
+                "the RxNumber of a prescription sent earlier",
+            )
+        )
+        return
+    if p.rx_version != current.prescription.rx_version:
+        outcome.issues.append(
+            _issue(
+                outcome,
+                "RxVersion",
+                "VERSION_MISMATCH",
+                "a CANCEL names the current version",
+                str(p.rx_version),
+                str(current.prescription.rx_version),
+            )
+        )
+        return
+    result = _cancel(pl, current, p.cancel_reason or "not given", outcome)
+    if result is not None:
+        outcome.outcome = result
+        _quote(outcome, current)
+
+
+def plan_amend(pl: Planner, p: HomecarePrescription, outcome: PrescriptionOutcome) -> bool:
+    """Cancel the version an AMEND replaces; True when the new version may go ahead."""
+    current = pl.current.get((p.trust_ods, p.rx_number))
+    if current is None:
+        outcome.issues.append(
+            _issue(
+                outcome,
+                "RxNumber",
+                "UNKNOWN_PRESCRIPTION",
+                "an AMEND replaces a prescription sent earlier, and the gateway has none with this RxNumber",
+                p.rx_number,
+                "the RxNumber of a prescription sent earlier",
+            )
+        )
+        return False
+    if p.rx_version <= current.prescription.rx_version:
+        outcome.issues.append(
+            _issue(
+                outcome,
+                "RxVersion",
+                "VERSION_NOT_INCREASING",
+                "an AMEND must raise the version",
+                str(p.rx_version),
+                f"more than {current.prescription.rx_version}",
+            )
+        )
+        return False
+    reason = f"Amended: replaced by version {p.rx_version}"
+    return _cancel(pl, current, reason, outcome, amending=True) is not None
+
+
+def _cancel(
+    pl: Planner, current: Current, reason: str, outcome: PrescriptionOutcome, *, amending: bool = False
+) -> str | None:
+    """Plan the cancellation of `current`; its outcome word, or None with the refusal added to `outcome`."""
+    pr = current.prescription
+    if pr.status == lifecycle.CANCELLED or current.outbox_event == CANCEL_EVENT:
+        if amending:
+            return "cancelled"  # the version being replaced is already cancelled, or on its way
+        return "duplicate"
+    if lifecycle.is_final(pr.status):
+        outcome.issues.append(
+            _issue(
+                outcome,
+                "Action",
+                "PRESCRIPTION_INVALID_STATE_TRANSITION",
+                f"prescription {pr.short_form_id} is {lifecycle.PRESCRIPTION_STATUS[pr.status]} and cannot be "
+                + ("amended" if amending else "cancelled"),
+                pr.status,
+                "a prescription not yet dispensed",
+            )
+        )
+        return None
+    box = current.outbox
+    unseen = box is None or box.state in ("rejected", "cancelled") or (box.state == "queued" and box.lease_token == 0)
+    if unseen:
+        _cancel_now(pl, current, reason)
+        return "cancelled"
+    assert box is not None  # noqa: S101 - unseen covers None
+    _request_cancellation(pl, current, box, reason)
+    return "cancellation-requested"
+
+
+def _cancel_now(pl: Planner, current: Current, reason: str) -> None:
+    pr = current.prescription
+    pl.rows.updates.append(
+        Update(Prescription, pr.id, {"status": pr.status}, {"status": lifecycle.CANCELLED, "updated_at": pl.now})
+    )
+    for item in current.items:
+        lifecycle.check_item_transition(item.status, lifecycle.ITEM_CANCELLED)
+        pl.rows.updates.append(
+            Update(PrescriptionItem, item.id, {"status": item.status}, {"status": lifecycle.ITEM_CANCELLED})
+        )
+    box = current.outbox
+    if box is not None and box.state == "queued":
+        pl.rows.updates.append(
+            Update(OutboxEntry, box.id, {"state": "queued", "lease_token": box.lease_token}, {"state": "cancelled"})
+        )
+    pl.rows.events.append(
+        pl.event(
+            pr.id,
+            "cancelled",
+            lifecycle.CANCELLED,
+            pr.trust_ods,
+            None,
+            f"cancelled before the provider saw it: {reason}",
+        )
+    )
+
+
+def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reason: str) -> None:
+    pr = current.prescription
+    original = HomecarePrescription.model_validate(
+        json.loads(pl.gw.cipher.open(pr.canonical_enc, context=prescription_context(pr.id, pr.trust_ods)))
+    )
+    ids = OrderIds.new(original)
+    ids = OrderIds(
+        message_id=ids.message_id,
+        bundle_identifier=ids.bundle_identifier,
+        prescription_id=pr.id,
+        short_form_id=pr.short_form_id,
+        item_ids={i.line_no: i.id for i in current.items},
+        patient_id=ids.patient_id,
+        practitioner_id=ids.practitioner_id,
+        practitioner_role_id=ids.practitioner_role_id,
+        organization_id=ids.organization_id,
+    )
+    bundle = pl.sign(
+        build_cancellation(
+            original, ids, reason, provider_ods=box.provider_ods, source_endpoint=pl.gw.settings.public_base_url
+        )
+    )
+    message_id = bundle["id"]
+    pl.rows.messages.append(
+        {
+            "id": message_id,
+            "direction": "out",
+            "event": CANCEL_EVENT,
+            "prescription_id": pr.id,
+            "sender_ods": pr.trust_ods,
+            "receiver_ods": box.provider_ods,
+            "body_enc": pl.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, pr.trust_ods)),
+            "created_at": pl.now,
+        }
+    )
+    pl.rows.outbox.append(pl.outbox_row(message_id, pr.id, f"{pr.trust_ods}:{pr.rx_number}", box.provider_ods))
+    pl.rows.events.append(
+        pl.event(
+            pr.id,
+            "cancellation-requested",
+            None,
+            pr.trust_ods,
+            message_id,
+            f"with provider {box.provider_ods}: marked for cancellation ({reason})",
+        )
+    )
+
+
+def _quote(outcome: PrescriptionOutcome, current: Current) -> None:
+    outcome.prescription_id = current.prescription.id
+    outcome.short_form_id = current.prescription.short_form_id
+    outcome.provider_ods = current.prescription.provider_ods
+
+
+def _issue(outcome: PrescriptionOutcome, column: str, code: str, message: str, value: str, expected: str) -> Issue:
+    line = outcome.lines[0] if outcome.lines else None
+    return Issue(
+        code=code, message=message, location=Location(line=line, column=column), value=value, expected=expected
+    )
