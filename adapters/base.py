@@ -52,9 +52,10 @@ class Adapter(Protocol):
 
 def registered_adapters() -> dict[str, Adapter]:
     from adapters.fhir import FhirAdapter
+    from adapters.hl7v2 import Hl7v2Adapter
     from adapters.jac import JacAdapter
 
-    adapters: list[Adapter] = [JacAdapter(), FhirAdapter()]
+    adapters: list[Adapter] = [JacAdapter(), FhirAdapter(), Hl7v2Adapter()]
     return {a.name: a for a in adapters}
 
 

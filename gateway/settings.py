@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     eps_signature_policy: Literal["reject", "flag"] = Field(
         default="flag", description="reject EPS orders whose prescriber signature is not verified, or accept and flag"
     )
+    mllp_port: int | None = Field(
+        default=None, ge=0, le=65535, description="HL7 v2 MLLP listener port (off when unset)"
+    )
+    mllp_host: str = Field(default="127.0.0.1", description="interface of the MLLP listener")
+    mllp_trust_ods: str | None = Field(default=None, description="the trust the MLLP listener acts for")
     lease_seconds: int = Field(default=300, ge=1, le=86400, description="visibility timeout of a released order")
     release_max: int = Field(default=50, ge=1, le=1000, description="most orders one $release hands out")
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")

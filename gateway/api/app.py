@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from adapters.hl7v2.mllp import serve_mllp
 from gateway import __version__
 from gateway.api.auth import current_principal
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
 from gateway.api.routes import exports, fhir, fhir_conformance, health, jwks, oauth, prescriptions
 from gateway.console import routes as console
+from gateway.errors import ConfigurationError
 from gateway.services.context import Gateway
+from gateway.services.hl7 import mllp_handler
+
+
+async def start_mllp(gw: Gateway) -> asyncio.Server | None:
+    """The HL7 v2 MLLP listener, when HGW_MLLP_PORT is set (it needs HGW_MLLP_TRUST_ODS: MLLP has no login)."""
+    settings = gw.settings
+    if settings.mllp_port is None:
+        return None
+    if not settings.mllp_trust_ods:
+        raise ConfigurationError("HGW_MLLP_PORT is set but HGW_MLLP_TRUST_ODS is not: whose messages would they be?")
+    return await serve_mllp(
+        settings.mllp_host,
+        settings.mllp_port,
+        mllp_handler(gw, settings.mllp_trust_ods),
+        max_frame_bytes=settings.max_body_bytes,
+    )
 
 
 def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
@@ -21,9 +40,15 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if dispose_on_shutdown:
-            await gw.close()
+        mllp = await start_mllp(gw)
+        try:
+            yield
+        finally:
+            if mllp is not None:
+                mllp.close()
+                await mllp.wait_closed()
+            if dispose_on_shutdown:
+                await gw.close()
 
     app = FastAPI(title="Homecare Gateway", version=__version__, lifespan=lifespan)
     app.state.gateway = gw

@@ -87,7 +87,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
         outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
-    report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues)
+    report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)
     summary = json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
     async with gw.sessions() as session, session.begin():
         await repository.set_inbound_outcome(session, payload_id, overall, summary)

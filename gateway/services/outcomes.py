@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.base import ParseResult
 from gateway.errors import Issue
 
 # Outcomes that mean the gateway took the prescription (or its change) in.
@@ -48,6 +49,7 @@ class IngestReport:
     outcome: str  # accepted, partially_accepted, rejected
     prescriptions: list[PrescriptionOutcome]
     file_issues: list[Issue]
+    parsed: ParseResult | None = field(default=None, repr=False)  # for answers in the source format (HL7 ACKs)
 
     def as_dict(self) -> dict[str, Any]:
         return {
