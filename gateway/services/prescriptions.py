@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import lifecycle
+from gateway import audit, lifecycle
 from gateway.errors import NotFoundError
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
@@ -15,7 +15,7 @@ async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> d
     """Status and timeline by long-form or short-form id, for its trust, its provider or an operator.
     Anyone else's prescription answers exactly as one that does not exist."""
     require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR)
-    async with gw.sessions() as session:
+    async with gw.sessions() as session, session.begin():
         p = await repository.find_prescription(session, any_id)
         visible = p is not None and (
             principal.sees_trust(p.trust_ods) or (principal.role is Role.PROVIDER and p.provider_ods == principal.ods)
@@ -26,6 +26,7 @@ async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> d
         deliveries = await repository.prescription_deliveries(session, p.id)
         events = await repository.prescription_events(session, p.id)
         outbox = await repository.outbox_for_prescription(session, p.id)
+        await audit.append(session, gw.clock, principal, "patient-data.read", "prescription", p.id, "success")
     return {
         "id": p.id,
         "short_form_id": p.short_form_id,

@@ -430,3 +430,21 @@ async def test_cli_verify(audit_gw: Gateway) -> None:
     assert anchored.exit_code == 1 and json.loads(anchored.output)["first_bad_seq"] == 2
     wrong = await _cli(audit_gw, "--anchor", "nonsense")
     assert wrong.exit_code == 2
+
+
+async def test_the_flow_leaves_an_intact_audit_trail(trust: Any, provider: Any, gw: Gateway) -> None:
+    """Reading a prescription, creating one, releasing and acknowledging it are each audited, in one chain."""
+    from gateway.simulate import provider_messages as msg
+    from tests.integration.helpers import export, post_export, post_fhir
+
+    sid = (await post_export(trust, export(1, seed=61))).json()["prescriptions"][0]["short_form_id"]
+    assert (await trust.get(f"/api/v1/prescriptions/{sid}")).status_code == 200
+    r = await post_fhir(provider, "/FHIR/R4/Task/$release", msg.release_request("VNFKT"))
+    order = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")["resource"]["entry"][0]
+    facts = msg.order_facts(order["resource"])
+    await post_fhir(provider, "/FHIR/R4/$process-message", msg.acknowledgement("VNFKT", facts["message_id"], "x"))
+    async with gw.engine.connect() as conn:
+        actions = [a for (a,) in (await conn.execute(text("SELECT action FROM audit_record ORDER BY seq"))).all()]
+    flow = [a for a in actions if not a.endswith("configuration.change")]  # the fixture's providers and clients
+    assert flow == ["prescription.create", "patient-data.read", "order.release", "order.acknowledge"]
+    assert (await verify(gw)).ok
