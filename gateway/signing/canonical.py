@@ -12,6 +12,7 @@ Integers must lie within ±(2^53 - 1), the I-JSON range.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -26,7 +27,17 @@ _INT_LIMIT = 2**53 - 1
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 bytes of a JSON value made of dicts, lists, str, bool, None, int, float and Decimal."""
-    plain = _jcs_value(value, "$")
+    unusual: list[bool] = []
+    plain = _jcs_value(value, "$", unusual)
+    if not unusual:
+        # The common case, about ten times faster than rfc8785: ASCII keys sort the same by code point as by
+        # UTF-16 unit, Python escapes strings exactly as ECMAScript does, integral numbers are ints, and other
+        # doubles in [1e-4, 1e16) print the same shortest digits in the same fixed notation.
+        text = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: rfc8785 names the problem
     try:
         return rfc8785.dumps(plain)
     except rfc8785.CanonicalizationError as exc:  # e.g. a lone surrogate in a string
@@ -43,7 +54,16 @@ def exact_double(value: Decimal) -> float | None:
     return as_float
 
 
-def _jcs_value(value: Any, path: str) -> Any:
+def _number(value: float, unusual: list[bool]) -> float | int:
+    """Integral doubles become ints (JCS prints 40, not 40.0); note values whose notation Python and JCS differ on."""
+    if value.is_integer() and abs(value) <= _INT_LIMIT:
+        return int(value)
+    if not 1e-4 <= abs(value) < 1e16:
+        unusual.append(True)
+    return value
+
+
+def _jcs_value(value: Any, path: str, unusual: list[bool]) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -54,18 +74,20 @@ def _jcs_value(value: Any, path: str) -> Any:
         as_float = exact_double(value)
         if as_float is None:
             raise CanonicalisationError(path, f"{value} has no exact IEEE 754 double form, which JCS numbers are")
-        return as_float
+        return _number(as_float, unusual)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CanonicalisationError(path, f"{value} is not a JSON number")
-        return value
+        return _number(value, unusual)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalisationError(path, f"object key {key!r} is not a string")
-            out[key] = _jcs_value(item, f"{path}.{key}")
+            if not key.isascii():
+                unusual.append(True)  # UTF-16 order may differ from code-point order
+            out[key] = _jcs_value(item, f"{path}.{key}", unusual)
         return out
     if isinstance(value, list | tuple):
-        return [_jcs_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_jcs_value(item, f"{path}[{i}]", unusual) for i, item in enumerate(value)]
     raise CanonicalisationError(path, f"{type(value).__name__} is not a JSON value")
