@@ -51,11 +51,12 @@ class Adapter(Protocol):
 
 
 def registered_adapters() -> dict[str, Adapter]:
+    from adapters.ascribe import AscribeAdapter
     from adapters.fhir import FhirAdapter
     from adapters.hl7v2 import Hl7v2Adapter
     from adapters.jac import JacAdapter
 
-    adapters: list[Adapter] = [JacAdapter(), FhirAdapter(), Hl7v2Adapter()]
+    adapters: list[Adapter] = [JacAdapter(), AscribeAdapter(), FhirAdapter(), Hl7v2Adapter()]
     return {a.name: a for a in adapters}
 
 

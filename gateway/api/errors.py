@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from gateway.api.fhir_response import FhirJSONResponse
 from gateway.errors import (
     ConflictError,
     GatewayError,
@@ -17,8 +18,6 @@ from gateway.errors import (
 from gateway.fhir.responses import operation_outcome
 from gateway.security.errors import AuthenticationError, ForbiddenError
 from gateway.security.ratelimit import RateLimitedError
-
-FHIR_JSON = "application/fhir+json"
 
 
 def _status(exc: GatewayError) -> int:
@@ -54,7 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, RateLimitedError):
             headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
         if request.url.path.startswith("/FHIR/"):
-            return JSONResponse(operation_outcome(issues), status_code=status, media_type=FHIR_JSON, headers=headers)
+            return FhirJSONResponse(operation_outcome(issues), status_code=status, headers=headers)
         return JSONResponse(
             {"error": exc.code, "issues": [i.as_dict() for i in issues]}, status_code=status, headers=headers
         )

@@ -42,7 +42,7 @@ MEDICINES: tuple[tuple[str, str, str, str, str, str, str, str, int], ...] = (
         "patch",
         30,
     ),
-    ("13892511000001100", "Amlodipine 5mg/5ml oral solution", "5", "ml", "OD", "Oral", "150", "ml", 30),
+    ("13892511000001100", "Amlodipine 5mg/5ml oral solution", "2.5", "ml", "OD", "Oral", "75.5", "ml", 30),
 )
 ANCILLARY = ("9655601000001105", "Glandosane", "1", "spray", 28)
 SURNAMES = ("SMITH", "JONES", "TAYLOR", "BROWN", "Ó BRIAIN", "WILLIAMS", "NOWAK")

@@ -6,11 +6,10 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
-from gateway.api.errors import FHIR_JSON
+from gateway.api.fhir_response import FhirJSONResponse
 from gateway.fhir.inbound import fail, read_release_parameters
 from gateway.fhir.responses import release_parameters, success_outcome
 from gateway.services import deliveries, release
@@ -32,12 +31,12 @@ async def post_process_message(
     body: Annotated[bytes, Depends(read_body)],
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
-) -> JSONResponse:
+) -> FhirJSONResponse:
     result = await process_message(gw, principal, body)
     text = f"{result.kind} {result.message_id} " + ("applied" if result.applied else "already applied")
     if result.detail:
         text += f" ({result.detail})"
-    return JSONResponse(success_outcome(text), media_type=FHIR_JSON)
+    return FhirJSONResponse(success_outcome(text))
 
 
 @router.post("/Task/$release", summary="Lease the provider's waiting orders (EPS release)")
@@ -45,13 +44,13 @@ async def post_release(
     body: Annotated[bytes, Depends(read_body)],
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
-) -> JSONResponse:
+) -> FhirJSONResponse:
     req = read_release_parameters(_json(body, "Parameters"))
     result = await release.release_orders(
         gw, principal, owner_ods=req.owner_ods, short_form_id=req.short_form_id, max_count=req.max_count
     )
     params = release_parameters([o.bundle for o in result.orders], result.lease_expires_at, gw.clock())
-    return JSONResponse(params, media_type=FHIR_JSON)
+    return FhirJSONResponse(params)
 
 
 @router.post("/Task", summary="Delivery status Tasks (scheduled, dispatched, delivered, failed, returned)")
@@ -59,8 +58,8 @@ async def post_task(
     body: Annotated[bytes, Depends(read_body)],
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
-) -> JSONResponse:
+) -> FhirJSONResponse:
     report = deliveries.read_delivery_task(_json(body, "Task"))
     delivery = await deliveries.record_delivery_status(gw, principal, report)
     text = f"delivery {delivery.number} of {report.short_form_id} is {delivery.state}"
-    return JSONResponse(success_outcome(text), status_code=201, media_type=FHIR_JSON)
+    return FhirJSONResponse(success_outcome(text), status_code=201)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
 
 from gateway.api.deps import read_body
-from gateway.api.errors import FHIR_JSON
+from gateway.api.fhir_response import FhirJSONResponse
 from gateway.validator.operation import validate_request
 from gateway.validator.validator import Validator
 
@@ -23,9 +22,9 @@ router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 async def post_validate(
     body: Annotated[bytes, Depends(read_body)],
     profile: Annotated[str | None, Query(description="Canonical URL of the profile to validate against")] = None,
-) -> JSONResponse:
+) -> FhirJSONResponse:
     outcome = validate_request(Validator.from_package(), body, profile=profile)
-    return JSONResponse(outcome, media_type=FHIR_JSON)
+    return FhirJSONResponse(outcome)
 
 
 @router.post("/{resource_type}/$validate", summary="Validate a resource of this type")
@@ -33,11 +32,11 @@ async def post_validate_type(
     resource_type: str,
     body: Annotated[bytes, Depends(read_body)],
     profile: Annotated[str | None, Query(description="Canonical URL of the profile to validate against")] = None,
-) -> JSONResponse:
+) -> FhirJSONResponse:
     outcome = validate_request(Validator.from_package(), body, resource_type, profile)
-    return JSONResponse(outcome, media_type=FHIR_JSON)
+    return FhirJSONResponse(outcome)
 
 
 @router.get("/metadata", summary="The gateway's CapabilityStatement")
-async def get_metadata() -> JSONResponse:
-    return JSONResponse(Validator.from_package().capability_statement(), media_type=FHIR_JSON)
+async def get_metadata() -> FhirJSONResponse:
+    return FhirJSONResponse(Validator.from_package().capability_statement())
