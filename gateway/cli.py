@@ -353,6 +353,7 @@ def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
 
 def _register_commands() -> None:
     from gateway.audit.cli import audit
+    from gateway.delivery.cli import queue, replay
     from gateway.signing.cli import RotateHook, build_keys_group
     from gateway.validator.cli import validate
 
@@ -370,6 +371,8 @@ def _register_commands() -> None:
     )
     cli.add_command(validate)
     cli.add_command(audit)
+    cli.add_command(queue)
+    cli.add_command(replay)
     cli.add_command(build_keys_group(rotate_hooks=[data_hook]))
 
 

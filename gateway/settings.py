@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     mllp_trust_ods: str | None = Field(default=None, description="the trust the MLLP listener acts for")
     lease_seconds: int = Field(default=300, ge=1, le=86400, description="visibility timeout of a released order")
     release_max: int = Field(default=50, ge=1, le=1000, description="most orders one $release hands out")
+    push_workers: int = Field(
+        default=1, ge=0, le=64, description="push delivery workers in this process (0: no push delivery here)"
+    )
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")
     rate_per_minute: int = Field(default=1200, ge=1, description="requests per minute per client (per process)")
     rate_burst: int = Field(default=300, ge=1, description="requests a client may make at once")

@@ -13,8 +13,9 @@ from gateway import __version__
 from gateway.api.auth import current_principal
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
-from gateway.api.routes import exports, fhir, fhir_conformance, health, jwks, oauth, prescriptions
+from gateway.api.routes import exports, fhir, fhir_conformance, health, jwks, oauth, prescriptions, status_feed
 from gateway.console import routes as console
+from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
 from gateway.services.context import Gateway
 from gateway.services.hl7 import mllp_handler
@@ -41,9 +42,12 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         mllp = await start_mllp(gw)
+        push = start_push_workers(gw)
         try:
             yield
         finally:
+            if push is not None:
+                await push.stop()
             if mllp is not None:
                 mllp.close()
                 await mllp.wait_closed()
@@ -54,7 +58,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
     install_middleware(app)
-    for module in (oauth, jwks, exports, prescriptions, fhir, health, console):
+    for module in (oauth, jwks, exports, prescriptions, status_feed, fhir, health, console):
         app.include_router(module.router)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])

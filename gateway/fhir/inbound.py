@@ -142,9 +142,17 @@ def read_release_parameters(params: Any) -> ReleaseRequest:
             expected="a parameter named owner holding the provider's Organization",
         )
     index, owner = by_name["owner"]
-    org = owner.get("resource") or {}
+    org = owner.get("resource")
+    identifiers = org.get("identifier") if isinstance(org, dict) else None
+    if not isinstance(identifiers, list) or not identifiers:
+        raise fail(
+            f"Parameters.parameter[{index}].resource.identifier",
+            "the owner Organization needs its ODS code",
+            code="MISSING_VALUE",
+            expected=ODS_SYSTEM,
+        )
     owner_ods = identifier_value(
-        {"identifier": next(iter(org.get("identifier", [])), None)},
+        {"identifier": identifiers[0]},
         f"Parameters.parameter[{index}].resource",
         ODS_SYSTEM,
     )

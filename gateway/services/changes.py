@@ -127,7 +127,10 @@ def _cancel(
         )
         return None
     box = current.outbox
-    unseen = box is None or box.state in ("rejected", "cancelled") or (box.state == "queued" and box.lease_token == 0)
+    # Never taken by the provider: not sent yet, refused, given up on (dead) or already cancelled.
+    unseen = box is None or box.state in ("rejected", "cancelled", "dead") or (
+        box.state == "queued" and box.lease_token == 0
+    )
     if unseen:
         _cancel_now(pl, current, reason)
         return "cancelled"

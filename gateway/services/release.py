@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from gateway import audit, lifecycle
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, LifecycleEvent, Prescription, PrescriptionItem
+from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,48 +98,72 @@ async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: 
             return False
         if entry.state in ("acknowledged", "rejected"):
             return True  # a resend of an acknowledgement changes nothing
-        prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
-        if code == "transient-error":
-            entry.state = "queued"
-            entry.available_at = now + timedelta(seconds=30)
-            entry.lease_expires_at = None
-            kind = "provider-transient-error"
-        elif code == "fatal-error":
-            entry.state = "rejected"
-            entry.acknowledged_at = now
-            kind = "provider-rejected"
-        else:
-            message = await repository.get_by_id(session, FhirMessage, message_id)
-            cancelling = message is not None and message.event == "prescription-order-update"
-            target = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
-            lifecycle.check_prescription_transition(prescription.status, target)
-            entry.state = "acknowledged"
-            entry.acknowledged_at = now
-            prescription.status = target
-            prescription.updated_at = now
-            session.add(prescription)
-            items: list[PrescriptionItem] = await repository.prescription_items(session, prescription.id)
-            for item in items:
-                if cancelling and item.status in OPEN_ITEM_STATUSES:
-                    item.status = lifecycle.ITEM_CANCELLED
-                elif not cancelling:
-                    lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)
-                    item.status = lifecycle.ITEM_WITH_DISPENSER
-                session.add(item)
-            kind = "cancelled" if cancelling else "acknowledged"
-        session.add(entry)
-        await audit.append(
-            session, gw.clock, principal, "order.acknowledge", "message", message_id, "success", {"response": code}
-        )
-        session.add(
-            LifecycleEvent(
-                prescription_id=prescription.id,
-                at=now,
-                kind=kind,
-                status=prescription.status if kind in ("acknowledged", "cancelled") else None,
-                actor_ods=provider_ods,
-                message_id=message_id,
-                detail=detail,
-            )
+        await apply_response(
+            session, gw, principal, entry, code, detail, now=now, requeue_at=now + timedelta(seconds=30)
         )
     return True
+
+
+async def apply_response(
+    session: AsyncSession,
+    gw: Gateway,
+    actor: audit.Actor,
+    entry: OutboxEntry,
+    code: str,
+    detail: str | None,
+    *,
+    now: datetime,
+    requeue_at: datetime,
+) -> str:
+    """Apply a response code to an order in the caller's transaction; returns the timeline event kind.
+
+    ok: the prescription goes to 0002 With Dispenser (or, for a cancellation, 0005 Cancelled) with its items;
+    transient-error: the order is queued again for `requeue_at`; fatal-error: the order is rejected.
+    Pull acknowledgements (`acknowledge`) and push answers (`gateway.delivery.push`) both come here.
+    """
+    message_id = entry.message_id
+    prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
+    if code == "transient-error":
+        entry.state = "queued"
+        entry.available_at = requeue_at
+        entry.lease_expires_at = None
+        kind = "provider-transient-error"
+    elif code == "fatal-error":
+        entry.state = "rejected"
+        entry.acknowledged_at = now
+        kind = "provider-rejected"
+    else:
+        message = await repository.get_by_id(session, FhirMessage, message_id)
+        cancelling = message is not None and message.event == "prescription-order-update"
+        target = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
+        lifecycle.check_prescription_transition(prescription.status, target)
+        entry.state = "acknowledged"
+        entry.acknowledged_at = now
+        prescription.status = target
+        prescription.updated_at = now
+        session.add(prescription)
+        items: list[PrescriptionItem] = await repository.prescription_items(session, prescription.id)
+        for item in items:
+            if cancelling and item.status in OPEN_ITEM_STATUSES:
+                item.status = lifecycle.ITEM_CANCELLED
+            elif not cancelling:
+                lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)
+                item.status = lifecycle.ITEM_WITH_DISPENSER
+            session.add(item)
+        kind = "cancelled" if cancelling else "acknowledged"
+    session.add(entry)
+    await audit.append(
+        session, gw.clock, actor, "order.acknowledge", "message", message_id, "success", {"response": code}
+    )
+    session.add(
+        LifecycleEvent(
+            prescription_id=prescription.id,
+            at=now,
+            kind=kind,
+            status=prescription.status if kind in ("acknowledged", "cancelled") else None,
+            actor_ods=entry.provider_ods,
+            message_id=message_id,
+            detail=detail,
+        )
+    )
+    return kind

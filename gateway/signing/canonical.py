@@ -56,9 +56,11 @@ def exact_double(value: Decimal) -> float | None:
 
 def _number(value: float, unusual: list[bool]) -> float | int:
     """Integral doubles become ints (JCS prints 40, not 40.0); note values whose notation Python and JCS differ on."""
-    if value.is_integer() and abs(value) <= _INT_LIMIT:
-        return int(value)
-    if not 1e-4 <= abs(value) < 1e16:
+    if value.is_integer():
+        if abs(value) <= _INT_LIMIT:
+            return int(value)
+        unusual.append(True)  # Python prints 2.0**53 as 9007199254740992.0, JCS without the ".0"
+    elif not 1e-4 <= abs(value) < 1e16:
         unusual.append(True)
     return value
 

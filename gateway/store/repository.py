@@ -106,6 +106,7 @@ async def claim_orders(
     limit: int,
     short_form_id: str | None,
     skip_locked: bool,
+    attempt_kind: str = "release",
 ) -> list[OutboxEntry]:
     """Lease up to `limit` deliverable orders of a provider, bumping each one's fencing token.
 
@@ -144,7 +145,11 @@ async def claim_orders(
         entry.lease_expires_at = lease_until
         entry.attempts += 1
         session.add(entry)
-        session.add(DeliveryAttempt(outbox_id=entry.id or 0, at=now, kind="release", outcome="leased"))
+        session.add(
+            DeliveryAttempt(
+                outbox_id=entry.id or 0, at=now, kind=attempt_kind, outcome="leased", lease_token=entry.lease_token
+            )
+        )
     return entries
 
 
@@ -248,3 +253,116 @@ async def apply_update(session: AsyncSession, table: type[Any], key: Any, expect
         stmt = stmt.where(getattr(table, name) == value)
     result = await session.exec(stmt.values(**values))
     return bool(result.rowcount == 1)
+
+
+async def event_positions(session: AsyncSession, *, after: int, limit: int) -> list[tuple[int, datetime]]:
+    """Id and time of the next `limit` lifecycle events of every tenant after id `after` (the status feed's horizon)."""
+    stmt = (
+        select(col(LifecycleEvent.id), col(LifecycleEvent.at))
+        .where(col(LifecycleEvent.id) > after)
+        .order_by(col(LifecycleEvent.id))
+        .limit(limit)
+    )
+    return [(event_id, at) for event_id, at in (await session.exec(stmt)).all() if event_id is not None]
+
+
+async def event_exists(session: AsyncSession, event_id: int) -> bool:
+    stmt = select(col(LifecycleEvent.id)).where(col(LifecycleEvent.id) == event_id)
+    return (await session.exec(stmt)).first() is not None
+
+
+async def trust_events(
+    session: AsyncSession, *, trust_ods: str, after: int, upto: int, limit: int
+) -> list[tuple[LifecycleEvent, Prescription, str | None]]:
+    """A trust's lifecycle events with `after` < id <= `upto`, in id order, each with its prescription and the
+    prescription's status after the event (the latest status recorded on its events up to this one).
+    The prescription's sealed canonical form is never loaded."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import defer
+
+    earlier = aliased(LifecycleEvent)
+    status_after = (
+        select(earlier.status)
+        .where(
+            earlier.prescription_id == LifecycleEvent.prescription_id,
+            col(earlier.id) <= col(LifecycleEvent.id),
+            col(earlier.status).is_not(None),
+        )
+        .order_by(col(earlier.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(LifecycleEvent, Prescription, status_after)
+        .join(Prescription, col(Prescription.id) == col(LifecycleEvent.prescription_id))
+        .where(
+            Prescription.trust_ods == trust_ods,
+            col(LifecycleEvent.id) > after,
+            col(LifecycleEvent.id) <= upto,
+        )
+        .options(defer(inspect(Prescription).attrs["canonical_enc"].class_attribute, raiseload=True))
+        .order_by(col(LifecycleEvent.id))
+        .limit(limit)
+    )
+    return [(event, prescription, status) for event, prescription, status in (await session.exec(stmt)).all()]
+
+
+async def push_providers(session: AsyncSession) -> list[Provider]:
+    """Providers the push relay serves: push mode, active, not paused, with an endpoint."""
+    stmt = select(Provider).where(
+        Provider.mode == "push",
+        col(Provider.active).is_(True),
+        col(Provider.paused).is_(False),
+        col(Provider.endpoint).is_not(None),
+    )
+    return list((await session.exec(stmt.order_by(col(Provider.ods)))).all())
+
+
+def _failed_at() -> Any:
+    """When an order last failed: its last push attempt, else its rejection, else its creation."""
+    return func.coalesce(OutboxEntry.last_attempt_at, OutboxEntry.acknowledged_at, OutboxEntry.created_at)
+
+
+async def list_outbox(
+    session: AsyncSession,
+    *,
+    states: Sequence[str] | None = None,
+    provider_ods: str | None = None,
+    failed_since: datetime | None = None,
+    limit: int = 100,
+) -> list[OutboxEntry]:
+    """Outbox rows, oldest first, filtered by state, provider and (for failures) when they last failed."""
+    stmt = select(OutboxEntry)
+    if states:
+        stmt = stmt.where(col(OutboxEntry.state).in_(list(states)))
+    if provider_ods is not None:
+        stmt = stmt.where(OutboxEntry.provider_ods == provider_ods)
+    if failed_since is not None:
+        stmt = stmt.where(_failed_at() >= failed_since)
+    return list((await session.exec(stmt.order_by(col(OutboxEntry.id)).limit(limit))).all())
+
+
+async def outbox_counts(session: AsyncSession) -> list[tuple[str, str, int, datetime | None]]:
+    """Per provider and state: how many rows, and the oldest one's creation time."""
+    stmt = (
+        select(OutboxEntry.provider_ods, OutboxEntry.state, func.count(), func.min(OutboxEntry.created_at))
+        .group_by(col(OutboxEntry.provider_ods), col(OutboxEntry.state))
+        .order_by(col(OutboxEntry.provider_ods), col(OutboxEntry.state))
+    )
+    return [(str(p), str(s), int(n), oldest) for p, s, n, oldest in (await session.exec(stmt)).all()]
+
+
+async def later_in_order(session: AsyncSession, entry: OutboxEntry) -> list[OutboxEntry]:
+    """Messages after `entry` with its order key (the same prescription) that were not cancelled."""
+    stmt = select(OutboxEntry).where(
+        OutboxEntry.order_key == entry.order_key,
+        col(OutboxEntry.id) > (entry.id or 0),
+        col(OutboxEntry.state) != "cancelled",
+    )
+    return list((await session.exec(stmt.order_by(col(OutboxEntry.id)))).all())
+
+
+async def delivery_attempts(session: AsyncSession, outbox_id: int) -> list[DeliveryAttempt]:
+    stmt = select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == outbox_id).order_by(col(DeliveryAttempt.id))
+    return list((await session.exec(stmt)).all())
+

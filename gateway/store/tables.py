@@ -123,6 +123,10 @@ class OutboxEntry(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(sa_column=_ts())
     acknowledged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Set by a replay: a push's maximum age counts from here (else from created_at).
+    queued_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, description="why the last push failed or the order is dead (no PII)")
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -134,6 +138,9 @@ class DeliveryAttempt(SQLModel, table=True):
     kind: str = Field(max_length=16, description="release, push, ack, expire")
     outcome: str = Field(max_length=24)
     detail: str | None = None
+    lease_token: int | None = Field(default=None, description="the fencing token the attempt held")
+    status_code: int | None = Field(default=None, description="the provider's HTTP status, when it answered")
+    response_excerpt: str | None = Field(default=None, description="the start of the provider's answer, redacted")
 
 
 class LifecycleEvent(SQLModel, table=True):
@@ -176,6 +183,11 @@ class Provider(SQLModel, table=True):
     mode: str = Field(max_length=8, description="push or pull")
     endpoint: str | None = None
     active: bool = True
+    paused: bool = Field(default=False, description="push delivery held by an operator")
+    max_attempts: int | None = Field(default=None, description="push retry policy; blank: the gateway default")
+    max_age_seconds: int | None = None
+    backoff_base_seconds: float | None = None
+    backoff_cap_seconds: float | None = None
     last_poll_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(sa_column=_ts())
 
@@ -230,3 +242,4 @@ class AccessToken(SQLModel, table=True):
     ods: str = Field(max_length=12)
     scope: str
     expires_at: datetime = Field(sa_column=_ts())
+

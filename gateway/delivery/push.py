@@ -1,0 +1,363 @@
+"""The push relay: claim due orders of push providers, POST each signed bundle, record the attempt, apply the answer.
+
+One round (`PushRelay.run_once`) claims, per push provider whose endpoint's breaker allows it, up to `batch`
+deliverable orders with the same lease as `Task/$release` (`repository.claim_orders`: fencing token bumped,
+per-prescription order kept, `FOR UPDATE SKIP LOCKED` on PostgreSQL), then delivers them concurrently. Finishing
+an attempt is fenced: it changes the order only while the order is still leased under the token the attempt
+claimed, so a worker that lost its lease (it stalled past the lease and another worker took over) records what it
+saw and changes nothing. A worker killed mid-attempt leaves a lease that runs out; the order is then sent again
+with the same MessageHeader.id, which receivers deduplicate on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import audit
+from gateway.delivery.breaker import BreakerBoard, BreakerState
+from gateway.delivery.errors import DeliveryError, EndpointUnavailableError, TransientDeliveryError
+from gateway.delivery.policy import GiveUp, RetryPolicy
+from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
+from gateway.errors import StateTransitionError
+from gateway.logs import log
+from gateway.services.context import Gateway
+from gateway.services.release import apply_response
+from gateway.store import repository
+from gateway.store.sealed import message_context
+from gateway.store.tables import DeliveryAttempt, LifecycleEvent, OutboxEntry, Provider
+
+logger = logging.getLogger("gateway.delivery.push")
+
+
+@dataclass(frozen=True, slots=True)
+class PushConfig:
+    batch: int = 20
+    """Most orders claimed per provider per round."""
+    concurrency: int = 8
+    """Most POSTs in flight per relay."""
+    timeout: float = 10.0
+    """Seconds a provider has to answer one POST."""
+    lease: timedelta = timedelta(seconds=60)
+    """How long a claim holds an order: well over `timeout`, so a live worker never loses its lease."""
+    async_wait: timedelta = timedelta(minutes=15)
+    """After a 202, how long to wait for the response message before sending the order again."""
+    default_policy: RetryPolicy = RetryPolicy()
+    """For providers without their own policy."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushJob:
+    """A claimed order: enough to send it and to finish the attempt under its fencing token."""
+
+    outbox_id: int
+    message_id: str
+    provider_ods: str
+    endpoint: str
+    lease_token: int
+    attempt: int
+    queued_at: datetime
+    policy: RetryPolicy
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What became of one attempt. `outcome`: delivered, rejected, retry, awaiting-response, dead, stale."""
+
+    message_id: str
+    outcome: str
+    detail: str | None = None
+
+
+def provider_policy(provider: Provider, default: RetryPolicy) -> RetryPolicy:
+    """The provider's own retry policy, blanks taken from `default`; ValueError when the mix is unusable."""
+    return RetryPolicy(
+        max_attempts=provider.max_attempts or default.max_attempts,
+        max_age=timedelta(seconds=provider.max_age_seconds) if provider.max_age_seconds else default.max_age,
+        base=timedelta(seconds=provider.backoff_base_seconds) if provider.backoff_base_seconds else default.base,
+        cap=timedelta(seconds=provider.backoff_cap_seconds) if provider.backoff_cap_seconds else default.cap,
+    )
+
+
+def policy_for(provider: Provider, default: RetryPolicy) -> RetryPolicy:
+    """`provider_policy`, or `default` (logged) when the stored values do not make a policy."""
+    try:
+        return provider_policy(provider, default)
+    except ValueError as exc:
+        log(logger, logging.ERROR, "unusable retry policy, using the default", provider=provider.ods, error=str(exc))
+        return default
+
+
+class PushRelay:
+    """Delivers push orders. One relay per process; its workers share its HTTP client and breakers."""
+
+    def __init__(
+        self,
+        gw: Gateway,
+        client: httpx.AsyncClient,
+        *,
+        config: PushConfig | None = None,
+        breakers: BreakerBoard | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.gw = gw
+        self.client = client
+        self.config = config or PushConfig()
+        self.breakers = breakers or BreakerBoard(clock=lambda: gw.clock())
+        self.rng = rng or random.SystemRandom()
+        self._slots = asyncio.Semaphore(self.config.concurrency)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        gw: Gateway,
+        *,
+        config: PushConfig | None = None,
+        breakers: BreakerBoard | None = None,
+        rng: random.Random | None = None,
+    ) -> AsyncIterator[PushRelay]:
+        """A relay with its own HTTP client on `gw.http_transport`, closed on exit."""
+        async with httpx.AsyncClient(transport=gw.http_transport, follow_redirects=False) as client:
+            yield cls(gw, client, config=config, breakers=breakers, rng=rng)
+
+    async def run_once(self) -> list[PushResult]:
+        """Claim what is due and deliver it; the results, empty when there was nothing to do."""
+        jobs = await self.claim()
+        outcomes = await asyncio.gather(*(self._limited(job) for job in jobs), return_exceptions=True)
+        results = []
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            if isinstance(outcome, BaseException):
+                # Most likely the store failed while finishing: the lease runs out and the order goes again.
+                error = type(outcome).__name__
+                log(logger, logging.ERROR, "push attempt failed", message_id=job.message_id, error=error)
+                continue
+            results.append(outcome)
+        return results
+
+    async def _limited(self, job: PushJob) -> PushResult:
+        async with self._slots:
+            return await self.deliver(job)
+
+    async def claim(self) -> list[PushJob]:
+        """Lease due orders of every push provider whose endpoint's breaker lets requests through."""
+        now = self.gw.clock()
+        jobs: list[PushJob] = []
+        trials: set[str] = set()  # endpoints whose half-open trial this claim was granted
+        try:
+            async with self.gw.sessions() as session, session.begin():
+                for provider in await repository.push_providers(session):
+                    endpoint = provider.endpoint or ""
+                    breaker = self.breakers(endpoint)
+                    half_open = breaker.state is BreakerState.HALF_OPEN
+                    allowed = breaker.permits(self.config.batch)
+                    if not allowed:
+                        continue
+                    if half_open:
+                        trials.add(endpoint)
+                    entries = await repository.claim_orders(
+                        session,
+                        provider_ods=provider.ods,
+                        now=now,
+                        lease_until=now + self.config.lease,
+                        limit=allowed,
+                        short_form_id=None,
+                        skip_locked=not self.gw.is_sqlite,
+                        attempt_kind="push",
+                    )
+                    policy = policy_for(provider, self.config.default_policy)
+                    jobs.extend([await self._job(session, entry, endpoint, policy) for entry in entries])
+        except BaseException:
+            for endpoint in trials:  # rolled back: no trial request will be made
+                self.breakers(endpoint).release()
+            raise
+        for endpoint in trials - {job.endpoint for job in jobs}:
+            self.breakers(endpoint).release()
+        return jobs
+
+    async def _job(self, session: AsyncSession, entry: OutboxEntry, endpoint: str, policy: RetryPolicy) -> PushJob:
+        message = (await repository.get_messages(session, [entry.message_id]))[entry.message_id]
+        body = self.gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
+        # Sending an order is an export of patient data, audited like a pull release.
+        await audit.append(
+            session, self.gw.clock, audit.SYSTEM, "order.release", "message", entry.message_id, "success",
+            {"via": "push", "provider": entry.provider_ods, "attempt": entry.attempts},
+        )
+        return PushJob(
+            outbox_id=entry.id or 0,
+            message_id=entry.message_id,
+            provider_ods=entry.provider_ods,
+            endpoint=endpoint,
+            lease_token=entry.lease_token,
+            attempt=entry.attempts,
+            queued_at=entry.queued_at or entry.created_at,
+            policy=policy,
+            body=body,
+        )
+
+    async def deliver(self, job: PushJob) -> PushResult:
+        """Send one claimed order and finish the attempt; never raises for a provider's failure."""
+        breaker = self.breakers(job.endpoint)
+        spent = job.policy.exhausted(attempts=job.attempt, age=self.gw.clock() - job.queued_at)
+        if spent is not None:
+            breaker.release()
+            return await self._finish(job, None, GiveUp(spent))
+        try:
+            answer: ProviderAnswer | DeliveryError = await post_bundle(
+                self.client, job.endpoint, job.message_id, job.body, timeout=self.config.timeout
+            )
+        except EndpointUnavailableError as exc:
+            breaker.record_failure()
+            answer = exc
+        except DeliveryError as exc:
+            if exc.status_code is None:
+                breaker.release()  # no answer, yet nothing says the endpoint is down (an unusable URL)
+            else:
+                breaker.record_success()  # it answered: up, whatever it thought of the message
+            answer = exc
+        except BaseException:
+            breaker.release()
+            raise
+        else:
+            breaker.record_success()
+        return await self._finish(job, answer, None)
+
+    async def _finish(
+        self, job: PushJob, answer: ProviderAnswer | DeliveryError | None, give_up: GiveUp | None
+    ) -> PushResult:
+        """Record the attempt and, if this worker still holds the lease, apply its outcome (the fence)."""
+        now = self.gw.clock()
+        async with self.gw.sessions() as session, session.begin():
+            held = await repository.apply_update(
+                session,
+                OutboxEntry,
+                job.outbox_id,
+                {"state": "leased", "lease_token": job.lease_token},
+                {"last_attempt_at": now},
+            )
+            session.add(_attempt_row(job, answer, give_up, now, held))
+            if not held:
+                result = PushResult(job.message_id, "stale", "the lease was lost: another worker owns the order")
+            else:
+                entry: OutboxEntry = await repository.get_by_id(session, OutboxEntry, job.outbox_id)
+                result = await self._apply(session, job, entry, answer, give_up, now)
+        log(
+            logger, logging.WARNING if result.outcome in ("dead", "stale") else logging.INFO, "push attempt finished",
+            message_id=job.message_id, provider=job.provider_ods, attempt=job.attempt, outcome=result.outcome,
+        )
+        return result
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        job: PushJob,
+        entry: OutboxEntry,
+        answer: ProviderAnswer | DeliveryError | None,
+        give_up: GiveUp | None,
+        now: datetime,
+    ) -> PushResult:
+        if give_up is not None:
+            return _dead(session, entry, give_up.reason, now)
+        if isinstance(answer, AwaitingResponse):
+            entry.lease_expires_at = now + self.config.async_wait
+            entry.last_error = None
+            session.add(entry)
+            session.add(_event(entry, now, "accepted-by-provider", "HTTP 202: awaiting the provider's response"))
+            return PushResult(job.message_id, "awaiting-response")
+        if isinstance(answer, Answered) and answer.code != "transient-error":
+            return await self._answered(session, job, entry, answer, now)
+        if answer is None:
+            raise AssertionError("an attempt without an answer is given up before it is sent")
+        error = answer if isinstance(answer, DeliveryError) else _provider_transient(answer)
+        decision = job.policy.decide(error, attempt=job.attempt, age=now - job.queued_at, rng=self.rng)
+        if isinstance(decision, GiveUp):
+            return _dead(session, entry, decision.reason, now)
+        retry_at = decision.at(now)
+        entry.last_error = error.reason
+        if isinstance(answer, Answered):  # a transient-error response message: applied like a pull one
+            await apply_response(session, self.gw, audit.SYSTEM, entry, answer.code, None, now=now, requeue_at=retry_at)
+        else:
+            entry.state = "queued"
+            entry.available_at = retry_at
+            entry.lease_expires_at = None
+            session.add(entry)
+        return PushResult(job.message_id, "retry", f"{error.reason}; next attempt at {retry_at.isoformat()}")
+
+    async def _answered(
+        self, session: AsyncSession, job: PushJob, entry: OutboxEntry, answer: Answered, now: datetime
+    ) -> PushResult:
+        """ok or fatal-error: applied as a pull acknowledgement is (`release.apply_response`)."""
+        try:
+            async with session.begin_nested():
+                entry.last_error = None if answer.code == "ok" else f"the provider answered {answer.code}"
+                await apply_response(
+                    session, self.gw, audit.SYSTEM, entry, answer.code, f"push: HTTP {answer.status_code}",
+                    now=now, requeue_at=now,
+                )
+        except StateTransitionError as exc:
+            # The answer no longer fits the prescription (it changed meanwhile): an operator has to look.
+            await session.refresh(entry)
+            return _dead(session, entry, f"the provider's {answer.code} could not be applied: {exc}", now)
+        return PushResult(job.message_id, "delivered" if answer.code == "ok" else "rejected")
+
+
+def _provider_transient(answer: Answered) -> TransientDeliveryError:
+    reason = "the provider answered transient-error"
+    return TransientDeliveryError(reason, outcome="transient-error", status_code=answer.status_code)
+
+
+def _dead(session: AsyncSession, entry: OutboxEntry, reason: str, now: datetime) -> PushResult:
+    entry.state = "dead"
+    entry.last_error = reason[:500]
+    entry.lease_expires_at = None
+    session.add(entry)
+    session.add(_event(entry, now, "delivery-failed", reason[:500]))
+    return PushResult(entry.message_id, "dead", reason)
+
+
+def _event(entry: OutboxEntry, now: datetime, kind: str, detail: str) -> LifecycleEvent:
+    return LifecycleEvent(
+        prescription_id=entry.prescription_id,
+        at=now,
+        kind=kind,
+        actor_ods=entry.provider_ods,
+        message_id=entry.message_id,
+        detail=detail,
+    )
+
+
+def _attempt_row(
+    job: PushJob, answer: ProviderAnswer | DeliveryError | None, give_up: GiveUp | None, now: datetime, held: bool
+) -> DeliveryAttempt:
+    """The attempt as recorded: outcome, HTTP status and the start of the answer; never the request body."""
+    if answer is None:
+        outcome, status, excerpt, detail = "not-sent", None, None, give_up.reason if give_up else None
+    elif isinstance(answer, DeliveryError):
+        outcome, status, excerpt, detail = answer.outcome, answer.status_code, answer.excerpt, answer.reason
+    elif isinstance(answer, AwaitingResponse):
+        outcome, status, excerpt, detail = "accepted", answer.status_code, answer.excerpt, None
+    else:
+        outcome, status, excerpt, detail = answer.code, answer.status_code, answer.excerpt, None
+    if not held:
+        detail = f"{detail + '; ' if detail else ''}lease lost: not applied"
+    return DeliveryAttempt(
+        outbox_id=job.outbox_id,
+        at=now,
+        kind="push",
+        outcome=outcome[:24],
+        detail=detail,
+        lease_token=job.lease_token,
+        status_code=status,
+        response_excerpt=excerpt,
+    )

@@ -1,0 +1,124 @@
+"""One push attempt over HTTP: POST the bundle to the provider's `$process-message`, classify the answer.
+
+A 2xx carrying a FHIR response message answers the order (ok, transient-error, fatal-error); a 202 accepts it
+for a later asynchronous response message; 408, 429, 5xx, timeouts and connection errors are transient and count
+against the endpoint's breaker; other 4xx (and redirects, which are not followed) are permanent. httpx errors
+stop here, converted to `DeliveryError`s.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.delivery.errors import EndpointUnavailableError, PermanentDeliveryError, TransientDeliveryError
+from gateway.errors import GatewayError
+from gateway.fhir.inbound import read_message
+from gateway.fhir.serialise import loads_bundle
+from gateway.logs import redact
+
+FHIR_JSON = "application/fhir+json"
+EXCERPT_CHARS = 300
+MAX_ANSWER_BYTES = 1024 * 1024
+_UNAVAILABLE_4XX = frozenset({408, 429})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The provider answered with a response message: `code` is ok, transient-error or fatal-error."""
+
+    code: str
+    status_code: int
+    excerpt: str
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingResponse:
+    """202: accepted; the response message will come later to the gateway's own `$process-message`."""
+
+    status_code: int
+    excerpt: str
+
+
+ProviderAnswer = Answered | AwaitingResponse
+
+
+def excerpt(content: bytes) -> str:
+    """The start of an answer, on one line, with anything like an NHS number masked."""
+    text = content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    return redact(_CONTROL.sub(" ", text))[:EXCERPT_CHARS]
+
+
+def classify(status_code: int, content: bytes, message_id: str) -> ProviderAnswer:
+    """What the provider's answer to message `message_id` means; a failure is raised as a DeliveryError."""
+    short = excerpt(content)
+    if status_code == 202:
+        return AwaitingResponse(status_code, short)
+    if 200 <= status_code < 300:
+        return Answered(_response_code(content, message_id, status_code, short), status_code, short)
+    if status_code >= 500 or status_code in _UNAVAILABLE_4XX:
+        raise EndpointUnavailableError(
+            f"HTTP {status_code} from the provider", outcome=f"http-{status_code}", status_code=status_code,
+            excerpt=short,
+        )
+    what = "a redirect, which is not followed" if 300 <= status_code < 400 else "the provider refused the message"
+    raise PermanentDeliveryError(
+        f"HTTP {status_code}: {what}", outcome=f"http-{status_code}", status_code=status_code, excerpt=short
+    )
+
+
+def _response_code(content: bytes, message_id: str, status_code: int, short: str) -> str:
+    try:
+        header, _resources = read_message(loads_bundle(content))
+    except GatewayError as exc:
+        raise TransientDeliveryError(
+            f"HTTP {status_code} without a readable FHIR response message",
+            outcome="unreadable-answer", status_code=status_code, excerpt=short,
+        ) from exc
+    if header.response_to != message_id or header.response_code is None:
+        raise TransientDeliveryError(
+            f"HTTP {status_code} with a message that does not answer this one",
+            outcome="unreadable-answer", status_code=status_code, excerpt=short,
+        )
+    return header.response_code
+
+
+async def post_bundle(
+    client: httpx.AsyncClient, endpoint: str, message_id: str, body: bytes, *, timeout: float
+) -> ProviderAnswer:
+    """POST one signed bundle. The message id doubles as request id and idempotency key for the receiver."""
+    headers = {
+        "Content-Type": FHIR_JSON,
+        "Accept": FHIR_JSON,
+        "X-Request-ID": message_id,
+        "Idempotency-Key": message_id,
+    }
+    try:
+        async with client.stream("POST", endpoint, content=body, headers=headers, timeout=timeout) as response:
+            content = await _read_capped(response)
+    except httpx.TimeoutException as exc:
+        raise EndpointUnavailableError(f"no answer within {timeout:g} s", outcome="timeout") from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        reason = f"the endpoint URL is unusable ({type(exc).__name__})"
+        raise PermanentDeliveryError(reason, outcome="bad-endpoint") from exc
+    except httpx.TransportError as exc:
+        reason = f"connection failed ({type(exc).__name__})"
+        raise EndpointUnavailableError(reason, outcome="connection-error") from exc
+    return classify(response.status_code, content, message_id)
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise TransientDeliveryError(
+                f"HTTP {response.status_code} with an answer over {MAX_ANSWER_BYTES} bytes",
+                outcome="oversized-answer", status_code=response.status_code, excerpt=excerpt(b"".join(chunks)),
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

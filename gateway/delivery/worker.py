@@ -1,0 +1,85 @@
+"""The push workers: asyncio loops in the gateway process, started and stopped by the app's lifespan.
+
+`HGW_PUSH_WORKERS` loops (default 1; 0 turns push delivery off in this process) share one relay: one HTTP client
+and one set of circuit breakers. Any number of gateway processes may run workers against one PostgreSQL
+database; claims never hand the same order to two of them (see `gateway.delivery.push`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from gateway.delivery.push import PushRelay
+from gateway.logs import log
+from gateway.services.context import Gateway
+
+logger = logging.getLogger("gateway.delivery.worker")
+
+POLL_SECONDS = 1.0
+"""How long an idle worker waits before looking for due orders again."""
+MAX_BACKOFF_SECONDS = 30.0
+"""The longest wait after repeated failures of the relay itself (the database restarting, say)."""
+STOP_GRACE_SECONDS = 15.0
+"""How long stopping waits for attempts in flight before cancelling them (their leases then run out)."""
+
+
+async def run_push_worker(
+    gw: Gateway, stop: asyncio.Event, *, relay: PushRelay | None = None, poll: float = POLL_SECONDS
+) -> None:
+    """Deliver due push orders until `stop` is set; wait `poll` seconds whenever there was nothing to do."""
+    async with contextlib.AsyncExitStack() as stack:
+        if relay is None:
+            relay = await stack.enter_async_context(PushRelay.open(gw))
+        failures = 0
+        while not stop.is_set():
+            try:
+                busy = bool(await relay.run_once())
+                failures = 0
+            except Exception as exc:  # the loop outlives a failed round: the leases cover its orders
+                failures += 1
+                busy = False
+                log(logger, logging.ERROR, "push round failed", error=type(exc).__name__, failures=failures)
+            if busy:
+                continue
+            wait = poll if failures == 0 else min(MAX_BACKOFF_SECONDS, poll * 2.0 ** min(failures, 16))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+
+
+async def run_push_workers(gw: Gateway, stop: asyncio.Event, *, count: int, poll: float = POLL_SECONDS) -> None:
+    """`count` workers sharing one relay, until `stop` is set."""
+    async with PushRelay.open(gw) as relay:
+        await asyncio.gather(*(run_push_worker(gw, stop, relay=relay, poll=poll) for _ in range(count)))
+
+
+@dataclass
+class PushWorkers:
+    """Running workers, as the app's lifespan holds them."""
+
+    stop_event: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        self.stop_event.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), grace)
+        except TimeoutError:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        except Exception as exc:  # stopping must not fail the shutdown
+            log(logger, logging.ERROR, "push workers ended with an error", error=type(exc).__name__)
+
+
+def start_push_workers(gw: Gateway) -> PushWorkers | None:
+    """Start `HGW_PUSH_WORKERS` workers on the running loop; None when the setting is 0."""
+    count = gw.settings.push_workers
+    if count <= 0:
+        return None
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_push_workers(gw, stop, count=count), name="hgw-push-workers")
+    log(logger, logging.INFO, "push workers started", workers=count)
+    return PushWorkers(stop, task)

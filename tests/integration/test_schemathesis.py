@@ -1,0 +1,74 @@
+"""The gateway's OpenAPI schema, served by a real loopback server: fuzzed by schemathesis, and refused anonymously."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.security.client_auth import ClientKey, token_request
+from gateway.services.context import Gateway
+from gateway.settings import Settings
+from tests.conftest import serve
+from tests.integration.schema_fuzz import CHECKS, EXCLUDED, MAX_EXAMPLES, PUBLIC, ROLE_FOR, fuzz, operation_labels
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # A fuzzed client sends hundreds of requests in seconds; the default burst would answer some of them 429.
+    return settings.model_copy(update={"rate_burst": 10_000})
+
+
+async def _live_schema(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    schema: dict[str, Any] = response.json()
+    return schema
+
+
+async def test_every_non_public_operation_refuses_requests_without_valid_credentials(gw: Gateway) -> None:
+    async with serve(gw) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        labels = operation_labels(await _live_schema(client))
+        assert PUBLIC <= set(labels), f"the public allow-list names operations the schema lacks: {PUBLIC - set(labels)}"
+        guarded = [label for label in labels if label not in PUBLIC]
+        assert guarded
+        accepted = []
+        for label in guarded:
+            method, path = label.split(" ", 1)
+            url = re.sub(r"\{[^}]+\}", "x", path)
+            for credentials in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic dTpw"}):
+                response = await client.request(method, url, headers=credentials)
+                challenge = response.headers.get("www-authenticate", "")
+                if response.status_code != 401 or not challenge.startswith("Bearer"):
+                    accepted.append(f"{label} with {credentials or 'no credentials'}: {response.status_code}")
+    assert not accepted, "operations that did not answer 401 with a Bearer challenge:\n" + "\n".join(accepted)
+
+
+async def test_schemathesis_finds_no_server_error_schema_violation_or_ignored_auth(
+    gw: Gateway, parties: dict[str, ClientKey]
+) -> None:
+    async with serve(gw) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        raw = await _live_schema(client)
+        labels = set(operation_labels(raw))
+        unassigned = sorted(labels - PUBLIC - ROLE_FOR.keys())
+        assert not unassigned, (
+            f"give these operations a party in schema_fuzz.ROLE_FOR, or make them PUBLIC: {unassigned}"
+        )
+        stale = sorted({operation for operation, _check in EXCLUDED} - labels)
+        assert not stale, f"schema_fuzz.EXCLUDED names operations the schema lacks: {stale}"
+        unknown = sorted({check for _operation, check in EXCLUDED} - {check.__name__ for check in CHECKS})
+        assert not unknown, f"schema_fuzz.EXCLUDED names checks that are not run: {unknown}"
+        token_url = f"{base_url}/oauth2/token"
+        tokens = {}
+        for party in sorted(set(ROLE_FOR.values())):
+            response = await client.post(token_url, data=token_request(parties[party], token_url))
+            assert response.status_code == 200, response.text
+            tokens[party] = response.json()["access_token"]
+        # schemathesis sends with requests, which blocks: it runs in a thread while the server serves on this loop.
+        async with asyncio.timeout(max(120, 10 * MAX_EXAMPLES)):
+            findings = await asyncio.to_thread(fuzz, raw, base_url, tokens)
+    report = "\n\n".join(f"{f.operation} → {f.status}: {f.failure} ({f.title})\n{f.curl}" for f in findings)
+    assert not findings, f"schemathesis found {len(findings)} problem(s):\n\n{report}"
