@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     )
     mllp_host: str = Field(default="127.0.0.1", description="interface of the MLLP listener")
     mllp_trust_ods: str | None = Field(default=None, description="the trust the MLLP listener acts for")
+    provider_tls_dir: Path | None = Field(
+        default=None, description="client certificates for providers that require mTLS: <dir>/<ODS>/client.crt|.key"
+    )
     lease_seconds: int = Field(default=300, ge=1, le=86400, description="visibility timeout of a released order")
     release_max: int = Field(default=50, ge=1, le=1000, description="most orders one $release hands out")
     push_workers: int = Field(

@@ -26,6 +26,7 @@ from gateway import audit
 from gateway.delivery.breaker import BreakerBoard, BreakerState
 from gateway.delivery.errors import DeliveryError, EndpointUnavailableError, TransientDeliveryError
 from gateway.delivery.policy import GiveUp, RetryPolicy
+from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
 from gateway.errors import StateTransitionError
 from gateway.logs import log
@@ -108,9 +109,11 @@ class PushRelay:
         config: PushConfig | None = None,
         breakers: BreakerBoard | None = None,
         rng: random.Random | None = None,
+        tls: ProviderTls | None = None,
     ) -> None:
         self.gw = gw
         self.client = client
+        self.tls = tls or ProviderTls(gw.settings.provider_tls_dir)
         self.config = config or PushConfig()
         self.breakers = breakers or BreakerBoard(clock=lambda: gw.clock())
         self.rng = rng or random.SystemRandom()
@@ -127,8 +130,12 @@ class PushRelay:
         rng: random.Random | None = None,
     ) -> AsyncIterator[PushRelay]:
         """A relay with its own HTTP client on `gw.http_transport`, closed on exit."""
+        tls = ProviderTls(gw.settings.provider_tls_dir)
         async with httpx.AsyncClient(transport=gw.http_transport, follow_redirects=False) as client:
-            yield cls(gw, client, config=config, breakers=breakers, rng=rng)
+            try:
+                yield cls(gw, client, config=config, breakers=breakers, rng=rng, tls=tls)
+            finally:
+                await tls.aclose()
 
     async def run_once(self) -> list[PushResult]:
         """Claim what is due and deliver it; the results, empty when there was nothing to do."""
@@ -214,8 +221,9 @@ class PushRelay:
             breaker.release()
             return await self._finish(job, None, GiveUp(spent))
         try:
+            client = self.tls.client_for(job.provider_ods) or self.client
             answer: ProviderAnswer | DeliveryError = await post_bundle(
-                self.client, job.endpoint, job.message_id, job.body, timeout=self.config.timeout
+                client, job.endpoint, job.message_id, job.body, timeout=self.config.timeout
             )
         except EndpointUnavailableError as exc:
             breaker.record_failure()
