@@ -1,8 +1,8 @@
 """The formats the status feed is served in, by the `format` query parameter.
 
 A format is a name, a media type and a pure function from a `FeedPage` to bytes. `json`, `csv` (the
-JAC-style status CSV) and `xml` (the Ascribe-style status XML) are built in; another renderer plugs in with
-`register_status_format`.
+JAC-style status CSV), `xml` (the Ascribe-style status XML) and `hl7v2` (OSU^O51 messages) are built in;
+another renderer plugs in with `register_status_format`.
 
 A name that is not registered answers a located FORMAT_NOT_AVAILABLE error (HTTP 400), never a 500.
 """
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from adapters.ascribe.status import MEDIA_TYPE as ASCRIBE_STATUS_MEDIA_TYPE
 from adapters.ascribe.status import render_ascribe_status
+from adapters.hl7v2.status import MEDIA_TYPE as HL7_STATUS_MEDIA_TYPE
+from adapters.hl7v2.status import render_hl7_status
 from adapters.jac.status import MEDIA_TYPE as JAC_STATUS_MEDIA_TYPE
 from adapters.jac.status import render_jac_status
 from gateway.errors import InputError, Issue, Location
@@ -41,6 +43,7 @@ FORMATS: dict[str, StatusFormat] = {
     "json": StatusFormat("json", "application/json", render_json),
     "csv": StatusFormat("csv", JAC_STATUS_MEDIA_TYPE, render_jac_status),
     "xml": StatusFormat("xml", ASCRIBE_STATUS_MEDIA_TYPE, render_ascribe_status),
+    "hl7v2": StatusFormat("hl7v2", HL7_STATUS_MEDIA_TYPE, render_hl7_status),
 }
 
 

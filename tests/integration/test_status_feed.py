@@ -225,3 +225,27 @@ async def test_xml_format_is_valid_ascribe_status_and_matches_json(
     assert [int(e.get("id")) for e in events] == [e["event_id"] for e in as_json["events"]]
     assert [e.findtext(f"{{{NAMESPACE}}}Kind") for e in events] == [e["kind"] for e in as_json["events"]]
     assert doc.get("nextCursor") == as_json["next_cursor"]
+
+
+async def test_hl7v2_format_is_a_batch_of_order_status_updates(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    import hl7
+
+    from tests.integration.helpers import export, post_export
+
+    await post_export(trust, export(2, seed=72))
+    await _release(provider)
+    as_json = await _page(trust)
+    r = await trust.get(FEED, params={"format": "hl7v2"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("x-application/hl7-v2+er7")
+    batch = hl7.parse_batch(r.text)
+    messages = list(batch)
+    assert len(messages) == len(as_json["events"])
+    for message, event in zip(messages, as_json["events"], strict=True):
+        orc = message.segment("ORC")
+        assert str(orc[1]) == "SC"
+        assert str(orc[3][0][0]) == event["short_form_id"]
+        assert str(orc[2][0][0]) == event["rx_number"]
+        assert str(message.segment("MSH")[9]) == "OSU^O51^OSU_O51"
+    assert as_json["next_cursor"] in r.text

@@ -162,7 +162,7 @@ def test_formats_registry(monkeypatch: pytest.MonkeyPatch) -> None:
         status_formats.status_format("pdf")
     issue = caught.value.issues[0]
     assert (issue.code, issue.location.path, issue.value) == ("FORMAT_NOT_AVAILABLE", "format", "pdf")
-    assert issue.expected == "one of csv, json, xml"
+    assert issue.expected == "one of csv, hl7v2, json, xml"
     with pytest.raises(ValueError, match="status format name"):
         status_formats.register_status_format("X ML", "application/xml", render_jac_status)
     status_formats.register_status_format("xml", "application/xml", lambda page: b"<x/>")
