@@ -369,8 +369,11 @@ def _register_commands() -> None:
         run=rotate_data,
         exclusive=True,
     )
+    from gateway.lifecycle_cli import lifecycle
+
     cli.add_command(validate)
     cli.add_command(audit)
+    cli.add_command(lifecycle)
     cli.add_command(queue)
     cli.add_command(replay)
     cli.add_command(build_keys_group(rotate_hooks=[data_hook]))

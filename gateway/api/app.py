@@ -13,7 +13,17 @@ from gateway import __version__
 from gateway.api.auth import current_principal
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
-from gateway.api.routes import exports, fhir, fhir_conformance, health, jwks, oauth, prescriptions, status_feed
+from gateway.api.routes import (
+    exports,
+    fhir,
+    fhir_conformance,
+    health,
+    jwks,
+    oauth,
+    prescriptions,
+    status_feed,
+    tasks,
+)
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
@@ -58,7 +68,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
     install_middleware(app)
-    for module in (oauth, jwks, exports, prescriptions, status_feed, fhir, health, console):
+    for module in (oauth, jwks, exports, prescriptions, status_feed, fhir, tasks, health, console):
         app.include_router(module.router)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])

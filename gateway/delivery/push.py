@@ -330,7 +330,7 @@ def _dead(session: AsyncSession, entry: OutboxEntry, reason: str, now: datetime)
     entry.last_error = reason[:500]
     entry.lease_expires_at = None
     session.add(entry)
-    session.add(_event(entry, now, "delivery-failed", reason[:500]))
+    session.add(_event(entry, now, "push-failed", reason[:500]))
     return PushResult(entry.message_id, "dead", reason)
 
 

@@ -1,24 +1,42 @@
-"""Delivery status Tasks from providers: scheduled, dispatched, delivered, failed, returned."""
+"""Delivery status Tasks from providers: scheduled, dispatched, delivered, failed (with a reason attributable to the
+patient, the provider or the trust), returned, and re-arranged after a failure or a return.
+
+Each delivered delivery counts towards the prescription's authorised deliveries: the prescription is settled again
+(`lifecycle.settle`), so the first delivery makes it 0003 and the last completes it (0006).
+"""
 
 from __future__ import annotations
 
-import json
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from gateway import audit, lifecycle
-from gateway.errors import NotFoundError
+from gateway.errors import NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
+from gateway.services.supply import Change, active_lines, resettle
+from gateway.services.task_fields import (
+    NHS_NUMBER_SYSTEM,
+    TASK_INPUT_SYSTEM,
+    as_task,
+    check_patient,
+    code_in,
+    codings,
+    inputs,
+    read_date,
+    read_datetime,
+)
 from gateway.store import repository
-from gateway.store.sealed import prescription_context
-from gateway.store.tables import Delivery, LifecycleEvent
+from gateway.store.sealed import message_context
+from gateway.store.tables import Delivery, FhirMessage, LifecycleEvent, Prescription
 
 DELIVERY_STATUS_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/homecare-delivery-status"
-TASK_INPUT_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/homecare-task-input"
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+FAILED_REASON_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/homecare-failed-delivery-reason"
+
+__all__ = ["DELIVERY_STATUS_SYSTEM", "NHS_NUMBER_SYSTEM", "TASK_INPUT_SYSTEM", "read_delivery_task"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +50,19 @@ class DeliveryReport:
     scheduled_date: date | None
     window: str | None
     occurred_at: datetime | None
-    note: str | None
+    failure_reason: str | None  # a homecare-failed-delivery-reason code
+    recipient_given: bool = False
+
+
+def is_delivery_task(task: dict[str, Any]) -> bool:
+    return code_in(task.get("businessStatus"), DELIVERY_STATUS_SYSTEM) is not None
 
 
 def read_delivery_task(task: Any) -> DeliveryReport:
     """A delivery status Task as a DeliveryReport, or a located InputError."""
-    if not isinstance(task, dict) or task.get("resourceType") != "Task":
-        raise fail("Task", "the body must be a FHIR Task", code="INVALID_RESOURCE")
-    codings = require(task, "businessStatus", "Task").get("coding", [])
-    state = next((c.get("code") for c in codings if c.get("system") == DELIVERY_STATUS_SYSTEM), None)
+    task = as_task(task)
+    require(task, "businessStatus", "Task")
+    state = code_in(task["businessStatus"], DELIVERY_STATUS_SYSTEM)
     if state not in lifecycle.DELIVERY_STATES:
         raise fail(
             "Task.businessStatus.coding",
@@ -52,24 +74,17 @@ def read_delivery_task(task: Any) -> DeliveryReport:
     owner = identifier_value(require(task, "owner", "Task"), "Task.owner", ODS_SYSTEM)
     subject = task.get("for")
     nhs = identifier_value(subject, "Task.for", NHS_NUMBER_SYSTEM) if subject else None
-    inputs: dict[str, Any] = {}
-    for i, item in enumerate(task.get("input", [])):
-        code = next(
-            (c.get("code") for c in item.get("type", {}).get("coding", []) if c.get("system") == TASK_INPUT_SYSTEM),
-            None,
-        )
-        if code:
-            inputs[code] = (i, item)
-    if "delivery-number" not in inputs:
+    given = inputs(task, TASK_INPUT_SYSTEM)
+    if "delivery-number" not in given:
         raise fail(
             "Task.input",
             "the delivery number is required",
             code="MISSING_VALUE",
             expected=f"an input of type {TASK_INPUT_SYSTEM}#delivery-number with valueInteger",
         )
-    index, number_input = inputs["delivery-number"]
+    index, number_input = given["delivery-number"]
     number = number_input.get("valueInteger")
-    if not isinstance(number, int) or number < 1:
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise fail(
             f"Task.input[{index}].valueInteger",
             "the delivery number must be a positive integer",
@@ -77,33 +92,66 @@ def read_delivery_task(task: Any) -> DeliveryReport:
             expected="an integer >= 1",
         )
     scheduled = None
-    if "scheduled-date" in inputs:
-        index, item = inputs["scheduled-date"]
-        try:
-            scheduled = date.fromisoformat(str(item.get("valueDate")))
-        except ValueError as exc:
-            raise fail(
-                f"Task.input[{index}].valueDate", "not a date", value=item.get("valueDate"), expected="YYYY-MM-DD"
-            ) from exc
+    if "scheduled-date" in given:
+        index, item = given["scheduled-date"]
+        scheduled = read_date(item.get("valueDate"), f"Task.input[{index}].valueDate")
     occurred = None
-    if isinstance(task.get("executionPeriod"), dict) and task["executionPeriod"].get("end"):
-        try:
-            occurred = datetime.fromisoformat(str(task["executionPeriod"]["end"]))
-        except ValueError as exc:
+    period = task.get("executionPeriod")
+    if isinstance(period, dict) and period.get("end"):
+        occurred = read_datetime(period["end"], "Task.executionPeriod.end")
+    window = None
+    if "delivery-window" in given:
+        index, item = given["delivery-window"]
+        window = item.get("valueString")
+        if not isinstance(window, str) or not 0 < len(window) <= 40:
             raise fail(
-                "Task.executionPeriod.end",
-                "not a dateTime",
-                value=task["executionPeriod"]["end"],
-                expected="an ISO 8601 dateTime with offset",
-            ) from exc
-    window = inputs["delivery-window"][1].get("valueString") if "delivery-window" in inputs else None
-    note = inputs["failure-reason"][1].get("valueString") if "failure-reason" in inputs else None
+                f"Task.input[{index}].valueString", "the window is a short text", value=window, expected="08:00-12:00"
+            )
+    reason = _failure_reason(given)
+    if state == "failed" and reason is None:
+        raise fail(
+            "Task.input",
+            "a failed delivery says why",
+            code="MISSING_VALUE",
+            expected=f"an input of type {TASK_INPUT_SYSTEM}#failure-reason coded from {FAILED_REASON_SYSTEM}",
+        )
     task_id = task.get("id") if isinstance(task.get("id"), str) else None
-    return DeliveryReport(task_id, short_form, owner, nhs, state, number, scheduled, window, occurred, note)
+    return DeliveryReport(
+        task_id, short_form, owner, nhs, state, number, scheduled, window, occurred, reason, "recipient" in given
+    )
 
 
-async def record_delivery_status(gw: Gateway, principal: Principal, report: DeliveryReport) -> Delivery:
-    """Apply a delivery status to the prescription's delivery number `report.number`."""
+def _failure_reason(given: dict[str, tuple[int, dict[str, Any]]]) -> str | None:
+    if "failure-reason" not in given:
+        return None
+    index, item = given["failure-reason"]
+    concept = item.get("valueCodeableConcept")
+    # A plain code in valueString is read too: earlier providers sent the reason that way.
+    code = code_in(concept, FAILED_REASON_SYSTEM) if concept is not None else item.get("valueString")
+    if code not in lifecycle.FAILED_DELIVERY_REASONS:
+        path = f"Task.input[{index}].valueCodeableConcept" if concept is not None else f"Task.input[{index}]"
+        seen = code if code is not None else ", ".join(str(c.get("code")) for c in codings(concept)) or None
+        raise fail(
+            path,
+            "the failure reason must be a homecare-failed-delivery-reason code",
+            value=seen,
+            expected=f"{FAILED_REASON_SYSTEM}: {', '.join(lifecycle.FAILED_DELIVERY_REASONS)}",
+        )
+    return str(code)
+
+
+def describe_failure(code: str) -> str:
+    display, party = lifecycle.FAILED_DELIVERY_REASONS[code]
+    if party is lifecycle.Party.UNATTRIBUTED:
+        return f"{code} {display}, attributable to nobody named"
+    return f"{code} {display}, attributable to the {party.value}"
+
+
+async def record_delivery_status(
+    gw: Gateway, principal: Principal, report: DeliveryReport, raw: bytes | None = None
+) -> Delivery:
+    """Apply a delivery status to the prescription's delivery number `report.number`; `raw`, the Task as sent,
+    is kept sealed (it may name who received the delivery)."""
     require_role(principal, Role.PROVIDER)
     require_same_tenant(principal, report.owner_ods, "Task.owner")
     provider_ods = principal.ods
@@ -112,14 +160,7 @@ async def record_delivery_status(gw: Gateway, principal: Principal, report: Deli
         p = await repository.find_prescription(session, report.short_form_id)
         if p is None or p.provider_ods != provider_ods:
             raise NotFoundError(f"prescription {report.short_form_id} not found")
-        if report.nhs_number is not None:
-            canonical = json.loads(gw.cipher.open(p.canonical_enc, context=prescription_context(p.id, p.trust_ods)))
-            if canonical["patient"]["nhs_number"] != report.nhs_number.replace(" ", ""):
-                raise fail(
-                    "Task.for.identifier.value",
-                    "the NHS number is not the prescription's patient",
-                    code="PATIENT_MISMATCH",
-                )
+        check_patient(gw, p, report.nhs_number)
         if report.number > p.deliveries_authorised:
             raise fail(
                 "Task.input",
@@ -128,7 +169,9 @@ async def record_delivery_status(gw: Gateway, principal: Principal, report: Deli
                 expected=f"1 to {p.deliveries_authorised}",
             )
         delivery = await repository.find_delivery(session, p.id, report.number)
-        lifecycle.check_delivery_transition(delivery.state if delivery else None, report.state)
+        previous = delivery.state if delivery else None
+        _check_prescription_allows(p, previous, report.state)
+        lifecycle.check_delivery_transition(previous, report.state)
         if delivery is None:
             delivery = Delivery(prescription_id=p.id, number=report.number, state=report.state, updated_at=now)
         delivery.state = report.state
@@ -138,12 +181,17 @@ async def record_delivery_status(gw: Gateway, principal: Principal, report: Deli
             delivery.scheduled_date = report.scheduled_date
         if report.window:
             delivery.window = report.window
+        if report.failure_reason:
+            delivery.failure_reason = report.failure_reason
+        change = None
         if report.state == "delivered":
             delivered_at = report.occurred_at or now
             delivery.delivered_at = delivered_at
             p.deliveries_made += 1
             days = max((i.days_per_delivery for i in await repository.prescription_items(session, p.id)), default=0)
             p.supply_until = delivered_at.date() + timedelta(days=days)
+            if p.status in lifecycle.SETTLING:
+                change = await resettle(session, p, active_lines(await repository.dispense_records(session, p.id)))
         p.updated_at = now
         session.add(delivery)
         session.add(p)
@@ -157,15 +205,63 @@ async def record_delivery_status(gw: Gateway, principal: Principal, report: Deli
             "success",
             {"delivery": report.number, "state": report.state},
         )
-        detail = f"delivery {report.number} of {p.deliveries_authorised}: {report.state}"
-        if report.scheduled_date:
-            detail += f" for {report.scheduled_date.isoformat()}"
-        if report.note:
-            detail += f" ({report.note})"
+        message_id = None
+        if raw is not None:
+            message_id = str(uuid.uuid4())
+            session.add(
+                FhirMessage(
+                    id=message_id,
+                    direction="in",
+                    event="delivery-status",
+                    prescription_id=p.id,
+                    sender_ods=provider_ods,
+                    receiver_ods=p.trust_ods,
+                    body_enc=gw.cipher.seal(raw, context=message_context(message_id, provider_ods)),
+                    created_at=now,
+                )
+            )
         session.add(
             LifecycleEvent(
-                prescription_id=p.id, at=now, kind=f"delivery-{report.state}", actor_ods=provider_ods, detail=detail
+                prescription_id=p.id,
+                at=now,
+                kind=f"delivery-{report.state}",
+                status=p.status,
+                actor_ods=provider_ods,
+                message_id=message_id,
+                detail=_detail(p, report, previous, change),
             )
         )
         await session.flush()
         return delivery
+
+
+def _check_prescription_allows(p: Prescription, previous: str | None, target: str) -> None:
+    if p.status == lifecycle.TO_BE_DISPENSED:
+        raise StateTransitionError(
+            f"prescription {p.short_form_id} is {p.status} {lifecycle.PRESCRIPTION_STATUS[p.status]}: deliveries "
+            "are reported once the provider has acknowledged the order"
+        )
+    if lifecycle.is_final(p.status) and (previous, target) not in lifecycle.CONCLUDING_DELIVERY:
+        raise StateTransitionError(
+            f"prescription {p.short_form_id} is {p.status} {lifecycle.PRESCRIPTION_STATUS[p.status]}: only a "
+            "delivery already dispatched may still be reported"
+        )
+
+
+def _detail(p: Prescription, report: DeliveryReport, previous: str | None, change: Change | None) -> str:
+    detail = f"delivery {report.number} of {p.deliveries_authorised}: {report.state}"
+    if report.state == "scheduled" and previous in ("failed", "returned"):
+        detail += f", re-arranged after it {previous}"
+    if report.scheduled_date:
+        detail += f" for {report.scheduled_date.isoformat()}"
+    if report.window:
+        detail += f" {report.window}"
+    if report.state in ("failed", "returned") and report.failure_reason:
+        detail += f" ({describe_failure(report.failure_reason)})"
+    if report.state == "delivered":
+        detail += f"; {p.deliveries_made} of {p.deliveries_authorised} made, supply until {p.supply_until}"
+        if report.recipient_given:
+            detail += "; recipient recorded"
+    if change is not None and change.describe():
+        detail += f"; {change.describe()}"
+    return detail

@@ -1,114 +1,48 @@
-"""Dispense notifications from providers (EPS shape): line-item and prescription status updates."""
+"""Dispense notifications from providers (EPS shape): full, partial, owing, not dispensed, several products for one
+line item, and the amendment of the latest notification (MessageHeader extension replacementOf).
+
+A notification sets the status of the line items it names; the prescription's status is then settled from every
+notification that still counts and the deliveries made (`lifecycle.settle`). An amendment takes the place of the
+notification it replaces, whose effect no longer counts.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from gateway import audit, lifecycle
-from gateway.errors import NotFoundError
-from gateway.fhir.inbound import SHORT_FORM_SYSTEM, MessageHeaderInfo, fail, require
+from gateway.errors import ConflictError, NotFoundError
+from gateway.fhir.inbound import MessageHeaderInfo
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
+from gateway.services.dispense_notice import DispensedLine, Notice, read_dispenses, read_notice
+from gateway.services.supply import ACTIVE, Change, active_lines, flush_or_conflict, resettle, settle_lines
 from gateway.store import repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, LifecycleEvent, Prescription
+from gateway.store.tables import DispenseRecord, FhirMessage, LifecycleEvent, Prescription, PrescriptionItem
 
-BUSINESS_STATUS_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus"
-ITEM_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"
-
-
-@dataclass(frozen=True, slots=True)
-class DispensedLine:
-    short_form_id: str
-    item_id: str
-    item_status: str
-    prescription_status: str | None
-    quantity: str | None
+__all__ = ["DispensedLine", "latest_named", "read_dispenses", "record_dispense"]
 
 
-def read_dispenses(resources: list[dict[str, Any]], full_urls: list[str | None] | None = None) -> list[DispensedLine]:
-    """One DispensedLine per MedicationDispense, resolving authorizingPrescription (contained or in the bundle).
+def names(record: DispenseRecord, reference: str) -> bool:
+    """Whether `reference` (a MessageHeader id, Bundle.id or Bundle.identifier) names this notification."""
+    return reference in (record.id, record.bundle_id, record.bundle_identifier)
 
-    Bundle references resolve by each entry's fullUrl when given, else by `urn:uuid:<id>`.
-    """
-    urls = full_urls or [None] * len(resources)
-    by_ref: dict[str, dict[str, Any]] = {}
-    for url, r in zip(urls, resources, strict=True):
-        if url:
-            by_ref[url] = r
-        if isinstance(r.get("id"), str):
-            by_ref.setdefault(f"urn:uuid:{r['id']}", r)
-    lines = []
-    for index, res in enumerate(resources):
-        if res.get("resourceType") != "MedicationDispense":
-            continue
-        path = f"Bundle.entry[{index}].resource"
-        contained = {f"#{c.get('id')}": c for c in res.get("contained", []) if isinstance(c, dict)}
-        auth = require(res, "authorizingPrescription", path, list)[0]
-        ref = auth.get("reference") if isinstance(auth, dict) else None
-        request = contained.get(ref or "") or by_ref.get(ref or "")
-        if request is None:
-            raise fail(
-                f"{path}.authorizingPrescription[0].reference",
-                "authorizingPrescription does not resolve",
-                code="INVALID_REFERENCE",
-                value=ref,
-            )
-        group = require(request, "groupIdentifier", f"{path}.authorizingPrescription.resolve()")
-        if group.get("system") != SHORT_FORM_SYSTEM:
-            raise fail(
-                f"{path}.authorizingPrescription.resolve().groupIdentifier.system",
-                "groupIdentifier must be the short-form prescription id",
-                value=group.get("system"),
-                expected=SHORT_FORM_SYSTEM,
-            )
-        item_ids = [i.get("value") for i in request.get("identifier", []) if i.get("system") == ITEM_NUMBER_SYSTEM]
-        if not item_ids:
-            raise fail(
-                f"{path}.authorizingPrescription.resolve().identifier",
-                "the line-item id is missing",
-                code="MISSING_VALUE",
-                expected=ITEM_NUMBER_SYSTEM,
-            )
-        codings = require(res, "type", path).get("coding") or [{}]
-        item_status = codings[0].get("code") if isinstance(codings[0], dict) else None
-        if item_status not in lifecycle.ITEM_STATUS:
-            raise fail(
-                f"{path}.type.coding[0].code",
-                "unknown dispense type",
-                value=item_status,
-                expected=", ".join(lifecycle.ITEM_STATUS),
-            )
-        business = None
-        for ext in res.get("extension", []):
-            if ext.get("url") == BUSINESS_STATUS_URL:
-                business = ext.get("valueCoding", {}).get("code")
-        if business is not None and business not in lifecycle.PRESCRIPTION_STATUS:
-            raise fail(
-                f"{path}.extension('{BUSINESS_STATUS_URL}').valueCoding.code",
-                "unknown prescription status",
-                value=business,
-                expected=", ".join(lifecycle.PRESCRIPTION_STATUS),
-            )
-        quantity = res.get("quantity", {}).get("value")
-        lines.append(
-            DispensedLine(
-                str(group.get("value")),
-                str(item_ids[0]),
-                item_status,
-                business,
-                None if quantity is None else str(quantity),
-            )
-        )
-    if not lines:
-        raise fail(
-            "Bundle.entry",
-            "a dispense-notification carries at least one MedicationDispense",
-            code="MISSING_VALUE",
-            expected="MedicationDispense",
-        )
-    return lines
+
+def latest_named(records: Sequence[DispenseRecord], reference: str | None, what: str) -> DispenseRecord:
+    """The latest notification that still counts, which `reference` (when given) must name: EPS amends and
+    withdraws only the latest."""
+    active = [r for r in records if r.state == ACTIVE]
+    if reference is not None and not any(names(r, reference) for r in records):
+        raise NotFoundError(f"dispense notification {reference} not found")
+    if not active:
+        raise ConflictError(f"there is no dispense notification left to {what}")
+    latest = active[-1]
+    if reference is not None and not names(latest, reference):
+        raise ConflictError(f"only the latest dispense notification ({latest.id}) can be {what}ed, not {reference}")
+    return latest
 
 
 async def record_dispense(
@@ -123,42 +57,49 @@ async def record_dispense(
     """Apply a dispense notification. Returns False when it was a resend of one already applied."""
     require_role(principal, Role.PROVIDER)
     provider_ods = principal.ods
-    lines = read_dispenses(resources, full_urls)
+    notice = read_notice(resources, full_urls, json.loads(raw))
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         if await repository.get_by_id(session, FhirMessage, header.id) is not None:
             return False
-        touched: dict[str, Prescription] = {}
-        for line in lines:
-            p = touched.get(line.short_form_id) or await repository.find_prescription(session, line.short_form_id)
-            if p is None or p.provider_ods != provider_ods:
-                raise NotFoundError(f"prescription {line.short_form_id} not found")
-            touched[p.short_form_id] = p
-            item = await repository.find_item(session, p.id, line.item_id)
-            if item is None:
-                raise NotFoundError(f"line item {line.item_id} of {line.short_form_id} not found")
-            lifecycle.check_item_transition(item.status, line.item_status)
-            item.status = line.item_status
-            session.add(item)
-            if line.prescription_status:
-                lifecycle.check_prescription_transition(p.status, line.prescription_status)
-                p.status = line.prescription_status
-            session.add(
-                LifecycleEvent(
-                    prescription_id=p.id,
-                    at=now,
-                    kind="dispensed",
-                    status=p.status,
-                    actor_ods=provider_ods,
-                    message_id=header.id,
-                    detail=f"line {item.line_no}: {lifecycle.ITEM_STATUS[line.item_status]}"
-                    + (f", quantity {line.quantity}" if line.quantity else ""),
-                )
+        p = await repository.find_prescription(session, notice.short_form_id)
+        if p is None or p.provider_ods != provider_ods:
+            raise NotFoundError(f"prescription {notice.short_form_id} not found")
+        items = {i.id: i for i in await repository.prescription_items(session, p.id)}
+        for item_id in notice.lines:
+            if item_id not in items:
+                raise NotFoundError(f"line item {item_id} of {notice.short_form_id} not found")
+        records = await repository.dispense_records(session, p.id)
+        new_lines = {item_id: line.status for item_id, line in notice.lines.items()}
+        replaced = None
+        if notice.replaces is None:
+            change = await resettle(session, p, [*active_lines(records), new_lines])
+        else:
+            replaced = latest_named(records, notice.replaces, "amend")
+            earlier = active_lines([r for r in records if r is not replaced])
+            # The amendment must make sense in place of the notification it replaces.
+            before = lifecycle.settle(settle_lines(list(items.values())), earlier, p.deliveries_made)
+            after = lifecycle.settle(settle_lines(list(items.values())), [*earlier, new_lines], p.deliveries_made)
+            lifecycle.check_settled(before.status, before.items, after)
+            change = await resettle(session, p, [*earlier, new_lines], correction=True)
+            replaced.state, replaced.ended_by, replaced.ended_at = "replaced", header.id, now
+            session.add(replaced)
+        p.updated_at = now
+        session.add(
+            DispenseRecord(
+                id=header.id,
+                prescription_id=p.id,
+                seq=len(records) + 1,
+                bundle_id=notice.bundle_id,
+                bundle_identifier=notice.bundle_identifier,
+                state=ACTIVE,
+                lines=json.dumps(new_lines, sort_keys=True),
+                declared_status=notice.declared,
+                replaces=replaced.id if replaced else None,
+                created_at=now,
             )
-        first = next(iter(touched.values()))
-        for p in touched.values():
-            p.updated_at = now
-            session.add(p)
+        )
+        _events(session, p, items, notice, change, header.id, replaced, now)
         await audit.append(
             session,
             gw.clock,
@@ -167,18 +108,50 @@ async def record_dispense(
             "message",
             header.id,
             "success",
-            {"event": "dispense-notification"},
+            {"event": "dispense-notification", "amends": replaced.id if replaced else "none"},
         )
         session.add(
             FhirMessage(
                 id=header.id,
                 direction="in",
                 event=header.event,
-                prescription_id=first.id,
+                prescription_id=p.id,
                 sender_ods=provider_ods,
-                receiver_ods=first.trust_ods,
+                receiver_ods=p.trust_ods,
                 body_enc=gw.cipher.seal(raw, context=message_context(header.id, provider_ods)),
                 created_at=now,
             )
         )
+        await flush_or_conflict(session, f"prescription {p.short_form_id}")
     return True
+
+
+def _events(
+    session: Any,
+    p: Prescription,
+    items: dict[str, PrescriptionItem],
+    notice: Notice,
+    change: Change,
+    message_id: str,
+    replaced: DispenseRecord | None,
+    now: Any,
+) -> None:
+    """One timeline event per line item the notification names (the trust sees each line's outcome)."""
+    kind = "dispense-amended" if replaced else "dispensed"
+    for n, (item_id, line) in enumerate(notice.lines.items()):
+        detail = line.describe(items[item_id].line_no)
+        if n == 0 and replaced is not None:
+            detail = f"amends dispense notification {replaced.id}: {detail}"
+        if n == 0 and notice.declared not in (None, change.after):
+            detail += f"; the provider declared {notice.declared}, the line items make it {change.after}"
+        session.add(
+            LifecycleEvent(
+                prescription_id=p.id,
+                at=now,
+                kind=kind,
+                status=p.status,
+                actor_ods=p.provider_ods,
+                message_id=message_id,
+                detail=detail,
+            )
+        )

@@ -8,7 +8,7 @@ from gateway.errors import InputError, NotFoundError
 from gateway.fhir.inbound import entry_full_urls, fail, read_message
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
-from gateway.services import dispensing, release
+from gateway.services import dispensing, rejections, release
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
 from gateway.validator.validator import Validator
@@ -51,7 +51,7 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
         return MessageResult("dispense-notification", header.id, applied)
     if header.response_to is not None:
         code = header.response_code or "ok"  # read_message sets both or neither
-        found = await release.acknowledge(gw, principal, header.response_to, code, None)
+        found = await release.acknowledge(gw, principal, header.response_to, code, rejections.reason(resources))
         if not found:
             raise NotFoundError(f"message {header.response_to} not found")
         return MessageResult("acknowledgement", header.id, True)

@@ -18,6 +18,24 @@ NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 DISPENSE_TYPE = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
 BUSINESS_STATUS_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus"
 BUSINESS_STATUS = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
+STATUS_REASON = "https://fhir.nhs.uk/CodeSystem/medicationdispense-status-reason"
+FAILED_REASON = "https://fhir.homecaregateway.uk/CodeSystem/homecare-failed-delivery-reason"
+TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
+HOMECARE_TASK_CODE = "https://fhir.homecaregateway.uk/CodeSystem/homecare-task-code"
+RFC4122 = "https://tools.ietf.org/html/rfc4122"
+_PRESCRIPTION_STATUS = {
+    "0002": "With Dispenser",
+    "0003": "With Dispenser - Active",
+    "0006": "Dispensed",
+    "0007": "Not Dispensed",
+}
+_ITEM_STATUS = {
+    "0001": "Item fully dispensed",
+    "0002": "Item not dispensed",
+    "0003": "Item dispensed - partial",
+    "0004": "Item not dispensed owing",
+    "0005": "Item cancelled",
+}
 
 
 def _uuid() -> str:
@@ -83,52 +101,68 @@ def dispense_notification(
     provider_ods: str, facts: dict[str, Any], delivery: int, source: str, handed_over: datetime
 ) -> dict[str, Any]:
     """EPS dispense-notification for one homecare delivery: partial until each line's last delivery."""
+    outcomes: dict[int, str] = {}
+    for index, request in enumerate(facts["requests"]):
+        deliveries = line_deliveries(request)
+        if delivery <= deliveries:
+            outcomes[index] = "0001" if delivery == deliveries else "0003"
+    last = delivery >= facts["deliveries"]
+    return dispense(
+        provider_ods, facts, outcomes, source=source, handed_over=handed_over, declared="0006" if last else "0003"
+    )
+
+
+def dispense(
+    provider_ods: str,
+    facts: dict[str, Any],
+    outcomes: dict[int, str],
+    *,
+    source: str = "https://provider.example/fhir",
+    handed_over: datetime | None = None,
+    declared: str | None = None,
+    products: dict[int, list[tuple[str, str, float]]] | None = None,
+    reasons: dict[int, tuple[str, str]] | None = None,
+    replaces: str | None = None,
+) -> dict[str, Any]:
+    """An EPS dispense-notification: `outcomes` maps a line (index into facts["requests"]) to its
+    medicationdispense-type code. `products` gives several products (dm+d code, name, quantity) for a line,
+    one MedicationDispense each; `reasons` a line's statusReason (not dispensed, owing); `replaces` the
+    notification (its MessageHeader id) this one amends; `declared` the TaskBusinessStatus (default: 0003)."""
     header = _header(provider_ods, "dispense-notification", "Dispense Notification", source, facts["message_id"])
+    if replaces:
+        header["extension"] = [
+            {
+                "url": "https://fhir.nhs.uk/StructureDefinition/Extension-replacementOf",
+                "valueIdentifier": {"system": "https://tools.ietf.org/html/rfc4122", "value": replaces},
+            }
+        ]
     org_id = _uuid()
     dispenses = []
-    last = delivery >= facts["deliveries"]
-    for request in facts["requests"]:
-        deliveries = line_deliveries(request)
-        if delivery > deliveries:
-            continue
-        contained = copy.deepcopy(request)
-        contained["id"] = "m1"
-        contained["subject"] = {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}}
-        contained["requester"] = {"display": "prescriber"}
-        full = delivery == deliveries
-        dispenses.append(
-            {
-                "resourceType": "MedicationDispense",
-                "id": _uuid(),
-                "contained": [contained],
-                "extension": [
-                    {
-                        "url": BUSINESS_STATUS_URL,
-                        "valueCoding": {
-                            "system": BUSINESS_STATUS,
-                            "code": "0006" if last else "0003",
-                            "display": "Dispensed" if last else "With Dispenser - Active",
-                        },
-                    }
-                ],
-                "status": "completed",
-                "medicationCodeableConcept": request["medicationCodeableConcept"],
-                "subject": {"type": "Patient", "identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
-                "performer": [{"actor": {"reference": f"urn:uuid:{org_id}"}}],
-                "authorizingPrescription": [{"reference": "#m1"}],
-                "type": {
+    for index, code in outcomes.items():
+        request = facts["requests"][index]
+        medication = request["medicationCodeableConcept"]
+        quantity = request["dispenseRequest"]["quantity"]
+        supplied: list[tuple[str | None, str | None, Any]] = list((products or {}).get(index) or [])
+        supplied = supplied or [(None, None, quantity["value"])]
+        for product_code, product_name, amount in supplied:
+            dispense = _medication_dispense(request, facts["nhs_number"], code, declared or "0003", org_id)
+            if product_code:
+                dispense["medicationCodeableConcept"] = {
                     "coding": [
-                        {
-                            "system": DISPENSE_TYPE,
-                            "code": "0001" if full else "0003",
-                            "display": "Item fully dispensed" if full else "Item dispensed - partial",
-                        }
+                        {"system": medication["coding"][0]["system"], "code": product_code, "display": product_name}
                     ]
-                },
-                "quantity": request["dispenseRequest"]["quantity"],
-                "whenHandedOver": handed_over.isoformat(),
-            }
-        )
+                }
+            else:
+                dispense["medicationCodeableConcept"] = medication
+            dispense["quantity"] = {**quantity, "value": amount if code in ("0001", "0003") else 0}
+            if handed_over is not None:
+                dispense["whenHandedOver"] = handed_over.isoformat()
+            if reasons and index in reasons:
+                reason_code, display = reasons[index]
+                dispense["statusReasonCodeableConcept"] = {
+                    "coding": [{"system": STATUS_REASON, "code": reason_code, "display": display}]
+                }
+            dispenses.append(dispense)
     header["focus"] = [{"reference": f"urn:uuid:{d['id']}"} for d in dispenses]
     organization = {
         "resourceType": "Organization",
@@ -137,6 +171,31 @@ def dispense_notification(
         "name": f"Homecare provider {provider_ods}",
     }
     return _message(header, [*dispenses, organization])
+
+
+def _medication_dispense(
+    request: dict[str, Any], nhs_number: str, code: str, declared: str, org_id: str
+) -> dict[str, Any]:
+    contained = copy.deepcopy(request)
+    contained["id"] = "m1"
+    contained["subject"] = {"identifier": {"system": NHS_NUMBER, "value": nhs_number}}
+    contained["requester"] = {"display": "prescriber"}
+    return {
+        "resourceType": "MedicationDispense",
+        "id": _uuid(),
+        "contained": [contained],
+        "extension": [
+            {
+                "url": BUSINESS_STATUS_URL,
+                "valueCoding": {"system": BUSINESS_STATUS, "code": declared, "display": _PRESCRIPTION_STATUS[declared]},
+            }
+        ],
+        "status": {"0004": "on-hold", "0005": "cancelled", "0002": "declined"}.get(code, "completed"),
+        "subject": {"type": "Patient", "identifier": {"system": NHS_NUMBER, "value": nhs_number}},
+        "performer": [{"actor": {"reference": f"urn:uuid:{org_id}"}}],
+        "authorizingPrescription": [{"reference": "#m1"}],
+        "type": {"coding": [{"system": DISPENSE_TYPE, "code": code, "display": _ITEM_STATUS[code]}]},
+    }
 
 
 def delivery_task(
@@ -149,15 +208,21 @@ def delivery_task(
     window: str | None = None,
     at: datetime | None = None,
     reason: str | None = None,
+    recipient: str | None = None,
 ) -> dict[str, Any]:
-    """A PSU-style status Task for delivery `number`, businessStatus from our homecare delivery statuses."""
+    """A PSU-style status Task for delivery `number`, businessStatus from our homecare delivery statuses;
+    `reason` is a homecare-failed-delivery-reason code."""
     inputs: list[dict[str, Any]] = [_input("delivery-number", valueInteger=number)]
     if scheduled:
         inputs.append(_input("scheduled-date", valueDate=scheduled.isoformat()))
     if window:
         inputs.append(_input("delivery-window", valueString=window))
+    if recipient:
+        inputs.append(_input("recipient", valueString=recipient))
     if reason:
-        inputs.append(_input("failure-reason", valueString=reason))
+        inputs.append(
+            _input("failure-reason", valueCodeableConcept={"coding": [{"system": FAILED_REASON, "code": reason}]})
+        )
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": _uuid(),
@@ -193,3 +258,127 @@ def release_request(
 
 def _input(code: str, **value: Any) -> dict[str, Any]:
     return {"type": {"coding": [{"system": TASK_INPUT, "code": code}]}, **value}
+
+
+def rejection(provider_ods: str, order_message_id: str, source: str, issues: list[tuple[str, str]]) -> dict[str, Any]:
+    """A fatal-error response: the provider cannot fulfil the order, for the coded reasons in an OperationOutcome."""
+    header = _header(
+        provider_ods, "prescription-order-response", "Prescription Order Response", source, order_message_id
+    )
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "id": _uuid(),
+        "issue": [
+            {
+                "severity": "error",
+                "code": "business-rule",
+                "details": {
+                    "coding": [{"system": "https://fhir.nhs.uk/CodeSystem/EPS-IssueCode", "code": c, "display": d}]
+                },
+            }
+            for c, d in issues
+        ],
+    }
+    header["response"] = {
+        "identifier": order_message_id,
+        "code": "fatal-error",
+        "details": {"reference": f"urn:uuid:{outcome['id']}"},
+    }
+    return _message(header, [outcome])
+
+
+def withdraw_task(
+    provider_ods: str,
+    facts: dict[str, Any],
+    notification_id: str,
+    reason: tuple[str, str] = ("MU", "Medication Update"),
+) -> dict[str, Any]:
+    """The EPS withdraw Task: takes back the dispense notification `notification_id` (its Bundle or header id)."""
+    task_id = _uuid()
+    return {
+        "resourceType": "Task",
+        "id": task_id,
+        "identifier": [{"system": RFC4122, "value": task_id}],
+        "groupIdentifier": {"system": SHORT_FORM, "value": facts["short_form_id"]},
+        "status": "in-progress",
+        "statusReason": {
+            "coding": [
+                {
+                    "system": "https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-withdraw-reason",
+                    "code": reason[0],
+                    "display": reason[1],
+                }
+            ]
+        },
+        "intent": "order",
+        "code": {
+            "coding": [{"system": TASK_CODE, "code": "abort", "display": "Mark the focal resource as no longer active"}]
+        },
+        "focus": {"type": "Bundle", "identifier": {"system": RFC4122, "value": notification_id}},
+        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
+        "authoredOn": datetime.now().astimezone().isoformat(),
+        "owner": {"identifier": {"system": ODS, "value": provider_ods}},
+        "reasonCode": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "373784005", "display": "Dispensing medication"}]
+        },
+    }
+
+
+def return_task(
+    provider_ods: str, facts: dict[str, Any], reason: tuple[str, str] = ("0003", "Patient requested release")
+) -> dict[str, Any]:
+    """The EPS return Task: the provider hands back an order it acknowledged but will not dispense."""
+    task_id = _uuid()
+    return {
+        "resourceType": "Task",
+        "id": task_id,
+        "identifier": [{"system": RFC4122, "value": task_id}],
+        "status": "rejected",
+        "statusReason": {
+            "coding": [
+                {
+                    "system": "https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-return-status-reason",
+                    "code": reason[0],
+                    "display": reason[1],
+                }
+            ]
+        },
+        "intent": "order",
+        "code": {"coding": [{"system": TASK_CODE, "code": "fulfill", "display": "Fulfill the focal request"}]},
+        "groupIdentifier": {"system": SHORT_FORM, "value": facts["short_form_id"]},
+        "focus": {"identifier": {"system": RFC4122, "value": facts["message_id"]}},
+        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
+        "owner": {"identifier": {"system": ODS, "value": provider_ods}},
+    }
+
+
+def provider_request(
+    provider_ods: str, facts: dict[str, Any], kind: str, *, question: str | None = None, due: date | None = None
+) -> dict[str, Any]:
+    """A request to the trust: kind "clinical-query" (asking `question`) or "prescription-due" (needed by `due`)."""
+    task_id = _uuid()
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": task_id,
+        "identifier": [{"system": RFC4122, "value": task_id}],
+        "status": "requested",
+        "intent": "order",
+        "code": {"coding": [{"system": HOMECARE_TASK_CODE, "code": kind}]},
+        "focus": {"identifier": {"system": SHORT_FORM, "value": facts["short_form_id"]}},
+        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
+        "requester": {"identifier": {"system": ODS, "value": provider_ods}},
+    }
+    if question is not None:
+        task["description"] = question
+    if due is not None:
+        task["restriction"] = {"period": {"end": due.isoformat()}}
+    return task
+
+
+def trust_answer(task: dict[str, Any], text: str, status: str = "completed") -> dict[str, Any]:
+    """The trust's answer to a request Task (as read from GET /FHIR/R4/Task/{id}): its status and an output text."""
+    return {
+        **task,
+        "status": status,
+        "output": [{"type": {"text": "answer"}, "valueString": text}],
+    }

@@ -16,9 +16,11 @@ from gateway.services.routing import Router
 from gateway.store.tables import (
     Delivery,
     DeliveryAttempt,
+    DispenseRecord,
     FhirMessage,
     InboundPayload,
     LifecycleEvent,
+    LifecycleTask,
     OutboxEntry,
     Prescription,
     PrescriptionItem,
@@ -366,3 +368,37 @@ async def delivery_attempts(session: AsyncSession, outbox_id: int) -> list[Deliv
     stmt = select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == outbox_id).order_by(col(DeliveryAttempt.id))
     return list((await session.exec(stmt)).all())
 
+
+async def dispense_records(session: AsyncSession, prescription_id: str) -> list[DispenseRecord]:
+    """Every dispense notification applied to a prescription (DispenseRecord), oldest first."""
+    stmt = select(DispenseRecord).where(DispenseRecord.prescription_id == prescription_id)
+    return list((await session.exec(stmt.order_by(col(DispenseRecord.seq)))).all())
+
+
+async def lifecycle_tasks(session: AsyncSession, prescription_id: str) -> list[LifecycleTask]:
+    """The requests providers raised about a prescription (LifecycleTask), oldest first."""
+    stmt = select(LifecycleTask).where(LifecycleTask.prescription_id == prescription_id)
+    return list((await session.exec(stmt.order_by(col(LifecycleTask.created_at), col(LifecycleTask.id)))).all())
+
+
+async def lifecycle_task_by_source(
+    session: AsyncSession, requester_ods: str, source_id: str
+) -> LifecycleTask | None:
+    """The LifecycleTask a requester already raised with its own Task id, or None."""
+    stmt = select(LifecycleTask).where(
+        LifecycleTask.requester_ods == requester_ods, LifecycleTask.source_id == source_id
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def prescriptions_in_status(
+    session: AsyncSession, statuses: Sequence[str], *, after: str, limit: int
+) -> list[Prescription]:
+    """A page of prescriptions in any of `statuses`, in id order after `after`."""
+    stmt = (
+        select(Prescription)
+        .where(col(Prescription.status).in_(list(statuses)), col(Prescription.id) > after)
+        .order_by(col(Prescription.id))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())

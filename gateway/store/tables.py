@@ -173,6 +173,9 @@ class Delivery(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts())
     delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     task_id: str | None = Field(default=None, max_length=64)
+    failure_reason: str | None = Field(
+        default=None, max_length=40, description="homecare-failed-delivery-reason code of the last failure"
+    )
 
 
 class Provider(SQLModel, table=True):
@@ -243,3 +246,43 @@ class AccessToken(SQLModel, table=True):
     scope: str
     expires_at: datetime = Field(sa_column=_ts())
 
+
+class DispenseRecord(SQLModel, table=True):
+    """A dispense notification the gateway applied, and whether it still counts (EPS amend and withdraw)."""
+
+    __tablename__ = "dispense_record"
+    __table_args__ = (UniqueConstraint("prescription_id", "seq", name="uq_dispense_record_seq"),)
+
+    id: str = Field(primary_key=True, max_length=36, description="MessageHeader.id, as in fhir_message")
+    prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)
+    seq: int = Field(description="1, 2, … per prescription, in the order applied")
+    bundle_id: str | None = Field(default=None, max_length=64)
+    bundle_identifier: str | None = Field(default=None, max_length=64)
+    state: str = Field(max_length=12, description="active, replaced or withdrawn")
+    lines: str = Field(description="JSON: line-item id → the status this notification gave it (codes only)")
+    declared_status: str | None = Field(default=None, max_length=4, description="the provider's TaskBusinessStatus")
+    replaces: str | None = Field(default=None, max_length=36, description="the notification this one amended")
+    ended_by: str | None = Field(default=None, max_length=64, description="the amendment or withdraw Task")
+    created_at: datetime = Field(sa_column=_ts())
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class LifecycleTask(SQLModel, table=True):
+    """A request a provider raised with the trust (clinical query, prescription due) and the trust's answer.
+    Their texts are the sealed Task resources in fhir_message."""
+
+    __tablename__ = "lifecycle_task"
+    __table_args__ = (UniqueConstraint("requester_ods", "source_id", name="uq_lifecycle_task_source"),)
+
+    id: str = Field(primary_key=True, max_length=36, description="the gateway's Task id")
+    prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)
+    kind: str = Field(max_length=24, description="clinical-query or prescription-due")
+    status: str = Field(max_length=16, description="requested, completed or rejected")
+    requester_ods: str = Field(max_length=12)
+    owner_ods: str = Field(max_length=12)
+    source_id: str | None = Field(default=None, max_length=64, description="the requester's own Task id")
+    due_date: date | None = None
+    request_message_id: str = Field(max_length=36)
+    answer_message_id: str | None = Field(default=None, max_length=36)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())

@@ -290,7 +290,7 @@ async def test_400_is_dead_at_once_then_replayed_after_a_dry_run(env: Env, tmp_p
     assert await env.attempts(mid) == [("leased", None), ("http-400", 400)]
     async with env.gw.sessions() as session:
         events = await repository.prescription_events(session, row.prescription_id)
-    assert [e.kind for e in events if e.kind == "delivery-failed"] == ["delivery-failed"]
+    assert [e.kind for e in events if e.kind == "push-failed"] == ["push-failed"]
 
     preview = await replay_matching(env.gw, provider_ods=PUSH_ODS, state="dead", dry_run=True)
     assert [c.message_id for c in preview.replayed] == [mid]
@@ -423,7 +423,7 @@ async def test_an_ok_that_no_longer_fits_the_prescription_goes_dead(env: Env) ->
     assert await env.status(mid) == "0006"  # the refused transition left nothing behind
     async with env.gw.sessions() as session:
         kinds = [e.kind for e in await repository.prescription_events(session, row.prescription_id)]
-    assert "acknowledged" not in kinds and "delivery-failed" in kinds
+    assert "acknowledged" not in kinds and "push-failed" in kinds
     preview = await replay_message(env.gw, mid, dry_run=True)
     assert preview.replayed == [] and preview.candidates[0].skipped == "the prescription is Dispensed (0006)"
 

@@ -12,7 +12,7 @@ from gateway.api.deps import get_gateway, read_body
 from gateway.api.fhir_response import FhirJSONResponse
 from gateway.fhir.inbound import fail, read_release_parameters
 from gateway.fhir.responses import release_parameters, success_outcome
-from gateway.services import deliveries, release
+from gateway.services import provider_tasks, release
 from gateway.services.context import Gateway
 from gateway.services.messages import process_message
 
@@ -59,7 +59,5 @@ async def post_task(
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
 ) -> FhirJSONResponse:
-    report = deliveries.read_delivery_task(_json(body, "Task"))
-    delivery = await deliveries.record_delivery_status(gw, principal, report)
-    text = f"delivery {delivery.number} of {report.short_form_id} is {delivery.state}"
-    return FhirJSONResponse(success_outcome(text), status_code=201)
+    result = await provider_tasks.process_task(gw, principal, _json(body, "Task"))
+    return FhirJSONResponse(success_outcome(result.text), status_code=result.status_code)

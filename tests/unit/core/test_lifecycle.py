@@ -15,6 +15,7 @@ from gateway.lifecycle import (
     ITEM_TRANSITIONS,
     PRESCRIPTION_STATUS,
     PRESCRIPTION_TRANSITIONS,
+    Move,
     check_delivery_transition,
     check_item_transition,
     check_prescription_transition,
@@ -24,9 +25,21 @@ from gateway.lifecycle import (
 FINAL = [lifecycle.EXPIRED, lifecycle.CANCELLED, lifecycle.DISPENSED, lifecycle.NOT_DISPENSED]
 
 
-@pytest.mark.parametrize(("current", "target"), sorted(PRESCRIPTION_TRANSITIONS))
+FORWARD = sorted(pair for pair, move in PRESCRIPTION_TRANSITIONS.items() if move is Move.FORWARD)
+CORRECTIONS = sorted(pair for pair, move in PRESCRIPTION_TRANSITIONS.items() if move is Move.CORRECTION)
+
+
+@pytest.mark.parametrize(("current", "target"), FORWARD)
 def test_allowed_prescription_transitions_pass(current: str, target: str) -> None:
     check_prescription_transition(current, target)
+    check_prescription_transition(current, target, correction=True)  # a correction may also move forward
+
+
+@pytest.mark.parametrize(("current", "target"), CORRECTIONS)
+def test_corrections_need_a_correction(current: str, target: str) -> None:
+    with pytest.raises(StateTransitionError):
+        check_prescription_transition(current, target)
+    check_prescription_transition(current, target, correction=True)
 
 
 @pytest.mark.parametrize("status", sorted(PRESCRIPTION_STATUS))
@@ -64,19 +77,24 @@ def test_the_error_names_both_states() -> None:
     assert info.value.code == "PRESCRIPTION_INVALID_STATE_TRANSITION"
 
 
-def test_every_prescription_pair_is_decided_by_the_table() -> None:
+@pytest.mark.parametrize("correction", [False, True])
+def test_every_prescription_pair_is_decided_by_the_table(correction: bool) -> None:
     for current, target in itertools.product(PRESCRIPTION_STATUS, repeat=2):
-        allowed = current == target or (current, target) in PRESCRIPTION_TRANSITIONS
+        move = PRESCRIPTION_TRANSITIONS.get((current, target))
+        allowed = current == target or move is Move.FORWARD or (correction and move is Move.CORRECTION)
         try:
-            check_prescription_transition(current, target)
+            check_prescription_transition(current, target, correction=correction)
         except StateTransitionError:
             assert not allowed, (current, target)
         else:
             assert allowed, (current, target)
 
 
-def test_no_transition_leaves_a_final_state() -> None:
-    assert not [pair for pair in PRESCRIPTION_TRANSITIONS if is_final(pair[0])]
+def test_only_a_correction_leaves_a_final_state() -> None:
+    leaving = {pair: move for pair, move in PRESCRIPTION_TRANSITIONS.items() if is_final(pair[0])}
+    assert leaving and set(leaving.values()) == {Move.CORRECTION}
+    # and only a dispensing outcome is corrected: cancelled and expired stay so
+    assert {current for current, _ in leaving} == {lifecycle.DISPENSED, lifecycle.NOT_DISPENSED}
     assert not is_final(lifecycle.TO_BE_DISPENSED)
     assert not is_final(lifecycle.WITH_DISPENSER)
     assert not is_final(lifecycle.WITH_DISPENSER_ACTIVE)
@@ -88,9 +106,21 @@ def test_every_transition_uses_known_codes() -> None:
     assert {s for pair in DELIVERY_TRANSITIONS for s in pair if s is not None} <= set(DELIVERY_STATES)
 
 
-@pytest.mark.parametrize(("current", "target"), sorted(ITEM_TRANSITIONS))
+@pytest.mark.parametrize(("current", "target"), sorted(p for p, m in ITEM_TRANSITIONS.items() if m is Move.FORWARD))
 def test_allowed_item_transitions_pass(current: str, target: str) -> None:
     check_item_transition(current, target)
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(p for p, m in ITEM_TRANSITIONS.items() if m is Move.CORRECTION))
+def test_item_corrections_need_a_correction(current: str, target: str) -> None:
+    with pytest.raises(StateTransitionError, match="line item cannot go"):
+        check_item_transition(current, target)
+    check_item_transition(current, target, correction=True)
+
+
+def test_expired_and_returned_items_are_never_corrected() -> None:
+    assert not [p for p, m in ITEM_TRANSITIONS.items() if m is Move.CORRECTION and lifecycle.ITEM_EXPIRED in p]
+    assert not [p for p in ITEM_TRANSITIONS if p[0] == lifecycle.ITEM_EXPIRED]
 
 
 @pytest.mark.parametrize(
@@ -130,6 +160,7 @@ def test_dispatched_delivery_can_be_delivered() -> None:
         ("dispatched", "dispatched"),
         ("failed", "delivered"),
         ("returned", "delivered"),
+        ("failed", "returned"),
     ],
 )
 def test_forbidden_delivery_transitions_raise(current: str | None, target: str) -> None:

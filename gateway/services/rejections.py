@@ -1,0 +1,42 @@
+"""Why a provider rejected an order: the OperationOutcome of its `fatal-error` response message, as one line for
+the trust's timeline. Coded parts are kept; free text only when nothing is coded, with number runs masked,
+because timeline details never hold patient data."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gateway.services.task_fields import as_dict, as_list
+
+_NUMBER_RUN = re.compile(r"\d[\d ]{5,}\d")
+_LIMIT = 500
+
+
+def reason(resources: list[dict[str, Any]]) -> str | None:
+    """The reason the OperationOutcome(s) of a response message give, or None when there is none."""
+    parts = []
+    for outcome in (r for r in resources if r.get("resourceType") == "OperationOutcome"):
+        for issue in as_list(outcome.get("issue")):
+            if isinstance(issue, dict):
+                text = _issue(issue)
+                if text:
+                    parts.append(text)
+    return "; ".join(parts)[:_LIMIT] or None
+
+
+def _issue(issue: dict[str, Any]) -> str:
+    details = as_dict(issue.get("details"))
+    codings = as_list(details.get("coding"))
+    coded = []
+    for coding in (c for c in codings if isinstance(c, dict)):
+        code, display = coding.get("code"), coding.get("display")
+        if isinstance(code, str) and code:
+            coded.append(f"{code[:64]} {display[:120]}" if isinstance(display, str) and display else code[:64])
+    if coded:
+        return ", ".join(coded)
+    for free in (details.get("text"), issue.get("diagnostics")):
+        if isinstance(free, str) and free.strip():
+            return _NUMBER_RUN.sub("[number]", free.strip())[:200]
+    kind = issue.get("code")
+    return kind if isinstance(kind, str) else ""
