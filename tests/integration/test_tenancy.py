@@ -84,6 +84,15 @@ async def test_tenant_matrix(
     async def task(c: httpx.AsyncClient, owner: str) -> httpx.Response:
         return await post_fhir(c, "/FHIR/R4/Task", msg.delivery_task(owner, facts, 1, "scheduled"))
 
+    async def tracker(c: httpx.AsyncClient, _: str) -> httpx.Response:
+        return await c.get("/FHIR/R4/Task", params={"focus:identifier": sid})
+
+    async def feed(c: httpx.AsyncClient, _: str) -> httpx.Response:
+        r = await c.get("/api/v1/status-feed")
+        if r.status_code == 200 and any(e["short_form_id"] == sid for e in r.json()["events"]):
+            return httpx.Response(299)  # sees the prescription: counted as a success below
+        return r if r.status_code != 200 else httpx.Response(204)  # 204: answered, nothing of another tenant
+
     trust_side = clients_for("trust")
     provider_side = clients_for("provider")
     # endpoint: (call, clients, ODS the own actor acts for, expected status per actor)
@@ -126,7 +135,7 @@ async def test_tenant_matrix(
             seen[(endpoint, actor)] = await _with(gw, actor, owner, call, clients)
     expected = {(e, a): statuses[a] for e, (_, _, _, statuses) in matrix.items() for a in ACTORS}
     assert seen == expected
-    cross_tenant_successes = sum(1 for (_, a), s in seen.items() if a != "own" and s < 300)
+    cross_tenant_successes = sum(1 for (_, a), s in seen.items() if a != "own" and s < 300 and s != 204)
     print(f"cross-tenant accesses that succeeded: {cross_tenant_successes}")
     assert cross_tenant_successes == 0
 
