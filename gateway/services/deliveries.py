@@ -17,6 +17,7 @@ from gateway.errors import NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
+from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import Change, active_lines, resettle
 from gateway.services.task_fields import (
     NHS_NUMBER_SYSTEM,
@@ -30,8 +31,7 @@ from gateway.services.task_fields import (
     read_datetime,
 )
 from gateway.store import repository
-from gateway.store.sealed import message_context
-from gateway.store.tables import Delivery, FhirMessage, LifecycleEvent, Prescription
+from gateway.store.tables import Delivery, LifecycleEvent, Prescription
 
 DELIVERY_STATUS_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/homecare-delivery-status"
 FAILED_REASON_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/homecare-failed-delivery-reason"
@@ -208,18 +208,7 @@ async def record_delivery_status(
         message_id = None
         if raw is not None:
             message_id = str(uuid.uuid4())
-            session.add(
-                FhirMessage(
-                    id=message_id,
-                    direction="in",
-                    event="delivery-status",
-                    prescription_id=p.id,
-                    sender_ods=provider_ods,
-                    receiver_ods=p.trust_ods,
-                    body_enc=gw.cipher.seal(raw, context=message_context(message_id, provider_ods)),
-                    created_at=now,
-                )
-            )
+            session.add(sealed_inbound(gw, message_id, "delivery-status", p, provider_ods, p.trust_ods, raw, now))
         session.add(
             LifecycleEvent(
                 prescription_id=p.id,

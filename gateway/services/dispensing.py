@@ -18,9 +18,9 @@ from gateway.fhir.inbound import MessageHeaderInfo
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.dispense_notice import DispensedLine, Notice, read_dispenses, read_notice
+from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import ACTIVE, Change, active_lines, flush_or_conflict, resettle, settle_lines
 from gateway.store import repository
-from gateway.store.sealed import message_context
 from gateway.store.tables import DispenseRecord, FhirMessage, LifecycleEvent, Prescription, PrescriptionItem
 
 __all__ = ["DispensedLine", "latest_named", "read_dispenses", "record_dispense"]
@@ -110,18 +110,7 @@ async def record_dispense(
             "success",
             {"event": "dispense-notification", "amends": replaced.id if replaced else "none"},
         )
-        session.add(
-            FhirMessage(
-                id=header.id,
-                direction="in",
-                event=header.event,
-                prescription_id=p.id,
-                sender_ods=provider_ods,
-                receiver_ods=p.trust_ods,
-                body_enc=gw.cipher.seal(raw, context=message_context(header.id, provider_ods)),
-                created_at=now,
-            )
-        )
+        session.add(sealed_inbound(gw, header.id, header.event, p, provider_ods, p.trust_ods, raw, now))
         await flush_or_conflict(session, f"prescription {p.short_form_id}")
     return True
 

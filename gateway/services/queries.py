@@ -15,6 +15,7 @@ from gateway.errors import ConflictError, NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
+from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import flush_or_conflict
 from gateway.services.task_fields import NHS_NUMBER_SYSTEM, as_list, check_patient, code_in, read_date, task_key
 from gateway.store import repository
@@ -96,7 +97,7 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
             )
         task_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
         due = req.due_date or p.supply_until
-        session.add(_message(gw, message_id, req.kind, p, principal.ods, p.trust_ods, raw, now))
+        session.add(sealed_inbound(gw, message_id, req.kind, p, principal.ods, p.trust_ods, raw, now))
         session.add(
             LifecycleTask(
                 id=task_id,
@@ -153,7 +154,7 @@ async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: 
         if lt.status != "requested":
             raise ConflictError(f"Task {task_id} was already answered ({lt.status})")
         message_id = str(uuid.uuid4())
-        session.add(_message(gw, message_id, f"{lt.kind}-answer", p, principal.ods, lt.requester_ods, raw, now))
+        session.add(sealed_inbound(gw, message_id, f"{lt.kind}-answer", p, principal.ods, lt.requester_ods, raw, now))
         lt.status, lt.answer_message_id, lt.updated_at = str(status), message_id, now
         session.add(lt)
         detail = f"{status} by {principal.ods} (request {lt.id})"
@@ -209,21 +210,6 @@ def _open(gw: Gateway, message: FhirMessage) -> dict[str, Any]:
     body = gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
     parsed: dict[str, Any] = json.loads(body)
     return parsed
-
-
-def _message(
-    gw: Gateway, message_id: str, event: str, p: Prescription, sender: str, receiver: str, raw: bytes, now: Any
-) -> FhirMessage:
-    return FhirMessage(
-        id=message_id,
-        direction="in",
-        event=event,
-        prescription_id=p.id,
-        sender_ods=sender,
-        receiver_ods=receiver,
-        body_enc=gw.cipher.seal(raw, context=message_context(message_id, sender)),
-        created_at=now,
-    )
 
 
 def _event(p: Prescription, kind: str, actor: str, message_id: str, detail: str, now: Any) -> LifecycleEvent:

@@ -12,11 +12,11 @@ from gateway.errors import NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
+from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.task_fields import NHS_NUMBER_SYSTEM, check_patient, code_in, display_of
 from gateway.services.withdraw import TASK_CODE_SYSTEM
 from gateway.store import repository
-from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry
+from gateway.store.tables import LifecycleEvent, OutboxEntry
 
 RETURN_REASON_SYSTEM = "https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-return-status-reason"
 
@@ -85,18 +85,7 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                     session, OutboxEntry, order.id, {"state": "acknowledged"}, {"state": "rejected"}
                 )
         message_id = str(uuid.uuid4())
-        session.add(
-            FhirMessage(
-                id=message_id,
-                direction="in",
-                event="dispense-return",
-                prescription_id=p.id,
-                sender_ods=principal.ods,
-                receiver_ods=p.trust_ods,
-                body_enc=gw.cipher.seal(raw, context=message_context(message_id, principal.ods)),
-                created_at=now,
-            )
-        )
+        session.add(sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now))
         session.add(
             LifecycleEvent(
                 prescription_id=p.id,

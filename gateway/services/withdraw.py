@@ -13,11 +13,11 @@ from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier
 from gateway.security.principal import Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.services.dispensing import latest_named
+from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import active_lines, flush_or_conflict, resettle
 from gateway.services.task_fields import NHS_NUMBER_SYSTEM, check_patient, code_in, display_of, identifier_of, task_key
 from gateway.store import repository
-from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, LifecycleEvent
+from gateway.store.tables import LifecycleEvent
 
 TASK_CODE_SYSTEM = "http://hl7.org/fhir/CodeSystem/task-code"
 WITHDRAW_REASON_SYSTEM = "https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-withdraw-reason"
@@ -81,18 +81,7 @@ async def withdraw_dispense(gw: Gateway, principal: Principal, w: Withdrawal, ra
         session.add(target)
         session.add(p)
         message_id = str(uuid.uuid4())
-        session.add(
-            FhirMessage(
-                id=message_id,
-                direction="in",
-                event="dispense-withdraw",
-                prescription_id=p.id,
-                sender_ods=principal.ods,
-                receiver_ods=p.trust_ods,
-                body_enc=gw.cipher.seal(raw, context=message_context(message_id, principal.ods)),
-                created_at=now,
-            )
-        )
+        session.add(sealed_inbound(gw, message_id, "dispense-withdraw", p, principal.ods, p.trust_ods, raw, now))
         detail = f"dispense notification {target.id} withdrawn ({w.reason})"
         session.add(
             LifecycleEvent(
