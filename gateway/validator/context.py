@@ -20,6 +20,8 @@ class Frame:
     path: str
     contained: dict[str, str]
     parent: Frame | None = None
+    resource: Any = None  # the resource itself (%resource of its invariants)
+    root: Any = None  # the resource it is contained in, else itself (%rootResource)
 
     def container(self) -> Frame:
         frame = self

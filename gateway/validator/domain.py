@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.domain.identifiers import is_valid_nhs_number, is_valid_short_form_id, verhoeff_valid
+from gateway.domain.identifiers import is_valid_nhs_number
 from gateway.fhir import urls
 from gateway.validator import issues as codes
+from gateway.validator.check_digits import is_valid_short_form_id, verhoeff_valid
 from gateway.validator.context import Context
 from gateway.validator.model import Element
 
@@ -35,7 +36,7 @@ def coding_hook(item: dict[str, Any], path: str, element: Element, ctx: Context)
     if item.get("system") != urls.SNOMED:
         return
     code = item.get("code")
-    if type(code) is not str or not code.isdigit():
+    if type(code) is not str or not code.isascii() or not code.isdigit():
         return  # post-coordinated expressions are not concept ids
     if len(code) in _SNOMED_ID_LENGTHS and code[0] != "0" and verhoeff_valid(code):
         return

@@ -1,31 +1,55 @@
-"""A compiler for the FHIRPath subset invariants mostly use, into plain Python closures (no interpreter per call).
+"""A compiler for the FHIRPath that invariants use, into plain Python closures (no interpreter per call).
 
-Supported: member paths, `$this`, string/number/boolean literals, `=`, `!=`, `<`, `<=`, `>`, `>=`, `and`, `or`,
-`xor`, `implies`, `not()`, `exists()`, `exists(criteria)`, `empty()`, `count()`, `hasValue()`, `where(criteria)`,
-`all(criteria)`, `first()`, `matches(regex)`, `startsWith(text)`, `length()`. `compile_fast` returns None for
-anything else, and the caller falls back to fhirpathpy; tests check both agree on the invariants we ship.
-Collections are Python lists; FHIRPath's three-valued logic uses [] for empty.
+Supported: member paths (choice elements `value` → `valueString`…), `$this`, `%resource`, `%rootResource`,
+`%ucum`, string/number/boolean literals, `implies`, `or`, `xor`, `and`, `in`, `contains`, `=`, `!=`, `<`, `<=`,
+`>`, `>=`, `|`, `+`, `-`, `&`, and the functions `exists([criteria])`, `empty()`, `not()`, `count()`, `first()`,
+`hasValue()`, `where()`, `all()`, `matches()`, `startsWith()`, `contains()`, `length()`, `substring()`,
+`toString()`, `is(Type)` (resource types), `trace()` and `htmlChecks()`. `compile_fast` returns None for anything
+else and the caller falls back to fhirpathpy; tests check both agree on the invariants we ship.
+
+Two things make evaluation cheap. Each expression carries a guard: the names of the focus's elements whose absence
+alone makes it true (or empty, which does not contradict an invariant) — `period.exists() implies period >= 0` holds
+whenever `period` is absent, so most invariants are settled by a set comparison. And sub-expressions that do not
+depend on the focus are computed once per evaluation (or folded at compile time when they are constants).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-Fn = Callable[[list[Any]], list[Any]]
+from gateway.validator.fhirpath_codegen import Generator, Node, Verdict
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^'\\]|\\.)*')|(?P<op><=|>=|!=|[=<>().,])"
-                    r"|(?P<id>\$this|[A-Za-z_][A-Za-z0-9_]*))")
-_BINARY = {"implies": 1, "or": 2, "xor": 2, "and": 3, "=": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4}
-_PRIMITIVE = (str, bool, int, float, Decimal)
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^'\\]|\\.)*')|(?P<op><=|>=|!=|[=<>().,|+\-&])"
+                    r"|(?P<env>%[A-Za-z][A-Za-z0-9_]*)|(?P<id>\$this|[A-Za-z_][A-Za-z0-9_]*|`[^`]+`))")
+# Lower binds looser (FHIRPath operator precedence).
+_BINARY = {"implies": 1, "or": 2, "xor": 2, "and": 3, "in": 4, "contains": 4, "=": 5, "!=": 5, "<": 6, "<=": 6,
+           ">": 6, ">=": 6, "|": 7, "+": 9, "-": 9, "&": 9}
+_ENV_CONSTANTS = {"%ucum": "http://unitsofmeasure.org"}
+_ENV_VARIABLES = {"%resource": "resource", "%rootResource": "rootResource"}
 
 
 class Unsupported(Exception):
     """The expression uses FHIRPath this compiler does not handle."""
 
 
+def _default_choices() -> dict[str, frozenset[str]]:
+    """Choice element name → the type suffixes its JSON names may carry, over all of R4 (fhirpathpy's R4 model)."""
+    from fhirpathpy.models import models
+
+    out: dict[str, set[str]] = {}
+    for path, types in models["r4"]["choiceTypePaths"].items():
+        out.setdefault(path.rsplit(".", 1)[1], set()).update(types)
+    return {name: frozenset(types) for name, types in out.items()}
+
+
+_CHOICES = _default_choices()
+
+
+# --- parsing into a small AST ---------------------------------------------------------------------------------------
 def _tokens(expression: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     position = 0
@@ -36,53 +60,10 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
             raise Unsupported(expression[position:])
         kind = match.lastgroup
         assert kind is not None  # noqa: S101 - one group always matches
-        out.append((kind, match.group(kind)))
+        text = match.group(kind)
+        out.append((kind, text[1:-1] if text[:1] == "`" else text))
         position = match.end()
     return out
-
-
-def _bool(collection: list[Any]) -> bool | None:
-    """FHIRPath singleton evaluation of a collection as a Boolean (None: empty)."""
-    if not collection:
-        return None
-    if len(collection) == 1 and isinstance(collection[0], bool):
-        return collection[0]
-    return True
-
-
-def _constant(value: Any) -> Fn:
-    def constant(focus: list[Any]) -> list[Any]:
-        return [value]
-
-    return constant
-
-
-def _this(focus: list[Any]) -> list[Any]:
-    return focus
-
-
-def _same(a: Any, b: Any) -> bool:
-    """FHIRPath equality of two items (true is not 1)."""
-    if type(a) is bool or type(b) is bool:
-        return a is b
-    return bool(a == b)
-
-
-def _navigate(name: str) -> Fn:
-    def step(focus: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        for item in focus:
-            if type(item) is dict:
-                value = item.get(name)
-                if value is None:
-                    continue
-                if type(value) is list:
-                    out.extend(v for v in value if v is not None)
-                else:
-                    out.append(value)
-        return out
-
-    return step
 
 
 class _Parser:
@@ -90,154 +71,229 @@ class _Parser:
         self.tokens = _tokens(expression)
         self.position = 0
 
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
+    def peek(self) -> str | None:
+        return self.tokens[self.position][1] if self.position < len(self.tokens) else None
 
     def take(self, value: str | None = None) -> tuple[str, str]:
-        token = self.peek()
-        if token is None or (value is not None and token[1] != value):
+        if self.position >= len(self.tokens) or (value is not None and self.tokens[self.position][1] != value):
             raise Unsupported(f"expected {value!r}")
         self.position += 1
-        return token
+        return self.tokens[self.position - 1]
 
-    def expression(self, min_precedence: int = 0) -> Fn:
+    def expression(self, min_precedence: int = 0) -> Node:
         left = self.term()
-        while True:
-            token = self.peek()
-            if token is None or token[1] not in _BINARY or _BINARY[token[1]] < min_precedence:
-                return left
-            operator = self.take()[1]
-            right = self.expression(_BINARY[operator] + 1)
-            left = _binary(operator, left, right)
+        while (operator := self.peek()) in _BINARY and _BINARY[operator] >= min_precedence:
+            self.take()
+            left = ("op", operator, left, self.expression(_BINARY[operator] + 1))
+        return left
 
-    def term(self) -> Fn:
+    def term(self) -> Node:
         kind, value = self.take()
-        base: Fn
+        node: Node
         if kind == "num":
-            base = _constant(Decimal(value) if "." in value else int(value))
+            node = ("const", Decimal(value) if "." in value else int(value))
         elif kind == "str":
-            base = _constant(value[1:-1].replace("\\'", "'"))
+            node = ("const", re.sub(r"\\(.)", r"\1", value[1:-1]))
         elif value == "(":
-            base = self.expression()
+            node = self.expression()
             self.take(")")
+        elif kind == "env":
+            if value not in _ENV_CONSTANTS and value not in _ENV_VARIABLES:
+                raise Unsupported(value)
+            node = ("const", _ENV_CONSTANTS[value]) if value in _ENV_CONSTANTS else ("env", _ENV_VARIABLES[value])
         elif value in ("true", "false"):
-            base = _constant(value == "true")
+            node = ("const", value == "true")
         elif value == "$this":
-            base = _this
+            node = ("this",)
         elif kind == "id":
-            base = self.invocation(value, _this)
+            node = self.invocation(value, ("this",))
         else:
             raise Unsupported(value)
-        while self.peek() is not None and self.peek()[1] == ".":  # type: ignore[index]
+        while self.peek() == ".":
             self.take(".")
-            base = self.invocation(self.take()[1], base)
-        return base
+            node = self.invocation(self.take()[1], node)
+        return node
 
-    def invocation(self, name: str, source: Fn) -> Fn:
-        token = self.peek()
-        if token is None or token[1] != "(":
-            step = _navigate(name)
-            return lambda focus: step(source(focus))
+    def invocation(self, name: str, source: Node) -> Node:
+        if self.peek() != "(":
+            return ("nav", source, name)
         self.take("(")
-        args: list[Fn] = []
-        while self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
+        args: list[Node] = []
+        while self.peek() not in (")", None):
             args.append(self.expression())
-            if self.peek() is not None and self.peek()[1] == ",":  # type: ignore[index]
+            if self.peek() == ",":
                 self.take(",")
         self.take(")")
-        return _function(name, source, args)
+        return ("call", source, name, tuple(args))
 
 
-def _function(name: str, source: Fn, args: list[Fn]) -> Fn:
-    if name == "exists" and args:
-        criteria = args[0]
-        return lambda focus: [any(_bool(criteria([item])) for item in source(focus))]
-    if args and name not in ("where", "all", "matches", "startsWith"):
-        raise Unsupported(name)
-    if name == "exists":
-        return lambda focus: [bool(source(focus))]
-    if name == "empty":
-        return lambda focus: [not source(focus)]
-    if name == "not":
-        def negate(focus: list[Any]) -> list[Any]:
-            value = _bool(source(focus))
-            return [] if value is None else [not value]
-        return negate
-    if name == "count":
-        return lambda focus: [len(source(focus))]
-    if name == "first":
-        return lambda focus: source(focus)[:1]
-    if name == "hasValue":
-        return lambda focus: [len(v := source(focus)) == 1 and isinstance(v[0], _PRIMITIVE)]
-    if name == "length":
-        return lambda focus: [len(v[0])] if len(v := source(focus)) == 1 and isinstance(v[0], str) else []
-    if name == "where":
-        criteria = args[0]
-        return lambda focus: [item for item in source(focus) if _bool(criteria([item])) is True]
-    if name == "all":
-        criteria = args[0]
-        return lambda focus: [all(_bool(criteria([item])) is True for item in source(focus))]
-    if name in ("matches", "startsWith"):
-        return _string_function(name, source, args[0])
-    raise Unsupported(name)
+# --- analysis: guards and focus independence ------------------------------------------------------------------------
+Condition = str | tuple[str, str]  # an absent element, or (element, literal): the element is another single string
+Conditions = frozenset[Condition]
+_EMPTY: Conditions = frozenset()
+_PROPAGATE = frozenset({"first", "where", "matches", "startsWith", "contains", "length", "toString", "substring",
+                        "is", "trace", "htmlChecks"})
 
 
-def _string_function(name: str, source: Fn, argument: Fn) -> Fn:
-    def apply(focus: list[Any]) -> list[Any]:
-        values = source(focus)
-        pattern = argument(focus)
-        if len(values) != 1 or len(pattern) != 1 or not isinstance(values[0], str):
-            return []
-        if name == "matches":
-            return [re.search(pattern[0], values[0]) is not None]
-        return [values[0].startswith(pattern[0])]
-
-    return apply
+def _this_name(node: Node, choices: frozenset[str] | Any) -> str | None:
+    """`name` when node is `$this.name` for an element that is not a choice."""
+    if node[0] == "nav" and node[1] == ("this",) and node[2] not in choices:
+        return node[2]  # type: ignore[no-any-return]
+    return None
 
 
-def _compare(operator: str, left: list[Any], right: list[Any]) -> list[Any]:
-    if not left or not right:
-        return []
-    if operator in ("=", "!="):
-        equal = len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
-        return [equal if operator == "=" else not equal]
-    if len(left) != 1 or len(right) != 1:
-        raise Unsupported("comparison of collections")
-    a, b = left[0], right[0]
-    try:
-        result = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[operator]
-    except TypeError:
-        return []
-    return [result]
+def _sets(node: Node, choices: frozenset[str]) -> tuple[Conditions, Conditions, Conditions]:
+    """(E, T, F): conditions on the focus each of which makes `node` empty; true or empty; false or empty."""
+    kind = node[0]
+    if kind == "nav":
+        if node[1] == ("this",):
+            e = _EMPTY if node[2] in choices else frozenset({node[2]})
+        else:
+            e = _sets(node[1], choices)[0]
+        return e, e, e
+    if kind == "call":
+        e, t, f = _sets(node[1], choices)
+        name = node[2]
+        if name in ("exists", "hasValue"):
+            return _EMPTY, _EMPTY, e
+        if name in ("empty", "all"):
+            return _EMPTY, e, _EMPTY
+        if name == "not":
+            return e, f, t
+        if name in _PROPAGATE:
+            return e, e, e
+        return _EMPTY, _EMPTY, _EMPTY
+    if kind == "op":
+        a, b = _sets(node[2], choices), _sets(node[3], choices)
+        operator = node[1]
+        if operator == "and":
+            return a[0] & b[0], a[1] & b[1], a[2] | b[2]
+        if operator == "or":
+            return a[0] & b[0], a[1] | b[1], a[2] & b[2]
+        if operator == "implies":
+            return a[0] & b[0], a[2] | b[1], a[1] & b[2]
+        if operator == "&":
+            return _EMPTY, _EMPTY, _EMPTY
+        if operator == "|":
+            e = a[0] & b[0]
+        elif operator == "in":
+            e = a[0]
+        elif operator == "contains":
+            e = b[0]
+        else:  # xor, comparisons, arithmetic: empty when either side is
+            e = a[0] | b[0]
+        differs = _differs(node, choices)
+        if differs is not None and operator == "=":
+            return e, e, e | {differs}
+        if differs is not None and operator == "!=":
+            return e, e | {differs}, e
+        return e, e, e
+    return _EMPTY, _EMPTY, _EMPTY
 
 
-def _binary(operator: str, left: Fn, right: Fn) -> Fn:
-    if operator in ("and", "or", "xor", "implies"):
-        def logic(focus: list[Any]) -> list[Any]:
-            a = _bool(left(focus))
-            if operator == "and" and a is False or operator == "or" and a is True:
-                return [a]
-            if operator == "implies" and a is False:
-                return [True]
-            b = _bool(right(focus))
-            if operator == "and":
-                return [False] if b is False else [] if a is None or b is None else [True]
-            if operator == "or":
-                return [True] if b is True else [] if a is None or b is None else [False]
-            if operator == "implies":
-                return [True] if b is True else [] if a is None or b is None else [False]
-            return [] if a is None or b is None else [a != b]
-        return logic
-    return lambda focus: _compare(operator, left(focus), right(focus))
+def _differs(node: Node, choices: frozenset[str]) -> tuple[str, str] | None:
+    """(name, literal) for `name = 'literal'` (either way round)."""
+    for one, other in ((node[2], node[3]), (node[3], node[2])):
+        name = _this_name(one, choices)
+        if name is not None and other[0] == "const" and isinstance(other[1], str):
+            return name, other[1]
+    return None
 
 
-def compile_fast(expression: str) -> Callable[[Any], list[Any]] | None:
-    """`expression` as a function of one JSON value, or None when it uses FHIRPath outside the subset."""
+def _independent(node: Node) -> bool:
+    """Whether `node` gives the same result whatever the focus (it reads only constants and %variables)."""
+    kind = node[0]
+    if kind in ("const", "env"):
+        return True
+    if kind == "this":
+        return False
+    if kind == "nav":
+        return _independent(node[1])
+    if kind == "call":
+        return _independent(node[1]) and all(_independent(a) for a in node[3])
+    return _independent(node[2]) and _independent(node[3])
+
+
+def _uses_env(node: Node) -> bool:
+    kind = node[0]
+    if kind == "env":
+        return True
+    if kind in ("const", "this"):
+        return False
+    if kind == "nav":
+        return _uses_env(node[1])
+    if kind == "call":
+        return _uses_env(node[1]) or any(_uses_env(a) for a in node[3])
+    return _uses_env(node[2]) or _uses_env(node[3])
+
+
+# --- checks before code generation ------------------------------------------------------------------------------
+_FUNCTIONS = {  # name → allowed argument counts
+    "exists": (0, 1), "where": (1,), "all": (1,), "empty": (0,), "not": (0,), "count": (0,), "first": (0,),
+    "hasValue": (0,), "length": (0,), "toString": (0,), "htmlChecks": (0,), "matches": (1,), "startsWith": (1,),
+    "contains": (1,), "substring": (1, 2), "is": (1,), "trace": (1, 2),
+}
+
+
+def _check(node: Node) -> None:
+    """Raise Unsupported for functions outside the subset (or with the wrong arguments)."""
+    kind = node[0]
+    if kind == "nav":
+        _check(node[1])
+    elif kind == "call":
+        name, args = node[2], node[3]
+        if len(args) not in _FUNCTIONS.get(name, ()):
+            raise Unsupported(f"{name}() with {len(args)} arguments")
+        if name == "is" and (args[0][0] != "nav" or args[0][1] != ("this",)):
+            raise Unsupported("is() needs a type name")
+        _check(node[1])
+        if name not in ("is", "trace"):
+            for arg in args:
+                _check(arg)
+    elif kind == "op":
+        _check(node[2])
+        _check(node[3])
+
+
+# --- the compiled expression -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FastExpression:
+    """A compiled invariant: `evaluate(value, resource, root)` → True (holds or empty), False (fails), None (not
+    evaluable); `guard` and `differs` as explained above."""
+
+    expression: str
+    guard: frozenset[str]
+    differs: tuple[tuple[str, str], ...]  # (name, literal): holds when the focus's `name` is another single string
+    evaluate: Verdict
+    tree: Node
+    choice_of: Callable[[Node], frozenset[str] | None]
+
+    def collection(self, value: Any, resource: Any = None, root: Any = None) -> list[Any]:
+        """The FHIRPath result itself (compiled on each call: validation needs only `evaluate`)."""
+        return Generator(self.choice_of, _independent, _uses_env).function(self.tree)(value, resource, root)
+
+
+def compile_fast(expression: str, focus_choices: frozenset[str] | None = None) -> FastExpression | None:
+    """`expression` compiled, or None when it uses FHIRPath outside the subset. `focus_choices` names the choice
+    elements of the focus's type (None: any name that is a choice element somewhere in R4)."""
     try:
         parser = _Parser(expression)
-        function = parser.expression()
+        tree = parser.expression()
         if parser.peek() is not None:
             return None
+        _check(tree)
     except Unsupported:
         return None
-    return lambda value: function([value])
+    choices = focus_choices if focus_choices is not None else frozenset(_CHOICES)
+
+    def choice_of(node: Node) -> frozenset[str] | None:
+        first_step = node[1] == ("this",) and focus_choices is not None
+        if node[2] in (focus_choices if first_step else _CHOICES):  # type: ignore[operator]
+            return _CHOICES.get(node[2], frozenset())
+        return None
+
+    holds = _sets(tree, choices)[1]
+    absent = frozenset(c for c in holds if isinstance(c, str))
+    differs = tuple(sorted(c for c in holds if isinstance(c, tuple)))
+    evaluate = Generator(choice_of, _independent, _uses_env).verdict(tree)
+    return FastExpression(expression, absent, differs, evaluate, tree, choice_of)

@@ -3,7 +3,9 @@
 The element tables (names, types, cardinality, choice types, reference targets, required code lists) are read from
 the R4B pydantic models' field metadata, which for the resources the gateway uses match R4; the two R4B-only
 datatypes (CodeableReference, RatioRange) are left out. Required bindings of `code` elements carry their codes
-inline (`BINDING_CODES_URL` extensions), so no ValueSet files are needed for them. Run
+inline (`BINDING_CODES_URL` extensions), so no ValueSet files are needed for them. The R4 core invariants
+(`core_invariants.py`) are added to the elements they sit on, and the SimpleQuantity profile is written for the
+elements R4 types with it. Run
 `python -m gateway.validator.generate_base` after upgrading fhir.resources; a test checks the files are in sync.
 """
 
@@ -17,10 +19,12 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 from fhir_profiles import PACKAGE_DIR
+from gateway.validator import core_invariants
 
 BASE_DIR = PACKAGE_DIR / "base"
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 BINDING_CODES_URL = "https://fhir.homecaregateway.uk/StructureDefinition/Extension-BindingCode"
+SIMPLE_QUANTITY_URL = FHIR_SD + "SimpleQuantity"
 # The resource types the gateway sends, receives or meets in EPS messages.
 RESOURCES = (
     "Bundle", "MessageHeader", "MedicationRequest", "MedicationDispense", "Medication", "Patient", "Practitioner",
@@ -102,6 +106,7 @@ class _Builder:
             choice = extra.get("one_of_many")
             if isinstance(choice, str):
                 element = choices.get(choice)
+                extra = {**extra, "path": f"{path}.{choice}[x]"}
                 if element is None:
                     element = {"id": f"{path}.{choice}[x]", "path": f"{path}.{choice}[x]",
                                "min": 1 if extra.get("one_of_many_required") else 0, "max": "1", "type": []}
@@ -111,6 +116,7 @@ class _Builder:
                 continue
             element = {"id": f"{path}.{field.alias}", "path": f"{path}.{field.alias}", "min": 1 if required else 0,
                        "max": "*" if repeats else "1"}
+            extra = {**extra, "path": element["path"]}
             out.append(element)
             if code not in ("Resource",) and code[0].isupper() and not _is_datatype(code):
                 if code in seen:
@@ -133,6 +139,8 @@ class _Builder:
         if code[0].isupper() and code != "Resource":
             self.datatypes.add(code)
         entry: dict[str, Any] = {"code": code}
+        if code == "Quantity" and extra.get("path") in core_invariants.SIMPLE_QUANTITY:
+            entry["profile"] = [SIMPLE_QUANTITY_URL]
         targets = extra.get("enum_reference_types")
         if code in ("Reference", "canonical") and isinstance(targets, list) and targets:
             entry["targetProfile"] = [FHIR_SD + t for t in targets]
@@ -143,6 +151,8 @@ def _definition(builder: _Builder, name: str, kind: str) -> dict[str, Any]:
     model = get_fhir_model_class(name)
     parent = model.__mro__[1].__name__
     base = {"FHIRAbstractModel": "Element"}.get(parent, parent)
+    elements = builder.elements(name)
+    _add_invariants(elements, name, domain_resource=kind == "resource" and name not in _NOT_DOMAIN_RESOURCES)
     return {
         "resourceType": "StructureDefinition",
         "id": name,
@@ -157,7 +167,35 @@ def _definition(builder: _Builder, name: str, kind: str) -> dict[str, Any]:
         "type": name,
         "baseDefinition": FHIR_SD + base,
         "derivation": "specialization",
-        "snapshot": {"element": builder.elements(name)},
+        "snapshot": {"element": elements},
+    }
+
+
+_NOT_DOMAIN_RESOURCES = frozenset({"Bundle", "Parameters", "Binary"})
+
+
+def _add_invariants(elements: list[dict[str, Any]], type_name: str, *, domain_resource: bool) -> None:
+    by_path = {e["path"]: e for e in elements}
+    for path, invariant, source in core_invariants.for_type(type_name, domain_resource):
+        by_path[path].setdefault("constraint", []).append(invariant.constraint(source))
+
+
+def _simple_quantity(quantity: dict[str, Any]) -> dict[str, Any]:
+    """R4's SimpleQuantity profile: a Quantity without a comparator (sqty-1)."""
+    elements = json.loads(json.dumps(quantity["snapshot"]["element"]))
+    sqty = [i for i in core_invariants.BY_TYPE["SimpleQuantity"] if i.key == "sqty-1"]
+    elements[0]["constraint"] = [i.constraint("SimpleQuantity") for i in core_invariants.BY_TYPE["SimpleQuantity"]]
+    return {
+        **{k: v for k, v in quantity.items() if k != "snapshot"},
+        "id": "SimpleQuantity",
+        "url": SIMPLE_QUANTITY_URL,
+        "name": "SimpleQuantity",
+        "description": "FHIR R4 SimpleQuantity profile: a Quantity without a comparator (sqty-1).",
+        "baseDefinition": FHIR_SD + "Quantity",
+        "derivation": "constraint",
+        "differential": {"element": [{"id": "Quantity", "path": "Quantity",
+                                      "constraint": [i.constraint("SimpleQuantity") for i in sqty]}]},
+        "snapshot": {"element": elements},
     }
 
 
@@ -170,6 +208,7 @@ def generate() -> dict[str, dict[str, Any]]:
         name = sorted(builder.datatypes - done)[0]
         done.add(name)
         out[f"StructureDefinition-{name}.json"] = _definition(builder, name, "complex-type")
+    out["StructureDefinition-SimpleQuantity.json"] = _simple_quantity(out["StructureDefinition-Quantity.json"])
     return dict(sorted(out.items()))
 
 

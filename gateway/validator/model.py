@@ -22,7 +22,9 @@ class Constraint:
     severity: str
     human: str
     expression: str
-    evaluate: Callable[[Any], bool | None]  # None: could not be evaluated
+    evaluate: Callable[[Any, Any, Any], bool | None]  # (value, %resource, %rootResource); None: not evaluable
+    guard: frozenset[str] = frozenset()  # the invariant holds when any of these elements of the value is absent
+    differs: tuple[tuple[str, str], ...] = ()  # …or when the value's `name` is a single string other than `literal`
 
 
 @dataclass(slots=True)
@@ -39,6 +41,8 @@ class Element:
     binding: Binding | None = None
     targets: frozenset[str] | None = None  # allowed Reference target types; None: any
     constraints: list[Constraint] = field(default_factory=list)
+    # All constraints at once: (value, %resource, %rootResource) → [(index, False | None)] or None (all hold).
+    check: Callable[[Any, Any, Any], list[tuple[int, bool | None]] | None] | None = None
     slicing: Slicing | None = None
 
 
@@ -52,6 +56,7 @@ class Child:
     kind: int
     check: PrimitiveCheck | None = None
     plain: bool = False  # a single primitive with no fixed/pattern value, binding, invariant or max 0: check only
+    text: int = 0  # primitives.TEXT_KINDS: strings valid without calling `check`
     bare: bool | None = None  # COMPLEX with nothing to check but its children (set by the walker on first use)
     node: Node | None = None  # COMPLEX: the children of the value; RESOURCE: unused
     profile: str | None = None  # RESOURCE: the profile its slice or type requires
@@ -68,6 +73,13 @@ class Node:
     required: list[tuple[Element, tuple[str, ...]]] = field(default_factory=list)
     # Choice elements (value[x]) and their JSON names: at most one may be present.
     choices: list[tuple[Element, tuple[str, ...]]] = field(default_factory=list)
+    # Fast paths: every required element that has one JSON name (and those that repeat, where [] is missing too),
+    # and every JSON name of a choice.
+    required_names: frozenset[str] = frozenset()
+    required_lists: tuple[str, ...] = ()
+    choice_names: frozenset[str] = frozenset()
+    # The root element of the datatype (or datatype profile) whose invariants hold for every value (per-1, qty-3…).
+    root: Element | None = None
     ready: bool = False
 
 
@@ -88,3 +100,6 @@ class Slicing:
     rules: str  # open, closed, openAtEnd
     ordered: bool
     slices: list[Slice] = field(default_factory=list)
+    # One `value` or `type` discriminator on a property: its value (or resource type) → the first slice it selects.
+    lookup: dict[Any, int] | None = None
+    key_of: Callable[[Any], Any] | None = None  # the item's key, or slicing.NO_KEY: match slice by slice

@@ -98,6 +98,28 @@ CHECKS: Final[dict[str, PrimitiveCheck]] = {
 }
 
 
+# Strings the walker accepts without calling the check (str.isprintable() admits no whitespace but the space, so
+# these imply the regular expressions above): 1 any printable text (string, markdown); 2 printable without spaces
+# (uri, url, canonical); 3 printable, spaces only single and inside (code). 0: always call the check.
+TEXT_ANY, TEXT_NO_SPACE, TEXT_CODE = 1, 2, 3
+TEXT_KINDS: Final[dict[str, int]] = {
+    "string": TEXT_ANY, "markdown": TEXT_ANY, "uri": TEXT_NO_SPACE, "url": TEXT_NO_SPACE, "canonical": TEXT_NO_SPACE,
+    "code": TEXT_CODE,
+}
+MAX_STRING: Final = _MAX_STRING
+
+
+def plainly_valid(kind: int, value: str) -> bool:
+    """The fast path of a text check (see TEXT_KINDS); False means "call the check", not "invalid"."""
+    if not value or not value.isprintable() or len(value) > _MAX_STRING:
+        return False
+    if kind == TEXT_ANY:
+        return True
+    if kind == TEXT_NO_SPACE:
+        return " " not in value
+    return value[0] != " " and value[-1] != " " and "  " not in value
+
+
 def is_primitive(type_code: str) -> bool:
     """FHIR primitive type codes start with a lower-case letter (and the FHIRPath System types are not used)."""
     return type_code[:1].islower()

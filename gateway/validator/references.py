@@ -22,6 +22,8 @@ def bundle_rules(bundle: dict[str, Any], path: str, ctx: Context) -> None:
     entries = entries if type(entries) is list else []
     by_url: dict[str, str] = {}
     by_type_id: dict[str, str] = {}
+    versions: dict[str, set[Any]] = {}
+    history = bundle.get("type") == "history"
     for index, entry in enumerate(entries):
         if type(entry) is not dict:
             continue
@@ -30,9 +32,11 @@ def bundle_rules(bundle: dict[str, Any], path: str, ctx: Context) -> None:
         full_url = entry.get("fullUrl")
         if type(full_url) is str:
             key = _key(full_url)
-            if key in by_url:
-                ctx.add(codes.DUPLICATE_FULL_URL, "fullUrl already used by an earlier entry",
-                        f"{path}.entry[{index}].fullUrl", value=full_url, profile=_BUNDLE)
+            version = _version_id(resource)
+            if key in by_url and not history and version in versions[key]:
+                ctx.add(codes.DUPLICATE_FULL_URL, "bdl-7: fullUrl already used by an earlier entry (of the same "
+                        "meta.versionId)", f"{path}.entry[{index}].fullUrl", value=full_url, profile=_BUNDLE)
+            versions.setdefault(key, set()).add(version)
             by_url[key] = str(resource_type)
         if type(resource_type) is str and type(resource.get("id")) is str:  # type: ignore[union-attr]
             by_type_id[f"{resource_type}/{resource['id']}"] = resource_type  # type: ignore[index]
@@ -43,6 +47,11 @@ def bundle_rules(bundle: dict[str, Any], path: str, ctx: Context) -> None:
 
 
 _BUNDLE = "http://hl7.org/fhir/StructureDefinition/Bundle"
+
+
+def _version_id(resource: Any) -> Any:
+    meta = resource.get("meta") if type(resource) is dict else None
+    return meta.get("versionId") if type(meta) is dict else None
 
 
 def _target(reference: str, ref: Ref | None, by_url: dict[str, str], by_type_id: dict[str, str]) -> str | None:
@@ -75,7 +84,7 @@ def _resolve(ref: Ref, by_url: dict[str, str], by_type_id: dict[str, str], ctx: 
         container = ref.frame.container()
         target = container.resource_type if reference == "#" else container.contained.get(reference[1:])
         if target is None:
-            ctx.add(codes.UNRESOLVED_REFERENCE, "no contained resource has this id", ref.path, ref.element,
+            ctx.add(codes.UNRESOLVED_REFERENCE, "ref-1: no contained resource has this id", ref.path, ref.element,
                     value=reference)
             return
     else:
@@ -100,7 +109,7 @@ def _message_rules(
     first = entries[0].get("resource") if entries and type(entries[0]) is dict else None
     first_type = first.get("resourceType") if type(first) is dict else None
     if first_type != "MessageHeader":
-        ctx.add(codes.MESSAGE_HEADER_NOT_FIRST, "a message Bundle must start with its MessageHeader",
+        ctx.add(codes.MESSAGE_HEADER_NOT_FIRST, "bdl-12: a message Bundle must start with its MessageHeader",
                 f"{path}.entry[0]" if entries else f"{path}.entry", value=first_type, expected="MessageHeader",
                 profile=_BUNDLE)
         return

@@ -107,3 +107,25 @@ def all_of(matchers: list[Matcher]) -> Matcher:
         return all(m(item) for m in matchers)
 
     return matches
+
+
+NO_KEY = object()  # an item whose discriminator value cannot be looked up (a list, an object): match one by one
+
+
+def key_function(kind: str, path: str) -> Callable[[Any], Any] | None:
+    """For one `value` or `type` discriminator on a simple property, the item's lookup key; None otherwise."""
+    if not _simple(path):
+        return None
+    if kind == "type":
+        def resource_type(item: Any) -> Any:
+            value = item.get(path) if type(item) is dict else None
+            return value.get("resourceType") if type(value) is dict else None
+
+        return resource_type
+    if kind == "value":
+        def value_key(item: Any) -> Any:
+            value = item.get(path) if type(item) is dict else None
+            return NO_KEY if type(value) in (list, dict) else value
+
+        return value_key
+    return None

@@ -137,7 +137,8 @@ def generate(package: Package | None = None) -> dict[Path, dict[str, Any]]:
     out: dict[Path, dict[str, Any]] = {}
     for url, path in sorted(package.paths.items()):
         resource = package.resources[url]
-        if resource["resourceType"] == "StructureDefinition" and resource.get("derivation") == "constraint":
+        if (resource["resourceType"] == "StructureDefinition" and resource.get("derivation") == "constraint"
+                and path.parent == PROFILE_DIR):  # base/ (SimpleQuantity) is written by generate_base
             updated = {k: v for k, v in resource.items() if k != "snapshot"}
             updated["snapshot"] = {"element": builder.snapshot(url)}
             out[path] = updated

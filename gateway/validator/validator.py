@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from gateway.fhir import urls
 from gateway.validator import issues as codes
 from gateway.validator.compiler import Compiler
 from gateway.validator.context import Context
@@ -16,30 +17,33 @@ from gateway.validator.package import Package
 from gateway.validator.profiles import CAPABILITY_STATEMENT, default_profile
 from gateway.validator.references import bundle_rules, outside_bundles
 from gateway.validator.terminology import Terminology
-from gateway.validator.walker import Hook, ResourceRule, Walker
+from gateway.validator.walker import ResourceRule, TypeHook, Walker
 
 
 class Validator:
     """Validates FHIR R4 JSON (dicts as `json.loads` gives them; Decimal numbers welcome) against the package."""
 
-    def __init__(self, package: Package) -> None:
+    def __init__(self, package: Package, *, best_practice: bool = False) -> None:
+        """`best_practice`: also evaluate best-practice invariants (dom-6) and the narrative checks (txt-1, txt-2),
+        which are off by default."""
         self.package = package
         self.terminology = Terminology(package)
-        self._compiler = Compiler(package, self.terminology, self._conforms)
-        hooks: dict[str, list[Hook]] = {
-            "Identifier": [identifier_hook],
-            "Coding": [coding_hook, self._display_hook],
+        self._compiler = Compiler(package, self.terminology, self._conforms, best_practice=best_practice)
+        complete = frozenset(cs["url"] for cs in package.of_type("CodeSystem") if cs.get("content") == "complete")
+        hooks: dict[str, TypeHook] = {
+            "Identifier": (identifier_hook, frozenset({urls.NHS_NUMBER, urls.PRESCRIPTION_ORDER_NUMBER})),
+            "Coding": (self._coding_hook, complete | {urls.SNOMED}),
         }
         rules: dict[str, list[ResourceRule]] = {"Bundle": [bundle_rules, prescription_consistency]}
         self._walker = Walker(package, self._compiler, self.terminology, hooks, rules, self._choose_profile)
         self._warm()
 
     @classmethod
-    def from_package(cls, path: Path | None = None) -> Validator:
+    def from_package(cls, path: Path | None = None, *, best_practice: bool = False) -> Validator:
         """A validator over `path` (default: the installed `fhir_profiles`); the default one is built once."""
-        if path is None:
+        if path is None and not best_practice:
             return _default_validator()
-        return cls(Package.load(path))
+        return cls(Package.load(path), best_practice=best_practice)
 
     def _warm(self) -> None:
         """Compile every profile now, so that the first validation is as fast as the rest and faults show early."""
@@ -88,8 +92,11 @@ class Validator:
             return False
         return not ctx.has_errors()
 
-    def _display_hook(self, item: dict[str, Any], path: str, element: Element, ctx: Context) -> None:
+    def _coding_hook(self, item: dict[str, Any], path: str, element: Element, ctx: Context) -> None:
+        """SNOMED CT check digits (domain.coding_hook), and the display of codes of complete CodeSystems."""
         system = item.get("system")
+        if system == urls.SNOMED:
+            coding_hook(item, path, element, ctx)
         display = item.get("display")
         if type(system) is not str or type(display) is not str:
             return

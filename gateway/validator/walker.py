@@ -12,18 +12,20 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 from gateway.validator import issues as codes
+from gateway.validator.checks import check_code, check_coded, check_contained_referenced, check_invariants
 from gateway.validator.compiler import Compiler, Profile
 from gateway.validator.context import Context, Frame, Ref
-from gateway.validator.model import COMPLEX, PRIMITIVE, RESOURCE, Child, Element, Node
+from gateway.validator.model import COMPLEX, PRIMITIVE, RESOURCE, Child, Element, Node, Slicing
 from gateway.validator.package import Package, PackageError
-from gateway.validator.slicing import matches_pattern
+from gateway.validator.primitives import MAX_STRING, TEXT_ANY, TEXT_NO_SPACE, plainly_valid
+from gateway.validator.slicing import NO_KEY, matches_pattern
 from gateway.validator.terminology import Terminology
 
 Hook = Callable[[dict[str, Any], str, Element, Context], None]
+# A type's hook, and the `system`s of the values it is called for (None: every value).
+TypeHook = tuple[Hook, frozenset[str] | None]
 ResourceRule = Callable[[dict[str, Any], str, Context], None]
 ProfileChooser = Callable[[dict[str, Any]], str | None]
-
-_STRENGTH_SEVERITY = {"required": "error", "extensible": "warning"}
 
 
 class Walker:
@@ -32,7 +34,7 @@ class Walker:
         package: Package,
         compiler: Compiler,
         terminology: Terminology,
-        hooks: dict[str, list[Hook]],
+        hooks: dict[str, TypeHook],
         resource_rules: dict[str, list[ResourceRule]],
         choose_profile: ProfileChooser,
     ) -> None:
@@ -44,6 +46,7 @@ class Walker:
         self._choose_profile = choose_profile
         self._extension_node = compiler.type_node("Extension")
         self._displays: dict[str, dict[str, str] | None] = {}
+        self._extension_nodes: dict[str, Node | None] = {}  # extension url → its definition's node (None: unknown)
 
     # --- resources -------------------------------------------------------------------------------------------------
     def resource(self, resource: Any, path: str, profile: str | None, ctx: Context, contained: bool = False) -> None:
@@ -62,7 +65,9 @@ class Walker:
             if type(item) is dict and type(item.get("id")) is str:
                 contained_ids[item["id"]] = str(item.get("resourceType"))
         outer = ctx.frame
-        ctx.frame = Frame(resource_type, path, contained_ids, outer if contained else None)
+        parent = outer if contained else None
+        ctx.frame = Frame(resource_type, path, contained_ids, parent, resource,
+                          parent.root if parent is not None else resource)
         saved_refs = ctx.refs
         is_bundle = resource_type == "Bundle"
         if is_bundle:
@@ -70,7 +75,9 @@ class Walker:
         try:
             self.object(compiled.node, resource, path, ctx, root=True)
             if compiled.root.constraints:
-                self._invariants(compiled.root, resource, path, ctx)
+                check_invariants(compiled.root, resource, path, ctx)
+            if contained_ids:
+                check_contained_referenced(resource, path, compiled.root, ctx)
             for rule in self._rules.get(resource_type, ()):
                 rule(resource, path, ctx)
         finally:
@@ -114,6 +121,12 @@ class Walker:
                 continue
             if child.plain:
                 # Most values are single primitives with nothing but their format to check: no call, no path.
+                text = child.text
+                if text and type(value) is str and value.isprintable() and value and (
+                        text == TEXT_ANY or (" " not in value if text == TEXT_NO_SPACE else
+                                             value[0] != " " and value[-1] != " " and "  " not in value)
+                ) and len(value) <= MAX_STRING:
+                    continue  # = primitives.plainly_valid, inline
                 problem = child.check(value) if type(value) is not list else "must not be a JSON array"  # type: ignore[misc]
                 if problem is not None:
                     ctx.add(codes.UNEXPECTED_ARRAY if type(value) is list else codes.INVALID_FORMAT, problem,
@@ -140,9 +153,12 @@ class Walker:
                     bare = child.bare = self._is_bare(child)
                 if bare:
                     walk, item_node = self.object, child.node
+                    hook = self._hooks.get(child.type_code)
                     for i, item in enumerate(value):
                         if type(item) is dict and item:
                             walk(item_node, item, f"{p}[{i}]", ctx)  # type: ignore[arg-type]
+                            if hook is not None and (hook[1] is None or item.get("system") in hook[1]):
+                                hook[0](item, f"{p}[{i}]", element, ctx)
                         else:
                             self.value(child, item, f"{p}[{i}]", ctx)
                     continue
@@ -160,8 +176,25 @@ class Walker:
                     bare = child.bare = self._is_bare(child)
                 if bare and type(value) is dict and value:
                     self.object(child.node, value, p, ctx)  # type: ignore[arg-type]
+                    hook = self._hooks.get(child.type_code)
+                    if hook is not None and (hook[1] is None or value.get("system") in hook[1]):
+                        hook[0](value, p, element, ctx)
                 else:
                     self.value(child, value, p, ctx)
+        keys = obj.keys()
+        if node.required and not (keys >= node.required_names and (
+                not node.required_lists or all(obj[n] != [] for n in node.required_lists))):
+            self._missing(node, obj, path, ctx)
+        if node.choices and len(keys & node.choice_names) > 1:
+            for element, names in node.choices:
+                present = [name for name in names if name in obj]
+                if len(present) > 1:
+                    ctx.add(codes.TOO_MANY, f"only one of {', '.join(present)} may be present (one value of a "
+                            "choice)", f"{path}.{present[1]}", element)
+        if node.root is not None:
+            check_invariants(node.root, obj, path, ctx)
+
+    def _missing(self, node: Node, obj: dict[str, Any], path: str, ctx: Context) -> None:
         for element, names in node.required:
             for name in names:
                 if name in obj and obj[name] != []:
@@ -170,17 +203,13 @@ class Walker:
                 name = element.id.rsplit(".", 1)[-1].split(":", 1)[0].replace("[x]", "")
                 ctx.add(codes.MISSING_ELEMENT, f"{name} is required (min {element.min})", f"{path}.{name}", element,
                         expected=f"at least {element.min}")
-        for element, names in node.choices:
-            present = [name for name in names if name in obj]
-            if len(present) > 1:
-                ctx.add(codes.TOO_MANY, f"only one of {', '.join(present)} may be present (one value of a choice)",
-                        f"{path}.{present[1]}", element)
 
     def _is_bare(self, child: Child) -> bool:
-        """A complex child whose values need only their own children checked (no hook, binding, value, rule)."""
+        """A complex child whose values need only their own children checked, and the type's hook called (no
+        binding, fixed or pattern value, invariant, reference or extension)."""
         element = child.element
-        return (child.kind == COMPLEX and child.type_code not in self._hooks and child.type_code not in
-                ("Reference", "Extension") and element.fixed is None and element.pattern is None
+        return (child.kind == COMPLEX and child.type_code not in ("Reference", "Extension")
+                and element.fixed is None and element.pattern is None
                 and element.binding is None and not element.constraints)
 
     def _unknown(self, children: dict[str, Child], key: str, value: Any, path: str, ctx: Context, root: bool) -> None:
@@ -229,7 +258,10 @@ class Walker:
         if kind == PRIMITIVE:
             if item is None:
                 return  # a null placeholder paired with `_name`
-            problem = child.check(item)  # type: ignore[misc]
+            if child.text and type(item) is str and plainly_valid(child.text, item):
+                problem = None
+            else:
+                problem = child.check(item)  # type: ignore[misc]
             if problem is not None:
                 ctx.add(codes.INVALID_FORMAT, problem, path, element, value=item, expected=child.type_code)
                 return
@@ -240,9 +272,9 @@ class Walker:
                 ctx.add(codes.PATTERN_MISMATCH, f"must be {element.pattern!r}", path, element, value=item,
                         expected=str(element.pattern))
             if element.binding is not None and child.type_code == "code":
-                self._code(item, element, path, ctx)
+                check_code(item, element, path, ctx)
             if element.constraints:
-                self._invariants(element, item, path, ctx)
+                check_invariants(element, item, path, ctx)
             return
         if kind == COMPLEX:
             if type(item) is not dict:
@@ -262,17 +294,16 @@ class Walker:
                 ctx.add(codes.PATTERN_MISMATCH, f"must match the pattern {element.pattern!r}", path, element,
                         expected=repr(element.pattern))
             if element.binding is not None:
-                self._coded(child.type_code, item, element, path, ctx)
-            hooks = self._hooks.get(child.type_code)
-            if hooks is not None:
-                for hook in hooks:
-                    hook(item, path, element, ctx)
+                check_coded(child.type_code, item, element, path, ctx)
+            hook = self._hooks.get(child.type_code)
+            if hook is not None and (hook[1] is None or item.get("system") in hook[1]):
+                hook[0](item, path, element, ctx)
             if child.type_code == "Reference":
                 reference = item.get("reference")
                 if type(reference) is str and ctx.frame is not None:
                     ctx.refs.append(Ref(path + ".reference", reference, element.targets, element, ctx.frame))
             if element.constraints:
-                self._invariants(element, item, path, ctx)
+                check_invariants(element, item, path, ctx)
             return
         if kind == RESOURCE:
             if type(item) is dict and child.resource_types is not None:
@@ -286,8 +317,12 @@ class Walker:
                    ) -> None:
         url = item.get("url")
         if node is self._extension_node and type(url) is str:
-            if self._compiler.has_profile(url):
-                node = self._compiler.profile(url).node
+            if url not in self._extension_nodes:
+                self._extension_nodes[url] = self._compiler.profile(url).node if self._compiler.has_profile(url) \
+                    else None
+            defined = self._extension_nodes[url]
+            if defined is not None:
+                node = defined
             elif url not in ctx.reported_extensions and "://" in url:
                 ctx.reported_extensions.add(url)
                 ctx.add(codes.UNKNOWN_EXTENSION, f"extension {url} is not defined in the package; only its "
@@ -308,17 +343,16 @@ class Walker:
         counts = [0] * len(slicing.slices)
         for i, item in enumerate(items):
             item_path = f"{path}[{i}]"
-            for index, one in enumerate(slicing.slices):
-                if one.matches(item):
-                    counts[index] += 1
-                    self.value(one.child, item, item_path, ctx)
-                    break
-            else:
-                if slicing.rules == "closed":
-                    wanted = "; ".join(f"{s.name}: {s.describe}" for s in slicing.slices)
-                    ctx.add(codes.NO_MATCHING_SLICE, f"matches none of the slices (closed slicing): {wanted}",
-                            item_path, child.element)
-                self.value(child, item, item_path, ctx)
+            found = _slice_of(slicing, item)
+            if found is not None:
+                counts[found] += 1
+                self.value(slicing.slices[found].child, item, item_path, ctx)
+                continue
+            if slicing.rules == "closed":
+                wanted = "; ".join(f"{s.name}: {s.describe}" for s in slicing.slices)
+                ctx.add(codes.NO_MATCHING_SLICE, f"matches none of the slices (closed slicing): {wanted}",
+                        item_path, child.element)
+            self.value(child, item, item_path, ctx)
         for one, count in zip(slicing.slices, counts, strict=True):
             if count < one.element.min:
                 ctx.add(codes.SLICE_MISSING, f"required slice {one.name!r} is missing: no item where "
@@ -328,71 +362,22 @@ class Walker:
                         f"{one.describe}, found {count}", path, one.element)
 
     # --- terminology -----------------------------------------------------------------------------------------------
-    def _code(self, code: str, element: Element, path: str, ctx: Context) -> None:
-        binding = element.binding
-        assert binding is not None  # noqa: S101
-        if code in binding.plain_codes:
-            return
-        if binding.expansion.open_systems:
-            self._unchecked(next(iter(binding.expansion.open_systems)), code, element, path, ctx)
-            return
-        severity = _STRENGTH_SEVERITY.get(binding.strength)
-        if severity is not None:
-            ctx.add(codes.CODE_NOT_IN_VALUESET, f"code {code!r} is not in the {binding.strength} value set "
-                    f"{binding.value_set}", path, element, severity=severity,  # type: ignore[arg-type]
-                    value=code, expected=", ".join(sorted(binding.plain_codes)[:20]))
-
-    def _coded(self, type_code: str, item: dict[str, Any], element: Element, path: str, ctx: Context) -> None:
-        binding = element.binding
-        assert binding is not None  # noqa: S101
-        if type_code == "Coding":
-            codings, coding_paths = [item], [path]
-        elif type_code == "CodeableConcept":
-            codings = item.get("coding") or []
-            coding_paths = [f"{path}.coding[{i}]" for i in range(len(codings))]
-        else:
-            return
-        unchecked = None
-        for coding in codings:
-            if type(coding) is not dict or type(coding.get("code")) is not str:
-                continue
-            found = binding.expansion.contains(coding.get("system"), coding["code"])
-            if found:
-                return
-            if found is None:
-                unchecked = coding
-        severity = _STRENGTH_SEVERITY.get(binding.strength)
-        if unchecked is not None:
-            self._unchecked(str(unchecked.get("system")), unchecked["code"], element, path, ctx)
-        elif severity is not None and (codings or binding.strength == "required"):
-            shown = ", ".join(f"{c.get('system')}|{c.get('code')}" for c in codings if type(c) is dict) or "no coding"
-            ctx.add(codes.CODE_NOT_IN_VALUESET, f"{shown} is not in the {binding.strength} value set "
-                    f"{binding.value_set}", coding_paths[0] if coding_paths else path, element,
-                    severity=severity, value=shown)  # type: ignore[arg-type]
-
-    def _unchecked(self, system: str, code: str, element: Element, path: str, ctx: Context) -> None:
-        if system in ctx.reported_systems:
-            return
-        ctx.reported_systems.add(system)
-        ctx.add(codes.CODE_NOT_CHECKED, f"codes from {system} cannot be checked offline (the package holds no "
-                "complete copy); not checked", path, element, severity="information", value=code)
-
     def display_table(self, system: str) -> dict[str, str] | None:
         if system not in self._displays:
             self._displays[system] = self._terminology.displays_of(system)
         return self._displays[system]
 
-    # --- invariants ------------------------------------------------------------------------------------------------
-    def _invariants(self, element: Element, value: Any, path: str, ctx: Context) -> None:
-        for constraint in element.constraints:
-            result = constraint.evaluate(value)
-            if result is None:
-                ctx.add(codes.INVARIANT_NOT_EVALUATED, f"{constraint.key} could not be evaluated: "
-                        f"{constraint.expression}", path, element, severity="warning")
-            elif not result:
-                ctx.add(codes.INVARIANT_FAILED, f"{constraint.key}: {constraint.human}", path, element,
-                        severity="warning" if constraint.severity == "warning" else "error",
-                        expected=constraint.expression)
+
+def _slice_of(slicing: Slicing, item: Any) -> int | None:
+    """The index of the first slice `item` belongs to (looked up by its discriminator value when possible)."""
+    if slicing.key_of is not None:
+        key = slicing.key_of(item)
+        if key is not NO_KEY:
+            return None if key is None else slicing.lookup.get(key)  # type: ignore[union-attr]
+    for index, one in enumerate(slicing.slices):
+        if one.matches(item):
+            return index
+    return None
 
 
 def _is_fhir_resource_type(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""Smaller rules: primitives, structure, references inside and outside Bundles, FHIRPath subset vs fhirpathpy."""
+"""Smaller rules: primitives, structure, references inside and outside Bundles, displays, discriminators."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 import pytest
 
 from gateway.validator import Validator
-from gateway.validator.fhirpath_fast import compile_fast
-from gateway.validator.invariants import compile_invariant
 from gateway.validator.package import Package
 from gateway.validator.primitives import CHECKS
 from tests.unit.validator.conftest import errors
@@ -115,59 +113,6 @@ def test_nested_bundles_resolve_their_own_references(validator: Validator, order
     assert (
         "UNRESOLVED_REFERENCE", "Parameters.parameter[0].resource.entry[0].resource.entry[1].resource.subject.reference"
     ) in errors(validator.validate(parameters))
-
-
-INVARIANTS = [
-    "dispenseRequest.numberOfRepeatsAllowed.exists() implies courseOfTherapyType.coding.where(code = "
-    "'continuous-repeat-dispensing').exists()",
-    "businessStatus.coding.where(code = 'failed').exists() implies input.where(type.coding.code = "
-    "'failure-reason').exists()",
-    "businessStatus.coding.where(code = 'delivered').exists() implies executionPeriod.end.hasValue()",
-    "name.exists() and name.all(family.exists())",
-    "identifier.count() >= 1 or telecom.empty()",
-    "status = 'active' xor intent = 'plan'",
-    "gender.exists().not() or gender != 'unknown'",
-    "name.first().given.first().length() > 2",
-    "id.matches('^[a-z]+$') and id.startsWith('ab')",
-]
-VALUES: list[dict[str, Any]] = [
-    {}, {"status": "active"}, {"status": "active", "intent": "plan"}, {"intent": "plan"},
-    {"id": "abc"}, {"id": "xyz"}, {"gender": "unknown"}, {"gender": "male", "name": [{"given": ["Jo"]}]},
-    {"name": [{"family": "A", "given": ["Jane"]}, {"given": ["X"]}], "identifier": [{"value": "1"}]},
-    {"telecom": [{"value": "1"}]},
-    {"dispenseRequest": {"numberOfRepeatsAllowed": 2}, "courseOfTherapyType": {"coding": [{"code": "acute"}]}},
-    {"dispenseRequest": {"numberOfRepeatsAllowed": 2},
-     "courseOfTherapyType": {"coding": [{"code": "continuous-repeat-dispensing"}]}},
-    {"businessStatus": {"coding": [{"code": "failed"}]}, "input": [{"type": {"coding": [{"code": "failure-reason"}]}}]},
-    {"businessStatus": {"coding": [{"code": "failed"}]}},
-    {"businessStatus": {"coding": [{"code": "delivered"}]}, "executionPeriod": {"end": "2026-01-01"}},
-    {"businessStatus": {"coding": [{"code": "delivered"}]}, "executionPeriod": {}},
-]
-
-
-@pytest.mark.parametrize("expression", INVARIANTS)
-def test_fast_fhirpath_agrees_with_fhirpathpy(expression: str) -> None:
-    assert compile_fast(expression) is not None, "outside the fast subset"
-    fast, slow = compile_invariant(expression), compile_invariant(expression, fast=False)
-    assert [fast(v) for v in VALUES] == [slow(v) for v in VALUES]
-
-
-def test_every_shipped_invariant_is_compiled_fast_and_agrees() -> None:
-    package = Package.load()
-    shipped = [c["expression"] for sd in package.of_type("StructureDefinition")
-               for e in sd.get("differential", {}).get("element", []) for c in e.get("constraint", [])]
-    assert shipped
-    for expression in shipped:
-        assert compile_fast(expression) is not None, expression
-        fast, slow = compile_invariant(expression), compile_invariant(expression, fast=False)
-        assert [fast(v) for v in VALUES] == [slow(v) for v in VALUES], expression
-
-
-def test_unsupported_fhirpath_falls_back_to_fhirpathpy() -> None:
-    assert compile_fast("name.select(given)") is None
-    check = compile_invariant("name.select(given).count() = 2")
-    assert check({"name": [{"given": ["a"]}, {"given": ["b"]}]}) is True
-    assert compile_invariant("children().hasValue()")({}) is False
 
 
 def test_display_of_our_codes_is_checked(validator: Validator, order: dict[str, Any]) -> None:
