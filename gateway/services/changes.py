@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import lifecycle
 from gateway.domain.model import HomecarePrescription
-from gateway.errors import Issue, Location
+from gateway.errors import InputError, Issue, Location
 from gateway.fhir.cancellation import build_cancellation
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import dumps_bundle
 from gateway.store.repository import Current
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import OutboxEntry, Prescription, PrescriptionItem
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER_UPDATE
+from gateway.validator.validator import Validator
 
 if TYPE_CHECKING:
     from gateway.services.outcomes import PrescriptionOutcome
@@ -128,8 +130,10 @@ def _cancel(
         return None
     box = current.outbox
     # Never taken by the provider: not sent yet, refused, given up on (dead) or already cancelled.
-    unseen = box is None or box.state in ("rejected", "cancelled", "dead") or (
-        box.state == "queued" and box.lease_token == 0
+    unseen = (
+        box is None
+        or box.state in ("rejected", "cancelled", "dead")
+        or (box.state == "queued" and box.lease_token == 0)
     )
     if unseen:
         _cancel_now(pl, current, reason)
@@ -183,11 +187,14 @@ def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reaso
         practitioner_role_id=ids.practitioner_role_id,
         organization_id=ids.organization_id,
     )
-    bundle = pl.sign(
-        build_cancellation(
-            original, ids, reason, provider_ods=box.provider_ods, source_endpoint=pl.gw.settings.public_base_url
-        )
+    cancellation = build_cancellation(
+        original, ids, reason, provider_ods=box.provider_ods, source_endpoint=pl.gw.settings.public_base_url
     )
+    problems = Validator.from_package().validate(cancellation, HOMECARE_PRESCRIPTION_ORDER_UPDATE)
+    errors = [i for i in problems if i.severity in ("error", "fatal")]
+    if errors:  # a mapping fault of ours: refuse rather than send the provider an invalid cancel
+        raise InputError(errors)
+    bundle = pl.sign(cancellation)
     message_id = bundle["id"]
     pl.rows.messages.append(
         {
