@@ -6,7 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.errors import StoreError
 from gateway.store.db import is_sqlite, sync_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,3 +38,13 @@ def current_head() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def applied_revision(engine: AsyncEngine) -> str | None:
+    """The Alembic revision the database is at; StoreError when it cannot be read (down, or never migrated)."""
+    try:
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database unavailable or not migrated ({type(exc).__name__})") from exc
+    return None if version is None else str(version)
