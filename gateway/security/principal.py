@@ -33,13 +33,21 @@ class Principal:
         return self.role is Role.OPERATOR or (self.role is Role.TRUST and self.ods == trust_ods)
 
 
-def require_role(principal: Principal, *roles: Role) -> None:
-    """ForbiddenError unless the principal has one of `roles`."""
+def require_role(principal: Principal, *roles: Role, scopes: tuple[str, ...] = ()) -> None:
+    """ForbiddenError unless the principal has one of `roles` and, when given, one of `scopes` in its token."""
     from gateway.security.errors import ForbiddenError
 
     if principal.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise ForbiddenError(f"a {principal.role.value} client may not do this (needs {allowed})")
+    if scopes and not principal.scopes & set(scopes):
+        raise ForbiddenError(f"the access token lacks the scope this needs ({' or '.join(scopes)})")
+
+
+READ = ("prescriptions:read", "orders:update")  # trusts and operators read; a provider reads what it serves
+WRITE = ("prescriptions:write",)
+RELEASE = ("orders:release",)
+UPDATE = ("orders:update",)
 
 
 def require_same_tenant(principal: Principal, claimed_ods: str, where: str) -> None:

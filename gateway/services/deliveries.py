@@ -15,7 +15,7 @@ from typing import Any
 from gateway import audit, lifecycle
 from gateway.errors import NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
-from gateway.security.principal import Principal, Role, require_role, require_same_tenant
+from gateway.security.principal import UPDATE, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import Change, active_lines, resettle
@@ -152,7 +152,7 @@ async def record_delivery_status(
 ) -> Delivery:
     """Apply a delivery status to the prescription's delivery number `report.number`; `raw`, the Task as sent,
     is kept sealed (it may name who received the delivery)."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     require_same_tenant(principal, report.owner_ods, "Task.owner")
     provider_ods = principal.ods
     now = gw.clock()

@@ -15,7 +15,7 @@ from typing import Any
 from gateway import audit, lifecycle
 from gateway.errors import ConflictError, NotFoundError
 from gateway.fhir.inbound import MessageHeaderInfo
-from gateway.security.principal import Principal, Role, require_role
+from gateway.security.principal import UPDATE, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.dispense_notice import DispensedLine, Notice, read_dispenses, read_notice
 from gateway.services.inbound_messages import sealed_inbound
@@ -55,7 +55,7 @@ async def record_dispense(
     full_urls: list[str | None] | None = None,
 ) -> bool:
     """Apply a dispense notification. Returns False when it was a resend of one already applied."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     provider_ods = principal.ods
     notice = read_notice(resources, full_urls, json.loads(raw))
     now = gw.clock()

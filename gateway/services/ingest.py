@@ -19,7 +19,7 @@ from gateway.domain.model import Action
 from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
-from gateway.security.principal import Principal, Role, require_role
+from gateway.security.principal import WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome
 from gateway.services.planning import Arrived, Key, Planner
@@ -58,7 +58,7 @@ def parse_payload(payload: bytes, content_type: str) -> ParseResult:
 async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, content_type: str) -> IngestReport:
     """Store `payload`, then accept or reject each prescription in it on its own. Only the caller's trust's
     prescriptions are accepted: the tenant is the token's, whatever TrustODS says."""
-    require_role(principal, Role.TRUST)
+    require_role(principal, Role.TRUST, scopes=WRITE)
     tenant_ods = principal.ods
     adapter = adapter_for(content_type)
     payload_id = str(uuid.uuid4())

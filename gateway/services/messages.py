@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from gateway.errors import InputError, NotFoundError
 from gateway.fhir.inbound import entry_full_urls, fail, read_message
 from gateway.fhir.serialise import loads_bundle
-from gateway.security.principal import Principal, Role, require_role, require_same_tenant
+from gateway.security.principal import UPDATE, WRITE, Principal, Role, require_role, require_same_tenant
 from gateway.services import dispensing, rejections, release
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
@@ -35,7 +35,7 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     header, resources = read_message(bundle)
     if header.event in ORDER_EVENTS:
         return await _trust_order(gw, principal, raw, header.id)
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     # Acknowledgements must follow our homecare profile; dispense notifications the base EPS shapes (the
     # stricter HomecareDispenseNotification profile is not yet enforced: see the issue note).
     is_ack = header.response_to is not None and header.event != "dispense-notification"
@@ -71,7 +71,7 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
 
 async def _trust_order(gw: Gateway, principal: Principal, raw: bytes, message_id: str) -> MessageResult:
     """An EPS prescription-order from a trust's EPR: ingested like an export, the bundle kept as it came."""
-    require_role(principal, Role.TRUST)
+    require_role(principal, Role.TRUST, scopes=WRITE)
     report = await ingest_export(gw, principal, raw, "application/fhir+json")
     if report.outcome == "rejected":
         raise InputError(report.file_issues + [i for p in report.prescriptions for i in p.issues])

@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway import audit, lifecycle
 from gateway.errors import NotFoundError
-from gateway.security.principal import Principal, Role, require_role
+from gateway.security.principal import READ, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
 
@@ -14,7 +14,7 @@ from gateway.store import repository
 async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> dict[str, Any]:
     """Status and timeline by long-form or short-form id, for its trust, its provider or an operator.
     Anyone else's prescription answers exactly as one that does not exist."""
-    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR)
+    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=READ)
     async with gw.sessions() as session, session.begin():
         p = await repository.find_prescription(session, any_id)
         visible = p is not None and (

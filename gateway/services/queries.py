@@ -13,7 +13,7 @@ from typing import Any
 from gateway import audit, lifecycle
 from gateway.errors import ConflictError, NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
-from gateway.security.principal import Principal, Role, require_role
+from gateway.security.principal import READ, UPDATE, WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import flush_or_conflict
@@ -77,7 +77,7 @@ def read_request(task: dict[str, Any]) -> ProviderRequest:
 
 async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest, raw: bytes) -> tuple[str, bool]:
     """Record a provider's request; (the gateway's Task id, False when it is a resend of one already raised)."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         p = await repository.find_prescription(session, req.short_form_id)
@@ -128,7 +128,7 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
 async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: Any, raw: bytes) -> dict[str, Any]:
     """The trust's answer to a request: the Task with status completed or rejected and an output text.
     Returns the request Task as it now stands."""
-    require_role(principal, Role.TRUST)
+    require_role(principal, Role.TRUST, scopes=WRITE)
     if not isinstance(task, dict) or task.get("resourceType") != "Task":
         raise fail("Task", "the body must be a FHIR Task", code="INVALID_RESOURCE")
     if task.get("id") not in (None, task_id):
@@ -175,7 +175,7 @@ async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: 
 
 async def read_request_task(gw: Gateway, principal: Principal, task_id: str) -> dict[str, Any]:
     """A request as a FHIR Task (its question and any answer), for the prescription's trust or provider."""
-    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR)
+    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=READ)
     async with gw.sessions() as session, session.begin():
         lt: LifecycleTask | None = await repository.get_by_id(session, LifecycleTask, task_id)
         p = await repository.get_by_id(session, Prescription, lt.prescription_id) if lt else None

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit, lifecycle
 from gateway.fhir.serialise import loads_bundle
-from gateway.security.principal import Principal, Role, require_role, require_same_tenant
+from gateway.security.principal import RELEASE, UPDATE, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.sealed import message_context
@@ -40,7 +40,7 @@ async def release_orders(
     max_count: int | None = None,
 ) -> ReleaseResult:
     """Lease up to `max_count` of the calling provider's deliverable orders for the visibility timeout."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=RELEASE)
     if owner_ods is not None:
         require_same_tenant(principal, owner_ods, "the owner parameter")
     provider_ods = principal.ods
@@ -89,7 +89,7 @@ OPEN_ITEM_STATUSES = frozenset(
 
 async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:
     """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     provider_ods = principal.ods
     now = gw.clock()
     async with gw.sessions() as session, session.begin():

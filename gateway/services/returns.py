@@ -10,7 +10,7 @@ from typing import Any
 from gateway import audit, lifecycle
 from gateway.errors import NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
-from gateway.security.principal import Principal, Role, require_role, require_same_tenant
+from gateway.security.principal import UPDATE, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.task_fields import NHS_NUMBER_SYSTEM, check_patient, code_in, display_of
@@ -52,7 +52,7 @@ def read_return(task: dict[str, Any]) -> Return:
 
 async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw: bytes) -> bool:
     """Apply a return; False when the prescription was already returned by this provider."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     if r.owner_ods is not None:
         require_same_tenant(principal, r.owner_ods, "Task.owner")
     now = gw.clock()

@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway import lifecycle
 from gateway.errors import InputError, Issue, Location
-from gateway.security.principal import Principal, Role, require_role
+from gateway.security.principal import READ, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.tables import LifecycleEvent, Prescription
@@ -134,7 +134,7 @@ async def status_feed(
     gw: Gateway, principal: Principal, *, since: str | None, limit: int, settle: timedelta = SETTLE
 ) -> FeedPage:
     """The calling trust's events after the cursor `since`, oldest first, at most `limit` of them."""
-    require_role(principal, Role.TRUST)
+    require_role(principal, Role.TRUST, scopes=READ)
     if not 1 <= limit <= MAX_LIMIT:
         raise _bad_limit(str(limit))
     after = decode_cursor(since)

@@ -11,7 +11,7 @@ from typing import Any
 from gateway import audit, lifecycle
 from gateway.errors import NotFoundError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail
-from gateway.security.principal import Principal, Role, require_role
+from gateway.security.principal import READ, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.deliveries import DELIVERY_STATUS_SYSTEM, FAILED_REASON_SYSTEM
 from gateway.services.dispense_notice import ITEM_NUMBER_SYSTEM
@@ -71,7 +71,7 @@ def read_focus(value: str | None) -> str:
 async def track(gw: Gateway, principal: Principal, focus: str | None) -> dict[str, Any]:
     """The tracker Bundle for the prescription `focus` names, for its trust, its provider or an operator; anyone
     else is answered as if it did not exist."""
-    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR)
+    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=READ)
     ident = read_focus(focus)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():

@@ -10,7 +10,7 @@ from typing import Any
 from gateway import audit
 from gateway.errors import NotFoundError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
-from gateway.security.principal import Principal, Role, require_role, require_same_tenant
+from gateway.security.principal import UPDATE, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.services.dispensing import latest_named
 from gateway.services.inbound_messages import sealed_inbound
@@ -62,7 +62,7 @@ def read_withdrawal(task: dict[str, Any]) -> Withdrawal:
 async def withdraw_dispense(gw: Gateway, principal: Principal, w: Withdrawal, raw: bytes) -> tuple[bool, str]:
     """Withdraw the prescription's latest dispense notification. Returns (applied, the notification's id);
     applied is False for a resend of a withdrawal already made."""
-    require_role(principal, Role.PROVIDER)
+    require_role(principal, Role.PROVIDER, scopes=UPDATE)
     require_same_tenant(principal, w.owner_ods, "Task.owner")
     now = gw.clock()
     async with gw.sessions() as session, session.begin():

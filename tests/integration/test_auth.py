@@ -151,3 +151,32 @@ async def test_expired_and_unknown_bearer_tokens_are_refused(
     real_clock = gw.clock
     gw.clock = lambda: real_clock() + timedelta(seconds=gw.settings.token_seconds + 1)
     assert (await trust.get("/api/v1/prescriptions/nothing")).status_code == 401
+
+
+async def test_a_narrowed_token_only_does_what_its_scope_allows(
+    anon: httpx.AsyncClient, parties: dict[str, ClientKey], base_url: str
+) -> None:
+    url = f"{base_url}/oauth2/token"
+    r = await anon.post(
+        "/oauth2/token", data=_form(client_assertion(parties["trust"], url), scope="prescriptions:read")
+    )
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert (await anon.get("/api/v1/prescriptions/nothing", headers=headers)).status_code == 404  # may read
+    post = await anon.post("/api/v1/exports", content=b"x", headers=headers | {"Content-Type": "text/csv"})
+    assert post.status_code == 403 and "scope" in post.text  # may not write
+
+
+async def test_client_registered_by_jwks_url(gw: Gateway, anon: httpx.AsyncClient, base_url: str) -> None:
+    pem, jwks, kid = generate_client_keypair("ES384")
+    served = []
+
+    def jwks_server(request: httpx.Request) -> httpx.Response:
+        served.append(str(request.url))
+        return httpx.Response(200, json=jwks)
+
+    gw.http_transport = httpx.MockTransport(jwks_server)
+    client = await add_client(gw, role="provider", ods="VNFKT", jwks_url="https://provider.example/jwks.json")
+    key = ClientKey(client.id, pem, kid, client.alg)
+    r = await anon.post("/oauth2/token", data=_form(client_assertion(key, f"{base_url}/oauth2/token")))
+    assert r.status_code == 200, r.text
+    assert served == ["https://provider.example/jwks.json"] * 2  # at registration, then to verify the assertion
