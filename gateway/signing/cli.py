@@ -76,7 +76,10 @@ def build_keys_group(*, rotate_hooks: Sequence[RotateHook] = ()) -> click.Group:
     @click.argument("kid")
     @click.pass_context
     def remove(ctx: click.Context, kid: str) -> None:
-        """Delete a retired signing key: bundles it signed no longer verify (use it for demo keys)."""
+        """Delete a retired signing key: bundles it signed no longer verify (use it for demo keys).
+
+        A kid is a base64url thumbprint and may start with "-": write `hgw keys remove -- KID`.
+        """
         settings = _settings(ctx)
 
         def work() -> dict[str, Any]:

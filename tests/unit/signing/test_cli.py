@@ -44,8 +44,9 @@ def test_remove_a_demo_key(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, mode="production")
     code, rotated = run(keys, settings, "rotate")
     assert rotated["retired"] == [demo_kid]
-    assert run(keys, settings, "remove", demo_kid) == (0, {"removed": demo_kid})
-    code, failed = run(keys, settings, "remove", rotated["kid"])
+    # A thumbprint may start with "-": "--" ends the options, as the command's help says.
+    assert run(keys, settings, "remove", "--", demo_kid) == (0, {"removed": demo_kid})
+    code, failed = run(keys, settings, "remove", "--", rotated["kid"])
     assert code == 1 and failed["error"] == "SIGNING_KEY_ERROR" and "current key" in failed["message"]
 
 
