@@ -11,7 +11,7 @@ from gateway.security.principal import UPDATE, WRITE, Principal, Role, require_r
 from gateway.services import dispensing, rejections, release
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
-from gateway.validator.profiles import HOMECARE_ACKNOWLEDGEMENT
+from gateway.validator.profiles import HOMECARE_ACKNOWLEDGEMENT, HOMECARE_DISPENSE_NOTIFICATION
 from gateway.validator.validator import Validator
 
 ORDER_EVENTS = ("prescription-order", "prescription-order-update")
@@ -36,10 +36,12 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     if header.event in ORDER_EVENTS:
         return await _trust_order(gw, principal, raw, header.id)
     require_role(principal, Role.PROVIDER, scopes=UPDATE)
-    # Acknowledgements must follow our homecare profile; dispense notifications the base EPS shapes (the
-    # stricter HomecareDispenseNotification profile is not yet enforced: see the issue note).
-    is_ack = header.response_to is not None and header.event != "dispense-notification"
-    profile = HOMECARE_ACKNOWLEDGEMENT if is_ack else None
+    # Providers' messages must follow our homecare profiles (stricter than the base EPS shapes: a supplied
+    # item says when it was handed over, a not-dispensed one says why).
+    if header.event == "dispense-notification":
+        profile: str | None = HOMECARE_DISPENSE_NOTIFICATION
+    else:
+        profile = HOMECARE_ACKNOWLEDGEMENT if header.response_to is not None else None
     issues = [i for i in Validator.from_package().validate(bundle, profile) if i.severity in ("error", "fatal")]
     if issues:
         raise InputError(issues)

@@ -16,12 +16,14 @@ from gateway.lifecycle_cli import lifecycle
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
+from gateway.validator.profiles import HOMECARE_DISPENSE_NOTIFICATION
 from gateway.validator.validator import Validator
 from tests.integration.helpers import error_codes, post_export, post_fhir
 
 TASK = "/FHIR/R4/Task"
 MESSAGE = "/FHIR/R4/$process-message"
 INVALID = ["PRESCRIPTION_INVALID_STATE_TRANSITION"]
+HANDED_OVER = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
@@ -183,8 +185,10 @@ async def test_partial_owing_several_products_amendment_and_withdrawal(
         {0: "0003", 1: "0004"},
         products={0: [("15517911000001104", "Methotrexate 10mg", 2), ("37571311000001104", "Methofill 10mg", 2)]},
         reasons={1: ("0003", "Owings note issued to patient")},
+        handed_over=HANDED_OVER,
     )
-    assert [i for i in Validator.from_package().validate(first) if i.severity in ("error", "fatal")] == []
+    issues = Validator.from_package().validate(first, HOMECARE_DISPENSE_NOTIFICATION)
+    assert [i for i in issues if i.severity in ("error", "fatal")] == []
     assert (await post_fhir(provider, MESSAGE, first)).status_code == 200
     assert await _state(trust, sid) == ("0003", ["0003", "0004"])
     line1, line2 = await _events(trust, sid, "dispensed")
@@ -201,6 +205,7 @@ async def test_partial_owing_several_products_amendment_and_withdrawal(
         {0: "0003", 1: "0002"},
         reasons={1: ("0002", "Clinically unsuitable")},
         replaces=first["id"],
+        handed_over=HANDED_OVER,
     )
     assert (await post_fhir(provider, MESSAGE, amended)).status_code == 200
     assert await _state(trust, sid) == ("0003", ["0003", "0002"])
@@ -209,12 +214,15 @@ async def test_partial_owing_several_products_amendment_and_withdrawal(
     outputs = (await _tracker(trust, sid))["entry"][0]["resource"]["output"]
     assert [o["valueReference"]["identifier"]["value"] for o in outputs] == [amended["id"]]
 
-    stale = msg.dispense("VNFKT", facts, {0: "0001"}, replaces=first["id"])  # not the latest any more
+    # Not the latest any more:
+    stale = msg.dispense("VNFKT", facts, {0: "0001"}, replaces=first["id"], handed_over=HANDED_OVER)
     r = await post_fhir(provider, MESSAGE, stale)
     assert (r.status_code, error_codes(r.json())) == (409, ["CONFLICT"])
     no_reason = msg.dispense("VNFKT", facts, {1: "0002"})
     r = await post_fhir(provider, MESSAGE, no_reason)
-    assert r.status_code == 400 and r.json()["issue"][0]["expression"][0].endswith("statusReasonCodeableConcept")
+    [issue] = r.json()["issue"]
+    assert r.status_code == 400 and issue["expression"] == ["Bundle.entry[1].resource"]
+    assert issue["diagnostics"].startswith("hgw-md-2: an item not dispensed says why")
     assert await _state(trust, sid) == ("0003", ["0003", "0002"])  # refusals change nothing
 
     # Withdrawing the amendment: nothing supplied counts any more (the replaced notification stays replaced).
