@@ -215,6 +215,108 @@ def routes_list(ctx: click.Context) -> None:
     _emit([r.model_dump(exclude={"created_at"}) for r in _run(_settings(ctx), admin.routes)])
 
 
+# --- routing administration (issue 7): provider updates, rule edits and removal --------------------------------------
+@providers.command("update")
+@click.argument("ods")
+@click.option("--name")
+@click.option("--mode", type=click.Choice(["push", "pull"]))
+@click.option("--endpoint", help="The provider's $process-message URL ('' removes it).")
+@click.option("--active/--inactive", default=None, help="An inactive provider gets no new orders.")
+@click.pass_context
+def providers_update(
+    ctx: click.Context, ods: str, name: str | None, mode: str | None, endpoint: str | None, active: bool | None
+) -> None:
+    """Change a provider's name, delivery mode, endpoint or active flag."""
+    from gateway.services import admin
+
+    try:
+        p = _run(
+            _settings(ctx),
+            lambda gw: admin.update_provider(
+                gw,
+                ods,
+                name=name,
+                mode=mode,
+                endpoint=admin.KEEP if endpoint is None else (endpoint or None),
+                active=active,
+            ),
+        )
+    except GatewayError as exc:
+        _fail(exc)
+    _emit({"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active})
+
+
+@routes.command("update")
+@click.argument("rule_id", type=int)
+@click.option("--provider", "provider_ods")
+@click.option("--trust", "trust_ods", help="'' matches any trust.")
+@click.option("--dmd", "dmd_code", help="'' matches any product.")
+@click.option("--service-type", help="'' matches any service type.")
+@click.option("--priority", type=int)
+@click.pass_context
+def routes_update(
+    ctx: click.Context,
+    rule_id: int,
+    provider_ods: str | None,
+    trust_ods: str | None,
+    dmd_code: str | None,
+    service_type: str | None,
+    priority: int | None,
+) -> None:
+    """Change a routing rule (only the options given)."""
+    from gateway.services import admin
+
+    def keep(value: str | None) -> str | None | admin.Keep:
+        return admin.KEEP if value is None else (value or None)
+
+    try:
+        rule = _run(
+            _settings(ctx),
+            lambda gw: admin.update_route(
+                gw,
+                rule_id,
+                provider_ods=provider_ods,
+                trust_ods=keep(trust_ods),
+                dmd_code=keep(dmd_code),
+                service_type=keep(service_type),
+                priority=priority,
+            ),
+        )
+    except GatewayError as exc:
+        _fail(exc)
+    _emit(rule.model_dump(exclude={"created_at"}))
+
+
+@routes.command("remove")
+@click.argument("rule_id", type=int)
+@click.pass_context
+def routes_remove(ctx: click.Context, rule_id: int) -> None:
+    """Remove a routing rule (prescriptions it routed keep their provider)."""
+    from gateway.services import admin
+
+    try:
+        rule = _run(_settings(ctx), lambda gw: admin.remove_route(gw, rule_id))
+    except GatewayError as exc:
+        _fail(exc)
+    _emit({"removed": rule.id, "provider_ods": rule.provider_ods})
+
+
+@routes.command("route-held")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.pass_context
+def routes_route_held(ctx: click.Context, limit: int) -> None:
+    """Route held prescriptions again with today's rules (after adding a rule or switching a provider on)."""
+    import dataclasses
+
+    from gateway.services import admin
+
+    try:
+        outcomes = _run(_settings(ctx), lambda gw: admin.route_held(gw, limit=limit))
+    except GatewayError as exc:
+        _fail(exc)
+    _emit({"routed": [dataclasses.asdict(o) for o in outcomes]})
+
+
 @cli.group()
 def clients() -> None:
     """API clients (trusts, providers, operators, testers) and their keys."""
@@ -335,11 +437,70 @@ def simulate_trust(
 @click.option(
     "--naive-sample", type=int, default=1000, show_default=True, help="Bundles built the naive way for the ratio."
 )
-def bench(prescriptions: int, postgres_url: str, naive_sample: int) -> None:
+@click.option("--delivery", is_flag=True, help="Only the delivery figures: push latency, poll + ack, push throughput.")
+@click.option("--faults", is_flag=True, help="Run the delivery fault campaign and print its report instead.")
+@click.option("--orders", type=int, default=500, show_default=True, help="Orders per delivery figure.")
+@click.option("--latency-samples", type=int, default=50, show_default=True, help="Orders timed for push latency.")
+@click.option("--kills", type=int, default=200, show_default=True, help="--faults: SIGKILLs of worker processes.")
+@click.option("--fault-orders", type=int, default=300, show_default=True, help="--faults: prescriptions sent.")
+@click.option("--workers", type=int, default=4, show_default=True, help="--faults: worker processes at a time.")
+@click.option(
+    "--pg-restarts", type=int, default=1, show_default=True, help="--faults: PostgreSQL restarts (pg_ctlcluster, root)."
+)
+def bench(
+    prescriptions: int,
+    postgres_url: str,
+    naive_sample: int,
+    delivery: bool,
+    faults: bool,
+    orders: int,
+    latency_samples: int,
+    kills: int,
+    fault_orders: int,
+    workers: int,
+    pg_restarts: int,
+) -> None:
     """Print benchmark figures as JSON."""
-    from gateway.bench import run_bench
+    if faults:
+        from gateway.faults.bench import fault_figures
 
-    _emit(run_bench(prescriptions=prescriptions, postgres_url=postgres_url, naive_sample=naive_sample))
+        report = fault_figures(
+            postgres_url, kills=kills, prescriptions=fault_orders, pg_restarts=pg_restarts, workers=workers
+        )
+        _emit(report)
+        sys.exit(0 if report["passed"] else 1)
+    from gateway.bench_delivery import delivery_figures
+
+    figures: dict[str, Any] = {}
+    if not delivery:
+        from gateway.bench import run_bench
+
+        figures = run_bench(prescriptions=prescriptions, postgres_url=postgres_url, naive_sample=naive_sample)
+    figures["delivery"] = delivery_figures(
+        postgres_url, latency_samples=latency_samples, poll_orders=orders, push_orders=orders
+    )
+    _emit(figures)
+
+
+@cli.command()
+@click.option("--count", type=int, help="Worker loops in this process [default: HGW_PUSH_WORKERS, at least 1].")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks when idle.")
+@click.pass_context
+def worker(ctx: click.Context, count: int | None, poll: float) -> None:
+    """Deliver push orders in this process, without the HTTP server; run one per machine or core (PostgreSQL)."""
+    from gateway.delivery.process import run_worker_process
+    from gateway.logs import configure_logging
+
+    settings = _settings(ctx)
+    configure_logging(settings.log_level)
+    loops = count if count is not None else max(settings.push_workers, 1)
+    if loops < 1 or poll <= 0:
+        raise click.BadParameter("--count must be at least 1 and --poll positive")
+
+    async def main() -> None:
+        await run_worker_process(build_gateway(settings), count=loops, poll=poll)
+
+    asyncio.run(main())
 
 
 def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
@@ -376,7 +537,27 @@ def _register_commands() -> None:
     cli.add_command(lifecycle)
     cli.add_command(queue)
     cli.add_command(replay)
+    # operator console (issue 9): accounts, the message browser, dead letters
+    from gateway.console.cli import messages_group, operators_group, queue_dismiss
+
+    cli.add_command(operators_group)
+    cli.add_command(messages_group)
+    queue.add_command(queue_dismiss)
     cli.add_command(build_keys_group(rotate_hooks=[data_hook]))
+    from gateway.kpi_cli import kpi  # issue 9: the national homecare KPIs
+
+    cli.add_command(kpi)
+    from conformance.cli import conformance  # issue 10: conformance suites
+    from gateway.simulate.cli import provider_endpoint
+
+    cli.add_command(conformance)
+    simulate.add_command(provider_endpoint)
+    from gateway.webhooks.cli import webhooks
+
+    cli.add_command(webhooks)
+    from gateway.alerts.cli import alerts  # issue 9: alert rules and alerts
+
+    cli.add_command(alerts)
 
 
 _register_commands()

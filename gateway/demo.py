@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +15,8 @@ import uvicorn
 from gateway.api.app import create_app
 from gateway.crypto import KeyRing
 from gateway.logs import configure_logging
-from gateway.services import admin
-from gateway.services.context import build_gateway
+from gateway.services import admin, operators
+from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.provider import SimulatedProvider
@@ -45,6 +46,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     for ods, name in PROVIDERS:
         await admin.add_provider(gw, ods=ods, name=name, mode="pull")
     await admin.add_route(gw, provider_ods=PROVIDERS[0][0])  # the default route
+    console_logins = await _demo_operators(gw)
     trust_key = await register_party(gw, "trust", TRUST)
     provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}
 
@@ -62,6 +64,8 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     base = f"http://{settings.host}:{port}"
     out(f"Homecare Gateway demo at {base} — console: {base}/console")
     out(f"store: {settings.effective_database_url}; logs: {log_file}")
+    for username, role, password in console_logins:
+        out(f"console sign-in ({role}): {username} / {password}")
     stop = asyncio.Event()
     code = 1
     async with contextlib.AsyncExitStack() as stack:
@@ -104,6 +108,16 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
         await serving
     await gw.close()
     return code
+
+
+async def _demo_operators(gw: Gateway) -> list[tuple[str, str, str]]:
+    """Console operators for the demo only (fresh random passwords, printed): an admin and an auditor."""
+    logins = []
+    for username, role in (("demo", "admin"), ("demo-auditor", "auditor")):
+        password = secrets.token_urlsafe(12)
+        await operators.add_operator(gw, username=username, role=role, password=password)
+        logins.append((username, role, password))
+    return logins
 
 
 async def _watch(

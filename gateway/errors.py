@@ -2,8 +2,10 @@
 
 GatewayError
 ├── InputError              bad input; carries located Issues
+│   └── IdempotencyKeyReusedError   an idempotency key sent again with another request (HTTP 422)
 ├── NotFoundError           unknown (or not yours: answered alike)
 ├── ConflictError           the request contradicts stored state
+│   └── RequestInProgressError      a request with the same idempotency key is still running (HTTP 409)
 ├── StateTransitionError    a lifecycle transition the state machine refuses
 ├── ConfigurationError      settings or key material unusable
 └── StoreError              the database failed (SQLAlchemy errors are chained)
@@ -79,12 +81,28 @@ class InputError(GatewayError):
         super().__init__("; ".join(f"{i.location.describe()}: {i.message}" for i in self.issues))
 
 
+class IdempotencyKeyReusedError(InputError):
+    """The client sent an idempotency key it already used for a different request (another body or endpoint)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class NotFoundError(GatewayError):
     code = "RESOURCE_NOT_FOUND"
 
 
 class ConflictError(GatewayError):
     code = "CONFLICT"
+
+
+class RequestInProgressError(ConflictError):
+    """The first request with this idempotency key has not answered yet; retry after it has."""
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+    def __init__(self, message: str, *, header: str) -> None:
+        super().__init__(message)
+        self.header = header
 
 
 class StateTransitionError(GatewayError):

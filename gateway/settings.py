@@ -43,12 +43,61 @@ class Settings(BaseSettings):
     push_workers: int = Field(
         default=1, ge=0, le=64, description="push delivery workers in this process (0: no push delivery here)"
     )
+    webhook_workers: int = Field(
+        default=1, ge=0, le=64, description="trust webhook delivery workers in this process (0: none here)"
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, ge=0.01, le=60, description="how long an idle webhook worker waits before looking again"
+    )
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")
     rate_per_minute: int = Field(default=1200, ge=1, description="requests per minute per client (per process)")
     rate_burst: int = Field(default=300, ge=1, description="requests a client may make at once")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     default_provider_ods: str | None = Field(default=None, description="seeded as the default routing rule")
     log_level: str = "INFO"
+
+    # --- observability and alerts (docs/observability.md) ---
+    metrics_token: str | None = Field(
+        default=None, description="bearer token a Prometheus scraper presents on GET /metrics (or an operator's)"
+    )
+    worker_stale_seconds: int = Field(
+        default=120, ge=5, description="a worker without a heartbeat for this long makes /readyz answer 503"
+    )
+    alert_interval_seconds: int = Field(
+        default=60, ge=0, description="how often this process evaluates the alert rules (0: not in this process)"
+    )
+    alert_queue_age_minutes: float = Field(default=60, ge=0, description="oldest waiting message this old (0: off)")
+    alert_dead_letters: float = Field(default=1, ge=0, description="this many dead letters waiting (0: off)")
+    alert_silent_minutes: float = Field(default=30, ge=0, description="a provider silent this long (0: off)")
+    alert_ack_lag_minutes: float = Field(default=60, ge=0, description="an order unacknowledged this long (0: off)")
+    alert_failure_rate: float = Field(default=0.5, ge=0, le=1, description="push failure ratio in the window (0: off)")
+    alert_failure_window_minutes: float = Field(default=15, gt=0)
+    alert_failure_min_attempts: int = Field(default=5, ge=1, description="fewer attempts in the window: no verdict")
+    alert_resolve_after_seconds: int = Field(
+        default=300, ge=0, description="a condition must stay clear this long before its alert resolves"
+    )
+    alert_webhook_url: str | None = Field(default=None, description="alerts are POSTed here as JSON")
+    alert_webhook_secret: str | None = Field(default=None, description="HMAC-SHA256 key signing webhook bodies")
+    alert_smtp_host: str | None = Field(default=None, description="SMTP server for alert e-mails")
+    alert_smtp_port: int = Field(default=25, ge=1, le=65535)
+    alert_smtp_starttls: bool = False
+    alert_smtp_username: str | None = None
+    alert_smtp_password: str | None = None
+    alert_email_from: str | None = None
+    alert_email_to: str | None = Field(default=None, description="comma-separated recipients of alert e-mails")
+    # operator console (docs/console.md)
+    console_session_seconds: int = Field(default=8 * 3600, ge=60, description="longest a console session lasts")
+    console_idle_seconds: int = Field(default=1800, ge=60, description="a console session unused this long ends")
+    console_max_failures: int = Field(default=5, ge=1, description="wrong passwords in a row before a lockout")
+    console_lockout_seconds: int = Field(default=900, ge=1, description="how long a locked-out operator waits")
+
+    # --- delivery: inbound idempotency and $release long-poll (docs/delivery.md) ---
+    idempotency_hours: int = Field(
+        default=24, ge=1, le=720, description="how long an Idempotency-Key / X-Request-ID and its answer are kept"
+    )
+    release_max_wait: int = Field(
+        default=30, ge=0, le=300, description="longest a $release long-poll (wait / Prefer: wait=N) is held, seconds"
+    )
 
     @field_validator("database_url")
     @classmethod

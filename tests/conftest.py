@@ -48,11 +48,13 @@ def pg_template() -> Iterator[str]:
             pytest.fail(f"PostgreSQL is required in CI and unreachable at {PG_ADMIN_DSN}: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_DSN} (set CI=true to make this a failure)")
     name = f"hgw_tpl_{uuid.uuid4().hex[:10]}"
-    admin_conn.execute(f'CREATE DATABASE "{name}"')
+    with admin_conn:
+        admin_conn.execute(f'CREATE DATABASE "{name}"')
     upgrade(_pg_url(name))
     yield name
-    admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin_conn.close()
+    # A new connection: the fault campaign restarts PostgreSQL, which ends any connection held over the session.
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

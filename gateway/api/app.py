@@ -10,25 +10,34 @@ from fastapi import Depends, FastAPI
 
 from adapters.hl7v2.mllp import serve_mllp
 from gateway import __version__
+from gateway.alerts.loop import start_alert_evaluator
 from gateway.api.auth import current_principal
 from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
 from gateway.api.routes import (
+    admin,
     exports,
     fhir,
     fhir_conformance,
     health,
     jwks,
+    kpis,
     oauth,
+    ops,
     prescriptions,
     status_feed,
     tasks,
+    webhooks,
 )
+from gateway.api.routes.metrics import install_observability
+from gateway.console import kpi_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
 from gateway.services.context import Gateway
+from gateway.services.health import MLLP as MLLP_LISTENER
 from gateway.services.hl7 import mllp_handler
+from gateway.webhooks.worker import start_webhook_workers
 
 
 async def start_mllp(gw: Gateway) -> asyncio.Server | None:
@@ -53,11 +62,18 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         mllp = await start_mllp(gw)
         push = start_push_workers(gw)
+        hooks = start_webhook_workers(gw)
+        gw.telemetry.watch_listener(MLLP_LISTENER, mllp)  # readiness (docs/observability.md)
+        alerts = start_alert_evaluator(gw)
         try:
             yield
         finally:
             if push is not None:
                 await push.stop()
+            if hooks is not None:
+                await hooks.stop()
+            if alerts is not None:
+                await alerts.stop()
             if mllp is not None:
                 mllp.close()
                 await mllp.wait_closed()
@@ -68,8 +84,13 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.state.gateway = gw
     install_error_handlers(app)
     install_middleware(app)
-    for module in (oauth, jwks, exports, prescriptions, status_feed, fhir, tasks, health, console):
+    install_observability(app, gw)  # GET /metrics and request timing (docs/observability.md)
+    for module in (oauth, jwks, exports, prescriptions, status_feed, fhir, tasks, health, console, webhooks):
         app.include_router(module.router)
+    app.include_router(kpis.router)  # the national homecare KPIs (docs/kpis.md)
+    app.include_router(kpi_page.router)  # and their console page, /console/kpis
+    app.include_router(admin.router)  # operator API: providers, routing rules, held prescriptions (docs/delivery.md)
+    app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])
     return app

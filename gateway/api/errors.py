@@ -9,10 +9,12 @@ from gateway.api.fhir_response import FhirJSONResponse
 from gateway.errors import (
     ConflictError,
     GatewayError,
+    IdempotencyKeyReusedError,
     InputError,
     Issue,
     Location,
     NotFoundError,
+    RequestInProgressError,
     StateTransitionError,
 )
 from gateway.fhir.responses import operation_outcome
@@ -21,6 +23,8 @@ from gateway.security.ratelimit import RateLimitedError
 
 
 def _status(exc: GatewayError) -> int:
+    if isinstance(exc, IdempotencyKeyReusedError):
+        return 422
     if isinstance(exc, InputError):
         too_large = any(i.code == "PAYLOAD_TOO_LARGE" for i in exc.issues)
         unsupported = any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in exc.issues)
@@ -41,6 +45,8 @@ def _status(exc: GatewayError) -> int:
 def _issues(exc: GatewayError) -> list[Issue]:
     if isinstance(exc, InputError):
         return exc.issues
+    if isinstance(exc, RequestInProgressError):
+        return [Issue(code=exc.code, message=str(exc), location=Location(path=exc.header))]
     return [Issue(code=exc.code, message=str(exc), location=Location())]
 
 
@@ -52,6 +58,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
         if isinstance(exc, RateLimitedError):
             headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+        if isinstance(exc, RequestInProgressError):
+            headers = {"Retry-After": "1"}
         if request.url.path.startswith("/FHIR/"):
             return FhirJSONResponse(operation_outcome(issues), status_code=status, headers=headers)
         return JSONResponse(

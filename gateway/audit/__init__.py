@@ -5,7 +5,7 @@ broken record; `guard` holds the triggers that refuse UPDATE and DELETE. See doc
 """
 
 from gateway.audit.actions import ACTIONS, ActionSpec
-from gateway.audit.actor import SYSTEM, Actor, SystemActor
+from gateway.audit.actor import SYSTEM, Actor, OperatorActor, SystemActor
 from gateway.audit.chain import append
 from gateway.audit.errors import AuditError, AuditRefusedError, AuditStoreError
 from gateway.audit.guard import drop_guard_sql, guard_sql, postgres_guard_sql, sqlite_guard_sql
@@ -22,6 +22,7 @@ __all__ = [
     "AuditRecord",
     "AuditRefusedError",
     "AuditStoreError",
+    "OperatorActor",
     "Outcome",
     "Problem",
     "SystemActor",

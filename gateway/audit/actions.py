@@ -44,6 +44,8 @@ OPERATION: Final = Code(RESTFUL_INTERACTION, "operation", "operation")
 RESTRICTED_FUNCTION: Final = Code(DCM, "110132", "Use of Restricted Function")
 SOFTWARE_CONFIGURATION: Final = Code(DCM, "110131", "Software Configuration")
 SECURITY_CONFIGURATION: Final = Code(DCM, "110129", "Security Configuration")
+LOGIN: Final = Code(DCM, "110122", "Login")
+LOGOUT: Final = Code(DCM, "110123", "Logout")
 
 # Callers name an action from this table; an unknown name is refused so that every record carries proper codes.
 ACTIONS: Final[dict[str, ActionSpec]] = {
@@ -57,6 +59,13 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     "operator.edit": ActionSpec(APPLICATION_ACTIVITY, RESTRICTED_FUNCTION, "U", "an operator edited a message"),
     "operator.pause": ActionSpec(APPLICATION_ACTIVITY, RESTRICTED_FUNCTION, "U", "an operator paused delivery"),
     "operator.resume": ActionSpec(APPLICATION_ACTIVITY, RESTRICTED_FUNCTION, "U", "an operator resumed delivery"),
+    "operator.login": ActionSpec(APPLICATION_ACTIVITY, LOGIN, "E", "an operator signed in, or was refused"),
+    "operator.logout": ActionSpec(APPLICATION_ACTIVITY, LOGOUT, "E", "an operator signed out of the console"),
+    "operator.dead-letter": ActionSpec(
+        APPLICATION_ACTIVITY, RESTRICTED_FUNCTION, "U", "an operator set a dead-lettered message aside"
+    ),
+    "patient-data.unmask": ActionSpec(PATIENT_RECORD, READ, "R", "an operator unmasked patient data, with a reason"),
+    "audit.read": ActionSpec(APPLICATION_ACTIVITY, READ, "R", "an auditor read the audit trail"),
     "configuration.change": ActionSpec(
         APPLICATION_ACTIVITY, SOFTWARE_CONFIGURATION, "U", "providers, routes or settings changed"
     ),

@@ -16,7 +16,19 @@ class SystemActor:
 
 SYSTEM = SystemActor()
 
-Actor = Principal | SystemActor
+# The audit client id of a console operator: their username after this prefix.
+OPERATOR_PREFIX = "operator:"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorActor:
+    """A person signed in to the operator console, with their console role (viewer, operator, admin, auditor)."""
+
+    username: str
+    role: str
+
+
+Actor = Principal | SystemActor | OperatorActor
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,4 +41,6 @@ class ActorColumns:
 def actor_columns(actor: Actor) -> ActorColumns:
     if isinstance(actor, SystemActor):
         return ActorColumns(client_id=f"system:{actor.name}", role="system", ods=None)
+    if isinstance(actor, OperatorActor):
+        return ActorColumns(client_id=f"{OPERATOR_PREFIX}{actor.username}", role=actor.role, ods=None)
     return ActorColumns(client_id=actor.client_id, role=actor.role.value, ods=actor.ods)

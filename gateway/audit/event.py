@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from gateway.audit.actions import ACTIONS, DCM, ActionSpec
-from gateway.audit.actor import ActorColumns
+from gateway.audit.actor import OPERATOR_PREFIX, ActorColumns
 from gateway.audit.errors import AuditRefusedError
 from gateway.audit.record import Outcome, instant
 from gateway.domain.identifiers import is_valid_nhs_number
@@ -17,11 +17,17 @@ from gateway.fhir.urls import HOMECARE_BASE, ODS_ORGANIZATION_CODE
 
 CLIENT_ID_SYSTEM: Final = f"{HOMECARE_BASE}/Id/client-id"
 SYSTEM_ACTOR_SYSTEM: Final = f"{HOMECARE_BASE}/Id/gateway-component"
+OPERATOR_SYSTEM: Final = f"{HOMECARE_BASE}/Id/console-operator"
 GATEWAY_SYSTEM: Final = f"{HOMECARE_BASE}/Id/gateway"
 ENTITY_ID_SYSTEM_BASE: Final = f"{HOMECARE_BASE}/Id/"
 OBSERVER: Final = "homecare-gateway"
 
 _APPLICATION: Final = {"system": DCM, "code": "110150", "display": "Application"}
+_HUMAN_USER: Final = {
+    "system": "http://terminology.hl7.org/CodeSystem/extra-security-role-type",
+    "code": "humanuser",
+    "display": "human user",
+}
 _RESPONSIBLE: Final = {
     "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
     "code": "RESP",
@@ -120,6 +126,9 @@ def audit_event_json(
 
 
 def _agents(actor: ActorColumns) -> list[dict[str, Any]]:
+    if actor.client_id.startswith(OPERATOR_PREFIX):
+        who = {"identifier": {"system": OPERATOR_SYSTEM, "value": actor.client_id.removeprefix(OPERATOR_PREFIX)}}
+        return [{"type": {"coding": [_HUMAN_USER]}, "role": [{"text": actor.role}], "who": who, "requestor": True}]
     if actor.ods is None:
         who = {"identifier": {"system": SYSTEM_ACTOR_SYSTEM, "value": actor.client_id.removeprefix("system:")}}
         return [{"type": {"coding": [_APPLICATION]}, "who": who, "requestor": True}]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
 from gateway.errors import StateTransitionError
 from gateway.logs import log
+from gateway.observability.attempts import attempt_outcome
 from gateway.services.context import Gateway
 from gateway.services.release import apply_response
 from gateway.store import repository
@@ -116,6 +118,7 @@ class PushRelay:
         self.tls = tls or ProviderTls(gw.settings.provider_tls_dir)
         self.config = config or PushConfig()
         self.breakers = breakers or BreakerBoard(clock=lambda: gw.clock())
+        gw.telemetry.watch_breakers(self.breakers)
         self.rng = rng or random.SystemRandom()
         self._slots = asyncio.Semaphore(self.config.concurrency)
 
@@ -141,26 +144,26 @@ class PushRelay:
         """Claim what is due and deliver it; the results, empty when there was nothing to do."""
         jobs = await self.claim()
         outcomes = await asyncio.gather(*(self._limited(job) for job in jobs), return_exceptions=True)
-        results = []
+        sent: list[tuple[PushJob, ProviderAnswer | DeliveryError | None, GiveUp | None]] = []
         for job, outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
             if isinstance(outcome, BaseException):
-                # Most likely the store failed while finishing: the lease runs out and the order goes again.
-                error = type(outcome).__name__
+                error = type(outcome).__name__  # the lease runs out and the order goes again
                 log(logger, logging.ERROR, "push attempt failed", message_id=job.message_id, error=error)
                 continue
-            results.append(outcome)
-        return results
+            sent.append((job, *outcome))
+        return await self._finish_batch(sent)
 
-    async def _limited(self, job: PushJob) -> PushResult:
+    async def _limited(self, job: PushJob) -> tuple[ProviderAnswer | DeliveryError | None, GiveUp | None]:
         async with self._slots:
-            return await self.deliver(job)
+            return await self._send(job)
 
     async def claim(self) -> list[PushJob]:
         """Lease due orders of every push provider whose endpoint's breaker lets requests through."""
         now = self.gw.clock()
         jobs: list[PushJob] = []
+        claimed: list[tuple[OutboxEntry, str, RetryPolicy]] = []
         trials: set[str] = set()  # endpoints whose half-open trial this claim was granted
         try:
             async with self.gw.sessions() as session, session.begin():
@@ -184,7 +187,8 @@ class PushRelay:
                         attempt_kind="push",
                     )
                     policy = policy_for(provider, self.config.default_policy)
-                    jobs.extend([await self._job(session, entry, endpoint, policy) for entry in entries])
+                    claimed.extend((entry, endpoint, policy) for entry in entries)
+                jobs = await self._jobs(session, claimed)
         except BaseException:
             for endpoint in trials:  # rolled back: no trial request will be made
                 self.breakers(endpoint).release()
@@ -193,33 +197,48 @@ class PushRelay:
             self.breakers(endpoint).release()
         return jobs
 
-    async def _job(self, session: AsyncSession, entry: OutboxEntry, endpoint: str, policy: RetryPolicy) -> PushJob:
-        message = (await repository.get_messages(session, [entry.message_id]))[entry.message_id]
-        body = self.gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
-        # Sending an order is an export of patient data, audited like a pull release.
-        await audit.append(
-            session, self.gw.clock, audit.SYSTEM, "order.release", "message", entry.message_id, "success",
-            {"via": "push", "provider": entry.provider_ods, "attempt": entry.attempts},
-        )
-        return PushJob(
-            outbox_id=entry.id or 0,
-            message_id=entry.message_id,
-            provider_ods=entry.provider_ods,
-            endpoint=endpoint,
-            lease_token=entry.lease_token,
-            attempt=entry.attempts,
-            queued_at=entry.queued_at or entry.created_at,
-            policy=policy,
-            body=body,
-        )
+    async def _jobs(
+        self, session: AsyncSession, claimed: list[tuple[OutboxEntry, str, RetryPolicy]]
+    ) -> list[PushJob]:
+        """The claimed orders' bodies, read in one query, then their audit records: appended last, because the
+        audit chain's lock is held from the first append until the commit and every other writer waits on it."""
+        messages = await repository.get_messages(session, [entry.message_id for entry, _, _ in claimed])
+        jobs = []
+        for entry, endpoint, policy in claimed:
+            message = messages[entry.message_id]
+            body = self.gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
+            jobs.append(
+                PushJob(
+                    outbox_id=entry.id or 0,
+                    message_id=entry.message_id,
+                    provider_ods=entry.provider_ods,
+                    endpoint=endpoint,
+                    lease_token=entry.lease_token,
+                    attempt=entry.attempts,
+                    queued_at=entry.queued_at or entry.created_at,
+                    policy=policy,
+                    body=body,
+                )
+            )
+        for job in jobs:  # sending an order is an export of patient data, audited like a pull release
+            await audit.append(
+                session, self.gw.clock, audit.SYSTEM, "order.release", "message", job.message_id, "success",
+                {"via": "push", "provider": job.provider_ods, "attempt": job.attempt},
+            )
+        return jobs
 
     async def deliver(self, job: PushJob) -> PushResult:
         """Send one claimed order and finish the attempt; never raises for a provider's failure."""
+        return await self._finish(job, *await self._send(job))
+
+    async def _send(self, job: PushJob) -> tuple[ProviderAnswer | DeliveryError | None, GiveUp | None]:
+        """POST one claimed order: the provider's answer, or why it was not sent."""
         breaker = self.breakers(job.endpoint)
         spent = job.policy.exhausted(attempts=job.attempt, age=self.gw.clock() - job.queued_at)
         if spent is not None:
             breaker.release()
-            return await self._finish(job, None, GiveUp(spent))
+            return None, GiveUp(spent)
+        started = time.perf_counter()
         try:
             client = self.tls.client_for(job.provider_ods) or self.client
             answer: ProviderAnswer | DeliveryError = await post_bundle(
@@ -239,7 +258,8 @@ class PushRelay:
             raise
         else:
             breaker.record_success()
-        return await self._finish(job, answer, None)
+        self.gw.telemetry.metrics.push_attempt(job.provider_ods, attempt_outcome(answer), time.perf_counter() - started)
+        return answer, None
 
     async def _finish(
         self, job: PushJob, answer: ProviderAnswer | DeliveryError | None, give_up: GiveUp | None
@@ -247,24 +267,85 @@ class PushRelay:
         """Record the attempt and, if this worker still holds the lease, apply its outcome (the fence)."""
         now = self.gw.clock()
         async with self.gw.sessions() as session, session.begin():
-            held = await repository.apply_update(
-                session,
-                OutboxEntry,
-                job.outbox_id,
-                {"state": "leased", "lease_token": job.lease_token},
-                {"last_attempt_at": now},
-            )
-            session.add(_attempt_row(job, answer, give_up, now, held))
-            if not held:
-                result = PushResult(job.message_id, "stale", "the lease was lost: another worker owns the order")
+            held = await self._fence(session, job, answer, give_up, now)
+            result = await self._finish_in(session, job, answer, give_up, now, held=held)
+        self._finished(job, result, now)
+        return result
+
+    async def _finish_batch(
+        self, sent: list[tuple[PushJob, ProviderAnswer | DeliveryError | None, GiveUp | None]]
+    ) -> list[PushResult]:
+        """Finish a round's attempts in one transaction: one commit (one WAL flush) and one turn at the audit
+        chain's lock for the round instead of one per order; that lock serialises every audited transaction of
+        every process. If that transaction fails, each attempt is finished on its own, so one bad order cannot
+        hold the others back; an attempt that cannot be finished at all keeps its lease, which runs out."""
+        if len(sent) > 1:
+            now = self.gw.clock()
+            try:
+                async with self.gw.sessions() as session, session.begin():
+                    # Every fenced row update first, the audited work after: this transaction takes its row
+                    # locks before the audit chain's lock, as a claim does, so the two cannot deadlock.
+                    held = [await self._fence(session, *attempt, now) for attempt in sent]
+                    results = [
+                        await self._finish_in(session, *attempt, now, held=ok)
+                        for attempt, ok in zip(sent, held, strict=True)
+                    ]
+            except Exception as exc:  # noqa: BLE001 - retried one by one below
+                log(logger, logging.WARNING, "finishing a round together failed", error=type(exc).__name__)
             else:
-                entry: OutboxEntry = await repository.get_by_id(session, OutboxEntry, job.outbox_id)
-                result = await self._apply(session, job, entry, answer, give_up, now)
+                for (job, _, _), result in zip(sent, results, strict=True):
+                    self._finished(job, result, now)
+                return results
+        finished = []
+        for job, answer, give_up in sent:
+            try:
+                finished.append(await self._finish(job, answer, give_up))
+            except Exception as exc:  # noqa: BLE001 - most likely the store is down: the lease runs out
+                log(logger, logging.ERROR, "push attempt failed", message_id=job.message_id, error=type(exc).__name__)
+        return finished
+
+    async def _fence(
+        self,
+        session: AsyncSession,
+        job: PushJob,
+        answer: ProviderAnswer | DeliveryError | None,
+        give_up: GiveUp | None,
+        now: datetime,
+    ) -> bool:
+        """Record the attempt; True if this worker still holds the order's lease under the token it claimed."""
+        held = await repository.apply_update(
+            session,
+            OutboxEntry,
+            job.outbox_id,
+            {"state": "leased", "lease_token": job.lease_token},
+            {"last_attempt_at": now},
+        )
+        session.add(_attempt_row(job, answer, give_up, now, held))
+        return held
+
+    async def _finish_in(
+        self,
+        session: AsyncSession,
+        job: PushJob,
+        answer: ProviderAnswer | DeliveryError | None,
+        give_up: GiveUp | None,
+        now: datetime,
+        *,
+        held: bool,
+    ) -> PushResult:
+        """Apply a fenced attempt's outcome in the caller's transaction; a lost lease changes nothing."""
+        if not held:
+            return PushResult(job.message_id, "stale", "the lease was lost: another worker owns the order")
+        entry: OutboxEntry = await repository.get_by_id(session, OutboxEntry, job.outbox_id)
+        return await self._apply(session, job, entry, answer, give_up, now)
+
+    def _finished(self, job: PushJob, result: PushResult, now: datetime) -> None:
+        """Log and count an attempt once its transaction committed."""
         log(
             logger, logging.WARNING if result.outcome in ("dead", "stale") else logging.INFO, "push attempt finished",
             message_id=job.message_id, provider=job.provider_ods, attempt=job.attempt, outcome=result.outcome,
         )
-        return result
+        self.gw.telemetry.metrics.push_finished(job.provider_ods, result.outcome, job.queued_at, now)
 
     async def _apply(
         self,

@@ -15,7 +15,7 @@ from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.tables import OutboxEntry, Provider
 
-STATES = ("queued", "leased", "acknowledged", "rejected", "cancelled", "dead")
+STATES = ("queued", "leased", "acknowledged", "rejected", "cancelled", "dead", "dismissed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +74,14 @@ async def queue_stats(gw: Gateway) -> dict[str, dict[str, object]]:
     return {p: {"states": states[p], "oldest_waiting_since": waiting.get(p)} for p in states}
 
 
-async def set_paused(gw: Gateway, provider_ods: str, paused: bool) -> Provider:
+async def set_paused(gw: Gateway, provider_ods: str, paused: bool, *, actor: audit.Actor = audit.SYSTEM) -> Provider:
     """Hold (or resume) push delivery to a provider; its messages wait in the queue meanwhile."""
     async with gw.sessions() as session, session.begin():
         provider = await _provider(session, provider_ods)
         provider.paused = paused
         session.add(provider)
         action = "operator.pause" if paused else "operator.resume"
-        await audit.append(session, gw.clock, audit.SYSTEM, action, "provider", provider.ods, "success")
+        await audit.append(session, gw.clock, actor, action, "provider", provider.ods, "success")
     return provider
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gateway.delivery.push import PushRelay
 from gateway.logs import log
+from gateway.observability.telemetry import Heartbeat
 from gateway.services.context import Gateway
 
 logger = logging.getLogger("gateway.delivery.worker")
@@ -22,19 +23,31 @@ POLL_SECONDS = 1.0
 """How long an idle worker waits before looking for due orders again."""
 MAX_BACKOFF_SECONDS = 30.0
 """The longest wait after repeated failures of the relay itself (the database restarting, say)."""
+PUSH_HEARTBEAT = "push"
+"""The heartbeat the push workers of a process share (`gateway.services.health` reads it)."""
 STOP_GRACE_SECONDS = 15.0
 """How long stopping waits for attempts in flight before cancelling them (their leases then run out)."""
 
 
 async def run_push_worker(
-    gw: Gateway, stop: asyncio.Event, *, relay: PushRelay | None = None, poll: float = POLL_SECONDS
+    gw: Gateway,
+    stop: asyncio.Event,
+    *,
+    relay: PushRelay | None = None,
+    poll: float = POLL_SECONDS,
+    heartbeat: Heartbeat | None = None,
 ) -> None:
-    """Deliver due push orders until `stop` is set; wait `poll` seconds whenever there was nothing to do."""
+    """Deliver due push orders until `stop` is set; wait `poll` seconds whenever there was nothing to do.
+
+    `heartbeat` is beaten once a loop, whatever the round's outcome: readiness reads it to tell a live worker
+    from a hung or dead one."""
     async with contextlib.AsyncExitStack() as stack:
         if relay is None:
             relay = await stack.enter_async_context(PushRelay.open(gw))
         failures = 0
         while not stop.is_set():
+            if heartbeat is not None:
+                heartbeat.beat()
             try:
                 busy = bool(await relay.run_once())
                 failures = 0
@@ -49,10 +62,14 @@ async def run_push_worker(
                 await asyncio.wait_for(stop.wait(), wait)
 
 
-async def run_push_workers(gw: Gateway, stop: asyncio.Event, *, count: int, poll: float = POLL_SECONDS) -> None:
-    """`count` workers sharing one relay, until `stop` is set."""
+async def run_push_workers(
+    gw: Gateway, stop: asyncio.Event, *, count: int, poll: float = POLL_SECONDS, heartbeat: Heartbeat | None = None
+) -> None:
+    """`count` workers sharing one relay (and `heartbeat`), until `stop` is set."""
     async with PushRelay.open(gw) as relay:
-        await asyncio.gather(*(run_push_worker(gw, stop, relay=relay, poll=poll) for _ in range(count)))
+        await asyncio.gather(
+            *(run_push_worker(gw, stop, relay=relay, poll=poll, heartbeat=heartbeat) for _ in range(count))
+        )
 
 
 @dataclass
@@ -70,6 +87,10 @@ class PushWorkers:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        except asyncio.CancelledError:
+            if not self.task.cancelled():
+                raise  # it is the shutdown itself being cancelled
+            # the workers were cancelled before (readiness has been reporting them stopped)
         except Exception as exc:  # stopping must not fail the shutdown
             log(logger, logging.ERROR, "push workers ended with an error", error=type(exc).__name__)
 
@@ -80,6 +101,8 @@ def start_push_workers(gw: Gateway) -> PushWorkers | None:
     if count <= 0:
         return None
     stop = asyncio.Event()
-    task = asyncio.create_task(run_push_workers(gw, stop, count=count), name="hgw-push-workers")
+    heartbeat = gw.telemetry.heartbeat(PUSH_HEARTBEAT, stale_after=gw.settings.worker_stale_seconds)
+    task = asyncio.create_task(run_push_workers(gw, stop, count=count, heartbeat=heartbeat), name="hgw-push-workers")
+    heartbeat.task = task
     log(logger, logging.INFO, "push workers started", workers=count)
     return PushWorkers(stop, task)

@@ -119,10 +119,12 @@ class ReleaseRequest:
     owner_ods: str
     short_form_id: str | None
     max_count: int | None
+    wait: int | None = None  # long-poll: seconds to hold the request while nothing is waiting
 
 
 def read_release_parameters(params: Any) -> ReleaseRequest:
-    """EPS `$release` Parameters: owner (an Organization with an ODS code), optional group-identifier, max-count."""
+    """EPS `$release` Parameters: owner (an Organization with an ODS code), optional group-identifier, max-count
+    and wait (seconds to long-poll)."""
     if not isinstance(params, dict) or params.get("resourceType") != "Parameters":
         raise fail(
             "Parameters", "the body must be a FHIR Parameters resource", code="INVALID_RESOURCE", value=_rtype(params)
@@ -173,4 +175,15 @@ def read_release_parameters(params: Any) -> ReleaseRequest:
                 value=max_count,
                 expected="an integer >= 1",
             )
-    return ReleaseRequest(owner_ods, short_form, max_count)
+    wait = None
+    if "wait" in by_name:
+        index, part = by_name["wait"]
+        wait = part.get("valueInteger")
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+            raise fail(
+                f"Parameters.parameter[{index}].valueInteger",
+                "wait must be a whole number of seconds",
+                value=wait,
+                expected="an integer >= 0",
+            )
+    return ReleaseRequest(owner_ods, short_form, max_count, wait)

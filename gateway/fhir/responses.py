@@ -21,6 +21,7 @@ _ISSUE_TYPE = {
     "PAYLOAD_TOO_LARGE": "too-costly",
     "CONFLICT": "conflict",
     "IDEMPOTENCY_CONFLICT": "conflict",
+    "IDEMPOTENCY_KEY_REUSED": "business-rule",
     "UNAUTHORIZED": "login",
     "FORBIDDEN": "forbidden",
     "RATE_LIMITED": "throttled",

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.crypto import DataCipher, load_data_key
+from gateway.delivery.signal import OutboxSignal
+from gateway.observability.telemetry import Telemetry
 from gateway.security.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signing.keys import SigningKeyStore
@@ -36,6 +38,10 @@ class Gateway:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(per_minute=1200, burst=300))
     signing: SigningKeyStore | None = None
     eps_trust_anchors: list[x509.Certificate] = field(default_factory=list)
+    outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
+    """Wakes this process's $release long-polls when an order is queued (gateway/delivery/signal.py)."""
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    """Metrics, worker heartbeats and breakers of this gateway (gateway.observability)."""
 
     @property
     def is_sqlite(self) -> bool:

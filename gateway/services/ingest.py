@@ -91,6 +91,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     summary = json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
     async with gw.sessions() as session, session.begin():
         await repository.set_inbound_outcome(session, payload_id, overall, summary)
+    gw.telemetry.metrics.inbound_payload(result.format, overall)
     return report
 
 
@@ -130,6 +131,7 @@ async def _store_prescriptions(
                 await repository.bulk_insert(session, OutboxEntry, rows.outbox)
                 await repository.bulk_insert(session, LifecycleEvent, rows.events)
                 await _audit(session, gw, principal, payload_id, outcomes)
+            gw.outbox_signal.notify(row["provider_ods"] for row in rows.outbox)  # committed: wake long-polls
             return outcomes
         except (IntegrityError, _Stale) as exc:
             # Another upload stored one of these versions, or a provider released an order being cancelled,

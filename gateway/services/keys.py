@@ -8,15 +8,17 @@ from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.services.context import Gateway, build_gateway
+from gateway.services.idempotency import record_context
 from gateway.store import repository
 from gateway.store.sealed import inbound_context, message_context, prescription_context
-from gateway.store.tables import FhirMessage, InboundPayload, Prescription
+from gateway.store.tables import FhirMessage, IdempotencyRecord, InboundPayload, Prescription
 
 # table → (sealed column, context of a row)
 SEALED: dict[type[Any], tuple[str, Callable[[Any], str]]] = {
     InboundPayload: ("body_enc", lambda r: inbound_context(r.id, r.tenant_ods)),
     Prescription: ("canonical_enc", lambda r: prescription_context(r.id, r.trust_ods)),
     FhirMessage: ("body_enc", lambda r: message_context(r.id, r.sender_ods)),
+    IdempotencyRecord: ("response_enc", lambda r: record_context(r.id, r.client_id)),
 }
 
 
@@ -37,7 +39,7 @@ async def reseal_all(gw: Gateway, *, page: int = 500) -> ResealReport:
                 rows = await repository.sealed_rows(session, table, after, page)
                 for row in rows:
                     blob = getattr(row, column)
-                    if not gw.cipher.is_current(blob):
+                    if blob is not None and not gw.cipher.is_current(blob):
                         plain = gw.cipher.open(blob, context=context(row))
                         setattr(row, column, gw.cipher.seal(plain, context=context(row)))
                         session.add(row)

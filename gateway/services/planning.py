@@ -89,15 +89,7 @@ class Planner:
         return event(prescription_id, self.now, kind, status, actor, message_id, detail)
 
     def sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        """Append the gateway's Provenance: a detached JWS over the JCS form, targeting every MedicationRequest."""
-        if self.gw.signing is None:
-            return bundle
-        targets = [
-            str(e["fullUrl"])
-            for e in bundle["entry"]
-            if e.get("resource", {}).get("resourceType") == "MedicationRequest" and e.get("fullUrl")
-        ]
-        return sign_bundle(bundle, self.gw.signing, now=self.now, target_refs=targets)
+        return sign_order(self.gw, bundle, self.now)
 
     def plan(self, parsed: list[ParsedPrescription]) -> tuple[list[PrescriptionOutcome], Rows]:
         outcomes: list[PrescriptionOutcome] = []
@@ -274,6 +266,18 @@ class Planner:
             )
         )
         outcome.outcome = "accepted"
+
+
+def sign_order(gw: Gateway, bundle: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Append the gateway's Provenance: a detached JWS over the JCS form, targeting every MedicationRequest."""
+    if gw.signing is None:
+        return bundle
+    targets = [
+        str(e["fullUrl"])
+        for e in bundle["entry"]
+        if e.get("resource", {}).get("resourceType") == "MedicationRequest" and e.get("fullUrl")
+    ]
+    return sign_bundle(bundle, gw.signing, now=now, target_refs=targets)
 
 
 def event(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from gateway.security.principal import RELEASE, UPDATE, Principal, Role, require
 from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
+from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,11 @@ class ReleaseResult:
     lease_expires_at: datetime
 
 
+# A long-poll looks at the store this often even without a wake-up: orders queued by another process, leases
+# that ran out, and retries that came due are seen within this.
+FALLBACK_POLL_SECONDS = 1.0
+
+
 async def release_orders(
     gw: Gateway,
     principal: Principal,
@@ -38,17 +45,40 @@ async def release_orders(
     owner_ods: str | None = None,
     short_form_id: str | None = None,
     max_count: int | None = None,
+    wait_seconds: float = 0,
 ) -> ReleaseResult:
-    """Lease up to `max_count` of the calling provider's deliverable orders for the visibility timeout."""
+    """Lease up to `max_count` of the calling provider's deliverable orders for the visibility timeout.
+
+    With `wait_seconds` (capped at `release_max_wait`) and nothing to lease, hold the request until an order
+    arrives or the wait is over (a long-poll); an empty answer after the wait is the ordinary empty result.
+    No transaction is open while it waits.
+    """
     require_role(principal, Role.PROVIDER, scopes=RELEASE)
     if owner_ods is not None:
         require_same_tenant(principal, owner_ods, "the owner parameter")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, min(wait_seconds, gw.settings.release_max_wait))
+    with gw.outbox_signal.listen(principal.ods) as arrived:
+        while True:
+            arrived.clear()
+            result = await _claim(gw, principal, short_form_id, max_count)
+            remaining = deadline - loop.time()
+            if result.orders or remaining <= 0:
+                return result
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), timeout=min(remaining, FALLBACK_POLL_SECONDS))
+
+
+async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, max_count: int | None) -> ReleaseResult:
     provider_ods = principal.ods
     now = gw.clock()
     until = now + timedelta(seconds=gw.settings.lease_seconds)
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
     async with gw.sessions() as session, session.begin():
         await repository.touch_provider_poll(session, provider_ods, now)
+        provider = await session.get(Provider, provider_ods)
+        if provider is not None and (provider.paused or not provider.active):
+            return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
         entries = await repository.claim_orders(
             session,
             provider_ods=provider_ods,
@@ -78,6 +108,7 @@ async def release_orders(
                     detail=f"lease {entry.lease_token} until {until.isoformat()}",
                 )
             )
+    gw.telemetry.metrics.released(provider_ods, len(orders))
     return ReleaseResult(orders, until)
 
 
@@ -101,6 +132,9 @@ async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: 
         await apply_response(
             session, gw, principal, entry, code, detail, now=now, requeue_at=now + timedelta(seconds=30)
         )
+    # An acknowledged order may unblock the next message of its prescription (an amend or cancel).
+    gw.outbox_signal.notify([provider_ods])
+    gw.telemetry.metrics.acknowledged(provider_ods, code, entry.queued_at or entry.created_at, now)
     return True
 
 

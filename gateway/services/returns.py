@@ -1,5 +1,7 @@
 """EPS return: a provider hands back a prescription it acknowledged but has not started (0002 → 0001, its items
-0008 → 0007). It no longer holds the order, so the trust can cancel it at once, or amend it to another provider."""
+0008 → 0007). It no longer holds the order: the routing rules choose again without the providers that returned
+it (gateway/services/rerouting.py), and the prescription goes to the next provider or is held, unrouted, with the
+reason. The trust sees both on the timeline and can still cancel or amend."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier
 from gateway.security.principal import UPDATE, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.services.inbound_messages import sealed_inbound
+from gateway.services.rerouting import reroute_returned
 from gateway.services.task_fields import NHS_NUMBER_SYSTEM, check_patient, code_in, display_of
 from gateway.services.withdraw import TASK_CODE_SYSTEM
 from gateway.store import repository
@@ -58,9 +61,13 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         p = await repository.find_prescription(session, r.short_form_id)
-        if p is None or p.provider_ods != principal.ods:
+        events = await repository.prescription_events(session, p.id) if p is not None else []
+        returned_by = frozenset(e.actor_ods for e in events if e.kind == "returned" and e.actor_ods)
+        if p is None or (p.provider_ods != principal.ods and principal.ods not in returned_by):
             raise NotFoundError(f"prescription {r.short_form_id} not found")
         check_patient(gw, p, r.nhs_number)
+        if p.provider_ods != principal.ods:
+            return False  # this provider returned it already; it has moved on (held, or with another provider)
         orders = [o for o in await repository.outbox_for_prescription(session, p.id) if o.provider_ods == principal.ods]
         if p.status == lifecycle.TO_BE_DISPENSED and orders and orders[-1].state == "rejected":
             return False
@@ -86,6 +93,7 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                 )
         message_id = str(uuid.uuid4())
         session.add(sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now))
+        why = f"returned by {principal.ods} ({r.reason})"
         session.add(
             LifecycleEvent(
                 prescription_id=p.id,
@@ -94,10 +102,21 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                 status=p.status,
                 actor_ods=principal.ods,
                 message_id=message_id,
-                detail=f"returned by {principal.ods} ({r.reason}): the trust may cancel it or send it elsewhere",
+                detail=f"{why}: routed again without {', '.join(sorted(returned_by | {principal.ods}))}",
             )
         )
+        await session.flush()  # the returned event comes before what re-routing records
+        routed = await reroute_returned(session, gw, p, returned_by | {principal.ods}, why, now)
         await audit.append(
-            session, gw.clock, principal, "order.update", "prescription", p.id, "success", {"event": "dispense-return"}
+            session,
+            gw.clock,
+            principal,
+            "order.update",
+            "prescription",
+            p.id,
+            "success",
+            {"event": "dispense-return", "rerouted_to": routed.provider_ods or "held"},
         )
+    if routed.provider_ods is not None:
+        gw.outbox_signal.notify([routed.provider_ods])
     return True

@@ -27,8 +27,10 @@ class Router:
         # Lower priority numbers win; the rule id breaks ties, so the outcome never depends on load order.
         self.rules.sort(key=lambda r: (r.priority, r.id or 0))
 
-    def route(self, p: HomecarePrescription) -> Route:
-        if p.provider_ods:
+    def route(self, p: HomecarePrescription, *, exclude: frozenset[str] = frozenset()) -> Route:
+        """The provider for `p`, never one in `exclude` (providers that returned it): a named provider that is
+        excluded leaves the choice to the rules."""
+        if p.provider_ods and p.provider_ods not in exclude:
             provider = self.providers.get(p.provider_ods)
             if provider is None:
                 return Route(None, f"provider {p.provider_ods} named on the prescription is not registered")
@@ -45,7 +47,7 @@ class Router:
             if rule.service_type and rule.service_type != service:
                 continue
             provider = self.providers.get(rule.provider_ods)
-            if provider is None or not provider.active:
+            if provider is None or not provider.active or provider.ods in exclude:
                 continue
             return Route(provider.ods, f"routing rule {rule.id}")
         return Route(None, "no provider named and no routing rule matches")

@@ -145,7 +145,7 @@ async def status_feed(
         positions = await repository.event_positions(session, after=after, limit=SCAN)
         horizon = settled_horizon(after, positions, now=now, settle=settle)
         rows = await repository.trust_events(session, trust_ods=principal.ods, after=after, upto=horizon, limit=limit)
-    events = tuple(_entry(event, prescription, status) for event, prescription, status in rows)
+    events = tuple(status_event(event, prescription, status) for event, prescription, status in rows)
     full = len(events) == limit
     scanned_all = len(positions) == SCAN and horizon == positions[-1][0]
     return FeedPage(
@@ -156,7 +156,8 @@ async def status_feed(
     )
 
 
-def _entry(event: LifecycleEvent, prescription: Prescription, status: str | None) -> StatusEvent:
+def status_event(event: LifecycleEvent, prescription: Prescription, status: str | None) -> StatusEvent:
+    """One feed entry from a `repository.trust_events` row (the webhooks send the same entries)."""
     return StatusEvent(
         event_id=event.id or 0,
         at=event.at,

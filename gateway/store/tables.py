@@ -186,7 +186,7 @@ class Provider(SQLModel, table=True):
     mode: str = Field(max_length=8, description="push or pull")
     endpoint: str | None = None
     active: bool = True
-    paused: bool = Field(default=False, description="push delivery held by an operator")
+    paused: bool = Field(default=False, description="delivery held by an operator (push sends and $release)")
     max_attempts: int | None = Field(default=None, description="push retry policy; blank: the gateway default")
     max_age_seconds: int | None = None
     backoff_base_seconds: float | None = None
@@ -286,3 +286,157 @@ class LifecycleTask(SQLModel, table=True):
     answer_message_id: str | None = Field(default=None, max_length=36)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+
+
+# --- trust webhooks (issue 8: status back to trusts by webhook) -------------------------------------------------------
+class WebhookSubscription(SQLModel, table=True):
+    """Where a trust wants its lifecycle events pushed. `cursor`: every matching event up to it is dispatched."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: str = Field(primary_key=True, max_length=36)
+    trust_ods: str = Field(max_length=12, index=True)
+    url: str = Field(max_length=2000)
+    format: str = Field(max_length=8, description="fhir or json")
+    events: str | None = Field(default=None, description="comma-separated event kinds; blank: every event")
+    active: bool = True
+    cursor: int = Field(default=0, description="lifecycle_event id up to which matching events are dispatched")
+    max_attempts: int | None = Field(default=None, description="retry policy; blank: the gateway default")
+    max_age_seconds: int | None = None
+    backoff_base_seconds: float | None = None
+    backoff_cap_seconds: float | None = None
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One lifecycle event owed to one subscription: queued, leased, delivered or dead (with the reason)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+        Index("ix_webhook_delivery_claim", "state", "available_at"),
+        Index("ix_webhook_delivery_order", "subscription_id", "prescription_id", "event_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(foreign_key="webhook_subscription.id", max_length=36)
+    event_id: int = Field(foreign_key="lifecycle_event.id")
+    prescription_id: str = Field(max_length=36, description="events of one prescription are delivered in order")
+    state: str = Field(max_length=12, description="queued, leased, delivered, dead")
+    available_at: datetime = Field(sa_column=_ts())
+    lease_token: int = Field(default=0, description="fencing token; bumps on every lease")
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    attempts: int = 0
+    queued_at: datetime = Field(sa_column=_ts())
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, description="why the last attempt failed or the delivery is dead")
+
+
+# --- operator console (issue 9): the people who sign in to /console, and their sessions ---
+
+
+class Operator(SQLModel, table=True):
+    """A person who signs in to the console. The password is kept only as a scrypt hash."""
+
+    __tablename__ = "operator"
+
+    username: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16, description="viewer, operator, admin or auditor")
+    password_hash: str = Field(max_length=255, description="scrypt$n$r$p$salt$hash (gateway.security.passwords)")
+    active: bool = True
+    failed_logins: int = Field(default=0, description="wrong passwords in a row; reset by a good one")
+    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_login_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class OperatorSession(SQLModel, table=True):
+    """A signed-in console session: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "operator_session"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    username: str = Field(foreign_key="operator.username", max_length=64, index=True)
+    csrf_token: str = Field(max_length=64, description="the token every POST form of this session must carry")
+    created_at: datetime = Field(sa_column=_ts())
+    last_seen_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+# --- Inbound idempotency (issue 7): Idempotency-Key / X-Request-ID and the first answer, for replays ---------
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A client's idempotency key and the answer its first request got. The key is stored only as its SHA-256;
+    the answer may hold patient data, so it is sealed (associated data: this row and the client)."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (
+        UniqueConstraint("client_id", "key_sha256", name="uq_idempotency_client_key"),
+        Index("ix_idempotency_record_expires_at", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    client_id: str = Field(max_length=64, description="keys are scoped per client: another client's key is another")
+    key_sha256: str = Field(max_length=64)
+    operation: str = Field(max_length=80, description="METHOD /path the key was first used on")
+    request_sha256: str = Field(max_length=64, description="SHA-256 of the first request's body")
+    state: str = Field(max_length=12, description="in-progress or done")
+    status_code: int | None = None
+    content_type: str | None = Field(default=None, max_length=100)
+    response_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+# --- alerts (issue 9: observability and alerts, docs/observability.md) -----------------------------------------------
+
+
+class AlertRule(SQLModel, table=True):
+    """A threshold overriding the HGW_ALERT_* default of one rule kind, for one provider or (`*`) for all."""
+
+    __tablename__ = "alert_rule"
+    __table_args__ = (UniqueConstraint("kind", "provider_ods", name="uq_alert_rule_scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24, description="queue-age, dead-letters, provider-silent, ack-lag, failure-rate")
+    provider_ods: str = Field(default="*", max_length=12, description="a provider's ODS code, or * for every one")
+    threshold: float = Field(description="minutes, a count or a ratio, by kind; the alert opens at or above it")
+    window_minutes: float | None = Field(default=None, description="failure-rate only: the window counted")
+    enabled: bool = True
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class Alert(SQLModel, table=True):
+    """One episode of a rule firing for a subject: opened once, resolved once, each notified once.
+
+    `open_key` is `<kind>:<subject>` while the alert is open and NULL once resolved: its unique index lets
+    several evaluating processes race to open the same alert and only one row win."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    subject: str = Field(max_length=40, description="the provider's ODS code (never patient data)")
+    open_key: str | None = Field(default=None, max_length=80, unique=True)
+    state: str = Field(max_length=12, index=True, description="open or resolved")
+    value: float = Field(description="what was measured when last evaluated")
+    threshold: float
+    summary: str = Field(description="one line for people, free of patient data")
+    opened_at: datetime = Field(sa_column=_ts())
+    clear_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    open_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    resolve_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    notify_attempts: int = 0
+    notify_after: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    notify_error: str | None = Field(default=None, max_length=300)
+
+
+# Attempts are counted over a recent window (failure rate, last successful push): index them by time.
+Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ import fhir_profiles
 
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 CONFORMANCE_TYPES = frozenset(
-    {"StructureDefinition", "ValueSet", "CodeSystem", "MessageDefinition", "CapabilityStatement"}
+    {"StructureDefinition", "ValueSet", "CodeSystem", "MessageDefinition", "CapabilityStatement", "Measure"}
 )
 
 

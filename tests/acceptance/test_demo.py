@@ -26,6 +26,9 @@ def test_demo_once_delivers_everything(tmp_path: Path) -> None:
         assert re.search(rf"{re.escape(short_form_id)} delivery-delivered", out), short_form_id
     assert "all 6 prescriptions delivered" in out
     assert (tmp_path / "demo" / "hgw.sqlite3").exists()
+    # The demo's console operators, with fresh passwords, printed for signing in (demo mode only).
+    logins = dict(re.findall(r"console sign-in \((\w+)\): (\S+) / \S{12,}", out))
+    assert logins == {"admin": "demo", "auditor": "demo-auditor"}
 
 
 def test_demo_once_fails_when_delivery_cannot_finish(tmp_path: Path) -> None:

@@ -43,6 +43,9 @@ def test_non_editable_install_is_self_contained(tmp_path: Path) -> None:
     )
     found = json.loads(out.stdout)
     assert found["gateway"].startswith(str(target))
+    # The console's templates and its vendored stylesheet ship with the package (no CDN to fall back on).
+    console = target / "gateway" / "console"
+    assert (console / "static" / "console.css").is_file() and (console / "templates" / "login.html").is_file()
     assert "homecare-delivery-status.json" in found["profiles"]
     assert "0001_initial_schema.py" in found["migrations"]
     db = tmp_path / "data"

@@ -30,6 +30,15 @@ PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /.well-known/jwks.json",
 
 # The party (a key of tests/conftest.py PARTIES) whose token each authenticated operation is fuzzed with.
 ROLE_FOR = {
+    # operator console API (issue 9)
+    "GET /api/v1/ops/overview": "operator",
+    "GET /api/v1/ops/messages": "operator",
+    "POST /api/v1/ops/messages/search": "operator",
+    "GET /api/v1/ops/messages/{message_id}": "operator",
+    "POST /api/v1/ops/messages/{message_id}/dismiss": "operator",
+    "POST /api/v1/ops/replay": "operator",
+    "POST /api/v1/ops/providers/{ods}/pause": "operator",
+    "POST /api/v1/ops/providers/{ods}/resume": "operator",
     "POST /api/v1/exports": "trust",
     "GET /api/v1/prescriptions/{prescription_id}": "trust",
     "GET /api/v1/status-feed": "trust",
@@ -39,9 +48,34 @@ ROLE_FOR = {
     "POST /FHIR/R4/$validate": "operator",
     "POST /FHIR/R4/{resource_type}/$validate": "operator",
     "GET /FHIR/R4/metadata": "operator",
+    # national homecare KPIs (issue 9): operators see every provider and trust
+    "GET /api/v1/kpis": "operator",
     "GET /FHIR/R4/Task": "trust",
     "GET /FHIR/R4/Task/{task_id}": "trust",
     "PUT /FHIR/R4/Task/{task_id}": "trust",
+    # observability (issue 9): the Prometheus exposition, for operators (or the HGW_METRICS_TOKEN scraper)
+    "GET /metrics": "operator",
+    # trust webhooks (issue 8)
+    "POST /api/v1/webhooks": "trust",
+    "GET /api/v1/webhooks": "trust",
+    "GET /api/v1/webhooks/{webhook_id}": "trust",
+    "PATCH /api/v1/webhooks/{webhook_id}": "trust",
+    "DELETE /api/v1/webhooks/{webhook_id}": "trust",
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": "trust",
+    "POST /api/v1/webhooks/{webhook_id}/replay": "trust",
+    "POST /api/v1/webhooks/{webhook_id}/test": "trust",
+    # routing administration (issue 7); bodies are declared by the routes themselves
+    "GET /api/v1/admin/providers": "operator",
+    "POST /api/v1/admin/providers": "operator",
+    "PATCH /api/v1/admin/providers/{ods}": "operator",
+    "POST /api/v1/admin/providers/{ods}/pause": "operator",
+    "POST /api/v1/admin/providers/{ods}/resume": "operator",
+    "GET /api/v1/admin/routes": "operator",
+    "POST /api/v1/admin/routes": "operator",
+    "PATCH /api/v1/admin/routes/{rule_id}": "operator",
+    "DELETE /api/v1/admin/routes/{rule_id}": "operator",
+    "GET /api/v1/admin/held": "operator",
+    "POST /api/v1/admin/held/route": "operator",
 }
 
 CHECKS = (not_a_server_error, response_schema_conformance, ignored_auth)
@@ -145,6 +179,13 @@ _MESSAGE = _object(
     optional=("id",),
 )
 _ANY_RESOURCE = _object(resourceType=_TEXT, id=_TEXT, optional=("id",))
+_WEBHOOK = _object(
+    url=_one_of("http://127.0.0.1:9/hook", "https://trust.example/hook", "ftp://x"),
+    format=_one_of("fhir", "json", "xml"),
+    events={"type": ["array", "null"], "items": _TEXT, "maxItems": 3},
+    active={"type": "boolean"},
+    optional=("events", "active"),
+)
 _TOKEN_FORM = _object(
     grant_type=_one_of("client_credentials", "password"),
     client_assertion_type=_one_of("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
@@ -159,6 +200,8 @@ REQUEST_BODIES: dict[str, dict[str, dict[str, Any]]] = {
     "POST /FHIR/R4/Task": {FHIR_JSON: _TASK},
     "POST /FHIR/R4/$validate": {FHIR_JSON: _ANY_RESOURCE},
     "POST /FHIR/R4/{resource_type}/$validate": {FHIR_JSON: _ANY_RESOURCE},
+    "POST /api/v1/webhooks": {"application/json": _WEBHOOK},
+    "PATCH /api/v1/webhooks/{webhook_id}": {"application/json": _WEBHOOK},
 }
 
 

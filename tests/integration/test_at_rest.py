@@ -71,7 +71,12 @@ async def test_data_key_rotation_reseals_every_row(
     trust: httpx.AsyncClient, provider: httpx.AsyncClient, gw: Gateway
 ) -> None:
     sid = await _full_flow(trust, provider, export_rows(1, seed=32))
+    # A stored idempotent answer is sealed too (issue 7).
+    release = msg.release_request("VNFKT")
+    r = await provider.post("/FHIR/R4/Task/$release", json=release, headers={"Idempotency-Key": "at-rest-1"})
+    assert r.status_code == 200
     report = await rotate_data_key(gw)
+    assert report.resealed["idempotency_record"] == 1
     assert report.resealed["inbound_payload"] == 1
     assert report.resealed["prescription"] == 1
     assert report.resealed["fhir_message"] >= 2  # the order and the dispense notification
@@ -82,6 +87,7 @@ async def test_data_key_rotation_reseals_every_row(
                 ("inbound_payload", "body_enc"),
                 ("prescription", "canonical_enc"),
                 ("fhir_message", "body_enc"),
+                ("idempotency_record", "response_enc"),
             )
             for (b,) in (await conn.execute(text(f"SELECT {c} FROM {t}"))).all()  # noqa: S608
         ]
@@ -89,7 +95,9 @@ async def test_data_key_rotation_reseals_every_row(
     # Rerunning changes nothing, and a gateway started after the rotation reads every row.
     fresh = build_gateway(gw.settings)
     try:
-        assert (await reseal_all(fresh)).resealed == {"inbound_payload": 0, "prescription": 0, "fhir_message": 0}
+        assert (await reseal_all(fresh)).resealed == {
+            "inbound_payload": 0, "prescription": 0, "fhir_message": 0, "idempotency_record": 0
+        }
         async with fresh.sessions() as session:
             p = await find_prescription(session, sid)
         assert p is not None

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
+from gateway.api.idempotency import Idempotency
 from gateway.services.context import Gateway
 from gateway.services.hl7 import HL7_MEDIA_TYPE, ack_for
 from gateway.services.ingest import ingest_export
@@ -21,16 +22,20 @@ async def post_export(
     body: Annotated[bytes, Depends(read_body)],
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
+    idem: Idempotency,
     content_type: Annotated[str, Header()] = "application/octet-stream",
     accept: Annotated[str, Header()] = "application/json",
 ) -> Response:
-    report = await ingest_export(gw, principal, body, content_type)
-    status = 422 if report.outcome == "rejected" else 200
-    if report.format == "hl7v2":
-        ack = ack_for(gw, report)
-        if HL7_MEDIA_TYPE in accept:
-            return Response(ack, status_code=status, media_type=HL7_MEDIA_TYPE)
-        return JSONResponse(report.as_dict() | {"hl7_ack": ack.decode("utf-8", "replace")}, status_code=status)
-    if report.format == "unknown" and any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in report.file_issues):
-        status = 415
-    return JSONResponse(report.as_dict(), status_code=status)
+    async def answer() -> Response:
+        report = await ingest_export(gw, principal, body, content_type)
+        status = 422 if report.outcome == "rejected" else 200
+        if report.format == "hl7v2":
+            ack = ack_for(gw, report)
+            if HL7_MEDIA_TYPE in accept:
+                return Response(ack, status_code=status, media_type=HL7_MEDIA_TYPE)
+            return JSONResponse(report.as_dict() | {"hl7_ack": ack.decode("utf-8", "replace")}, status_code=status)
+        if report.format == "unknown" and any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in report.file_issues):
+            status = 415
+        return JSONResponse(report.as_dict(), status_code=status)
+
+    return await idem.run(answer)

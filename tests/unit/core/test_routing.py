@@ -160,3 +160,16 @@ def test_no_match_is_held(prescription: HomecarePrescription, rules: list[Routin
 def test_router_orders_rules_by_priority_itself(prescription: HomecarePrescription) -> None:
     unsorted = [rule(1, "VNFKT", priority=50), rule(2, "VNCEL", priority=10)]
     assert Router({p.ods: p for p in PROVIDERS}, unsorted).route(prescription).provider_ods == "VNCEL"
+
+
+# --- re-routing after an EPS return (issue 7) -------------------------------------------------------------------------
+def test_excluded_providers_are_skipped_and_a_named_one_falls_back_to_the_rules(
+    prescription: HomecarePrescription,
+) -> None:
+    r = router([provider("VNFKT"), provider("VNCEL")], [rule(1, "VNFKT"), rule(2, "VNCEL", priority=200)])
+    assert r.route(prescription, exclude=frozenset({"VNFKT"})) == Route("VNCEL", "routing rule 2")
+    held = r.route(prescription, exclude=frozenset({"VNFKT", "VNCEL"}))
+    assert held == Route(None, "no provider named and no routing rule matches")
+    named = prescription.model_copy(update={"provider_ods": "VNFKT"})
+    assert r.route(named) == Route("VNFKT", "named on the prescription")
+    assert r.route(named, exclude=frozenset({"VNFKT"})) == Route("VNCEL", "routing rule 2")

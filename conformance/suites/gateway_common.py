@@ -1,0 +1,63 @@
+"""The gateway suite's groups and the steps its tests share (as the preset's trust and provider)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.checks import (
+    FHIR_JSON,
+    expect_status,
+    json_body,
+)
+from conformance.context import SuiteContext
+from conformance.model import Suite, TestRun
+from conformance.orders import export_body
+from gateway.simulate import provider_messages as msg
+
+SUITE = Suite("gateway", "Homecare Gateway conformance: gateway")
+FHIR = {"Content-Type": FHIR_JSON}
+SHORT_FORM = "https://fhir.nhs.uk/Id/prescription-order-number"
+
+meta = SUITE.group("GW-META", "Authentication, metadata and validation")
+flow = SUITE.group("GW-FLOW", "Export → order → acknowledgement → dispense → delivery → status")
+formats = SUITE.group("GW-FMT", "Other inbound formats: Ascribe XML, EPS FHIR")
+cancel = SUITE.group("GW-CANCEL", "Cancellation of an order the provider has")
+errors = SUITE.group("GW-ERR", "Bad input, idempotency, tenancy and lifecycle")
+
+
+def party_ods(ctx: SuiteContext, name: str) -> str:
+    party = ctx.party(name)
+    if party is None:
+        raise KeyError(name)
+    return party.ods
+
+
+def need(ctx: SuiteContext, t: TestRun, *names: str) -> None:
+    missing = [n for n in names if ctx.party(n) is None]
+    if missing:
+        t.skip(f"the preset has no {', '.join(missing)}")
+
+
+async def post_export(ctx: SuiteContext, rows: list[dict[str, str]]) -> Any:
+    return await ctx.client("trust").post(
+        "/api/v1/exports", content=export_body(rows), headers={"Content-Type": "text/csv"}
+    )
+
+
+async def prescription_view(ctx: SuiteContext, t: TestRun, sid: str, requirement: str) -> dict[str, Any]:
+    r = await ctx.client("trust").get(f"/api/v1/prescriptions/{sid}")
+    expect_status(t, r, 200, requirement, f"GET /api/v1/prescriptions/{sid}")
+    view: dict[str, Any] = json_body(t, r, requirement)
+    return view
+
+
+async def release_for(ctx: SuiteContext, party: str, sid: str) -> tuple[int, list[dict[str, Any]]]:
+    ods = party_ods(ctx, party)
+    r = await ctx.client(party).post(
+        "/FHIR/R4/Task/$release", json=msg.release_request(ods, short_form_id=sid), headers=FHIR
+    )
+    if r.status_code != 200:
+        return r.status_code, []
+    passed = next((p for p in r.json().get("parameter", []) if p.get("name") == "passedPrescriptions"), None)
+    entries = (passed or {}).get("resource", {}).get("entry", [])
+    return 200, [e["resource"] for e in entries]

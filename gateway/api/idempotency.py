@@ -1,0 +1,78 @@
+"""Idempotency for the inbound POST routes: one dependency, and the route runs its work through it.
+
+    async def post_x(idem: Idempotency, ...) -> Response:
+        async def answer() -> Response: ...
+        return await idem.run(answer)
+
+`Idempotency-Key` wins over `X-Request-ID` when a request carries both; without either, the work just runs.
+The rules are in gateway/services/idempotency.py; a replayed answer carries `Idempotent-Replayed: true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from gateway.api.auth import CurrentPrincipal
+from gateway.api.deps import get_gateway, read_body
+from gateway.security.principal import Principal
+from gateway.services import idempotency
+from gateway.services.context import Gateway
+
+# In order of precedence: the first one present is the key.
+KEY_HEADERS = ("Idempotency-Key", "X-Request-ID")
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotent:
+    gw: Gateway
+    principal: Principal
+    key: idempotency.IdempotencyKey | None
+    operation: str
+    body: bytes
+
+    async def run(self, answer: Callable[[], Awaitable[Response]]) -> Response:
+        """The stored answer to this key, or `answer()` run once and stored for the retries to come."""
+        if self.key is None:
+            return await answer()
+        got = await idempotency.claim(self.gw, self.principal, self.key, self.operation, self.body)
+        if isinstance(got, idempotency.StoredAnswer):
+            headers = {"content-type": got.content_type, REPLAYED_HEADER: "true"}
+            return Response(got.body, status_code=got.status_code, headers=headers)
+        try:
+            response = await answer()
+        except BaseException:
+            # The request failed and rolled back: free the key so that a retry runs it again. If even that fails
+            # the claim goes stale and is taken over later; the request's own error is the one to report.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(idempotency.release(self.gw, got))
+            raise
+        stored = idempotency.StoredAnswer(
+            response.status_code, response.headers.get("content-type", "application/octet-stream"), bytes(response.body)
+        )
+        await idempotency.complete(self.gw, got, stored)
+        return response
+
+
+async def idempotent(
+    request: Request,
+    body: Annotated[bytes, Depends(read_body)],
+    gw: Annotated[Gateway, Depends(get_gateway)],
+    principal: CurrentPrincipal,
+) -> Idempotent:
+    key = None
+    for header in KEY_HEADERS:
+        raw = request.headers.get(header)
+        if raw is not None:
+            key = idempotency.check_key(header, raw)
+            break
+    return Idempotent(gw, principal, key, f"{request.method} {request.url.path}", body)
+
+
+Idempotency = Annotated[Idempotent, Depends(idempotent)]

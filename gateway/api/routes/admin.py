@@ -1,0 +1,227 @@
+"""The operator API for routing: providers, routing rules and the prescriptions held for want of a route.
+
+JSON in and out; operators only (the services check the role); every change audited. docs/delivery.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.api.auth import CurrentPrincipal
+from gateway.api.deps import get_gateway, read_body
+from gateway.errors import InputError, Issue, Location
+from gateway.services import admin
+from gateway.services.context import Gateway
+from gateway.store.tables import Prescription, Provider, RoutingRule
+
+router = APIRouter(prefix="/api/v1/admin", tags=["operator"])
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+Body = Annotated[bytes, Depends(read_body)]
+# Rule ids are 32-bit integers in the store: a larger one is a bad id, not a query PostgreSQL cannot run.
+RuleId = Annotated[int, Path(ge=1, le=2_147_483_647, description="routing rule id")]
+M = TypeVar("M", bound=BaseModel)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewProvider(_In):
+    ods: str = Field(max_length=12)
+    name: str = Field(max_length=200)
+    mode: Literal["push", "pull"]
+    endpoint: str | None = Field(default=None, max_length=2000)
+
+
+class ProviderChange(_In):
+    name: str | None = Field(default=None, max_length=200)
+    mode: Literal["push", "pull"] | None = None
+    endpoint: str | None = Field(default=None, max_length=2000, description="null removes it (pull providers)")
+    active: bool | None = None
+
+
+class NewRule(_In):
+    provider_ods: str = Field(max_length=12)
+    trust_ods: str | None = Field(default=None, max_length=12)
+    dmd_code: str | None = Field(default=None, max_length=18)
+    service_type: str | None = Field(default=None, max_length=24)
+    priority: int = 100
+
+
+class RuleChange(_In):
+    provider_ods: str | None = Field(default=None, max_length=12)
+    trust_ods: str | None = Field(default=None, max_length=12, description="null: any trust")
+    dmd_code: str | None = Field(default=None, max_length=18, description="null: any product")
+    service_type: str | None = Field(default=None, max_length=24, description="null: any service")
+    priority: int | None = None
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """Declare the JSON body in OpenAPI (the route reads the raw body itself, to answer in the gateway's shape)."""
+    schema = {"application/json": {"schema": model.model_json_schema()}}
+    return {"requestBody": {"required": True, "content": schema}}
+
+
+def _parse(raw: bytes, model: type[M]) -> M:
+    """The body as `model`, or an InputError locating every problem by its JSON field."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        issue = Issue("INVALID_JSON", f"the body is not JSON: {exc}", Location(path="body"), expected="a JSON object")
+        raise InputError([issue]) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        issues = [
+            Issue(
+                "MISSING_VALUE" if e["type"] == "missing" else "INVALID_VALUE",
+                e["msg"],
+                Location(path=".".join(str(p) for p in e["loc"]) or "body"),
+            )
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InputError(issues) from exc
+
+
+def provider_json(p: Provider) -> dict[str, Any]:
+    return {
+        "ods": p.ods,
+        "name": p.name,
+        "mode": p.mode,
+        "endpoint": p.endpoint,
+        "active": p.active,
+        "paused": p.paused,
+        "last_poll_at": p.last_poll_at.isoformat() if p.last_poll_at else None,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+def rule_json(r: RoutingRule) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "priority": r.priority,
+        "provider_ods": r.provider_ods,
+        "trust_ods": r.trust_ods,
+        "dmd_code": r.dmd_code,
+        "service_type": r.service_type,
+        "created_at": r.created_at.isoformat(),
+    }
+
+
+def held_json(p: Prescription) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "short_form_id": p.short_form_id,
+        "trust_ods": p.trust_ods,
+        "rx_number": p.rx_number,
+        "rx_version": p.rx_version,
+        "reason": p.route_reason,
+        "updated_at": p.updated_at.isoformat(),
+    }
+
+
+@router.get("/providers", summary="Registered homecare providers")
+async def list_providers(gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return {"providers": [provider_json(p) for p in await admin.providers(gw, principal)]}
+
+
+@router.post("/providers", status_code=201, summary="Register a provider", openapi_extra=_body_doc(NewProvider))
+async def add_provider(body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    new = _parse(body, NewProvider)
+    provider = await admin.add_provider(
+        gw, ods=new.ods, name=new.name, mode=new.mode, endpoint=new.endpoint, actor=principal
+    )
+    return provider_json(provider)
+
+
+@router.patch(
+    "/providers/{ods}",
+    summary="Change a provider's name, mode, endpoint or active flag",
+    openapi_extra=_body_doc(ProviderChange),
+)
+async def update_provider(ods: str, body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    change = _parse(body, ProviderChange)
+    provider = await admin.update_provider(
+        gw,
+        ods,
+        name=change.name,
+        mode=change.mode,
+        endpoint=change.endpoint if "endpoint" in change.model_fields_set else admin.KEEP,
+        active=change.active,
+        actor=principal,
+    )
+    return provider_json(provider)
+
+
+@router.post("/providers/{ods}/pause", summary="Hold push delivery to a provider")
+async def pause_provider(ods: str, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return provider_json(await admin.pause_provider(gw, ods, True, actor=principal))
+
+
+@router.post("/providers/{ods}/resume", summary="Resume push delivery to a provider")
+async def resume_provider(ods: str, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return provider_json(await admin.pause_provider(gw, ods, False, actor=principal))
+
+
+@router.get("/routes", summary="Routing rules, in the order they are tried")
+async def list_routes(gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    return {"routes": [rule_json(r) for r in await admin.routes(gw, principal)]}
+
+
+@router.post("/routes", status_code=201, summary="Add a routing rule", openapi_extra=_body_doc(NewRule))
+async def add_route(body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    new = _parse(body, NewRule)
+    rule = await admin.add_route(
+        gw,
+        provider_ods=new.provider_ods,
+        trust_ods=new.trust_ods,
+        dmd_code=new.dmd_code,
+        service_type=new.service_type,
+        priority=new.priority,
+        actor=principal,
+    )
+    return rule_json(rule)
+
+
+@router.patch("/routes/{rule_id}", summary="Change a routing rule", openapi_extra=_body_doc(RuleChange))
+async def update_route(rule_id: RuleId, body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    change = _parse(body, RuleChange)
+    given = change.model_fields_set
+    rule = await admin.update_route(
+        gw,
+        rule_id,
+        provider_ods=change.provider_ods,
+        trust_ods=change.trust_ods if "trust_ods" in given else admin.KEEP,
+        dmd_code=change.dmd_code if "dmd_code" in given else admin.KEEP,
+        service_type=change.service_type if "service_type" in given else admin.KEEP,
+        priority=change.priority,
+        actor=principal,
+    )
+    return rule_json(rule)
+
+
+@router.delete("/routes/{rule_id}", status_code=204, summary="Remove a routing rule")
+async def remove_route(rule_id: RuleId, gw: GatewayDep, principal: CurrentPrincipal) -> Response:
+    await admin.remove_route(gw, rule_id, actor=principal)
+    return Response(status_code=204)
+
+
+@router.get("/held", summary="Prescriptions held for want of a route, with the reason")
+async def list_held(
+    gw: GatewayDep, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> dict[str, Any]:
+    return {"held": [held_json(p) for p in await admin.held(gw, principal, limit=limit)]}
+
+
+@router.post("/held/route", summary="Route the held prescriptions again with today's rules and providers")
+async def route_held(
+    gw: GatewayDep, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> dict[str, Any]:
+    outcomes = await admin.route_held(gw, principal, limit=limit)
+    return {"routed": [dataclasses.asdict(o) for o in outcomes]}

@@ -1,0 +1,28 @@
+"""`GET /metrics`: the Prometheus exposition, for the scrape token or an operator (docs/observability.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gateway.api.deps import get_gateway
+from gateway.observability.http import HttpMetricsMiddleware
+from gateway.services.context import Gateway
+from gateway.services.observability import scrape
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+async def metrics(request: Request, gw: Annotated[Gateway, Depends(get_gateway)]) -> Response:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    body = await scrape(gw, token.strip() if scheme.lower() == "bearer" else None)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def install_observability(app: FastAPI, gw: Gateway) -> None:
+    """The request-timing middleware and the /metrics route."""
+    app.add_middleware(HttpMetricsMiddleware, metrics=gw.telemetry.metrics)
+    app.include_router(router)

@@ -1,0 +1,249 @@
+"""`hgw bench --delivery`: the delivery figures of issue 7, measured on a scratch PostgreSQL database.
+
+- push latency: a trust POSTs a one-prescription export to the gateway over HTTP; the time until the provider
+  (the campaign's receiver process, answering `ok`) receives the order, p50 and p99. One worker process,
+  polling every `PUSH_POLL` seconds when idle: the poll interval bounds the latency from below.
+- poll + acknowledge: a pull provider releases orders with `Task/$release` and acknowledges each with a
+  response message, over HTTP (8 acknowledgements in flight) and at the service layer (no HTTP), orders/s.
+- push throughput with 1 and 2 worker processes: orders queued beforehand, time until all are acknowledged.
+
+Every figure is measured, never assumed; sizes are parameters so a test can run it small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from adapters.jac.writer import render_export
+from gateway.api.app import create_app
+from gateway.faults.processes import WorkerPool, receiver_process
+from gateway.faults.worker import WorkerSpec
+from gateway.security.principal import ROLE_SCOPES, Principal, Role
+from gateway.services import admin, release
+from gateway.services.context import Gateway, build_gateway
+from gateway.services.ingest import ingest_export
+from gateway.settings import Settings
+from gateway.simulate import provider_messages
+from gateway.simulate.parties import party_client, register_party
+from gateway.simulate.samples import export_rows
+from gateway.store import delivery_ledger
+from gateway.store.migrate import upgrade
+
+PUSH_ODS = "VNPSH"
+PULL_ODS = "VNFKT"
+PUSH_POLL = 0.05
+TRUST = Principal("bench", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
+PULL = Principal("bench-provider", Role.PROVIDER, PULL_ODS, frozenset(ROLE_SCOPES[Role.PROVIDER]))
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+def delivery_figures(postgres_url: str, *, latency_samples: int, poll_orders: int, push_orders: int) -> dict[str, Any]:
+    """All three figures, each on its own scratch database next to `postgres_url`'s."""
+    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        psycopg.connect(admin_dsn, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        return {"skipped": f"PostgreSQL unreachable: {exc}".strip()}
+    return {
+        "push_latency": asyncio.run(_scratch(postgres_url, _push_latency, latency_samples)),
+        "poll_and_acknowledge": asyncio.run(_scratch(postgres_url, _poll_and_ack, poll_orders)),
+        "push_throughput": {
+            f"{n}_worker_process{'es' if n > 1 else ''}": asyncio.run(
+                _scratch(postgres_url, _push_throughput(n), push_orders)
+            )
+            for n in (1, 2)
+        },
+    }
+
+
+async def _scratch(postgres_url: str, work: Any, size: int) -> dict[str, Any]:
+    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"hgw_bench_{uuid.uuid4().hex[:8]}"
+    conn = await psycopg.AsyncConnection.connect(admin_dsn, autocommit=True)
+    async with conn:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+            await asyncio.to_thread(upgrade, url)
+            with tempfile.TemporaryDirectory() as tmp:
+                settings = Settings(
+                    data_dir=Path(tmp), database_url=url, mode="test", port=0, push_workers=0, release_max=200,
+                    rate_per_minute=10**7, rate_burst=10**6,
+                )
+                gw = build_gateway(settings)
+                try:
+                    figures: dict[str, Any] = await work(gw, size)
+                    return figures
+                finally:
+                    await gw.close()
+        finally:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def _served(gw: Gateway) -> AsyncIterator[str]:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(gw), host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(30):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _pool(gw: Gateway, processes: int, *, poll: float) -> WorkerPool:
+    spec = WorkerSpec(
+        database_url=gw.settings.effective_database_url, data_dir=str(gw.settings.data_dir), loops=1, poll=poll,
+        timeout=10.0, lease=60.0, batch=20, concurrency=8,
+    )
+    return WorkerPool(spec, processes)
+
+
+async def _push_latency(gw: Gateway, samples: int) -> dict[str, Any]:
+    with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
+        await admin.add_provider(gw, ods=PUSH_ODS, name="Bench Push", mode="push", endpoint=receiver.endpoint)
+        await admin.add_route(gw, provider_ods=PUSH_ODS)
+        trust_key = await register_party(gw, "trust", "RBA")
+        pool = _pool(gw, 1, poll=PUSH_POLL)
+        pool.fill()
+        posted: dict[str, float] = {}
+        try:
+            async with _served(gw) as base_url, party_client(base_url, trust_key) as trust:
+                await trust.get("/FHIR/R4/metadata")  # the token, outside the measurement
+                for n in range(samples + 1):
+                    body = render_export(export_rows(1, seed=n, rx_prefix=f"L{n:05d}"))
+                    sent = time.time()
+                    response = await trust.post("/api/v1/exports", content=body, headers={"Content-Type": "text/csv"})
+                    response.raise_for_status()
+                    if n:  # the first one warms the worker's connections
+                        posted[response.json()["prescriptions"][0]["message_id"]] = sent
+                    await asyncio.sleep(0.1)
+                received = await _wait_received(receiver.ledger, set(posted))
+        finally:
+            pool.stop()
+    latencies = sorted((received[m] - t) * 1000 for m, t in posted.items())
+    return {
+        "samples": len(latencies),
+        "worker_poll_seconds": PUSH_POLL,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(_percentile(latencies, 0.99), 1),
+        "max_ms": round(latencies[-1], 1),
+    }
+
+
+async def _wait_received(ledger: Any, ids: set[str], timeout: float = 120.0) -> dict[str, float]:
+    async with asyncio.timeout(timeout):
+        while True:
+            report = await ledger(times=True)
+            first: dict[str, float] = report["first_receipt"]
+            if ids <= set(first):
+                return first
+            await asyncio.sleep(0.05)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+async def _queue(gw: Gateway, provider_ods: str, mode: str, orders: int, endpoint: str | None = None) -> None:
+    await admin.add_provider(gw, ods=provider_ods, name="Bench", mode=mode, endpoint=endpoint)
+    await admin.add_route(gw, provider_ods=provider_ods)
+    for start in range(0, orders, 200):
+        rows = export_rows(min(200, orders - start), seed=start, rx_prefix=f"Q{start:06d}")
+        await ingest_export(gw, TRUST, render_export(rows), "text/csv")
+
+
+async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
+    await _queue(gw, PULL_ODS, "pull", orders * 2)
+    key = await register_party(gw, "provider", PULL_ODS)
+    async with _served(gw) as base_url, party_client(base_url, key, timeout=120) as provider:
+        await provider.get("/FHIR/R4/metadata")
+        http_rate = await _timed(orders, lambda limit: _http_round(provider, limit))
+    service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
+    return {
+        "orders_each_way": orders,
+        "http_orders_per_second": http_rate,
+        "service_orders_per_second": service_rate,
+        "release_batch": gw.settings.release_max,
+        "acknowledgements_in_flight": 8,
+        "target_orders_per_second": 2000,
+    }
+
+
+async def _timed(orders: int, round_: Any) -> float:
+    """Orders per second of `round_(limit)` (one release and its acknowledgements) until `orders` are done."""
+    done = 0
+    start = time.perf_counter()
+    while done < orders:
+        got = await round_(min(200, orders - done))
+        if not got:
+            break
+        done += got
+    return round(done / (time.perf_counter() - start), 1)
+
+
+async def _http_round(provider: httpx.AsyncClient, limit: int) -> int:
+    request = provider_messages.release_request(PULL_ODS, max_count=limit)
+    response = await provider.post("/FHIR/R4/Task/$release", json=request, headers=FHIR)
+    response.raise_for_status()
+    passed = next(p["resource"] for p in response.json()["parameter"] if p["name"] == "passedPrescriptions")
+    ids = [e["resource"]["entry"][0]["resource"]["id"] for e in passed.get("entry", [])]
+    slots = asyncio.Semaphore(8)
+
+    async def ack(message_id: str) -> None:
+        async with slots:
+            body = provider_messages.acknowledgement(PULL_ODS, message_id, "https://bench.example/fhir")
+            (await provider.post("/FHIR/R4/$process-message", json=body, headers=FHIR)).raise_for_status()
+
+    await asyncio.gather(*(ack(m) for m in ids))
+    return len(ids)
+
+
+async def _service_round(gw: Gateway, limit: int) -> int:
+    result = await release.release_orders(gw, PULL, max_count=limit)
+    for order in result.orders:
+        await release.acknowledge(gw, PULL, order.message_id, "ok", None)
+    return len(result.orders)
+
+
+def _push_throughput(processes: int) -> Any:
+    async def measure(gw: Gateway, orders: int) -> dict[str, Any]:
+        with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
+            await _queue(gw, PUSH_ODS, "push", orders, endpoint=receiver.endpoint)
+            pool = _pool(gw, processes, poll=PUSH_POLL)
+            start = time.perf_counter()
+            pool.fill()
+            try:
+                while True:
+                    async with gw.sessions() as session:
+                        if await delivery_ledger.unfinished_count(session, PUSH_ODS) == 0:
+                            break
+                    await asyncio.sleep(0.05)
+                seconds = time.perf_counter() - start
+            finally:
+                pool.stop()
+            ledger = await receiver.ledger()
+        return {
+            "orders": orders,
+            "seconds": round(seconds, 2),
+            "orders_per_second": round(orders / seconds, 1),
+            "duplicate_deliveries": ledger["duplicate_deliveries"],
+        }
+
+    return measure

@@ -1,0 +1,266 @@
+"""SQL for the operator console and the JSON operator API: operators, sessions, overview counts, the message
+browser and the audit trail. Every look-up by NHS number goes through the indexed blind-index column."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, or_, type_coerce
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.audit.record import AuditRecord
+from gateway.store.tables import (
+    DeliveryAttempt,
+    InboundPayload,
+    Operator,
+    OperatorSession,
+    OutboxEntry,
+    Prescription,
+    UTCDateTime,
+)
+
+WAITING = ("queued", "leased")
+# Attempt outcomes that are not errors: what is left is an error class.
+SUCCESS_OUTCOMES = ("ok", "accepted", "leased", "released", "acknowledged")
+
+
+# --- operators and sessions ---
+
+
+async def get_operator(session: AsyncSession, username: str) -> Operator | None:
+    return await session.get(Operator, username)
+
+
+async def list_operators(session: AsyncSession) -> list[Operator]:
+    return list((await session.exec(select(Operator).order_by(col(Operator.username)))).all())
+
+
+async def get_session(session: AsyncSession, token_sha256: str) -> OperatorSession | None:
+    return await session.get(OperatorSession, token_sha256)
+
+
+async def end_session(session: AsyncSession, token_sha256: str) -> None:
+    await session.exec(delete(OperatorSession).where(col(OperatorSession.token_sha256) == token_sha256))
+
+
+async def end_sessions_of(session: AsyncSession, username: str) -> None:
+    await session.exec(delete(OperatorSession).where(col(OperatorSession.username) == username))
+
+
+async def purge_sessions(session: AsyncSession, now: datetime) -> None:
+    """Forget expired sessions (they are refused anyway; this keeps the table small)."""
+    await session.exec(delete(OperatorSession).where(col(OperatorSession.expires_at) <= now))
+
+
+# --- overview ---
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCounts:
+    """Outbox counts for one provider or trust."""
+
+    key: str
+    states: dict[str, int]
+    failing: int  # waiting after at least one failed push
+    received_since: int  # created at or after the window start
+    oldest_waiting: datetime | None
+
+
+async def outbox_groups(session: AsyncSession, by: str, since: datetime) -> list[GroupCounts]:
+    """Per provider (`by="provider"`) or per trust (`by="trust"`): messages by state and what is stuck."""
+    key: Any = OutboxEntry.provider_ods if by == "provider" else Prescription.trust_ods
+    waiting = col(OutboxEntry.state).in_(WAITING)
+    stmt: Any = (
+        select(  # type: ignore[call-overload]
+            key,
+            OutboxEntry.state,
+            func.count(),
+            func.sum(case((waiting & col(OutboxEntry.last_error).is_not(None), 1), else_=0)),
+            func.sum(case((col(OutboxEntry.created_at) >= since, 1), else_=0)),
+            type_coerce(
+                func.min(case((waiting, func.coalesce(OutboxEntry.queued_at, OutboxEntry.created_at)), else_=None)),
+                UTCDateTime(),
+            ),
+        )
+        .select_from(OutboxEntry)
+        .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))
+        .group_by(key, col(OutboxEntry.state))
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for k, state, n, failing, recent, oldest in (await session.exec(stmt)).all():
+        g = groups.setdefault(str(k), {"states": {}, "failing": 0, "recent": 0, "oldest": None})
+        g["states"][str(state)] = int(n)
+        g["failing"] += int(failing or 0)
+        g["recent"] += int(recent or 0)
+        if oldest is not None:
+            oldest = _aware(oldest)
+            g["oldest"] = oldest if g["oldest"] is None else min(g["oldest"], oldest)
+    return [GroupCounts(k, g["states"], g["failing"], g["recent"], g["oldest"]) for k, g in sorted(groups.items())]
+
+
+async def acknowledgement_times(
+    session: AsyncSession, since: datetime, limit: int = 10_000
+) -> list[tuple[str, datetime, datetime]]:
+    """(provider, queued at, acknowledged at) of messages acknowledged since `since`, newest first."""
+    stmt = (
+        select(
+            OutboxEntry.provider_ods,
+            type_coerce(func.coalesce(OutboxEntry.queued_at, OutboxEntry.created_at), UTCDateTime()),
+            OutboxEntry.acknowledged_at,
+        )
+        .where(col(OutboxEntry.acknowledged_at) >= since, OutboxEntry.state == "acknowledged")
+        .order_by(col(OutboxEntry.acknowledged_at).desc())
+        .limit(limit)
+    )
+    return [(str(p), _aware(q), _aware(a)) for p, q, a in (await session.exec(stmt)).all() if a is not None]
+
+
+async def prescriptions_received(session: AsyncSession, by: str, since: datetime) -> dict[str, tuple[int, int]]:
+    """Per provider or trust: prescriptions received (all time, and since `since`)."""
+    key: Any = Prescription.provider_ods if by == "provider" else Prescription.trust_ods
+    stmt = select(key, func.count(), func.sum(case((col(Prescription.created_at) >= since, 1), else_=0))).group_by(key)
+    return {
+        str(k) if k is not None else "(held)": (int(n), int(r or 0)) for k, n, r in (await session.exec(stmt)).all()
+    }
+
+
+# --- the message browser ---
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    state: str | None = None
+    provider_ods: str | None = None
+    trust_ods: str | None = None
+    prescription_id: str | None = None
+    nhs_index: str | None = None
+    error_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    entry: OutboxEntry
+    trust_ods: str
+    short_form_id: str
+    rx_number: str
+    last_outcome: str | None
+
+
+def _filtered(stmt: Any, f: MessageFilter) -> Any:
+    if f.date_from is not None:
+        stmt = stmt.where(col(OutboxEntry.created_at) >= f.date_from)
+    if f.date_to is not None:
+        stmt = stmt.where(col(OutboxEntry.created_at) < f.date_to)
+    if f.state:
+        stmt = stmt.where(OutboxEntry.state == f.state)
+    if f.provider_ods:
+        stmt = stmt.where(OutboxEntry.provider_ods == f.provider_ods)
+    if f.trust_ods:
+        stmt = stmt.where(Prescription.trust_ods == f.trust_ods)
+    if f.prescription_id:
+        pid = f.prescription_id
+        stmt = stmt.where(
+            or_(
+                col(Prescription.id) == pid.lower(),
+                col(Prescription.short_form_id) == pid.upper(),
+                col(OutboxEntry.message_id) == pid.lower(),
+            )
+        )
+    if f.nhs_index:
+        stmt = stmt.where(Prescription.nhs_index == f.nhs_index)
+    if f.error_class:
+        attempted = (
+            select(DeliveryAttempt.id)
+            .where(DeliveryAttempt.outbox_id == OutboxEntry.id, DeliveryAttempt.outcome == f.error_class)
+            .exists()
+        )
+        stmt = stmt.where(attempted)
+    return stmt
+
+
+async def browse_messages(
+    session: AsyncSession, f: MessageFilter, *, offset: int, limit: int
+) -> tuple[int, list[MessageRow]]:
+    """One page of outbox messages, newest first, and how many match in all."""
+    base = select(OutboxEntry, Prescription.trust_ods, Prescription.short_form_id, Prescription.rx_number).join(
+        Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id)
+    )
+    counted = _filtered(
+        select(func.count())
+        .select_from(OutboxEntry)
+        .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id)),
+        f,
+    )
+    total = int((await session.exec(counted)).one())
+    rows = (
+        await session.exec(_filtered(base, f).order_by(col(OutboxEntry.id).desc()).offset(offset).limit(limit))
+    ).all()
+    outcomes = await _last_outcomes(session, [r[0].id for r in rows if r[0].id is not None])
+    return total, [MessageRow(e, str(t), str(s), str(rx), outcomes.get(e.id or 0)) for e, t, s, rx in rows]
+
+
+async def _last_outcomes(session: AsyncSession, outbox_ids: Sequence[int]) -> dict[int, str]:
+    if not outbox_ids:
+        return {}
+    last = (
+        select(func.max(DeliveryAttempt.id))
+        .where(col(DeliveryAttempt.outbox_id).in_(list(outbox_ids)))
+        .group_by(col(DeliveryAttempt.outbox_id))
+    )
+    stmt = select(DeliveryAttempt.outbox_id, DeliveryAttempt.outcome).where(col(DeliveryAttempt.id).in_(last))
+    return {int(o): str(out) for o, out in (await session.exec(stmt)).all()}
+
+
+async def error_classes(session: AsyncSession) -> list[str]:
+    """The attempt outcomes seen that are errors, for the browser's filter."""
+    stmt = (
+        select(DeliveryAttempt.outcome)
+        .where(col(DeliveryAttempt.outcome).not_in(SUCCESS_OUTCOMES))
+        .distinct()
+        .order_by(col(DeliveryAttempt.outcome))
+    )
+    return [str(o) for o in (await session.exec(stmt)).all()]
+
+
+async def trusts_seen(session: AsyncSession) -> list[str]:
+    stmt = select(Prescription.trust_ods).distinct().order_by(col(Prescription.trust_ods))
+    return [str(t) for t in (await session.exec(stmt)).all()]
+
+
+async def payload_prescriptions(session: AsyncSession, inbound_id: str) -> list[Prescription]:
+    """Every prescription that came in one payload (to mask all of a file's patients in its raw text)."""
+    stmt = select(Prescription).where(Prescription.inbound_id == inbound_id).limit(10_000)
+    return list((await session.exec(stmt)).all())
+
+
+async def get_inbound(session: AsyncSession, inbound_id: str) -> InboundPayload | None:
+    return await session.get(InboundPayload, inbound_id)
+
+
+# --- the audit trail ---
+
+
+async def audit_page(
+    session: AsyncSession, *, entity_id: str | None, actor: str | None, offset: int, limit: int
+) -> tuple[int, list[AuditRecord]]:
+    stmt: Any = select(AuditRecord)
+    counted: Any = select(func.count()).select_from(AuditRecord)
+    if entity_id:
+        stmt = stmt.where(AuditRecord.entity_id == entity_id)
+        counted = counted.where(AuditRecord.entity_id == entity_id)
+    if actor:
+        stmt = stmt.where(AuditRecord.actor_client_id == actor)
+        counted = counted.where(AuditRecord.actor_client_id == actor)
+    total = int((await session.exec(counted)).one())
+    rows = (await session.exec(stmt.order_by(col(AuditRecord.seq).desc()).offset(offset).limit(limit))).all()
+    return total, list(rows)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

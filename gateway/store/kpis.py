@@ -1,0 +1,366 @@
+"""The SQL behind the national homecare KPIs (docs/kpis.md): aggregates and narrow rows of ids, ODS codes, times and
+counts. Nothing here opens a sealed column; a patient is their NHS-number blind index (`prescription.nhs_index`).
+
+Every function takes a `Scope` (the provider and trust the caller may see, after the service's tenancy checks) and
+works on SQLite and PostgreSQL alike: no date arithmetic or time-zone conversion in SQL, only comparisons with bound
+UTC instants and dates, MIN/MAX/COUNT and EXISTS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select, type_coerce
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import lifecycle
+from gateway.store import tables
+from gateway.store.tables import UTCDateTime
+
+# The tables as untyped SQL expressions: SQLModel types their columns as Python values, which the query
+# builder's overloads reject (`sqlmodel.col` does not cover aliases).
+Prescription: Any = tables.Prescription
+OutboxEntry: Any = tables.OutboxEntry
+FhirMessage: Any = tables.FhirMessage
+Delivery: Any = tables.Delivery
+LifecycleEvent: Any = tables.LifecycleEvent
+
+LIVE = (lifecycle.TO_BE_DISPENSED, lifecycle.WITH_DISPENSER, lifecycle.WITH_DISPENSER_ACTIVE)
+DELIVERY_OUTCOMES = ("delivery-delivered", "delivery-failed", "delivery-returned")
+
+
+async def _rows(session: AsyncSession, stmt: Any) -> Sequence[Any]:
+    return list((await session.exec(stmt)).all())
+
+
+def holder(p: Any) -> Any:
+    """The provider a prescription is attributed to: the one it is routed to now or, while it is held unrouted
+    after a return, the one its latest order went to."""
+    latest = (
+        select(OutboxEntry.provider_ods)
+        .where(OutboxEntry.prescription_id == p.id)
+        .order_by(OutboxEntry.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(p.provider_ods, latest)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which prescriptions count: those of `provider_ods` and of `trust_ods`, when given."""
+
+    provider_ods: str | None = None
+    trust_ods: str | None = None
+
+    def where(self, p: Any, provider: Any = None) -> list[ColumnElement[bool]]:
+        """The conditions on a prescription table (or alias) `p` whose provider is the expression `provider`
+        (default: the prescription's current provider); prescriptions with a provider only."""
+        provider = p.provider_ods if provider is None else provider
+        conditions: list[ColumnElement[bool]] = [provider.is_not(None)]
+        if self.provider_ods is not None:
+            conditions.append(provider == self.provider_ods)
+        if self.trust_ods is not None:
+            conditions.append(p.trust_ods == self.trust_ods)
+        return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTiming:
+    """One prescription order sent to a provider in the window: when it was queued for that provider, when the
+    provider acknowledged or rejected it, and when the prescription was cancelled (None: has not happened)."""
+
+    provider_ods: str
+    trust_ods: str
+    received_at: datetime
+    acknowledged_at: datetime | None
+    cancelled_at: datetime | None
+    rejected_at: datetime | None
+
+
+def _first(condition: ColumnElement[bool]) -> Any:
+    """MIN(at) of the events meeting `condition` in a grouped query, typed so both databases return aware
+    datetimes."""
+    return type_coerce(func.min(case((condition, LifecycleEvent.at))), UTCDateTime())
+
+
+async def order_timings(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> list[OrderTiming]:
+    """Every prescription-order queued for a provider in [start, end) (on receipt, or on re-routing after a
+    return), with the provider's first answer to that order and the prescription's first cancellation."""
+    p, o, e = Prescription, OutboxEntry, LifecycleEvent
+    answered = e.message_id == o.message_id
+    stmt = (
+        select(
+            o.provider_ods,
+            p.trust_ods,
+            o.created_at,
+            _first(and_(e.kind == "acknowledged", answered)),
+            _first(e.kind == "cancelled"),
+            _first(and_(e.kind == "provider-rejected", answered)),
+        )
+        .select_from(o)
+        .join(FhirMessage, and_(FhirMessage.id == o.message_id, FhirMessage.event == "prescription-order"))
+        .join(p, p.id == o.prescription_id)
+        .outerjoin(
+            e,
+            and_(e.prescription_id == p.id, e.kind.in_(("acknowledged", "cancelled", "provider-rejected"))),
+        )
+        .where(*scope.where(p, o.provider_ods), o.created_at >= start, o.created_at < end)
+        .group_by(o.id, o.provider_ods, p.trust_ods, o.created_at)
+    )
+    rows = await _rows(session, stmt)
+    return [OrderTiming(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstDelivery:
+    """A patient new to a provider: the attributed trust, when their first prescription with the provider arrived
+    and when their first delivery was made (None: still waiting)."""
+
+    provider_ods: str
+    trust_ods: str
+    started_at: datetime
+    first_delivered_at: datetime | None
+
+
+_ENDED = ("cancelled", "provider-rejected")
+
+
+async def new_patients(
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    delivered_from: datetime | None,
+    delivered_before: datetime,
+    waiting_only: bool = False,
+) -> list[FirstDelivery]:
+    """Patient-provider pairs (blind index and the provider holding the prescription) whose first delivery was made
+    in [delivered_from, delivered_before); with `waiting_only`, those whose first prescription arrived before
+    `delivered_before`, who had no delivery by then, and who still had a prescription not cancelled or rejected.
+
+    A pair starts with its earliest prescription that the provider acknowledged or that did not end unanswered
+    (cancelled or rejected before any acknowledgement)."""
+    p = aliased(Prescription)
+    ack, ended = aliased(LifecycleEvent), aliased(LifecycleEvent)
+    eligible = or_(
+        exists().where(ack.prescription_id == p.id, ack.kind == "acknowledged"),
+        ~exists().where(ended.prescription_id == p.id, ended.kind.in_(_ENDED)),
+    )
+    provider_scope = Scope(provider_ods=scope.provider_ods)
+    starts = (
+        select(p.nhs_index, p.provider_ods, type_coerce(func.min(p.created_at), UTCDateTime()).label("started_at"))
+        .where(*provider_scope.where(p), eligible)
+        .group_by(p.nhs_index, p.provider_ods)
+        .subquery("starts")
+    )
+    q = aliased(Prescription)
+    firsts = (
+        select(
+            q.nhs_index, q.provider_ods, type_coerce(func.min(Delivery.delivered_at), UTCDateTime()).label("first_at")
+        )
+        .join(Delivery, Delivery.prescription_id == q.id)
+        .where(*provider_scope.where(q), Delivery.delivered_at.is_not(None))
+        .group_by(q.nhs_index, q.provider_ods)
+        .subquery("firsts")
+    )
+
+    def same_pair(x: Any) -> ColumnElement[bool]:
+        return and_(x.nhs_index == starts.c.nhs_index, x.provider_ods == starts.c.provider_ods)
+
+    r, u = aliased(Prescription), aliased(Prescription)
+    trust = select(func.min(r.trust_ods)).where(same_pair(r), r.created_at == starts.c.started_at).scalar_subquery()
+    first_at = firsts.c.first_at
+    if waiting_only:
+        stopped = aliased(LifecycleEvent)
+        open_then = exists().where(
+            same_pair(u),
+            u.created_at < delivered_before,
+            ~exists().where(stopped.prescription_id == u.id, stopped.kind.in_(_ENDED), stopped.at < delivered_before),
+        )
+        window = and_(
+            starts.c.started_at < delivered_before,
+            or_(first_at.is_(None), first_at >= delivered_before),
+            open_then,
+        )
+    else:
+        window = and_(first_at < delivered_before, first_at >= delivered_from)
+    stmt = (
+        select(starts.c.provider_ods, trust, starts.c.started_at, first_at)
+        .select_from(starts)
+        .outerjoin(
+            firsts, and_(firsts.c.nhs_index == starts.c.nhs_index, firsts.c.provider_ods == starts.c.provider_ods)
+        )
+        .where(window)
+    )
+    found = [FirstDelivery(*row) for row in await _rows(session, stmt)]
+    return [f for f in found if scope.trust_ods is None or f.trust_ods == scope.trust_ods]
+
+
+@dataclass(frozen=True, slots=True)
+class MadeDelivery:
+    provider_ods: str
+    trust_ods: str
+    delivered_at: datetime
+    scheduled_date: date | None
+
+
+async def deliveries_made(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> list[MadeDelivery]:
+    """Deliveries made in [start, end) by their delivered time, with the date agreed for them."""
+    p = Prescription
+    provider = holder(p)
+    stmt = (
+        select(provider, p.trust_ods, Delivery.delivered_at, Delivery.scheduled_date)
+        .join(p, p.id == Delivery.prescription_id)
+        .where(*scope.where(p, provider), Delivery.delivered_at >= start, Delivery.delivered_at < end)
+    )
+    return [MadeDelivery(*row) for row in await _rows(session, stmt)]
+
+
+async def _counted(session: AsyncSession, inner: Any) -> list[tuple[Any, ...]]:
+    """COUNT(*) of `inner`'s rows grouped by all its columns (grouping on a subquery's columns, so that computed
+    attributions group alike on both databases)."""
+    sub = inner.subquery("facts")
+    columns = list(sub.c)
+    stmt = select(*columns, func.count()).group_by(*columns)
+    return [tuple(row) for row in await _rows(session, stmt)]
+
+
+def _party() -> Any:
+    """The attributable party of a failed or returned delivery, from the reason its timeline event names
+    (`deliveries._detail` writes "(<reason code> <display>, attributable to …)")."""
+    whens = [
+        (LifecycleEvent.detail.like(f"%({code} %"), literal(party.value))
+        for code, (_display, party) in lifecycle.FAILED_DELIVERY_REASONS.items()
+    ]
+    return case(*whens, else_=literal(lifecycle.Party.UNATTRIBUTED.value))
+
+
+def _events(scope: Scope, kinds: Sequence[str], start: datetime, end: datetime, *extra: Any) -> Any:
+    p = Prescription
+    provider = holder(p)
+    return (
+        select(provider.label("provider_ods"), p.trust_ods, LifecycleEvent.kind, *extra)
+        .join(p, p.id == LifecycleEvent.prescription_id)
+        .where(
+            *scope.where(p, provider),
+            LifecycleEvent.kind.in_(list(kinds)),
+            LifecycleEvent.at >= start,
+            LifecycleEvent.at < end,
+        )
+    )
+
+
+async def delivery_outcomes(
+    session: AsyncSession, scope: Scope, start: datetime, end: datetime
+) -> list[tuple[str, str, str, str, int]]:
+    """(provider, trust, event kind, attributable party, count) of the delivery outcomes reported in [start, end)."""
+    inner = _events(scope, DELIVERY_OUTCOMES, start, end, _party().label("party"))
+    return [(str(a), str(b), str(c), str(d), int(n)) for a, b, c, d, n in await _counted(session, inner)]
+
+
+async def event_counts(
+    session: AsyncSession, scope: Scope, kinds: Sequence[str], start: datetime, end: datetime
+) -> list[tuple[str, str, str, int]]:
+    """(provider, trust, event kind, count) of the timeline events of `kinds` in [start, end)."""
+    inner = _events(scope, kinds, start, end)
+    return [(str(a), str(b), str(c), int(n)) for a, b, c, n in await _counted(session, inner)]
+
+
+async def received_counts(
+    session: AsyncSession, scope: Scope, start: datetime, end: datetime
+) -> list[tuple[str, str, int]]:
+    """(provider, trust, prescriptions received in [start, end))."""
+    p = Prescription
+    provider = holder(p)
+    inner = select(provider.label("provider_ods"), p.trust_ods).where(
+        *scope.where(p, provider), p.created_at >= start, p.created_at < end
+    )
+    return [(str(a), str(b), int(n)) for a, b, n in await _counted(session, inner)]
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    provider_ods: str
+    trust_ods: str
+    amendment: bool  # the version was cancelled because a later version replaced it
+    before_acknowledgement: bool
+
+
+async def cancellations(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> list[Cancellation]:
+    """Each prescription cancelled in [start, end): whether an amendment replaced it, and whether the provider had
+    acknowledged it first."""
+    p = aliased(Prescription)
+    later = aliased(Prescription)
+    ack = aliased(LifecycleEvent)
+    cancelled = aliased(LifecycleEvent)
+    amended = exists().where(
+        later.trust_ods == p.trust_ods, later.rx_number == p.rx_number, later.rx_version > p.rx_version
+    )
+    acked_first = exists().where(ack.prescription_id == p.id, ack.kind == "acknowledged", ack.at <= cancelled.at)
+    provider = holder(p)
+    stmt = (
+        select(provider, p.trust_ods, amended, acked_first)
+        .join(cancelled, cancelled.prescription_id == p.id)
+        .where(*scope.where(p, provider), cancelled.kind == "cancelled", cancelled.at >= start, cancelled.at < end)
+    )
+    rows = await _rows(session, stmt)
+    return [Cancellation(str(a), str(b), bool(c), not bool(d)) for a, b, c, d in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyAtRisk:
+    """A patient-provider pair whose supply runs out in the horizon: the supplying prescription's trust, and what
+    is in place to follow it."""
+
+    provider_ods: str
+    trust_ods: str
+    supply_until: date
+    stopped: bool  # their latest prescription was cancelled: the treatment was stopped
+    delivery_booked: bool  # a delivery is dispatched, or scheduled on or before supply_until
+    prescription_to_follow: bool  # a live prescription with deliveries still to make
+
+
+async def supplies_ending(session: AsyncSession, scope: Scope, first: date, last: date) -> list[SupplyAtRisk]:
+    """Patient-provider pairs (by blind index) whose supply (the latest `supply_until` of their prescriptions) ends
+    on a day in [first, last]."""
+    p = aliased(Prescription)
+    provider_scope = Scope(provider_ods=scope.provider_ods)
+    pairs = (
+        select(
+            p.nhs_index,
+            p.provider_ods,
+            func.max(p.supply_until).label("supply_until"),
+            type_coerce(func.max(p.created_at), UTCDateTime()).label("latest_at"),
+        )
+        .where(*provider_scope.where(p))
+        .group_by(p.nhs_index, p.provider_ods)
+        .having(and_(func.max(p.supply_until) >= first, func.max(p.supply_until) <= last))
+        .subquery("pairs")
+    )
+
+    def same_pair(q: Any) -> ColumnElement[bool]:
+        return and_(q.nhs_index == pairs.c.nhs_index, q.provider_ods == pairs.c.provider_ods)
+
+    r, s, t, u = (aliased(Prescription) for _ in range(4))
+    trust = select(func.min(r.trust_ods)).where(same_pair(r), r.supply_until == pairs.c.supply_until)
+    stopped = exists().where(same_pair(s), s.created_at == pairs.c.latest_at, s.status == lifecycle.CANCELLED)
+    booked = exists().where(
+        same_pair(t),
+        Delivery.prescription_id == t.id,
+        or_(
+            Delivery.state == "dispatched",
+            and_(Delivery.state == "scheduled", Delivery.scheduled_date <= pairs.c.supply_until),
+        ),
+    )
+    follows = exists().where(same_pair(u), u.status.in_(LIVE), u.deliveries_made < u.deliveries_authorised)
+    stmt = select(
+        pairs.c.provider_ods, trust.scalar_subquery(), pairs.c.supply_until, stopped, booked, follows
+    ).select_from(pairs)
+    rows = await _rows(session, stmt)
+    found = [SupplyAtRisk(str(a), str(b), c, bool(d), bool(e), bool(f)) for a, b, c, d, e, f in rows]
+    return [f for f in found if scope.trust_ods is None or f.trust_ods == scope.trust_ods]

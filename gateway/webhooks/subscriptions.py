@@ -1,0 +1,385 @@
+"""Managing webhook subscriptions: a trust manages its own, operators (and the local `hgw` command) any trust's.
+
+A trust's subscription is found only by that trust: another trust asking for it is told it does not exist, exactly
+as for a missing one. A URL must be https, except that demo and test mode allow http to a loopback address (a
+receiver on the same machine). A new subscription is owed the events recorded after it was made.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import audit
+from gateway.delivery.errors import DeliveryError
+from gateway.errors import ConfigurationError, InputError, Issue, Location, NotFoundError
+from gateway.security.errors import ForbiddenError
+from gateway.security.principal import Principal, Role, require_role
+from gateway.services.context import Gateway
+from gateway.store import webhooks as store
+from gateway.store.tables import WebhookDelivery, WebhookSubscription
+from gateway.webhooks import payload
+from gateway.webhooks.relay import WebhookConfig, event_kinds, strict_policy, subscription_policy
+from gateway.webhooks.signature import signed_headers
+from gateway.webhooks.transport import post_event
+
+MAX_URL = 2000
+DELIVERY_STATES = ("queued", "leased", "delivered", "dead")
+_KIND = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_ODS = re.compile(r"[A-Z0-9]{3,12}")
+_MANAGE = ("prescriptions:write", "operations")
+_READ = ("prescriptions:read", "operations")
+_FIELDS = {"url", "format", "events", "active", "trust_ods"}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    """What a request asks to set; None: leave as it is (or the default, for a new subscription)."""
+
+    url: str | None = None
+    format: str | None = None
+    events: list[str] | None = None
+    clear_events: bool = False
+    active: bool | None = None
+    trust_ods: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    subscription_id: str
+    event_id: str
+    outcome: str
+    status_code: int | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "subscription_id": self.subscription_id,
+            "event_id": self.event_id,
+            "outcome": self.outcome,
+            "status_code": self.status_code,
+            "reason": self.reason,
+        }
+
+
+def subscription_json(sub: WebhookSubscription, gw: Gateway) -> dict[str, Any]:
+    """A subscription as the API and the CLI show it."""
+    policy = subscription_policy(sub, WebhookConfig().default_policy)
+    return {
+        "id": sub.id,
+        "trust_ods": sub.trust_ods,
+        "url": sub.url,
+        "format": sub.format,
+        "events": event_kinds(sub),
+        "active": sub.active,
+        "created_at": sub.created_at.isoformat(),
+        "updated_at": sub.updated_at.isoformat(),
+        "retry": {
+            "max_attempts": policy.max_attempts,
+            "max_age_seconds": int(policy.max_age.total_seconds()),
+            "backoff_base_seconds": policy.base.total_seconds(),
+            "backoff_cap_seconds": policy.cap.total_seconds(),
+        },
+        "jwks_url": f"{gw.settings.public_base_url}/.well-known/jwks.json",
+    }
+
+
+def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "event_id": row.event_id,
+        "prescription_id": row.prescription_id,
+        "state": row.state,
+        "attempts": row.attempts,
+        "queued_at": row.queued_at.isoformat(),
+        "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+        "last_status_code": row.last_status_code,
+        "last_error": row.last_error,
+    }
+
+
+def parse_change(raw: bytes, *, creating: bool) -> SubscriptionChange:
+    """A JSON request body as a change; located errors for anything wrong with it."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _invalid("INVALID_JSON", "body", "the body is not JSON", None, "a JSON object") from exc
+    if not isinstance(body, dict):
+        raise _invalid("INVALID_JSON", "body", "the body is not a JSON object", None, "a JSON object")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise _invalid("UNKNOWN_FIELD", unknown[0], "not a field of a webhook subscription", None,
+                       ", ".join(sorted(_FIELDS)))
+    if creating and ("url" not in body or "format" not in body):
+        missing = "url" if "url" not in body else "format"
+        raise _invalid("REQUIRED", missing, f"{missing} is required", None, None)
+    url = body.get("url")
+    fmt = body.get("format")
+    active = body.get("active")
+    trust_ods = body.get("trust_ods")
+    if url is not None and not isinstance(url, str):
+        raise _invalid("INVALID_WEBHOOK_URL", "url", "url must be a string", str(url), "an https URL")
+    if fmt is not None and not isinstance(fmt, str):
+        raise _invalid("INVALID_VALUE", "format", "format must be a string", str(fmt), " or ".join(payload.FORMATS))
+    if active is not None and not isinstance(active, bool):
+        raise _invalid("INVALID_VALUE", "active", "active must be true or false", str(active), "true or false")
+    if trust_ods is not None and not isinstance(trust_ods, str):
+        raise _invalid("INVALID_VALUE", "trust_ods", "trust_ods must be a string", str(trust_ods), "an ODS code")
+    events = body.get("events")
+    if events is not None and (not isinstance(events, list) or not all(isinstance(e, str) for e in events)):
+        raise _invalid("INVALID_VALUE", "events", "events must be a list of event kinds", str(events)[:80],
+                       'e.g. ["delivery-delivered", "cancelled"], or null for every event')
+    return SubscriptionChange(
+        url=url, format=fmt, events=events, clear_events="events" in body and events is None,
+        active=active, trust_ods=trust_ods,
+    )
+
+
+async def add_subscription(
+    gw: Gateway,
+    actor: audit.Actor,
+    change: SubscriptionChange,
+    *,
+    max_attempts: int | None = None,
+    max_age_seconds: int | None = None,
+    backoff_base_seconds: float | None = None,
+    backoff_cap_seconds: float | None = None,
+) -> WebhookSubscription:
+    """A new subscription for the actor's trust (a trust) or the trust named (an operator, the CLI)."""
+    _may_manage(actor)
+    trust_ods = _tenant(actor, change.trust_ods)
+    url = check_url(change.url or "", mode=gw.settings.mode)
+    fmt = check_format(change.format or "")
+    kinds = check_events(change.events)
+    now = gw.clock()
+    sub = WebhookSubscription(
+        id=str(uuid.uuid4()), trust_ods=trust_ods, url=url, format=fmt, events=",".join(kinds) if kinds else None,
+        active=True if change.active is None else change.active, created_at=now, updated_at=now,
+        max_attempts=max_attempts, max_age_seconds=max_age_seconds,
+        backoff_base_seconds=backoff_base_seconds, backoff_cap_seconds=backoff_cap_seconds,
+    )
+    _check_policy(sub)
+    async with gw.sessions() as session, session.begin():
+        sub.cursor = await store.last_event_id(session)
+        session.add(sub)
+        await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
+                           {"change": "webhook-add", "trust": trust_ods})
+    return sub
+
+
+async def list_subscriptions(
+    gw: Gateway, actor: audit.Actor, *, trust_ods: str | None = None
+) -> list[WebhookSubscription]:
+    """A trust's own subscriptions; for operators every trust's, or the one trust asked for."""
+    _may_read(actor)
+    if isinstance(actor, Principal) and actor.role is Role.TRUST:
+        trust_ods = actor.ods
+    async with gw.sessions() as session:
+        return await store.subscriptions(session, trust_ods=trust_ods.upper() if trust_ods else None)
+
+
+async def get_subscription(gw: Gateway, actor: audit.Actor, subscription_id: str) -> WebhookSubscription:
+    _may_read(actor)
+    async with gw.sessions() as session:
+        return await _visible(session, actor, subscription_id)
+
+
+async def update_subscription(
+    gw: Gateway, actor: audit.Actor, subscription_id: str, change: SubscriptionChange
+) -> WebhookSubscription:
+    """Change url, format, events or active; what is not given stays."""
+    _may_manage(actor)
+    if change.trust_ods is not None:
+        raise _invalid("READ_ONLY", "trust_ods", "a subscription cannot move to another trust", change.trust_ods, None)
+    url = check_url(change.url, mode=gw.settings.mode) if change.url is not None else None
+    fmt = check_format(change.format) if change.format is not None else None
+    kinds = check_events(change.events) if change.events is not None else None
+    async with gw.sessions() as session, session.begin():
+        sub = await _visible(session, actor, subscription_id)
+        if url is not None:
+            sub.url = url
+        if fmt is not None:
+            sub.format = fmt
+        if kinds is not None or change.clear_events:
+            sub.events = ",".join(kinds) if kinds else None
+        if change.active is not None:
+            sub.active = change.active
+        sub.updated_at = gw.clock()
+        session.add(sub)
+        await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
+                           {"change": "webhook-update", "trust": sub.trust_ods})
+    return sub
+
+
+async def remove_subscription(gw: Gateway, actor: audit.Actor, subscription_id: str) -> None:
+    """Delete a subscription and the events still owed to it."""
+    _may_manage(actor)
+    async with gw.sessions() as session, session.begin():
+        sub = await _visible(session, actor, subscription_id)
+        await store.remove_subscription(session, sub.id)
+        await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
+                           {"change": "webhook-remove", "trust": sub.trust_ods})
+
+
+async def list_deliveries(
+    gw: Gateway, actor: audit.Actor, subscription_id: str, *, state: str | None = None, limit: int = 100
+) -> list[WebhookDelivery]:
+    """The events owed to a subscription, oldest first: where each stands and why the last attempt failed."""
+    _may_read(actor)
+    if state is not None and state not in DELIVERY_STATES:
+        raise _invalid("INVALID_VALUE", "state", "unknown delivery state", state[:20], ", ".join(DELIVERY_STATES))
+    async with gw.sessions() as session:
+        sub = await _visible(session, actor, subscription_id)
+        return await store.deliveries(session, sub.id, state=state, limit=limit)
+
+
+async def replay_dead(gw: Gateway, actor: audit.Actor, subscription_id: str) -> int:
+    """Queue a subscription's dead letters again (attempts and age start afresh); how many."""
+    _may_manage(actor)
+    now = gw.clock()
+    async with gw.sessions() as session, session.begin():
+        sub = await _visible(session, actor, subscription_id)
+        rows = await store.deliveries(session, sub.id, state="dead", limit=100_000)
+        for row in rows:
+            row.state, row.attempts, row.queued_at, row.available_at = "queued", 0, now, now
+            row.last_error = None
+            session.add(row)
+        if rows:
+            await audit.append(session, gw.clock, actor, "operator.replay", "webhook", sub.id, "success",
+                               {"events": len(rows)})
+    return len(rows)
+
+
+async def send_test(gw: Gateway, actor: audit.Actor, subscription_id: str, *, timeout: float = 10.0) -> TestResult:
+    """POST one signed `webhook-test` event now (not queued, not retried) and report the receiver's answer."""
+    _may_manage(actor)
+    sub = await get_subscription(gw, actor, subscription_id)
+    if gw.signing is None:
+        raise ConfigurationError("webhooks are signed, and this gateway has no signing keys")
+    now = gw.clock()
+    test_id = f"test-{uuid.uuid4()}"
+    body = payload.ping_body(
+        sub.format, trust_ods=sub.trust_ods, test_id=test_id, now=now,
+        source=gw.settings.public_base_url, destination=sub.url,
+    )
+    headers = {
+        "Content-Type": payload.MEDIA_TYPES[sub.format],
+        "X-HGW-Subscription": sub.id,
+        **signed_headers(body, gw.signing.current(), event_id=test_id, timestamp=int(now.timestamp())),
+    }
+    async with httpx.AsyncClient(transport=gw.http_transport, follow_redirects=False) as client:
+        try:
+            status = await post_event(client, sub.url, body, headers, timeout=timeout)
+        except DeliveryError as exc:
+            return TestResult(sub.id, test_id, exc.outcome, exc.status_code, exc.reason)
+    return TestResult(sub.id, test_id, "delivered", status, None)
+
+
+def check_url(url: str, *, mode: str) -> str:
+    """The URL if a webhook may be sent there in this `mode` (production, demo, test), else INVALID_WEBHOOK_URL."""
+    url = url.strip()
+    expected = "an https URL"
+    if mode != "production":
+        expected += " (or http to a loopback address in demo and test mode)"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError as exc:
+        raise _invalid("INVALID_WEBHOOK_URL", "url", "not a URL", url[:200], expected) from exc
+    if len(url) > MAX_URL:
+        raise _invalid("INVALID_WEBHOOK_URL", "url", f"longer than {MAX_URL} characters", url[:200], expected)
+    if not host:
+        raise _invalid("INVALID_WEBHOOK_URL", "url", "the URL has no host", url[:200], expected)
+    if parts.username is not None or parts.password is not None:
+        raise _invalid("INVALID_WEBHOOK_URL", "url", "credentials may not be put in the URL", None, expected)
+    if parts.fragment:
+        raise _invalid("INVALID_WEBHOOK_URL", "url", "a URL fragment is never sent", url[:200], expected)
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and mode in ("demo", "test") and _loopback(host):
+        return url
+    why = "http is allowed only to a loopback address in demo and test mode" if parts.scheme == "http" else (
+        "the scheme must be https"
+    )
+    raise _invalid("INVALID_WEBHOOK_URL", "url", why, url[:200], expected)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in payload.FORMATS:
+        raise _invalid("INVALID_VALUE", "format", "unknown webhook format", fmt[:20], " or ".join(payload.FORMATS))
+    return fmt
+
+
+def check_events(events: list[str] | None) -> list[str] | None:
+    """The event kinds, deduplicated in order; None or [] means every event."""
+    if not events:
+        return None
+    for n, kind in enumerate(events):
+        if _KIND.fullmatch(kind) is None:
+            raise _invalid("INVALID_VALUE", f"events[{n}]", "not an event kind", kind[:40],
+                           "a lower-case event kind as in the status feed, e.g. delivery-delivered")
+    return list(dict.fromkeys(events))
+
+
+def _check_policy(sub: WebhookSubscription) -> None:
+    try:
+        strict_policy(sub, WebhookConfig().default_policy)
+    except ValueError as exc:
+        raise _invalid("INVALID_VALUE", "retry", f"the retry policy would be unusable: {exc}", None,
+                       "max attempts >= 1, max age > 0, 0 < base <= cap") from exc
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _may_manage(actor: audit.Actor) -> None:
+    if isinstance(actor, Principal):
+        require_role(actor, Role.TRUST, Role.OPERATOR, scopes=_MANAGE)
+
+
+def _may_read(actor: audit.Actor) -> None:
+    if isinstance(actor, Principal):
+        require_role(actor, Role.TRUST, Role.OPERATOR, scopes=_READ)
+
+
+def _tenant(actor: audit.Actor, named: str | None) -> str:
+    """Whose subscription this is: a trust's own (it may name only itself), or the trust an operator names."""
+    if isinstance(actor, Principal) and actor.role is Role.TRUST:
+        if named is not None and named.strip().upper() != actor.ods:
+            raise ForbiddenError(f"trust_ods names {named[:12]}, but this client acts for {actor.ods}")
+        return actor.ods
+    if not named:
+        why = "an operator must name the trust the webhook is for"
+        raise _invalid("REQUIRED", "trust_ods", why, None, "an ODS code")
+    ods = named.strip().upper()
+    if _ODS.fullmatch(ods) is None:
+        raise _invalid("INVALID_VALUE", "trust_ods", "not an ODS code", named[:20], "3 to 12 letters and digits")
+    return ods
+
+
+async def _visible(session: AsyncSession, actor: audit.Actor, subscription_id: str) -> WebhookSubscription:
+    sub: WebhookSubscription | None = await session.get(WebhookSubscription, subscription_id)
+    if sub is None or (isinstance(actor, Principal) and actor.role is Role.TRUST and sub.trust_ods != actor.ods):
+        raise NotFoundError(f"webhook subscription {subscription_id[:40]} not found")
+    return sub
+
+
+def _invalid(code: str, where: str, message: str, value: str | None, expected: str | None) -> InputError:
+    issue = Issue(code=code, message=message, location=Location(path=where), value=value, expected=expected)
+    return InputError([issue])
+

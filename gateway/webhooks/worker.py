@@ -1,0 +1,78 @@
+"""The webhook workers: asyncio loops in the gateway process, started and stopped by the app's lifespan.
+
+`HGW_WEBHOOK_WORKERS` loops (default 1; 0 turns webhook delivery off in this process) share one relay. Any number of
+gateway processes may run them against one PostgreSQL database (see `gateway.webhooks.relay`). Stopping reuses the
+push workers' handle (`PushWorkers`): same grace, same cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from gateway.delivery.worker import MAX_BACKOFF_SECONDS, POLL_SECONDS, PushWorkers
+from gateway.logs import log
+from gateway.observability.telemetry import Heartbeat
+from gateway.services.context import Gateway
+from gateway.webhooks.relay import WebhookConfig, WebhookRelay
+
+logger = logging.getLogger("gateway.webhooks.worker")
+
+WEBHOOK_HEARTBEAT = "webhooks"
+"""The heartbeat the webhook workers of a process share (for readiness, like the push workers' one)."""
+
+
+async def run_webhook_worker(
+    gw: Gateway, stop: asyncio.Event, relay: WebhookRelay, *, poll: float, heartbeat: Heartbeat | None = None
+) -> None:
+    """Deliver due webhook events until `stop` is set; wait `poll` seconds whenever there was nothing to do.
+    `heartbeat` is beaten once a loop, as the push workers do (`gw.telemetry.heartbeats["webhooks"]`)."""
+    failures = 0
+    while not stop.is_set():
+        if heartbeat is not None:
+            heartbeat.beat()
+        try:
+            busy = bool(await relay.run_once())
+            failures = 0
+        except Exception as exc:  # the loop outlives a failed round: the leases cover its events
+            failures += 1
+            busy = False
+            log(logger, logging.ERROR, "webhook round failed", error=type(exc).__name__, failures=failures)
+        if busy:
+            continue
+        wait = poll if failures == 0 else min(MAX_BACKOFF_SECONDS, poll * 2.0 ** min(failures, 16))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+
+
+async def run_webhook_workers(
+    gw: Gateway,
+    stop: asyncio.Event,
+    *,
+    count: int,
+    poll: float = POLL_SECONDS,
+    config: WebhookConfig | None = None,
+    heartbeat: Heartbeat | None = None,
+) -> None:
+    """`count` workers sharing one relay (and `heartbeat`), until `stop` is set."""
+    async with WebhookRelay.open(gw, config=config) as relay:
+        await asyncio.gather(
+            *(run_webhook_worker(gw, stop, relay, poll=poll, heartbeat=heartbeat) for _ in range(count))
+        )
+
+
+def start_webhook_workers(gw: Gateway) -> PushWorkers | None:
+    """Start `HGW_WEBHOOK_WORKERS` workers on the running loop; None when the setting is 0."""
+    count = gw.settings.webhook_workers
+    if count <= 0:
+        return None
+    stop = asyncio.Event()
+    poll = gw.settings.webhook_poll_seconds
+    heartbeat = gw.telemetry.heartbeat(WEBHOOK_HEARTBEAT, stale_after=gw.settings.worker_stale_seconds)
+    task = asyncio.create_task(
+        run_webhook_workers(gw, stop, count=count, poll=poll, heartbeat=heartbeat), name="hgw-webhook-workers"
+    )
+    heartbeat.task = task
+    log(logger, logging.INFO, "webhook workers started", workers=count)
+    return PushWorkers(stop, task)

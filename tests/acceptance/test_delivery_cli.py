@@ -1,0 +1,180 @@
+"""`hgw worker` and `hgw bench --delivery / --faults` as subprocesses, against real databases and a real provider."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.jac.writer import render_export
+from gateway.delivery.push import PushConfig, PushRelay
+from gateway.faults.campaign import TRUST
+from gateway.faults.processes import receiver_process
+from gateway.services import admin
+from gateway.services.context import Gateway
+from gateway.services.ingest import ingest_export
+from gateway.settings import Settings
+from gateway.simulate.samples import export_rows
+from gateway.store import delivery_ledger, repository
+from tests.conftest import PG_ADMIN_DSN
+
+PUSH_ODS = "VNPSH"
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HGW_")}
+    env |= {
+        "HGW_DATA_DIR": str(settings.data_dir),
+        "HGW_DATABASE_URL": settings.effective_database_url,
+        "HGW_MODE": "test",
+        "HGW_LOG_LEVEL": "WARNING",
+    }
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def _wait_healthy(url: str) -> None:
+    async with asyncio.timeout(60), httpx.AsyncClient() as client:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def _unfinished(gw: Gateway) -> int:
+    async with gw.sessions() as session:
+        return await delivery_ledger.unfinished_count(session, PUSH_ODS)
+
+
+async def test_hgw_worker_processes_deliver_each_order_once_and_stop_on_sigterm(
+    bare_gw: Gateway, settings: Settings
+) -> None:
+    """SQLite: one `hgw worker`. PostgreSQL: an `hgw worker` and an `hgw serve` (with its push worker) share the
+    outbox, and no order goes out twice."""
+    with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
+        await admin.add_provider(bare_gw, ods=PUSH_ODS, name="Push Homecare", mode="push", endpoint=receiver.endpoint)
+        await admin.add_route(bare_gw, provider_ods=PUSH_ODS)
+        commands = [[sys.executable, "-m", "gateway.cli", "worker", "--count", "2", "--poll", "0.1"]]
+        port = _free_port()
+        if not bare_gw.is_sqlite:
+            commands.append([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)])
+        workers = [
+            subprocess.Popen(command, env=_env(settings), stderr=subprocess.PIPE)  # noqa: S603
+            for command in commands
+        ]
+        try:
+            if not bare_gw.is_sqlite:
+                await _wait_healthy(f"http://127.0.0.1:{port}/healthz")  # its lifespan has started its worker
+            report = await ingest_export(bare_gw, TRUST, render_export(export_rows(12, seed=3)), "text/csv")
+            ids = {p.message_id for p in report.prescriptions}
+            assert len(ids) == 12 and None not in ids
+            async with asyncio.timeout(60):
+                while await _unfinished(bare_gw):
+                    await asyncio.sleep(0.1)
+            ledger = await receiver.ledger()
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            codes = [worker.wait(30) for worker in workers]
+            errors = [worker.stderr.read().decode() if worker.stderr else "" for worker in workers]
+            for worker in workers:
+                if worker.stderr:
+                    worker.stderr.close()
+    assert set(ledger["applied"]) == ids
+    assert ledger["receipts"] == 12 and ledger["duplicate_deliveries"] == 0  # no two processes sent one order
+    assert codes[0] == 0, errors  # SIGTERM stops `hgw worker` cleanly
+    assert all(code in (0, -signal.SIGTERM) for code in codes[1:]), errors  # uvicorn re-raises it after shutdown
+    async with bare_gw.sessions() as session:
+        states = {state for _, state, _ in await delivery_ledger.message_states(session, PUSH_ODS)}
+    assert states == {"acknowledged"}
+
+
+def _hgw(*args: str, timeout: float) -> tuple[int, dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HGW_")}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+@pytest.mark.usefixtures("pg_template")  # PostgreSQL must be up (a failure under CI=true)
+def test_bench_delivery_and_fault_campaign_print_json_figures() -> None:
+    url = PG_ADMIN_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
+    code, figures = _hgw(
+        "bench", "--delivery", "--postgres-url", url, "--orders", "20", "--latency-samples", "3", timeout=300
+    )
+    assert code == 0
+    delivery = figures["delivery"]
+    assert delivery["push_latency"]["samples"] == 3
+    assert delivery["push_latency"]["p50_ms"] > 0
+    assert delivery["poll_and_acknowledge"]["orders_each_way"] == 20
+    assert delivery["poll_and_acknowledge"]["http_orders_per_second"] > 0
+    assert delivery["poll_and_acknowledge"]["service_orders_per_second"] > 0
+    for processes in ("1_worker_process", "2_worker_processes"):
+        assert delivery["push_throughput"][processes]["orders"] == 20
+
+    code, report = _hgw(
+        "bench", "--faults", "--postgres-url", url, "--kills", "5", "--fault-orders", "10", "--workers", "2",
+        "--pg-restarts", "0", timeout=300,
+    )
+    assert code == 0, report
+    assert report["database"] == "postgresql" and report["passed"] is True
+    assert report["messages_accepted"] == 10 and report["lost"] == 0 and report["kills"] >= 5
+
+
+async def test_a_worker_that_lost_its_lease_to_another_process_cannot_complete_the_order(
+    bare_gw: Gateway, settings: Settings
+) -> None:
+    """Worker A (this process) claims and stalls past its lease; an `hgw worker` process takes the order over and
+    delivers it; A's late attempt then reaches the provider (deduplicated there) but changes nothing here."""
+    with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
+        await admin.add_provider(bare_gw, ods=PUSH_ODS, name="Push Homecare", mode="push", endpoint=receiver.endpoint)
+        await admin.add_route(bare_gw, provider_ods=PUSH_ODS)
+        report = await ingest_export(bare_gw, TRUST, render_export(export_rows(1, seed=4)), "text/csv")
+        message_id = report.prescriptions[0].message_id
+        async with httpx.AsyncClient() as client:
+            stale = PushRelay(bare_gw, client, config=PushConfig(lease=timedelta(seconds=1), timeout=5))
+            (job,) = await stale.claim()
+            await asyncio.sleep(1.2)  # A stalls: its lease runs out
+            command = [sys.executable, "-m", "gateway.cli", "worker", "--poll", "0.1"]
+            other = subprocess.Popen(command, env=_env(settings))  # noqa: S603
+            try:
+                async with asyncio.timeout(60):
+                    while await _unfinished(bare_gw):
+                        await asyncio.sleep(0.1)
+            finally:
+                other.send_signal(signal.SIGTERM)
+                assert other.wait(30) == 0
+            result = await stale.deliver(job)  # A wakes up and carries on as if nothing happened
+        ledger = await receiver.ledger()
+    assert result.outcome == "stale"
+    assert ledger["applied"] == [message_id] and ledger["receipts"] == 2  # sent twice, applied once
+    async with bare_gw.sessions() as session:
+        row = await repository.outbox_by_message(session, message_id)
+        assert row is not None and row.state == "acknowledged"
+        assert row.lease_token == job.lease_token + 1  # the other process's claim, not A's
+        attempts = await repository.delivery_attempts(session, row.id or 0)
+    finished = [(a.outcome, a.lease_token, a.detail) for a in attempts if a.outcome != "leased"]
+    assert finished == [
+        ("ok", job.lease_token + 1, None),
+        ("ok", job.lease_token, "lease lost: not applied"),
+    ]
