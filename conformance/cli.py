@@ -10,7 +10,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -26,9 +26,17 @@ from conformance.suites import suite_spec
 DEFAULT_SESSIONS = Path("conformance-sessions")
 
 
-def _usage(exc: UsageError) -> None:
+def _usage(exc: UsageError) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(ExitCode.USAGE)
+
+
+def _execute(invocation: dict[str, Any]) -> dict[str, Any]:
+    """`execute` from the command line: a usage error ends the command with exit code 2."""
+    try:
+        return asyncio.run(execute(invocation))
+    except UsageError as exc:
+        _usage(exc)
 
 
 async def execute(invocation: dict[str, Any], out: Any = click.echo) -> dict[str, Any]:
@@ -151,11 +159,7 @@ def run(
             "ca_cert": ca_cert and str(Path(ca_cert).resolve()),
         },
     }
-    try:
-        report = asyncio.run(execute(invocation))
-    except UsageError as exc:
-        _usage(exc)
-    _finish(report, report_json, junit, html, None if no_session else sessions)
+    _finish(_execute(invocation), report_json, junit, html, None if no_session else sessions)
 
 
 @conformance.command("rerun")
@@ -180,10 +184,9 @@ def rerun(
         previous = load_report(session)
         chosen, chosen_groups = rerun_selection(previous, tests, groups, failed)
         invocation = dict(previous["invocation"], tests=chosen, groups=chosen_groups, rerun_of=str(session))
-        report = asyncio.run(execute(invocation))
     except UsageError as exc:
         _usage(exc)
-    _finish(report, report_json, junit, html, None if no_session else sessions)
+    _finish(_execute(invocation), report_json, junit, html, None if no_session else sessions)
 
 
 @conformance.command("compare")
@@ -226,11 +229,7 @@ def check_file(
         "groups": [],
         "options": {"content_type": content_type},
     }
-    try:
-        report = asyncio.run(execute(invocation))
-    except UsageError as exc:
-        _usage(exc)
-    _finish(report, report_json, junit, html, None if no_session else sessions)
+    _finish(_execute(invocation), report_json, junit, html, None if no_session else sessions)
 
 
 @conformance.command("preset")

@@ -3,8 +3,10 @@
 - push latency: a trust POSTs a one-prescription export to the gateway over HTTP; the time until the provider
   (the campaign's receiver process, answering `ok`) receives the order, p50 and p99. One worker process,
   polling every `PUSH_POLL` seconds when idle: the poll interval bounds the latency from below.
-- poll + acknowledge: a pull provider releases orders with `Task/$release` and acknowledges each with a
-  response message, over HTTP (8 acknowledgements in flight) and at the service layer (no HTTP), orders/s.
+- poll + acknowledge: pull providers release orders with `Task/$release` (200 at a time) and acknowledge them,
+  orders queued beforehand, orders/s: over real HTTP with `BATCH_CLIENTS` concurrent provider clients each
+  acknowledging a release with one FHIR batch (`POST /FHIR/R4`, one `$process-message` entry per order), the
+  same at the service layer (no HTTP), and over HTTP one `$process-message` per order (8 in flight).
 - push throughput with 1 and 2 worker processes: orders queued beforehand, time until all are acknowledged.
 
 Every figure is measured, never assumed; sizes are parameters so a test can run it small.
@@ -13,11 +15,14 @@ Every figure is measured, never assumed; sizes are parameters so a test can run 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
+import socket
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,7 @@ from gateway.api.app import create_app
 from gateway.faults.processes import WorkerPool, receiver_process
 from gateway.faults.worker import WorkerSpec
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services import admin, release
+from gateway.services import acknowledgements, admin, release
 from gateway.services.context import Gateway, build_gateway
 from gateway.services.ingest import ingest_export
 from gateway.settings import Settings
@@ -46,6 +51,8 @@ PUSH_POLL = 0.05
 TRUST = Principal("bench", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
 PULL = Principal("bench-provider", Role.PROVIDER, PULL_ODS, frozenset(ROLE_SCOPES[Role.PROVIDER]))
 FHIR = {"Content-Type": "application/fhir+json"}
+BATCH_CLIENTS = 2
+SERVER_PROCESSES = 1
 
 
 def delivery_figures(postgres_url: str, *, latency_samples: int, poll_orders: int, push_orders: int) -> dict[str, Any]:
@@ -169,21 +176,114 @@ async def _queue(gw: Gateway, provider_ods: str, mode: str, orders: int, endpoin
         await ingest_export(gw, TRUST, render_export(rows), "text/csv")
 
 
+@contextlib.contextmanager
+def _server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
+    """`count` gateway server processes (as `hgw serve` runs one) on the bench's database; yields their base URLs.
+
+    The providers are other machines in real life: the gateway runs in its own processes here so that the bench's
+    clients do not share its interpreter.
+    """
+    context = multiprocessing.get_context("spawn")
+    processes = []
+    urls = []
+    try:
+        for _ in range(count):
+            parent, child = context.Pipe()
+            process = context.Process(target=_serve_process, args=(settings.model_dump_json(), child), daemon=True)
+            process.start()
+            processes.append(process)
+            if not parent.poll(60):
+                raise RuntimeError("a gateway server process did not start")
+            urls.append(f"http://127.0.0.1:{parent.recv()}")
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(10)
+
+
+def _serve_process(settings_json: str, report: Any) -> None:
+    import uvicorn
+
+    settings = Settings.model_validate_json(settings_json)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    report.send(listener.getsockname()[1])
+    app = create_app(build_gateway(settings), dispose_on_shutdown=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+
+
 async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
-    await _queue(gw, PULL_ODS, "pull", orders * 2)
+    single = max(1, orders // 5)  # one request per order is slow: a smaller sample gives the same rate
+    await _queue(gw, PULL_ODS, "pull", orders * 2 + single)
     key = await register_party(gw, "provider", PULL_ODS)
-    async with _served(gw) as base_url, party_client(base_url, key, timeout=120) as provider:
-        await provider.get("/FHIR/R4/metadata")
-        http_rate = await _timed(orders, lambda limit: _http_round(provider, limit))
+    with _server_processes(gw.settings, SERVER_PROCESSES) as urls:
+        clients = [party_client(urls[n % len(urls)], key, timeout=120) for n in range(BATCH_CLIENTS)]
+        async with contextlib.AsyncExitStack() as stack:
+            providers = [await stack.enter_async_context(c) for c in clients]
+            for provider in providers:
+                await provider.get("/FHIR/R4/metadata")  # the token, outside the measurement
+            batch_rate = await _timed_concurrent(orders, [_batch_round(p) for p in providers])
+            single_rate = await _timed(single, lambda limit: _http_round(providers[0], limit))
     service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
     return {
         "orders_each_way": orders,
-        "http_orders_per_second": http_rate,
-        "service_orders_per_second": service_rate,
+        "http_batch_orders_per_second": batch_rate,
+        "service_batch_orders_per_second": service_rate,
+        "http_single_orders_per_second": single_rate,
+        "single_orders": single,
+        "batch_clients": BATCH_CLIENTS,
+        "server_processes": SERVER_PROCESSES,
         "release_batch": gw.settings.release_max,
-        "acknowledgements_in_flight": 8,
+        "acknowledgements_in_flight_single": 8,
         "target_orders_per_second": 2000,
     }
+
+
+async def _timed_concurrent(orders: int, rounds: list[Any]) -> float:
+    """Orders per second of several clients, each running `round_(limit)` until `orders` are done between them."""
+    done = reserved = 0
+
+    async def client(round_: Any) -> None:
+        nonlocal done, reserved
+        while reserved < orders:
+            limit = min(200, orders - reserved)
+            reserved += limit  # no client leases more than its share: the other figures need the rest
+            got = await round_(limit)
+            done += got
+            reserved -= limit - got
+            if not got:
+                return
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(r) for r in rounds))
+    return round(done / (time.perf_counter() - start), 1)
+
+
+def _batch_round(provider: httpx.AsyncClient) -> Any:
+    async def round_(limit: int) -> int:
+        ids = await _release(provider, limit)
+        if not ids:
+            return 0
+        acks = [provider_messages.acknowledgement(PULL_ODS, m, "https://bench.example/fhir") for m in ids]
+        response = await provider.post("/FHIR/R4", json=provider_messages.process_message_batch(acks), headers=FHIR)
+        response.raise_for_status()
+        statuses = [e["response"]["status"] for e in response.json()["entry"]]
+        if any(not s.startswith("200") for s in statuses):
+            raise RuntimeError(f"batch acknowledgement refused: {sorted(set(statuses))}")
+        return len(ids)
+
+    return round_
+
+
+async def _release(provider: httpx.AsyncClient, limit: int) -> list[str]:
+    request = provider_messages.release_request(PULL_ODS, max_count=limit)
+    response = await provider.post("/FHIR/R4/Task/$release", json=request, headers=FHIR)
+    response.raise_for_status()
+    passed = next(p["resource"] for p in response.json()["parameter"] if p["name"] == "passedPrescriptions")
+    return [e["resource"]["entry"][0]["resource"]["id"] for e in passed.get("entry", [])]
 
 
 async def _timed(orders: int, round_: Any) -> float:
@@ -199,11 +299,7 @@ async def _timed(orders: int, round_: Any) -> float:
 
 
 async def _http_round(provider: httpx.AsyncClient, limit: int) -> int:
-    request = provider_messages.release_request(PULL_ODS, max_count=limit)
-    response = await provider.post("/FHIR/R4/Task/$release", json=request, headers=FHIR)
-    response.raise_for_status()
-    passed = next(p["resource"] for p in response.json()["parameter"] if p["name"] == "passedPrescriptions")
-    ids = [e["resource"]["entry"][0]["resource"]["id"] for e in passed.get("entry", [])]
+    ids = await _release(provider, limit)
     slots = asyncio.Semaphore(8)
 
     async def ack(message_id: str) -> None:
@@ -217,8 +313,10 @@ async def _http_round(provider: httpx.AsyncClient, limit: int) -> int:
 
 async def _service_round(gw: Gateway, limit: int) -> int:
     result = await release.release_orders(gw, PULL, max_count=limit)
-    for order in result.orders:
-        await release.acknowledge(gw, PULL, order.message_id, "ok", None)
+    acks = [acknowledgements.Ack(order.message_id, "ok") for order in result.orders]
+    outcomes = await acknowledgements.apply_acknowledgements(gw, PULL, acks)
+    if any(not o.applied for o in outcomes):
+        raise RuntimeError("an acknowledgement was not applied")
     return len(result.orders)
 
 

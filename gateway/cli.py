@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from gateway.errors import GatewayError, InputError
-from gateway.services.context import Gateway, build_gateway
+from gateway import cli_support
+from gateway.errors import GatewayError
+from gateway.services.context import build_gateway
 from gateway.settings import Settings, load_settings
 
-T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
-
-
-def _run(settings: Settings, work: Callable[[Gateway], Awaitable[T]]) -> T:
-    async def main() -> T:
-        gw = build_gateway(settings)
-        try:
-            return await work(gw)
-        finally:
-            await gw.close()
-
-    return asyncio.run(main())
-
-
-def _emit(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str))
-
-
-def _fail(exc: GatewayError) -> None:
-    issues = exc.issues if isinstance(exc, InputError) else []
-    _emit({"error": exc.code, "message": str(exc), "issues": [i.as_dict() for i in issues]})
-    sys.exit(1)
+# The helpers every command group shares (gateway/cli_support.py), under the names this module has always used.
+_settings = cli_support.settings_of
+_run = cli_support.run
+_emit = cli_support.PLAIN.emit
+_fail = cli_support.PLAIN.fail
 
 
 @click.group(context_settings={"auto_envvar_prefix": "HGW", "help_option_names": ["-h", "--help"]})

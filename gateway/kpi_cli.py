@@ -5,15 +5,11 @@ The command reads the store directly as the gateway's operator: every provider a
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
-
 import click
 
-from gateway.errors import GatewayError, InputError
+from gateway.cli_support import PLAIN
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services.context import build_gateway
+from gateway.services.context import Gateway
 from gateway.services.kpi_formats import kpi_format
 from gateway.services.kpis import (
     DEFAULT_ACK_TARGET_HOURS,
@@ -24,7 +20,6 @@ from gateway.services.kpis import (
     parse_ods,
     parse_period,
 )
-from gateway.settings import Settings
 
 LOCAL_OPERATOR = Principal("hgw-cli", Role.OPERATOR, "HGW", frozenset(ROLE_SCOPES[Role.OPERATOR]))
 
@@ -47,28 +42,17 @@ def kpi(
     horizon_days: int,
 ) -> None:
     """The homecare KPIs of a month per provider and trust (definitions: docs/kpis.md)."""
-    settings: Settings = ctx.obj
     chosen = kpi_format(fmt)
 
-    async def main() -> KpiReport:
-        gw = build_gateway(settings)
-        try:
-            return await build_report(
-                gw,
-                LOCAL_OPERATOR,
-                period=parse_period(period, gw.clock()),
-                provider_ods=parse_ods(provider, "provider"),
-                trust_ods=parse_ods(trust, "trust"),
-                options=Options(ack_target_hours=ack_target_hours, horizon_days=horizon_days),
-            )
-        finally:
-            await gw.close()
+    async def work(gw: Gateway) -> KpiReport:
+        return await build_report(
+            gw,
+            LOCAL_OPERATOR,
+            period=parse_period(period, gw.clock()),
+            provider_ods=parse_ods(provider, "provider"),
+            trust_ods=parse_ods(trust, "trust"),
+            options=Options(ack_target_hours=ack_target_hours, horizon_days=horizon_days),
+        )
 
-    try:
-        report = asyncio.run(main())
-    except GatewayError as exc:
-        issues = exc.issues if isinstance(exc, InputError) else []
-        body = {"error": exc.code, "message": str(exc), "issues": [i.as_dict() for i in issues]}
-        click.echo(json.dumps(body, indent=2))
-        sys.exit(1)
+    report = PLAIN.run(ctx, work)
     click.echo(chosen.render(report).decode(), nl=fmt != "csv")

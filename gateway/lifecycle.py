@@ -32,6 +32,17 @@ PRESCRIPTION_STATUS = {
     NOT_DISPENSED: "Not Dispensed",
 }
 
+# FHIR Task.status for each prescription status (the EPS tracker's Tasks, the webhook events' Tasks).
+TASK_STATUS = {
+    TO_BE_DISPENSED: "ready",
+    WITH_DISPENSER: "in-progress",
+    WITH_DISPENSER_ACTIVE: "in-progress",
+    EXPIRED: "failed",
+    CANCELLED: "cancelled",
+    DISPENSED: "completed",
+    NOT_DISPENSED: "completed",
+}
+
 # Line-item status, https://fhir.nhs.uk/CodeSystem/medicationdispense-type
 ITEM_FULLY_DISPENSED = "0001"
 ITEM_NOT_DISPENSED = "0002"

@@ -98,19 +98,25 @@ async def gw(bare_gw: Gateway) -> Gateway:
 
 
 @contextlib.asynccontextmanager
-async def serve(gateway: Gateway) -> AsyncIterator[str]:
-    """The app on a real loopback socket; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_level="warning"))
+async def running(config: uvicorn.Config) -> AsyncIterator[int]:
+    """A uvicorn server (on a loopback socket, port 0) running until exit; yields the port it was given."""
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
         while not server.started:
             await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server.servers[0].sockets[0].getsockname()[1]
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def serve(gateway: Gateway) -> AsyncIterator[str]:
+    """The app on a real loopback socket; yields its base URL."""
+    async with running(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_level="warning")) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 # name → (role, ODS): two trusts, two providers and an operator, each a registered client with its own key.

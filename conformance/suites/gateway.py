@@ -30,6 +30,7 @@ from conformance.suites.gateway_common import (
     need,
     party_ods,
     post_export,
+    post_message,
     prescription_view,
     release_for,
 )
@@ -218,9 +219,7 @@ async def lease_holds(ctx: SuiteContext, t: TestRun) -> None:
 )
 async def acknowledged(ctx: SuiteContext, t: TestRun) -> None:
     ods, facts = party_ods(ctx, "provider"), ctx.state["facts"]
-    r = await ctx.client("provider").post(
-        "/FHIR/R4/$process-message", json=msg.acknowledgement(ods, facts["message_id"], "urn:conformance"), headers=FHIR
-    )
+    r = await post_message(ctx, "provider", msg.acknowledgement(ods, facts["message_id"], "urn:conformance"))
     expect_status(t, r, 200, "GW-ACK-1", "acknowledgement")
     view = await prescription_view(ctx, t, ctx.state["sid"], "GW-ACK-1")
     t.check(view["status"]["code"] == "0002", "GW-ACK-1", f"status {view['status']} after ok", "status.code")
@@ -251,9 +250,7 @@ async def delivery_tasks(ctx: SuiteContext, t: TestRun) -> None:
 async def dispensed(ctx: SuiteContext, t: TestRun) -> None:
     ods, facts, now = party_ods(ctx, "provider"), ctx.state["facts"], datetime.now(UTC)
     provider = ctx.client("provider")
-    r = await provider.post(
-        "/FHIR/R4/$process-message", json=msg.dispense_notification(ods, facts, 1, "urn:conformance", now), headers=FHIR
-    )
+    r = await post_message(ctx, "provider", msg.dispense_notification(ods, facts, 1, "urn:conformance", now))
     expect_status(t, r, 200, "GW-STATUS-2", "dispense-notification")
     r = await provider.post("/FHIR/R4/Task", json=msg.delivery_task(ods, facts, 1, "delivered", at=now), headers=FHIR)
     expect_status(t, r, 201, "GW-STATUS-2", "delivery Task delivered")
@@ -333,7 +330,7 @@ async def ascribe_export(ctx: SuiteContext, t: TestRun) -> None:
 async def eps_order(ctx: SuiteContext, t: TestRun) -> None:
     need(ctx, t, "trust", "provider")
     order = SampleOrder(party_ods(ctx, "provider"), party_ods(ctx, "trust"))
-    r = await ctx.client("trust").post("/FHIR/R4/$process-message", json=order.bundle, headers=FHIR)
+    r = await post_message(ctx, "trust", order.bundle)
     t.require(
         r.status_code in (200, 201, 202),
         "GW-EXP-4",

@@ -44,6 +44,11 @@ async def post_export(ctx: SuiteContext, rows: list[dict[str, str]]) -> Any:
     )
 
 
+async def post_message(ctx: SuiteContext, party: str, bundle: dict[str, Any]) -> Any:
+    """POST a FHIR message (an order, an acknowledgement, a dispense notification…) as `party`."""
+    return await ctx.client(party).post("/FHIR/R4/$process-message", json=bundle, headers=FHIR)
+
+
 async def prescription_view(ctx: SuiteContext, t: TestRun, sid: str, requirement: str) -> dict[str, Any]:
     r = await ctx.client("trust").get(f"/api/v1/prescriptions/{sid}")
     expect_status(t, r, 200, requirement, f"GET /api/v1/prescriptions/{sid}")

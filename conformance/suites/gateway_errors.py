@@ -16,13 +16,13 @@ from conformance.context import SuiteContext
 from conformance.model import TestRun
 from conformance.orders import unique_rows
 from conformance.suites.gateway_common import (
-    FHIR,
     SUITE,
     cancel,
     errors,
     need,
     party_ods,
     post_export,
+    post_message,
     prescription_view,
     release_for,
 )
@@ -39,7 +39,7 @@ __all__ = ["SUITE"]
 )
 async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
     need(ctx, t, "trust", "provider")
-    ods, provider = party_ods(ctx, "provider"), ctx.client("provider")
+    ods = party_ods(ctx, "provider")
     rows = unique_rows(1, trust_ods=party_ods(ctx, "trust"), provider_ods=ods)
     report = json_body(t, await post_export(ctx, rows), "GW-CAN-1")
     sid = (report.get("prescriptions") or [{}])[0].get("short_form_id")
@@ -47,7 +47,7 @@ async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
     status, orders = await release_for(ctx, "provider", sid)
     t.require(len(orders) == 1, "GW-CAN-1", f"released {len(orders)} orders (HTTP {status})", "passedPrescriptions")
     ack = msg.acknowledgement(ods, msg.order_facts(orders[0])["message_id"], "urn:conformance")
-    expect_status(t, await provider.post("/FHIR/R4/$process-message", json=ack, headers=FHIR), 200, "GW-CAN-1", "ack")
+    expect_status(t, await post_message(ctx, "provider", ack), 200, "GW-CAN-1", "ack")
 
     cancelled = [row | {"Action": "CANCEL", "CancelReason": "At the Patient's request"} for row in rows]
     answer = json_body(t, await post_export(ctx, cancelled), "GW-CAN-1")["prescriptions"][0]
@@ -78,7 +78,7 @@ async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
     )
     validation_findings(t, update, "GW-CAN-1")
     ack = msg.acknowledgement(ods, facts["message_id"], "urn:conformance")
-    expect_status(t, await provider.post("/FHIR/R4/$process-message", json=ack, headers=FHIR), 200, "GW-CAN-1", "ack")
+    expect_status(t, await post_message(ctx, "provider", ack), 200, "GW-CAN-1", "ack")
     view = await prescription_view(ctx, t, sid, "GW-CAN-1")
     t.check(
         view["status"]["code"] == "0005",
@@ -142,7 +142,6 @@ async def resend(ctx: SuiteContext, t: TestRun) -> None:
 @errors.test("GW-ERR-003", "Malformed FHIR gets a located OperationOutcome", requirements=["GW-ERR-1"])
 async def malformed_fhir(ctx: SuiteContext, t: TestRun) -> None:
     need(ctx, t, "provider")
-    provider = ctx.client("provider")
     cases = (
         (
             "no MessageHeader",
@@ -151,7 +150,7 @@ async def malformed_fhir(ctx: SuiteContext, t: TestRun) -> None:
         ("not a Bundle", {"resourceType": "Patient"}),
     )
     for label, body in cases:
-        r = await provider.post("/FHIR/R4/$process-message", json=body, headers=FHIR)
+        r = await post_message(ctx, "provider", body)
         t.check(400 <= r.status_code < 500, "GW-ERR-1", f"{label}: HTTP {r.status_code}", "HTTP status")
         try:
             issues = outcome_issues(r.json())
@@ -184,7 +183,7 @@ async def cross_tenant(ctx: SuiteContext, t: TestRun) -> None:
     status, orders = await release_for(ctx, "other_provider", sid)
     t.check(not orders, "GW-TEN-1", f"another provider was released {len(orders)} order(s)", "passedPrescriptions")
     ack = msg.acknowledgement(party_ods(ctx, "other_provider"), facts["message_id"], "urn:conformance")
-    r = await ctx.client("other_provider").post("/FHIR/R4/$process-message", json=ack, headers=FHIR)
+    r = await post_message(ctx, "other_provider", ack)
     t.check(
         r.status_code == 404,
         "GW-TEN-1",
@@ -214,7 +213,7 @@ async def invalid_transition(ctx: SuiteContext, t: TestRun) -> None:
     t.require(len(orders) == 1, "GW-LIFE-1", f"could not release {sid} (HTTP {status})", "passedPrescriptions")
     facts, ods = msg.order_facts(orders[0]), party_ods(ctx, "provider")
     early = msg.dispense_notification(ods, facts, 1, "urn:conformance", datetime.now(UTC))
-    r = await ctx.client("provider").post("/FHIR/R4/$process-message", json=early, headers=FHIR)
+    r = await post_message(ctx, "provider", early)
     t.check(
         r.status_code == 409, "GW-LIFE-1", f"dispensing before acknowledgement answered {r.status_code}", "HTTP status"
     )
@@ -223,8 +222,8 @@ async def invalid_transition(ctx: SuiteContext, t: TestRun) -> None:
     view = await prescription_view(ctx, t, sid, "GW-LIFE-1")
     t.check(view["status"]["code"] == "0001", "GW-LIFE-1", f"status changed to {view['status']}", "status.code")
     # Give the order back, so a long-lived test gateway's queue does not keep it leased.
-    await ctx.client("provider").post(
-        "/FHIR/R4/$process-message",
-        headers=FHIR,
-        json=msg.rejection(ods, facts["message_id"], "urn:conformance", [("0004", "Conformance test order")]),
+    await post_message(
+        ctx,
+        "provider",
+        msg.rejection(ods, facts["message_id"], "urn:conformance", [("0004", "Conformance test order")]),
     )

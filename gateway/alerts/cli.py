@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -10,30 +9,17 @@ import click
 
 from gateway.alerts import admin
 from gateway.alerts.rules import EVERY_PROVIDER, Kind
+from gateway.cli_support import PLAIN, run
 from gateway.errors import GatewayError
-from gateway.services.context import Gateway, build_gateway
-from gateway.settings import Settings
 
 
 def _run(ctx: click.Context, work: Any) -> Any:
-    settings: Settings = ctx.find_root().obj
-
-    async def main() -> Any:
-        gw: Gateway = build_gateway(settings)
-        try:
-            return await work(gw)
-        finally:
-            await gw.close()
-
+    # Unlike the other groups, an alerts error is one compact line without issues (its output is public).
     try:
-        return asyncio.run(main())
+        return run(ctx.find_root().obj, work)
     except GatewayError as exc:
         click.echo(json.dumps({"error": exc.code, "message": str(exc)}))
         raise SystemExit(1) from exc
-
-
-def _emit(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str))
 
 
 @click.group()
@@ -47,14 +33,14 @@ def alerts() -> None:
 @click.pass_context
 def alerts_list(ctx: click.Context, show_all: bool, limit: int) -> None:
     """Open alerts (with --all: resolved ones too)."""
-    _emit(_run(ctx, lambda gw: admin.list_alerts(gw, include_resolved=show_all, limit=limit)))
+    PLAIN.emit(_run(ctx, lambda gw: admin.list_alerts(gw, include_resolved=show_all, limit=limit)))
 
 
 @alerts.command("evaluate")
 @click.pass_context
 def alerts_evaluate(ctx: click.Context) -> None:
     """Evaluate every rule once, open and resolve alerts, send pending notices; prints what changed."""
-    _emit(_run(ctx, admin.evaluate_once))
+    PLAIN.emit(_run(ctx, admin.evaluate_once))
 
 
 @alerts.group("rules")
@@ -66,7 +52,7 @@ def rules() -> None:
 @click.pass_context
 def rules_list(ctx: click.Context) -> None:
     """The defaults from the settings and every stored override."""
-    _emit(_run(ctx, admin.list_rules))
+    PLAIN.emit(_run(ctx, admin.list_rules))
 
 
 @rules.command("set")
@@ -81,7 +67,7 @@ def rules_set(
     disable: bool,
 ) -> None:
     """Create or change the threshold of one rule kind for one provider (or every provider)."""
-    _emit(
+    PLAIN.emit(
         _run(
             ctx,
             lambda gw: admin.set_rule(
@@ -97,4 +83,4 @@ def rules_set(
 @click.pass_context
 def rules_remove(ctx: click.Context, kind: str, provider_ods: str) -> None:
     """Remove an override: the scope falls back to the * row or the setting."""
-    _emit(_run(ctx, lambda gw: admin.remove_rule(gw, Kind(kind), provider_ods)))
+    PLAIN.emit(_run(ctx, lambda gw: admin.remove_rule(gw, Kind(kind), provider_ods)))

@@ -50,6 +50,16 @@ def _issues(exc: GatewayError) -> list[Issue]:
     return [Issue(code=exc.code, message=str(exc), location=Location())]
 
 
+def error_status(exc: GatewayError) -> int:
+    """The HTTP status an error maps to (a FHIR batch-response entry uses it too)."""
+    return _status(exc)
+
+
+def error_issues(exc: GatewayError) -> list[Issue]:
+    """The located issues an error is reported with."""
+    return _issues(exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:

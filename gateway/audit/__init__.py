@@ -6,7 +6,7 @@ broken record; `guard` holds the triggers that refuse UPDATE and DELETE. See doc
 
 from gateway.audit.actions import ACTIONS, ActionSpec
 from gateway.audit.actor import SYSTEM, Actor, OperatorActor, SystemActor
-from gateway.audit.chain import append
+from gateway.audit.chain import Entry, append, append_many
 from gateway.audit.errors import AuditError, AuditRefusedError, AuditStoreError
 from gateway.audit.guard import drop_guard_sql, guard_sql, postgres_guard_sql, sqlite_guard_sql
 from gateway.audit.record import AuditRecord, Outcome
@@ -22,12 +22,14 @@ __all__ = [
     "AuditRecord",
     "AuditRefusedError",
     "AuditStoreError",
+    "Entry",
     "OperatorActor",
     "Outcome",
     "Problem",
     "SystemActor",
     "VerifyResult",
     "append",
+    "append_many",
     "drop_guard_sql",
     "guard_sql",
     "postgres_guard_sql",

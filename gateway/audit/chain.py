@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway.audit.actor import Actor, actor_columns
 from gateway.audit.errors import AuditRefusedError, AuditStoreError
 from gateway.audit.event import Detail, action_spec, audit_event_json, check_ids_only
-from gateway.audit.record import GENESIS_HASH, AuditRecord, Outcome, record_hash
+from gateway.audit.record import GENESIS_HASH, AuditRecord, Outcome, row_hash
+from gateway.store import bulk
 
 # pg_advisory_xact_lock key: the bytes of "hgwaudit" read as a (positive) 64-bit integer.
 AUDIT_LOCK_KEY: Final = int.from_bytes(b"hgwaudit", "big")
@@ -38,12 +40,42 @@ async def append(
     Raises AuditRefusedError for an unknown action or anything that is not an id or a code, AuditStoreError
     when the database fails (the caller's transaction is then unusable and must roll back).
     """
-    if outcome not in set(Outcome):
-        raise AuditRefusedError(f"outcome is one of {', '.join(Outcome)}", field="outcome")
-    outcome = Outcome(outcome)
-    action_spec(action)
-    check_ids_only(entity_type, entity_id, detail)
-    actor = actor_columns(principal_or_system)
+    entry = Entry(principal_or_system, action, entity_type, entity_id, outcome, detail)
+    return AuditRecord(**(await append_many(session, gw_clock, [entry]))[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One record for `append_many`: the arguments `append` takes after the clock."""
+
+    actor: Actor
+    action: str
+    entity_type: str
+    entity_id: str
+    outcome: Outcome | str
+    detail: Detail | None = None
+
+
+async def append_many(
+    session: AsyncSession, gw_clock: Callable[[], datetime], entries: Sequence[Entry]
+) -> list[dict[str, Any]]:
+    """Append `entries` to the chain in order, under one turn at the lock and with one INSERT statement.
+
+    Each record is still hashed on its own over its predecessor's hash, exactly as `append` would chain them one
+    by one, so `verify` cannot tell the difference; a batch of N audited actions just waits for the lock once.
+    Every entry is checked before anything is written: one refused entry refuses the whole batch.
+    Returns the rows written (the `AuditRecord` columns), in chain order.
+    """
+    checked = []
+    for entry in entries:
+        if entry.outcome not in set(Outcome):
+            raise AuditRefusedError(f"outcome is one of {', '.join(Outcome)}", field="outcome")
+        action_spec(entry.action)
+        check_ids_only(entry.entity_type, entry.entity_id, entry.detail)
+        checked.append((entry, Outcome(entry.outcome), actor_columns(entry.actor)))
+    if not checked:
+        return []
+    rows: list[dict[str, Any]] = []
     try:
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
@@ -51,33 +83,36 @@ async def append(
         last = (
             await session.exec(select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1))
         ).first()
-        seq, prev_hash = (1, GENESIS_HASH) if last is None else (last[0] + 1, last[1])
+        seq, prev_hash = (0, GENESIS_HASH) if last is None else (last[0], last[1])
         at = gw_clock()
-        record = AuditRecord(
-            seq=seq,
-            at=at,
-            actor_client_id=actor.client_id,
-            actor_role=actor.role,
-            actor_ods=actor.ods,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            outcome=outcome.value,
-            event_json=audit_event_json(
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                outcome=outcome,
-                detail=detail,
-            ),
-            prev_hash=prev_hash,
-            hash="",
-        )
-        record.hash = record_hash(prev_hash, record)
-        await session.exec(insert(AuditRecord).values(**record.model_dump()))
+        for entry, outcome, actor in checked:
+            seq += 1
+            row: dict[str, Any] = {
+                "seq": seq,
+                "at": at,
+                "actor_client_id": actor.client_id,
+                "actor_role": actor.role,
+                "actor_ods": actor.ods,
+                "action": entry.action,
+                "entity_type": entry.entity_type,
+                "entity_id": entry.entity_id,
+                "outcome": outcome.value,
+                "event_json": audit_event_json(
+                    seq=seq,
+                    at=at,
+                    actor=actor,
+                    action=entry.action,
+                    entity_type=entry.entity_type,
+                    entity_id=entry.entity_id,
+                    outcome=outcome,
+                    detail=entry.detail,
+                ),
+                "prev_hash": prev_hash,
+            }
+            row["hash"] = prev_hash = row_hash(prev_hash, row)
+            rows.append(row)
+        await bulk.insert_many(connection, AuditRecord.__table__, rows)  # type: ignore[attr-defined]
     except SQLAlchemyError as exc:
+        action = checked[0][0].action
         raise AuditStoreError(f"could not append audit record for {action}: {exc.__class__.__name__}") from exc
-    return record
+    return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -80,11 +81,21 @@ def canonical_fields(record: AuditRecord) -> bytes:
 
     Every value is a string, an integer or null, so this is also the RFC 8785 (JCS) form.
     """
-    fields: dict[str, Any] = {name: getattr(record, name) for name in HASHED_FIELDS}
-    fields["at"] = instant(record.at)
+    return canonical_row({name: getattr(record, name) for name in HASHED_FIELDS})
+
+
+def canonical_row(row: Mapping[str, Any]) -> bytes:
+    """`canonical_fields` of a record given as a mapping of its columns (a batch append builds rows, not models)."""
+    fields: dict[str, Any] = {name: row[name] for name in HASHED_FIELDS}
+    fields["at"] = instant(row["at"])
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def record_hash(prev_hash: str, record: AuditRecord) -> str:
     """SHA-256 over the predecessor's hash and this record's canonical fields, as lowercase hex."""
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_fields(record)).hexdigest()
+
+
+def row_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """`record_hash` of a record given as a mapping of its columns."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_row(row)).hexdigest()

@@ -6,54 +6,22 @@ Output is JSON; commands that create something print one JSON object. Account ch
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, NoReturn, TypeVar
+from datetime import datetime
 
 import click
 
 from gateway import audit
 from gateway.audit.actor import OperatorActor
-from gateway.errors import GatewayError, InputError
+from gateway.cli_support import ISO_TIMES as out
+from gateway.cli_support import iso_time
 from gateway.security.operators import OperatorRole
 from gateway.services import message_view, operations, operators
-from gateway.services.context import Gateway, build_gateway
-from gateway.settings import Settings
 
-T = TypeVar("T")
 CLI = audit.SystemActor("cli")
 # The local command line reads what a viewer may read, masked: it is not a way around unmasking.
 CLI_VIEWER = OperatorActor("cli", OperatorRole.VIEWER.value)
-
-
-def _run(ctx: click.Context, work: Callable[[Gateway], Awaitable[T]]) -> T:
-    settings: Settings = ctx.obj
-
-    async def main() -> T:
-        gw = build_gateway(settings)
-        try:
-            return await work(gw)
-        finally:
-            await gw.close()
-
-    try:
-        return asyncio.run(main())
-    except GatewayError as exc:
-        _fail(exc)
-
-
-def _emit(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
-
-
-def _fail(exc: GatewayError) -> NoReturn:
-    issues = exc.issues if isinstance(exc, InputError) else []
-    _emit({"error": exc.code, "message": str(exc), "issues": [i.as_dict() for i in issues]})
-    sys.exit(1)
 
 
 def _password(from_stdin: bool) -> str:
@@ -79,15 +47,17 @@ def operators_group() -> None:
 def operators_add(ctx: click.Context, username: str, role: str, password_stdin: bool) -> None:
     """Add an operator. The password comes from --password-stdin, HGW_OPERATOR_PASSWORD, or a prompt."""
     password = _password(password_stdin)
-    info = _run(ctx, lambda gw: operators.add_operator(gw, username=username, role=role, password=password, actor=CLI))
-    _emit(info.as_json())
+    info = out.run(
+        ctx, lambda gw: operators.add_operator(gw, username=username, role=role, password=password, actor=CLI)
+    )
+    out.emit(info.as_json())
 
 
 @operators_group.command("list")
 @click.pass_context
 def operators_list(ctx: click.Context) -> None:
     """Every operator, with role and state (never a password hash)."""
-    _emit([o.as_json() for o in _run(ctx, lambda gw: operators.list_operators(gw, CLI))])
+    out.emit([o.as_json() for o in out.run(ctx, lambda gw: operators.list_operators(gw, CLI))])
 
 
 @operators_group.command("set")
@@ -98,18 +68,8 @@ def operators_list(ctx: click.Context) -> None:
 def operators_set(ctx: click.Context, username: str, role: str | None, disable: bool | None) -> None:
     """Change an operator's role or disable/enable them; their sessions end at once."""
     active = None if disable is None else not disable
-    info = _run(ctx, lambda gw: operators.update_operator(gw, username, role=role, active=active, actor=CLI))
-    _emit(info.as_json())
-
-
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter("an ISO 8601 time, e.g. 2026-11-22T09:00:00+00:00") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    info = out.run(ctx, lambda gw: operators.update_operator(gw, username, role=role, active=active, actor=CLI))
+    out.emit(info.as_json())
 
 
 @click.group("messages")
@@ -118,8 +78,8 @@ def messages_group() -> None:
 
 
 @messages_group.command("list")
-@click.option("--from", "date_from", callback=_time, help="Created at or after (ISO 8601).")
-@click.option("--to", "date_to", callback=_time, help="Created before (ISO 8601).")
+@click.option("--from", "date_from", callback=iso_time, help="Created at or after (ISO 8601).")
+@click.option("--to", "date_to", callback=iso_time, help="Created before (ISO 8601).")
 @click.option("--state", type=click.Choice(operations.STATE_COLUMNS))
 @click.option("--provider", help="Provider ODS code.")
 @click.option("--trust", help="Trust ODS code.")
@@ -156,10 +116,10 @@ def messages_list(
         page=page,
         page_size=int(page_size),
     )
-    result = _run(ctx, lambda gw: operations.browse(gw, CLI_VIEWER, query))
+    result = out.run(ctx, lambda gw: operations.browse(gw, CLI_VIEWER, query))
     result.pop("nhs_index", None)
     result.pop("choices", None)
-    _emit(result)
+    out.emit(result)
 
 
 @messages_group.command("show")
@@ -167,7 +127,7 @@ def messages_list(
 @click.pass_context
 def messages_show(ctx: click.Context, message_id: str) -> None:
     """A message: raw input and FHIR bundle (masked), delivery attempts and the prescription's timeline."""
-    _emit(_run(ctx, lambda gw: message_view.message_detail(gw, CLI_VIEWER, message_id)))
+    out.emit(out.run(ctx, lambda gw: message_view.message_detail(gw, CLI_VIEWER, message_id)))
 
 
 @click.command("dismiss")
@@ -176,4 +136,4 @@ def messages_show(ctx: click.Context, message_id: str) -> None:
 def queue_dismiss(ctx: click.Context, message_id: str) -> None:
     """Set a dead-lettered message aside (handled outside the gateway; it is never sent)."""
     actor = OperatorActor("cli", OperatorRole.OPERATOR.value)
-    _emit(_run(ctx, lambda gw: operations.dismiss_dead_letter(gw, actor, message_id)))
+    out.emit(out.run(ctx, lambda gw: operations.dismiss_dead_letter(gw, actor, message_id)))

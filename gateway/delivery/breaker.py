@@ -12,10 +12,15 @@ process learns an endpoint's health by itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
+
+from gateway.delivery.errors import DeliveryError, EndpointUnavailableError
+
+T = TypeVar("T")
 
 
 class BreakerState(StrEnum):
@@ -103,3 +108,53 @@ class BreakerBoard:
 
     def states(self) -> dict[str, BreakerState]:
         return {endpoint: b.state for endpoint, b in self._breakers.items()}
+
+
+class TrialGrants:
+    """The half-open trials one claim was granted, so that endpoints left without a request give theirs back.
+
+    A half-open breaker lets one trial request through; a claim that takes the trial but then sends nothing (it
+    found nothing due, or its transaction rolled back) must release it, or the breaker would wait forever."""
+
+    def __init__(self, breakers: BreakerBoard) -> None:
+        self.breakers = breakers
+        self.endpoints: set[str] = set()
+
+    def permits(self, endpoint: str, wanted: int) -> int:
+        """How many requests `endpoint`'s breaker lets through now (see `CircuitBreaker.permits`)."""
+        breaker = self.breakers(endpoint)
+        half_open = breaker.state is BreakerState.HALF_OPEN
+        allowed = breaker.permits(wanted)
+        if allowed and half_open:
+            self.endpoints.add(endpoint)
+        return allowed
+
+    def release(self, *, used: set[str] | frozenset[str] = frozenset()) -> None:
+        """Give back every trial granted to an endpoint not in `used`."""
+        for endpoint in self.endpoints - used:
+            self.breakers(endpoint).release()
+
+
+async def through_breaker(breaker: CircuitBreaker, send: Callable[[], Awaitable[T]]) -> T | DeliveryError:
+    """Make one request the breaker let through and tell it how the endpoint did; a DeliveryError is returned.
+
+    Unavailable (5xx, 408, 429, timeout, no connection) is a failure; any other answer, even a 4xx, says the
+    endpoint is up; no answer without a sign of the endpoint being down (an unusable URL), or a crash, only gives
+    the request slot back."""
+    try:
+        answer: T | DeliveryError = await send()
+    except EndpointUnavailableError as exc:
+        breaker.record_failure()
+        answer = exc
+    except DeliveryError as exc:
+        if exc.status_code is None:
+            breaker.release()
+        else:
+            breaker.record_success()
+        answer = exc
+    except BaseException:
+        breaker.release()
+        raise
+    else:
+        breaker.record_success()
+    return answer

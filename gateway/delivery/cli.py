@@ -2,64 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
-import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from datetime import datetime, timedelta
 
 import click
 
+from gateway.cli_support import ISO_TIMES as out
+from gateway.cli_support import iso_time
 from gateway.delivery import queue as queue_service
 from gateway.delivery import replay as replay_service
 from gateway.delivery.policy import RetryPolicy
-from gateway.errors import GatewayError, InputError
-from gateway.services.context import Gateway, build_gateway
-from gateway.settings import Settings
-
-T = TypeVar("T")
-
-
-def _run(ctx: click.Context, work: Callable[[Gateway], Awaitable[T]]) -> T:
-    settings: Settings = ctx.obj
-
-    async def main() -> T:
-        gw = build_gateway(settings)
-        try:
-            return await work(gw)
-        finally:
-            await gw.close()
-
-    try:
-        return asyncio.run(main())
-    except GatewayError as exc:
-        _fail(exc)
-
-
-def _emit(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=_default))
-
-
-def _default(value: object) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _fail(exc: GatewayError) -> NoReturn:
-    issues = exc.issues if isinstance(exc, InputError) else []
-    _emit({"error": exc.code, "message": str(exc), "issues": [i.as_dict() for i in issues]})
-    sys.exit(1)
-
-
-def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter("an ISO 8601 time, e.g. 2026-11-22T09:00:00+00:00") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _policy_json(policy: RetryPolicy) -> dict[str, object]:
@@ -83,15 +35,15 @@ def queue() -> None:
 @click.pass_context
 def queue_list(ctx: click.Context, state: str | None, provider_ods: str | None, limit: int) -> None:
     """Messages in the outbox, oldest first (ids, state and timing; never the message)."""
-    rows = _run(ctx, lambda gw: queue_service.list_queue(gw, state=state, provider_ods=provider_ods, limit=limit))
-    _emit([dataclasses.asdict(row) for row in rows])
+    rows = out.run(ctx, lambda gw: queue_service.list_queue(gw, state=state, provider_ods=provider_ods, limit=limit))
+    out.emit([dataclasses.asdict(row) for row in rows])
 
 
 @queue.command("stats")
 @click.pass_context
 def queue_stats(ctx: click.Context) -> None:
     """Per provider: messages in each state, and since when the oldest waiting one has waited."""
-    _emit(_run(ctx, queue_service.queue_stats))
+    out.emit(out.run(ctx, queue_service.queue_stats))
 
 
 @queue.command("pause")
@@ -99,8 +51,8 @@ def queue_stats(ctx: click.Context) -> None:
 @click.pass_context
 def queue_pause(ctx: click.Context, provider_ods: str) -> None:
     """Hold push delivery to a provider; its messages wait in the queue."""
-    provider = _run(ctx, lambda gw: queue_service.set_paused(gw, provider_ods, True))
-    _emit({"provider": provider.ods, "paused": provider.paused})
+    provider = out.run(ctx, lambda gw: queue_service.set_paused(gw, provider_ods, True))
+    out.emit({"provider": provider.ods, "paused": provider.paused})
 
 
 @queue.command("resume")
@@ -108,8 +60,8 @@ def queue_pause(ctx: click.Context, provider_ods: str) -> None:
 @click.pass_context
 def queue_resume(ctx: click.Context, provider_ods: str) -> None:
     """Resume push delivery to a provider."""
-    provider = _run(ctx, lambda gw: queue_service.set_paused(gw, provider_ods, False))
-    _emit({"provider": provider.ods, "paused": provider.paused})
+    provider = out.run(ctx, lambda gw: queue_service.set_paused(gw, provider_ods, False))
+    out.emit({"provider": provider.ods, "paused": provider.paused})
 
 
 @queue.command("policy")
@@ -129,9 +81,9 @@ def queue_policy(
 ) -> None:
     """Show a provider's push retry policy, or change the parts given."""
     if max_attempts is None and max_age is None and base is None and cap is None:
-        policy = _run(ctx, lambda gw: queue_service.retry_policy(gw, provider_ods))
+        policy = out.run(ctx, lambda gw: queue_service.retry_policy(gw, provider_ods))
     else:
-        policy = _run(
+        policy = out.run(
             ctx,
             lambda gw: queue_service.set_retry_policy(
                 gw,
@@ -142,14 +94,14 @@ def queue_policy(
                 cap=timedelta(seconds=cap) if cap else None,
             ),
         )
-    _emit({"provider": provider_ods.upper(), **_policy_json(policy)})
+    out.emit({"provider": provider_ods.upper(), **_policy_json(policy)})
 
 
 @click.command()
 @click.argument("message_id", required=False)
 @click.option("--provider", "provider_ods", help="Only this provider's messages.")
 @click.option("--state", type=click.Choice(replay_service.REPLAYABLE), default="dead", show_default=True)
-@click.option("--since", callback=_since, help="Only messages that failed at or after this time (ISO 8601).")
+@click.option("--since", callback=iso_time, help="Only messages that failed at or after this time (ISO 8601).")
 @click.option("--limit", type=click.IntRange(1, replay_service.MAX_REPLAY), default=replay_service.MAX_REPLAY)
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed and change nothing.")
 @click.pass_context
@@ -166,12 +118,12 @@ def replay(
     if message_id is not None:
         if provider_ods or since:
             raise click.UsageError("give a MESSAGE_ID or filters, not both")
-        report = _run(ctx, lambda gw: replay_service.replay_message(gw, message_id, dry_run=dry_run))
+        report = out.run(ctx, lambda gw: replay_service.replay_message(gw, message_id, dry_run=dry_run))
     else:
-        report = _run(
+        report = out.run(
             ctx,
             lambda gw: replay_service.replay_matching(
                 gw, state=state, provider_ods=provider_ods, since=since, limit=limit, dry_run=dry_run
             ),
         )
-    _emit(report.as_json())
+    out.emit(report.as_json())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from gateway.delivery.errors import DeliveryError, PermanentDeliveryError
 
@@ -91,3 +92,26 @@ def _human(span: timedelta) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size} {unit}"
     return f"{seconds} s"
+
+
+class StoredPolicy(Protocol):
+    """A row that carries its own retry policy (a push provider, a webhook subscription); a blank means default."""
+
+    @property
+    def max_attempts(self) -> int | None: ...
+    @property
+    def max_age_seconds(self) -> int | None: ...
+    @property
+    def backoff_base_seconds(self) -> float | None: ...
+    @property
+    def backoff_cap_seconds(self) -> float | None: ...
+
+
+def stored_policy(row: StoredPolicy, default: RetryPolicy) -> RetryPolicy:
+    """The row's own retry policy, blanks taken from `default`; ValueError when the mix is unusable."""
+    return RetryPolicy(
+        max_attempts=row.max_attempts or default.max_attempts,
+        max_age=timedelta(seconds=row.max_age_seconds) if row.max_age_seconds else default.max_age,
+        base=timedelta(seconds=row.backoff_base_seconds) if row.backoff_base_seconds else default.base,
+        cap=timedelta(seconds=row.backoff_cap_seconds) if row.backoff_cap_seconds else default.cap,
+    )

@@ -24,9 +24,10 @@ import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
-from gateway.delivery.breaker import BreakerBoard, BreakerState
-from gateway.delivery.errors import DeliveryError, EndpointUnavailableError, TransientDeliveryError
-from gateway.delivery.policy import GiveUp, RetryPolicy
+from gateway.delivery.bounded import each_bounded
+from gateway.delivery.breaker import BreakerBoard, TrialGrants, through_breaker
+from gateway.delivery.errors import DeliveryError, TransientDeliveryError
+from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
 from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
 from gateway.errors import StateTransitionError
@@ -81,20 +82,10 @@ class PushResult:
     detail: str | None = None
 
 
-def provider_policy(provider: Provider, default: RetryPolicy) -> RetryPolicy:
-    """The provider's own retry policy, blanks taken from `default`; ValueError when the mix is unusable."""
-    return RetryPolicy(
-        max_attempts=provider.max_attempts or default.max_attempts,
-        max_age=timedelta(seconds=provider.max_age_seconds) if provider.max_age_seconds else default.max_age,
-        base=timedelta(seconds=provider.backoff_base_seconds) if provider.backoff_base_seconds else default.base,
-        cap=timedelta(seconds=provider.backoff_cap_seconds) if provider.backoff_cap_seconds else default.cap,
-    )
-
-
 def policy_for(provider: Provider, default: RetryPolicy) -> RetryPolicy:
-    """`provider_policy`, or `default` (logged) when the stored values do not make a policy."""
+    """The provider's own policy (`stored_policy`), or `default` (logged) when its values do not make a policy."""
     try:
-        return provider_policy(provider, default)
+        return stored_policy(provider, default)
     except ValueError as exc:
         log(logger, logging.ERROR, "unusable retry policy, using the default", provider=provider.ods, error=str(exc))
         return default
@@ -143,39 +134,22 @@ class PushRelay:
     async def run_once(self) -> list[PushResult]:
         """Claim what is due and deliver it; the results, empty when there was nothing to do."""
         jobs = await self.claim()
-        outcomes = await asyncio.gather(*(self._limited(job) for job in jobs), return_exceptions=True)
-        sent: list[tuple[PushJob, ProviderAnswer | DeliveryError | None, GiveUp | None]] = []
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, BaseException):
-                error = type(outcome).__name__  # the lease runs out and the order goes again
-                log(logger, logging.ERROR, "push attempt failed", message_id=job.message_id, error=error)
-                continue
-            sent.append((job, *outcome))
-        return await self._finish_batch(sent)
-
-    async def _limited(self, job: PushJob) -> tuple[ProviderAnswer | DeliveryError | None, GiveUp | None]:
-        async with self._slots:
-            return await self._send(job)
+        sent = await each_bounded(self._slots, jobs, self._send, _attempt_failed)
+        return await self._finish_batch([(job, *outcome) for job, outcome in sent])
 
     async def claim(self) -> list[PushJob]:
         """Lease due orders of every push provider whose endpoint's breaker lets requests through."""
         now = self.gw.clock()
         jobs: list[PushJob] = []
         claimed: list[tuple[OutboxEntry, str, RetryPolicy]] = []
-        trials: set[str] = set()  # endpoints whose half-open trial this claim was granted
+        trials = TrialGrants(self.breakers)
         try:
             async with self.gw.sessions() as session, session.begin():
                 for provider in await repository.push_providers(session):
                     endpoint = provider.endpoint or ""
-                    breaker = self.breakers(endpoint)
-                    half_open = breaker.state is BreakerState.HALF_OPEN
-                    allowed = breaker.permits(self.config.batch)
+                    allowed = trials.permits(endpoint, self.config.batch)
                     if not allowed:
                         continue
-                    if half_open:
-                        trials.add(endpoint)
                     entries = await repository.claim_orders(
                         session,
                         provider_ods=provider.ods,
@@ -190,11 +164,9 @@ class PushRelay:
                     claimed.extend((entry, endpoint, policy) for entry in entries)
                 jobs = await self._jobs(session, claimed)
         except BaseException:
-            for endpoint in trials:  # rolled back: no trial request will be made
-                self.breakers(endpoint).release()
+            trials.release()  # rolled back: no trial request will be made
             raise
-        for endpoint in trials - {job.endpoint for job in jobs}:
-            self.breakers(endpoint).release()
+        trials.release(used={job.endpoint for job in jobs})
         return jobs
 
     async def _jobs(
@@ -239,25 +211,16 @@ class PushRelay:
             breaker.release()
             return None, GiveUp(spent)
         started = time.perf_counter()
-        try:
-            client = self.tls.client_for(job.provider_ods) or self.client
-            answer: ProviderAnswer | DeliveryError = await post_bundle(
-                client, job.endpoint, job.message_id, job.body, timeout=self.config.timeout
-            )
-        except EndpointUnavailableError as exc:
-            breaker.record_failure()
-            answer = exc
-        except DeliveryError as exc:
-            if exc.status_code is None:
-                breaker.release()  # no answer, yet nothing says the endpoint is down (an unusable URL)
-            else:
-                breaker.record_success()  # it answered: up, whatever it thought of the message
-            answer = exc
-        except BaseException:
-            breaker.release()
-            raise
-        else:
-            breaker.record_success()
+        answer = await through_breaker(
+            breaker,
+            lambda: post_bundle(
+                self.tls.client_for(job.provider_ods) or self.client,
+                job.endpoint,
+                job.message_id,
+                job.body,
+                timeout=self.config.timeout,
+            ),
+        )
         self.gw.telemetry.metrics.push_attempt(job.provider_ods, attempt_outcome(answer), time.perf_counter() - started)
         return answer, None
 
@@ -301,7 +264,7 @@ class PushRelay:
             try:
                 finished.append(await self._finish(job, answer, give_up))
             except Exception as exc:  # noqa: BLE001 - most likely the store is down: the lease runs out
-                log(logger, logging.ERROR, "push attempt failed", message_id=job.message_id, error=type(exc).__name__)
+                _attempt_failed(job, exc)
         return finished
 
     async def _fence(
@@ -399,6 +362,10 @@ class PushRelay:
             await session.refresh(entry)
             return _dead(session, entry, f"the provider's {answer.code} could not be applied: {exc}", now)
         return PushResult(job.message_id, "delivered" if answer.code == "ok" else "rejected")
+
+
+def _attempt_failed(job: PushJob, exc: BaseException) -> None:
+    log(logger, logging.ERROR, "push attempt failed", message_id=job.message_id, error=type(exc).__name__)
 
 
 def _provider_transient(answer: Answered) -> TransientDeliveryError:

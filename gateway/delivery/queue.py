@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
-from gateway.delivery.policy import RetryPolicy
-from gateway.delivery.push import PushConfig, policy_for, provider_policy
+from gateway.delivery.policy import RetryPolicy, stored_policy
+from gateway.delivery.push import PushConfig, policy_for
 from gateway.errors import InputError, Issue, Location, NotFoundError
 from gateway.services.context import Gateway
 from gateway.store import repository
@@ -106,7 +106,7 @@ async def set_retry_policy(
         if cap is not None:
             provider.backoff_cap_seconds = cap.total_seconds()
         try:
-            policy = provider_policy(provider, PushConfig().default_policy)
+            policy = stored_policy(provider, PushConfig().default_policy)
         except ValueError as exc:
             issue = Issue(
                 code="INVALID_VALUE",

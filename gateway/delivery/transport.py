@@ -9,11 +9,18 @@ stop here, converted to `DeliveryError`s.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 
-from gateway.delivery.errors import EndpointUnavailableError, PermanentDeliveryError, TransientDeliveryError
+from gateway.delivery.errors import (
+    DeliveryError,
+    EndpointUnavailableError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from gateway.errors import GatewayError
 from gateway.fhir.inbound import read_message
 from gateway.fhir.serialise import loads_bundle
@@ -59,15 +66,37 @@ def classify(status_code: int, content: bytes, message_id: str) -> ProviderAnswe
         return AwaitingResponse(status_code, short)
     if 200 <= status_code < 300:
         return Answered(_response_code(content, message_id, status_code, short), status_code, short)
+    raise failed_status(status_code, short, peer="provider", refusal="the provider refused the message")
+
+
+def failed_status(status_code: int, short: str, *, peer: str, refusal: str) -> DeliveryError:
+    """The error a status that delivers nothing means: 408, 429 and 5xx say the endpoint is unavailable (transient,
+    counted by its breaker); any other, a redirect (never followed) or a refusal, is permanent."""
     if status_code >= 500 or status_code in _UNAVAILABLE_4XX:
-        raise EndpointUnavailableError(
-            f"HTTP {status_code} from the provider", outcome=f"http-{status_code}", status_code=status_code,
+        return EndpointUnavailableError(
+            f"HTTP {status_code} from the {peer}", outcome=f"http-{status_code}", status_code=status_code,
             excerpt=short,
         )
-    what = "a redirect, which is not followed" if 300 <= status_code < 400 else "the provider refused the message"
-    raise PermanentDeliveryError(
+    what = "a redirect, which is not followed" if 300 <= status_code < 400 else refusal
+    return PermanentDeliveryError(
         f"HTTP {status_code}: {what}", outcome=f"http-{status_code}", status_code=status_code, excerpt=short
     )
+
+
+@contextmanager
+def transport_errors(timeout: float, *, url_name: str, bad_url_outcome: str) -> Iterator[None]:
+    """Convert httpx's errors of one request into DeliveryErrors: a timeout or a failed connection is transient
+    (the endpoint is unavailable); a URL httpx cannot use is permanent, reported as "the `url_name` URL"."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise EndpointUnavailableError(f"no answer within {timeout:g} s", outcome="timeout") from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        reason = f"the {url_name} URL is unusable ({type(exc).__name__})"
+        raise PermanentDeliveryError(reason, outcome=bad_url_outcome) from exc
+    except httpx.TransportError as exc:
+        reason = f"connection failed ({type(exc).__name__})"
+        raise EndpointUnavailableError(reason, outcome="connection-error") from exc
 
 
 def _response_code(content: bytes, message_id: str, status_code: int, short: str) -> str:
@@ -96,17 +125,9 @@ async def post_bundle(
         "X-Request-ID": message_id,
         "Idempotency-Key": message_id,
     }
-    try:
+    with transport_errors(timeout, url_name="endpoint", bad_url_outcome="bad-endpoint"):
         async with client.stream("POST", endpoint, content=body, headers=headers, timeout=timeout) as response:
             content = await _read_capped(response)
-    except httpx.TimeoutException as exc:
-        raise EndpointUnavailableError(f"no answer within {timeout:g} s", outcome="timeout") from exc
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        reason = f"the endpoint URL is unusable ({type(exc).__name__})"
-        raise PermanentDeliveryError(reason, outcome="bad-endpoint") from exc
-    except httpx.TransportError as exc:
-        reason = f"connection failed ({type(exc).__name__})"
-        raise EndpointUnavailableError(reason, outcome="connection-error") from exc
     return classify(response.status_code, content, message_id)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 from gateway.delivery.push import PushRelay
@@ -44,22 +45,39 @@ async def run_push_worker(
     async with contextlib.AsyncExitStack() as stack:
         if relay is None:
             relay = await stack.enter_async_context(PushRelay.open(gw))
-        failures = 0
-        while not stop.is_set():
-            if heartbeat is not None:
-                heartbeat.beat()
-            try:
-                busy = bool(await relay.run_once())
-                failures = 0
-            except Exception as exc:  # the loop outlives a failed round: the leases cover its orders
-                failures += 1
-                busy = False
-                log(logger, logging.ERROR, "push round failed", error=type(exc).__name__, failures=failures)
-            if busy:
-                continue
-            wait = poll if failures == 0 else min(MAX_BACKOFF_SECONDS, poll * 2.0 ** min(failures, 16))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
+        await run_rounds(relay.run_once, stop, poll=poll, heartbeat=heartbeat, name="push", logger=logger)
+
+
+async def run_rounds(
+    run_once: Callable[[], Awaitable[object]],
+    stop: asyncio.Event,
+    *,
+    poll: float,
+    heartbeat: Heartbeat | None,
+    name: str,
+    logger: logging.Logger,
+) -> None:
+    """Await `run_once` until `stop` is set: again at once after a busy (truthy) round, else after `poll` seconds.
+
+    A failed round is logged as "`name` round failed" and the wait doubles with each failure in a row (up to
+    MAX_BACKOFF_SECONDS); the loop outlives it, since leases cover the work that round had claimed. The push and
+    webhook workers share this loop."""
+    failures = 0
+    while not stop.is_set():
+        if heartbeat is not None:
+            heartbeat.beat()
+        try:
+            busy = bool(await run_once())
+            failures = 0
+        except Exception as exc:
+            failures += 1
+            busy = False
+            log(logger, logging.ERROR, f"{name} round failed", error=type(exc).__name__, failures=failures)
+        if busy:
+            continue
+        wait = poll if failures == 0 else min(MAX_BACKOFF_SECONDS, poll * 2.0 ** min(failures, 16))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
 
 
 async def run_push_workers(
@@ -98,11 +116,33 @@ class PushWorkers:
 def start_push_workers(gw: Gateway) -> PushWorkers | None:
     """Start `HGW_PUSH_WORKERS` workers on the running loop; None when the setting is 0."""
     count = gw.settings.push_workers
+    return start_workers(
+        gw,
+        lambda stop, heartbeat: run_push_workers(gw, stop, count=count, heartbeat=heartbeat),
+        count=count,
+        name="push",
+        heartbeat=PUSH_HEARTBEAT,
+        logger=logger,
+    )
+
+
+def start_workers(
+    gw: Gateway,
+    run: Callable[[asyncio.Event, Heartbeat], Coroutine[object, object, None]],
+    *,
+    count: int,
+    name: str,
+    heartbeat: str,
+    logger: logging.Logger,
+) -> PushWorkers | None:
+    """Start `count` workers (`run`, one task for all of them) on the running loop; None when `count` is 0.
+
+    They share the heartbeat called `heartbeat`, which readiness watches together with the task."""
     if count <= 0:
         return None
     stop = asyncio.Event()
-    heartbeat = gw.telemetry.heartbeat(PUSH_HEARTBEAT, stale_after=gw.settings.worker_stale_seconds)
-    task = asyncio.create_task(run_push_workers(gw, stop, count=count, heartbeat=heartbeat), name="hgw-push-workers")
-    heartbeat.task = task
-    log(logger, logging.INFO, "push workers started", workers=count)
+    beat = gw.telemetry.heartbeat(heartbeat, stale_after=gw.settings.worker_stale_seconds)
+    task = asyncio.create_task(run(stop, beat), name=f"hgw-{name}-workers")
+    beat.task = task
+    log(logger, logging.INFO, f"{name} workers started", workers=count)
     return PushWorkers(stop, task)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -77,6 +79,28 @@ def release_parameters(bundles: list[dict[str, Any]], lease_expires_at: datetime
             {"name": "leaseExpires", "valueInstant": lease_expires_at.isoformat()},
         ],
     }
+
+
+def release_parameters_json(
+    bundles: list[tuple[str, bytes]], lease_expires_at: datetime, now: datetime
+) -> bytes:
+    """`release_parameters` as JSON bytes, each order given as (Bundle.id, its stored JSON) and written as stored.
+
+    A release answers with hundreds of bundles: parsing each stored bundle only to serialise it again was most of a
+    release's cost, and splicing the stored bytes also hands the provider the signed bundle byte for byte.
+    """
+    mark = "\ue000" + uuid.uuid4().hex + ":"
+    params = release_parameters([{"id": bundle_id, "mark": n} for n, (bundle_id, _) in enumerate(bundles)],
+                                lease_expires_at, now)
+    for n, entry in enumerate(params["parameter"][0]["resource"]["entry"]):
+        entry["resource"] = f"{mark}{n}"
+    text = json.dumps(params, ensure_ascii=False, separators=(",", ":"))
+    parts = re.split('"' + re.escape(mark) + '([0-9]+)"', text)
+    out = bytearray(parts[0].encode("utf-8"))
+    for n in range(1, len(parts), 2):
+        out += bundles[int(parts[n])][1]
+        out += parts[n + 1].encode("utf-8")
+    return bytes(out)
 
 
 def _system(code: str) -> str:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import InputError, Issue, Location
 from gateway.fhir.measures import measure_report_bundle
 from gateway.services import kpi_catalog as cat
+from gateway.services.formats import pick_format
 from gateway.services.kpis import ALL, KpiReport
 
 CSV_COLUMNS = ("period", "level", "provider", "trust", "measure", "group", "metric", "value", "unit")
@@ -90,18 +90,4 @@ FORMATS = {
 
 def kpi_format(name: str | None) -> KpiFormat:
     """The format called `name` (json when none is asked for), or a located FORMAT_NOT_AVAILABLE."""
-    wanted = (name or "json").strip().lower()
-    found = FORMATS.get(wanted)
-    if found is None:
-        raise InputError(
-            [
-                Issue(
-                    code="FORMAT_NOT_AVAILABLE",
-                    message=f"the KPIs are not available as {wanted[:20]!r}",
-                    location=Location(path="format"),
-                    value=(name or "")[:40],
-                    expected="one of " + ", ".join(sorted(FORMATS)),
-                )
-            ]
-        )
-    return found
+    return pick_format(FORMATS, name, unavailable="the KPIs are not available as")

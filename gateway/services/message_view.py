@@ -17,6 +17,7 @@ from gateway.fhir.serialise import dumps_bundle, loads_bundle
 from gateway.security.operators import OpsActor, Permission, can, require_permission
 from gateway.services.context import Gateway
 from gateway.services.masking import mask_text, patient_values, patient_view
+from gateway.services.prescriptions import event_json
 from gateway.store import console as store
 from gateway.store import repository
 from gateway.store.sealed import inbound_context, message_context, prescription_context
@@ -135,17 +136,7 @@ async def message_detail(
             }
             for a in attempts
         ],
-        "timeline": [
-            {
-                "at": e.at.isoformat(),
-                "kind": e.kind,
-                "status": e.status,
-                "actor_ods": e.actor_ods,
-                "message_id": e.message_id,
-                "detail": e.detail,
-            }
-            for e in events
-        ],
+        "timeline": [event_json(e) for e in events],
     }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from gateway.errors import InputError, NotFoundError
-from gateway.fhir.inbound import entry_full_urls, fail, read_message
+from gateway.errors import InputError
+from gateway.fhir.inbound import MessageHeaderInfo, entry_full_urls, fail, read_message
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import UPDATE, WRITE, Principal, Role, require_role, require_same_tenant
-from gateway.services import dispensing, rejections, release
+from gateway.services import acknowledgements, dispensing, rejections
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
 from gateway.validator.profiles import HOMECARE_ACKNOWLEDGEMENT, HOMECARE_DISPENSE_NOTIFICATION
@@ -35,6 +36,32 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     header, resources = read_message(bundle)
     if header.event in ORDER_EVENTS:
         return await _trust_order(gw, principal, raw, header.id)
+    check_provider_message(principal, bundle, header)
+    # A dispense notification also carries MessageHeader.response (naming the order), so the event decides first.
+    if header.event == "dispense-notification":
+        applied = await dispensing.record_dispense(
+            gw, principal, header, resources, raw, full_urls=entry_full_urls(bundle)
+        )
+        return MessageResult("dispense-notification", header.id, applied)
+    if header.response_to is not None:
+        code = header.response_code or "ok"  # read_message sets both or neither
+        ack = acknowledgements.Ack(header.response_to, code, rejections.reason(resources))
+        outcome = (await acknowledgements.apply_acknowledgements(gw, principal, [ack]))[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return MessageResult("acknowledgement", header.id, outcome.applied)  # False: a resend, nothing changed
+    raise fail(
+        "Bundle.entry[0].resource.eventCoding.code",
+        f"message event {header.event!r} is not handled yet",
+        code="NOT_SUPPORTED",
+        value=header.event,
+        expected="prescription-order, dispense-notification or a response message",
+    )
+
+
+def check_provider_message(principal: Principal, bundle: Any, header: MessageHeaderInfo) -> None:
+    """What every provider message must pass before it is applied: the caller's role, our homecare profile for
+    its kind, and a sender that is the caller. Raises the first refusal (InputError lists every profile issue)."""
     require_role(principal, Role.PROVIDER, scopes=UPDATE)
     # Providers' messages must follow our homecare profiles (stricter than the base EPS shapes: a supplied
     # item says when it was handed over, a not-dispensed one says why).
@@ -50,25 +77,6 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
             "Bundle.entry[0].resource.sender.identifier", "the sender's ODS code is required", code="MISSING_VALUE"
         )
     require_same_tenant(principal, header.sender_ods, "MessageHeader.sender")
-    # A dispense notification also carries MessageHeader.response (naming the order), so the event decides first.
-    if header.event == "dispense-notification":
-        applied = await dispensing.record_dispense(
-            gw, principal, header, resources, raw, full_urls=entry_full_urls(bundle)
-        )
-        return MessageResult("dispense-notification", header.id, applied)
-    if header.response_to is not None:
-        code = header.response_code or "ok"  # read_message sets both or neither
-        found = await release.acknowledge(gw, principal, header.response_to, code, rejections.reason(resources))
-        if not found:
-            raise NotFoundError(f"message {header.response_to} not found")
-        return MessageResult("acknowledgement", header.id, True)
-    raise fail(
-        "Bundle.entry[0].resource.eventCoding.code",
-        f"message event {header.event!r} is not handled yet",
-        code="NOT_SUPPORTED",
-        value=header.event,
-        expected="prescription-order, dispense-notification or a response message",
-    )
 
 
 async def _trust_order(gw: Gateway, principal: Principal, raw: bytes, message_id: str) -> MessageResult:

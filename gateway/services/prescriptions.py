@@ -9,6 +9,7 @@ from gateway.errors import NotFoundError
 from gateway.security.principal import READ, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
+from gateway.store.tables import LifecycleEvent
 
 
 async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> dict[str, Any]:
@@ -67,15 +68,17 @@ async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> d
             {"message_id": o.message_id, "provider_ods": o.provider_ods, "state": o.state, "attempts": o.attempts}
             for o in outbox
         ],
-        "timeline": [
-            {
-                "at": e.at.isoformat(),
-                "kind": e.kind,
-                "status": e.status,
-                "actor_ods": e.actor_ods,
-                "message_id": e.message_id,
-                "detail": e.detail,
-            }
-            for e in events
-        ],
+        "timeline": [event_json(e) for e in events],
+    }
+
+
+def event_json(e: LifecycleEvent) -> dict[str, Any]:
+    """A timeline event as the prescription and message views show it."""
+    return {
+        "at": e.at.isoformat(),
+        "kind": e.kind,
+        "status": e.status,
+        "actor_ods": e.actor_ods,
+        "message_id": e.message_id,
+        "detail": e.detail,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +12,14 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit, lifecycle
+from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
-from gateway.security.principal import RELEASE, UPDATE, Principal, Role, require_role, require_same_tenant
+from gateway.security.principal import RELEASE, Principal, Role, require_role, require_same_tenant
+from gateway.services import acknowledgements
 from gateway.services.context import Gateway
-from gateway.store import repository
+from gateway.store import pull_batch, repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
+from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +27,25 @@ class ReleasedOrder:
     message_id: str
     short_form_id: str
     lease_token: int
-    bundle: dict[str, Any]
+    body: bytes  # the stored (signed) message bundle, JSON, as stored
+    bundle_id: str
+
+    @property
+    def bundle(self) -> dict[str, Any]:
+        """The message bundle parsed (the release answer itself splices `body` unparsed)."""
+        return loads_bundle(self.body)
+
+
+# A stored bundle the gateway wrote starts like this; its id (FHIR id syntax) is then read without a parse.
+_BUNDLE_START = re.compile(rb'\{"resourceType":"Bundle","id":"([A-Za-z0-9\-.]{1,64})"')
+
+
+def _bundle_id(body: bytes) -> str:
+    """Bundle.id of a stored message: read from the front of the JSON when it has the gateway's form, else parsed."""
+    found = _BUNDLE_START.match(body)
+    if found is not None:
+        return found.group(1).decode("ascii")
+    return str(loads_bundle(body).get("id", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +100,9 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
         provider = await session.get(Provider, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
-        entries = await repository.claim_orders(
+        # A constant number of statements whatever `limit` is: one claim, one fetch of the sealed messages,
+        # one insert each for the attempts, the timeline and the audit records (one turn at the chain's lock).
+        leased = await pull_batch.lease(
             session,
             provider_ods=provider_ods,
             now=now,
@@ -88,54 +111,49 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
             short_form_id=short_form_id,
             skip_locked=not gw.is_sqlite,
         )
-        messages = await repository.get_messages(session, [e.message_id for e in entries])
+        stored = await pull_batch.stored_orders(session, [x.message_id for x in leased])
         orders = []
-        for entry in entries:
-            prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
-            message = messages[entry.message_id]
-            body = gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
-            orders.append(
-                ReleasedOrder(entry.message_id, prescription.short_form_id, entry.lease_token, loads_bundle(body))
-            )
-            await audit.append(session, gw.clock, principal, "order.release", "message", entry.message_id, "success")
-            session.add(
-                LifecycleEvent(
-                    prescription_id=entry.prescription_id,
-                    at=now,
-                    kind="released",
-                    actor_ods=provider_ods,
-                    message_id=entry.message_id,
-                    detail=f"lease {entry.lease_token} until {until.isoformat()}",
-                )
-            )
+        for x in leased:
+            order = stored[x.message_id]
+            body = gw.cipher.open(order.body_enc, context=message_context(x.message_id, order.sender_ods))
+            orders.append(ReleasedOrder(x.message_id, order.short_form_id, x.lease_token, body, _bundle_id(body)))
+        await pull_batch.insert_rows(
+            session,
+            LifecycleEvent,
+            [
+                {
+                    "prescription_id": x.prescription_id,
+                    "at": now,
+                    "kind": "released",
+                    "actor_ods": provider_ods,
+                    "message_id": x.message_id,
+                    "detail": f"lease {x.lease_token} until {until.isoformat()}",
+                }
+                for x in leased
+            ],
+        )
+        await audit.append_many(
+            session,
+            gw.clock,
+            [audit.Entry(principal, "order.release", "message", x.message_id, "success") for x in leased],
+        )
     gw.telemetry.metrics.released(provider_ods, len(orders))
     return ReleaseResult(orders, until)
 
 
 # Line items a cancellation still cancels; the others are already complete.
-OPEN_ITEM_STATUSES = frozenset(
-    {lifecycle.ITEM_TO_BE_DISPENSED, lifecycle.ITEM_WITH_DISPENSER, lifecycle.ITEM_PARTIAL, lifecycle.ITEM_OWING}
-)
+OPEN_ITEM_STATUSES = acknowledgements.OPEN_ITEM_STATUSES
 
 
 async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:
     """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
-    require_role(principal, Role.PROVIDER, scopes=UPDATE)
-    provider_ods = principal.ods
-    now = gw.clock()
-    async with gw.sessions() as session, session.begin():
-        entry = await repository.outbox_by_message(session, message_id)
-        if entry is None or entry.provider_ods != provider_ods:
-            return False
-        if entry.state in ("acknowledged", "rejected"):
-            return True  # a resend of an acknowledgement changes nothing
-        await apply_response(
-            session, gw, principal, entry, code, detail, now=now, requeue_at=now + timedelta(seconds=30)
-        )
-    # An acknowledged order may unblock the next message of its prescription (an amend or cancel).
-    gw.outbox_signal.notify([provider_ods])
-    gw.telemetry.metrics.acknowledged(provider_ods, code, entry.queued_at or entry.created_at, now)
-    return True
+    ack = acknowledgements.Ack(message_id, code, detail)
+    outcome = (await acknowledgements.apply_acknowledgements(gw, principal, [ack]))[0]
+    if isinstance(outcome.error, NotFoundError):
+        return False
+    if outcome.error is not None:
+        raise outcome.error
+    return True  # applied, or a resend of an acknowledgement that changed nothing
 
 
 async def apply_response(
@@ -167,8 +185,7 @@ async def apply_response(
         entry.acknowledged_at = now
         kind = "provider-rejected"
     else:
-        message = await repository.get_by_id(session, FhirMessage, message_id)
-        cancelling = message is not None and message.event == "prescription-order-update"
+        cancelling = await pull_batch.message_event(session, message_id) == "prescription-order-update"
         target = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
         lifecycle.check_prescription_transition(prescription.status, target)
         entry.state = "acknowledged"

@@ -20,7 +20,7 @@ from adapters.hl7v2.status import MEDIA_TYPE as HL7_STATUS_MEDIA_TYPE
 from adapters.hl7v2.status import render_hl7_status
 from adapters.jac.status import MEDIA_TYPE as JAC_STATUS_MEDIA_TYPE
 from adapters.jac.status import render_jac_status
-from gateway.errors import InputError, Issue, Location
+from gateway.services.formats import pick_format
 from gateway.services.status_feed import FeedPage
 
 Render = Callable[[FeedPage], bytes]
@@ -59,18 +59,4 @@ def register_status_format(name: str, media_type: str, render: Render) -> None:
 
 def status_format(name: str | None) -> StatusFormat:
     """The registered format called `name` (json when none is asked for), or a located FORMAT_NOT_AVAILABLE."""
-    wanted = (name or "json").strip().lower()
-    found = FORMATS.get(wanted)
-    if found is None:
-        raise InputError(
-            [
-                Issue(
-                    code="FORMAT_NOT_AVAILABLE",
-                    message=f"the status feed is not available as {wanted[:20]!r}",
-                    location=Location(path="format"),
-                    value=(name or "")[:40],
-                    expected="one of " + ", ".join(sorted(FORMATS)),
-                )
-            ]
-        )
-    return found
+    return pick_format(FORMATS, name, unavailable="the status feed is not available as")

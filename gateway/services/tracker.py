@@ -28,15 +28,6 @@ DISPENSE_TYPE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
 DISPENSING_INFORMATION_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-DispensingInformation"
 MESSAGE_EVENT_SYSTEM = "https://fhir.nhs.uk/CodeSystem/message-event"
 SNOMED = "http://snomed.info/sct"
-_TASK_STATUS = {
-    lifecycle.TO_BE_DISPENSED: "ready",
-    lifecycle.WITH_DISPENSER: "in-progress",
-    lifecycle.WITH_DISPENSER_ACTIVE: "in-progress",
-    lifecycle.EXPIRED: "failed",
-    lifecycle.CANCELLED: "cancelled",
-    lifecycle.DISPENSED: "completed",
-    lifecycle.NOT_DISPENSED: "completed",
-}
 _DELIVERY_TASK_STATUS = {
     "scheduled": "accepted",
     "dispatched": "in-progress",
@@ -120,7 +111,7 @@ def prescription_task(
         "resourceType": "Task",
         "id": p.id,
         "identifier": [{"system": PRESCRIPTION_ID_SYSTEM, "value": p.id}],
-        "status": _TASK_STATUS[p.status],
+        "status": lifecycle.TASK_STATUS[p.status],
         "businessStatus": {
             "coding": [
                 {

@@ -382,3 +382,15 @@ def trust_answer(task: dict[str, Any], text: str, status: str = "completed") -> 
         "status": status,
         "output": [{"type": {"text": "answer"}, "valueString": text}],
     }
+
+
+def process_message_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A FHIR batch Bundle of `POST $process-message` requests, one per message (`POST /FHIR/R4`)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"fullUrl": f"urn:uuid:{m['id']}", "resource": m, "request": {"method": "POST", "url": "$process-message"}}
+            for m in messages
+        ],
+    }

@@ -2,48 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
 from gateway import audit
-from gateway.errors import GatewayError, InputError
-from gateway.services.context import Gateway, build_gateway
-from gateway.settings import Settings
+from gateway.cli_support import PLAIN as out
+from gateway.services.context import Gateway
 from gateway.webhooks import payload
 from gateway.webhooks import subscriptions as service
-
-T = TypeVar("T")
-
-
-def _run(ctx: click.Context, work: Callable[[Gateway], Awaitable[T]]) -> T:
-    settings: Settings = ctx.obj
-
-    async def main() -> T:
-        gw = build_gateway(settings)
-        try:
-            return await work(gw)
-        finally:
-            await gw.close()
-
-    try:
-        return asyncio.run(main())
-    except GatewayError as exc:
-        _fail(exc)
-
-
-def _emit(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=str))
-
-
-def _fail(exc: GatewayError) -> NoReturn:
-    issues = exc.issues if isinstance(exc, InputError) else []
-    _emit({"error": exc.code, "message": str(exc), "issues": [i.as_dict() for i in issues]})
-    sys.exit(1)
 
 
 @click.group()
@@ -86,7 +54,7 @@ def webhooks_add(
         )
         return service.subscription_json(sub, gw)
 
-    _emit(_run(ctx, work))
+    out.emit(out.run(ctx, work))
 
 
 @webhooks.command("list")
@@ -99,7 +67,7 @@ def webhooks_list(ctx: click.Context, trust_ods: str | None) -> None:
         subs = await service.list_subscriptions(gw, audit.SYSTEM, trust_ods=trust_ods)
         return [service.subscription_json(s, gw) for s in subs]
 
-    _emit(_run(ctx, work))
+    out.emit(out.run(ctx, work))
 
 
 @webhooks.command("remove")
@@ -107,8 +75,8 @@ def webhooks_list(ctx: click.Context, trust_ods: str | None) -> None:
 @click.pass_context
 def webhooks_remove(ctx: click.Context, subscription_id: str) -> None:
     """Delete a subscription and the events still owed to it."""
-    _run(ctx, lambda gw: service.remove_subscription(gw, audit.SYSTEM, subscription_id))
-    _emit({"id": subscription_id, "removed": True})
+    out.run(ctx, lambda gw: service.remove_subscription(gw, audit.SYSTEM, subscription_id))
+    out.emit({"id": subscription_id, "removed": True})
 
 
 @webhooks.command("test")
@@ -116,8 +84,8 @@ def webhooks_remove(ctx: click.Context, subscription_id: str) -> None:
 @click.pass_context
 def webhooks_test(ctx: click.Context, subscription_id: str) -> None:
     """POST one signed webhook-test event now and print the answer; exit 1 unless it was delivered."""
-    result = _run(ctx, lambda gw: service.send_test(gw, audit.SYSTEM, subscription_id))
-    _emit(result.as_json())
+    result = out.run(ctx, lambda gw: service.send_test(gw, audit.SYSTEM, subscription_id))
+    out.emit(result.as_json())
     if result.outcome != "delivered":
         sys.exit(1)
 
@@ -129,8 +97,8 @@ def webhooks_test(ctx: click.Context, subscription_id: str) -> None:
 @click.pass_context
 def webhooks_deliveries(ctx: click.Context, subscription_id: str, state: str | None, limit: int) -> None:
     """The events owed to a subscription: state, attempts, and why the last attempt failed (dead letters)."""
-    rows = _run(ctx, lambda gw: service.list_deliveries(gw, audit.SYSTEM, subscription_id, state=state, limit=limit))
-    _emit([service.delivery_json(r) for r in rows])
+    rows = out.run(ctx, lambda gw: service.list_deliveries(gw, audit.SYSTEM, subscription_id, state=state, limit=limit))
+    out.emit([service.delivery_json(r) for r in rows])
 
 
 @webhooks.command("replay")
@@ -138,5 +106,5 @@ def webhooks_deliveries(ctx: click.Context, subscription_id: str, state: str | N
 @click.pass_context
 def webhooks_replay(ctx: click.Context, subscription_id: str) -> None:
     """Queue a subscription's dead letters again."""
-    count = _run(ctx, lambda gw: service.replay_dead(gw, audit.SYSTEM, subscription_id))
-    _emit({"id": subscription_id, "replayed": count})
+    count = out.run(ctx, lambda gw: service.replay_dead(gw, audit.SYSTEM, subscription_id))
+    out.emit({"id": subscription_id, "replayed": count})

@@ -32,16 +32,6 @@ EVENT_KIND_SYSTEM = f"{HOMECARE_BASE}/CodeSystem/lifecycle-event"
 EVENT_ID_SYSTEM = f"{HOMECARE_BASE}/Id/status-event"
 BUSINESS_STATUS_SYSTEM = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
 _NAMESPACE = uuid.UUID("4f0c8e4e-3d0b-5a52-9d2e-6b1f3c7e9a10")
-# Task.status for each EPS prescription status (as the tracker shows them).
-_TASK_STATUS = {
-    lifecycle.TO_BE_DISPENSED: "ready",
-    lifecycle.WITH_DISPENSER: "in-progress",
-    lifecycle.WITH_DISPENSER_ACTIVE: "in-progress",
-    lifecycle.EXPIRED: "failed",
-    lifecycle.CANCELLED: "cancelled",
-    lifecycle.DISPENSED: "completed",
-    lifecycle.NOT_DISPENSED: "completed",
-}
 
 
 def render(event: StatusEvent, fmt: str, *, source: str, destination: str) -> bytes:
@@ -73,7 +63,7 @@ def status_bundle(event: StatusEvent, *, source: str, destination: str) -> dict[
             "value": event.rx_number,
             "assigner": {"identifier": {"system": ODS_SYSTEM, "value": event.trust_ods}},
         },
-        "status": _TASK_STATUS.get(event.status_code or "", "in-progress"),
+        "status": lifecycle.TASK_STATUS.get(event.status_code or "", "in-progress"),
         "intent": "order",
         "code": {"coding": [{"system": EVENT_KIND_SYSTEM, "code": event.kind}]},
         "focus": {"identifier": {"system": SHORT_FORM_SYSTEM, "value": event.short_form_id}},

@@ -29,9 +29,10 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from gateway.delivery.breaker import BreakerBoard, BreakerState
-from gateway.delivery.errors import DeliveryError, EndpointUnavailableError
-from gateway.delivery.policy import GiveUp, RetryPolicy
+from gateway.delivery.bounded import each_bounded
+from gateway.delivery.breaker import BreakerBoard, TrialGrants, through_breaker
+from gateway.delivery.errors import DeliveryError
+from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
 from gateway.errors import ConfigurationError
 from gateway.logs import log
 from gateway.services.context import Gateway
@@ -90,20 +91,10 @@ class WebhookResult:
     detail: str | None = None
 
 
-def strict_policy(sub: WebhookSubscription, default: RetryPolicy) -> RetryPolicy:
-    """The subscription's own retry policy, blanks taken from `default`; ValueError when the mix is unusable."""
-    return RetryPolicy(
-        max_attempts=sub.max_attempts or default.max_attempts,
-        max_age=timedelta(seconds=sub.max_age_seconds) if sub.max_age_seconds else default.max_age,
-        base=timedelta(seconds=sub.backoff_base_seconds) if sub.backoff_base_seconds else default.base,
-        cap=timedelta(seconds=sub.backoff_cap_seconds) if sub.backoff_cap_seconds else default.cap,
-    )
-
-
 def subscription_policy(sub: WebhookSubscription, default: RetryPolicy) -> RetryPolicy:
-    """`strict_policy`, or `default` (logged) when the stored values do not make a policy."""
+    """The subscription's own policy (`stored_policy`), or `default` (logged) when its values do not make one."""
     try:
-        return strict_policy(sub, default)
+        return stored_policy(sub, default)
     except ValueError as exc:
         log(logger, logging.ERROR, "unusable webhook retry policy, using the default", subscription=sub.id,
             error=str(exc))
@@ -154,21 +145,7 @@ class WebhookRelay:
         """Dispatch new events, claim what is due and deliver it; the results, empty when there was nothing to do."""
         await self.dispatch()
         jobs = await self.claim()
-        outcomes = await asyncio.gather(*(self._limited(job) for job in jobs), return_exceptions=True)
-        results = []
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, BaseException):  # the store failed while finishing: the lease runs out
-                log(logger, logging.ERROR, "webhook attempt failed", subscription=job.subscription_id,
-                    event_id=job.event_id, error=type(outcome).__name__)
-                continue
-            results.append(outcome)
-        return results
-
-    async def _limited(self, job: WebhookJob) -> WebhookResult:
-        async with self._slots:
-            return await self.deliver(job)
+        return [result for _, result in await each_bounded(self._slots, jobs, self.deliver, _attempt_failed)]
 
     async def dispatch(self) -> int:
         """Owe every active subscription the new events it wants; how many were owed this round."""
@@ -201,17 +178,13 @@ class WebhookRelay:
         """Lease due events of every active subscription whose endpoint's breaker lets requests through."""
         now = self.gw.clock()
         jobs: list[WebhookJob] = []
-        trials: set[str] = set()
+        trials = TrialGrants(self.breakers)
         try:
             async with self.gw.sessions() as session, session.begin():
                 for sub in await store.subscriptions(session, active_only=True):
-                    breaker = self.breakers(sub.url)
-                    half_open = breaker.state is BreakerState.HALF_OPEN
-                    allowed = breaker.permits(self.config.batch)
+                    allowed = trials.permits(sub.url, self.config.batch)
                     if not allowed:
                         continue
-                    if half_open:
-                        trials.add(sub.url)
                     rows = await store.claim_deliveries(
                         session, subscription_id=sub.id, now=now, lease_until=now + self.config.lease,
                         limit=allowed, skip_locked=not self.gw.is_sqlite,
@@ -219,11 +192,9 @@ class WebhookRelay:
                     policy = subscription_policy(sub, self.config.default_policy)
                     jobs.extend(_job(sub, row, policy) for row in rows)
         except BaseException:
-            for url in trials:
-                self.breakers(url).release()
+            trials.release()
             raise
-        for url in trials - {job.url for job in jobs}:
-            self.breakers(url).release()
+        trials.release(used={job.url for job in jobs})
         return jobs
 
     async def deliver(self, job: WebhookJob) -> WebhookResult:
@@ -242,24 +213,9 @@ class WebhookRelay:
             breaker.release()
             return await self._finish(job, None, "the event is no longer in the store")
         headers = self._headers(job, body)
-        try:
-            answer: int | DeliveryError = await post_event(
-                self.client, job.url, body, headers, timeout=self.config.timeout
-            )
-        except EndpointUnavailableError as exc:
-            breaker.record_failure()
-            answer = exc
-        except DeliveryError as exc:
-            if exc.status_code is None:
-                breaker.release()
-            else:
-                breaker.record_success()  # it answered: up, whatever it thought of the event
-            answer = exc
-        except BaseException:
-            breaker.release()
-            raise
-        else:
-            breaker.record_success()
+        answer = await through_breaker(
+            breaker, lambda: post_event(self.client, job.url, body, headers, timeout=self.config.timeout)
+        )
         return await self._finish(job, answer, None)
 
     async def _body(self, job: WebhookJob) -> bytes | None:
@@ -318,6 +274,12 @@ class WebhookRelay:
             attempt=job.attempt, outcome=result.outcome,
         )
         return result
+
+
+def _attempt_failed(job: WebhookJob, exc: BaseException) -> None:
+    # most likely the store failed while finishing: the lease runs out
+    log(logger, logging.ERROR, "webhook attempt failed", subscription=job.subscription_id, event_id=job.event_id,
+        error=type(exc).__name__)
 
 
 def _job(sub: WebhookSubscription, row: WebhookDelivery, policy: RetryPolicy) -> WebhookJob:

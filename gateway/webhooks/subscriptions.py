@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
 from gateway.delivery.errors import DeliveryError
+from gateway.delivery.policy import stored_policy
 from gateway.errors import ConfigurationError, InputError, Issue, Location, NotFoundError
 from gateway.security.errors import ForbiddenError
 from gateway.security.principal import Principal, Role, require_role
@@ -27,7 +28,7 @@ from gateway.services.context import Gateway
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
 from gateway.webhooks import payload
-from gateway.webhooks.relay import WebhookConfig, event_kinds, strict_policy, subscription_policy
+from gateway.webhooks.relay import WebhookConfig, event_kinds, subscription_policy
 from gateway.webhooks.signature import signed_headers
 from gateway.webhooks.transport import post_event
 
@@ -332,7 +333,7 @@ def check_events(events: list[str] | None) -> list[str] | None:
 
 def _check_policy(sub: WebhookSubscription) -> None:
     try:
-        strict_policy(sub, WebhookConfig().default_policy)
+        stored_policy(sub, WebhookConfig().default_policy)
     except ValueError as exc:
         raise _invalid("INVALID_VALUE", "retry", f"the retry policy would be unusable: {exc}", None,
                        "max attempts >= 1, max age > 0, 0 < base <= cap") from exc

@@ -8,11 +8,9 @@ push workers' handle (`PushWorkers`): same grace, same cancellation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
-from gateway.delivery.worker import MAX_BACKOFF_SECONDS, POLL_SECONDS, PushWorkers
-from gateway.logs import log
+from gateway.delivery.worker import POLL_SECONDS, PushWorkers, run_rounds, start_workers
 from gateway.observability.telemetry import Heartbeat
 from gateway.services.context import Gateway
 from gateway.webhooks.relay import WebhookConfig, WebhookRelay
@@ -28,22 +26,7 @@ async def run_webhook_worker(
 ) -> None:
     """Deliver due webhook events until `stop` is set; wait `poll` seconds whenever there was nothing to do.
     `heartbeat` is beaten once a loop, as the push workers do (`gw.telemetry.heartbeats["webhooks"]`)."""
-    failures = 0
-    while not stop.is_set():
-        if heartbeat is not None:
-            heartbeat.beat()
-        try:
-            busy = bool(await relay.run_once())
-            failures = 0
-        except Exception as exc:  # the loop outlives a failed round: the leases cover its events
-            failures += 1
-            busy = False
-            log(logger, logging.ERROR, "webhook round failed", error=type(exc).__name__, failures=failures)
-        if busy:
-            continue
-        wait = poll if failures == 0 else min(MAX_BACKOFF_SECONDS, poll * 2.0 ** min(failures, 16))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), wait)
+    await run_rounds(relay.run_once, stop, poll=poll, heartbeat=heartbeat, name="webhook", logger=logger)
 
 
 async def run_webhook_workers(
@@ -64,15 +47,12 @@ async def run_webhook_workers(
 
 def start_webhook_workers(gw: Gateway) -> PushWorkers | None:
     """Start `HGW_WEBHOOK_WORKERS` workers on the running loop; None when the setting is 0."""
-    count = gw.settings.webhook_workers
-    if count <= 0:
-        return None
-    stop = asyncio.Event()
-    poll = gw.settings.webhook_poll_seconds
-    heartbeat = gw.telemetry.heartbeat(WEBHOOK_HEARTBEAT, stale_after=gw.settings.worker_stale_seconds)
-    task = asyncio.create_task(
-        run_webhook_workers(gw, stop, count=count, poll=poll, heartbeat=heartbeat), name="hgw-webhook-workers"
+    count, poll = gw.settings.webhook_workers, gw.settings.webhook_poll_seconds
+    return start_workers(
+        gw,
+        lambda stop, heartbeat: run_webhook_workers(gw, stop, count=count, poll=poll, heartbeat=heartbeat),
+        count=count,
+        name="webhook",
+        heartbeat=WEBHOOK_HEARTBEAT,
+        logger=logger,
     )
-    heartbeat.task = task
-    log(logger, logging.INFO, "webhook workers started", workers=count)
-    return PushWorkers(stop, task)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,27 +15,11 @@ import httpx
 from click.testing import CliRunner
 
 from gateway.cli import cli
-
-HGW = [sys.executable, "-m", "gateway.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.acceptance.processes import HGW, free_port, hgw
 
 
 def _hgw(*args: str, data: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HGW_MODE": "test"}
-    return subprocess.run(
-        [*HGW, "--data-dir", str(data), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return hgw("--data-dir", str(data), *args, cwd=cwd, env={**os.environ, "HGW_MODE": "test"}, timeout=180)
 
 
 def test_gateway_suite_against_hgw_serve(tmp_path: Path) -> None:
@@ -46,7 +28,7 @@ def test_gateway_suite_against_hgw_serve(tmp_path: Path) -> None:
     made = _hgw("conformance", "preset", "--out", str(tmp_path / "preset.json"), data=data, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert oct((tmp_path / "preset.json").stat().st_mode & 0o777) == "0o600"
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [*HGW, "--data-dir", str(data), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -26,27 +24,19 @@ from gateway.services.ingest import ingest_export
 from gateway.settings import Settings
 from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger, repository
+from tests.acceptance.processes import clean_env, free_port, hgw
 from tests.conftest import PG_ADMIN_DSN
 
 PUSH_ODS = "VNPSH"
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HGW_")}
-    env |= {
+    return clean_env() | {
         "HGW_DATA_DIR": str(settings.data_dir),
         "HGW_DATABASE_URL": settings.effective_database_url,
         "HGW_MODE": "test",
         "HGW_LOG_LEVEL": "WARNING",
     }
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def _wait_healthy(url: str) -> None:
@@ -72,7 +62,7 @@ async def test_hgw_worker_processes_deliver_each_order_once_and_stop_on_sigterm(
         await admin.add_provider(bare_gw, ods=PUSH_ODS, name="Push Homecare", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(bare_gw, provider_ods=PUSH_ODS)
         commands = [[sys.executable, "-m", "gateway.cli", "worker", "--count", "2", "--poll", "0.1"]]
-        port = _free_port()
+        port = free_port()
         if not bare_gw.is_sqlite:
             commands.append([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)])
         workers = [
@@ -107,11 +97,7 @@ async def test_hgw_worker_processes_deliver_each_order_once_and_stop_on_sigterm(
 
 
 def _hgw(*args: str, timeout: float) -> tuple[int, dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HGW_")}
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True, text=True, timeout=timeout,
-        check=False,
-    )
+    done = hgw(*args, timeout=timeout)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -127,8 +113,9 @@ def test_bench_delivery_and_fault_campaign_print_json_figures() -> None:
     assert delivery["push_latency"]["samples"] == 3
     assert delivery["push_latency"]["p50_ms"] > 0
     assert delivery["poll_and_acknowledge"]["orders_each_way"] == 20
-    assert delivery["poll_and_acknowledge"]["http_orders_per_second"] > 0
-    assert delivery["poll_and_acknowledge"]["service_orders_per_second"] > 0
+    assert delivery["poll_and_acknowledge"]["http_batch_orders_per_second"] > 0
+    assert delivery["poll_and_acknowledge"]["service_batch_orders_per_second"] > 0
+    assert delivery["poll_and_acknowledge"]["http_single_orders_per_second"] > 0
     for processes in ("1_worker_process", "2_worker_processes"):
         assert delivery["push_throughput"][processes]["orders"] == 20
 

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from adapters.jac import render_export
 from gateway.domain.identifiers import is_valid_nhs_number
 from gateway.simulate.samples import export_rows
+from tests.acceptance.processes import hgw
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 
 
 def ingest(file: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     """Run the installed CLI outside the source tree, with no HGW_ settings of the machine running the tests."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HGW_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "ingest", str(file), *extra],
-        cwd=file.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = hgw("ingest", str(file), *extra, cwd=file.parent, timeout=60)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 

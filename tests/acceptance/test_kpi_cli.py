@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.measurereport import MeasureReport
 
 from gateway.store.migrate import upgrade
+from tests.acceptance import processes
 
 
 def hgw(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("HGW_")}
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "--data-dir", str(data_dir), *args],
-        cwd=data_dir.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return processes.hgw("--data-dir", str(data_dir), *args, cwd=data_dir.parent)
 
 
 def test_kpi_command_on_an_empty_store(tmp_path: Path) -> None:

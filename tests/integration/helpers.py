@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 
 FHIR = {"Content-Type": "application/fhir+json"}
@@ -26,3 +27,29 @@ async def post_fhir(client: httpx.AsyncClient, path: str, resource: dict[str, An
 
 def error_codes(outcome: dict[str, Any]) -> list[str]:
     return [i["details"]["coding"][0]["code"] for i in outcome["issue"]]
+
+
+def passed_prescriptions(r: httpx.Response) -> list[dict[str, Any]]:
+    """The orders a Task/$release answer hands over: the resources of its passedPrescriptions Bundle."""
+    assert r.status_code == 200, r.text
+    part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
+    return [e["resource"] for e in part["resource"].get("entry", [])]
+
+
+async def release(client: httpx.AsyncClient, ods: str, **kw: Any) -> list[dict[str, Any]]:
+    """Task/$release as provider `ods` (keywords as `release_request` takes them); the orders handed over."""
+    return passed_prescriptions(await post_fhir(client, "/FHIR/R4/Task/$release", msg.release_request(ods, **kw)))
+
+
+async def status_feed(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The caller's status feed from the start (up to 1000 events)."""
+    r = await client.get("/api/v1/status-feed", params={"limit": "1000"})
+    assert r.status_code == 200, r.text
+    return list(r.json()["events"])
+
+
+async def export_sids(client: httpx.AsyncClient, count: int, seed: int, trust_ods: str = "RBA") -> list[str]:
+    """Export `count` sample prescriptions as `trust_ods`; their short-form ids."""
+    r = await post_export(client, export(count, seed=seed, trust_ods=trust_ods))
+    assert r.status_code == 200, r.text
+    return [p["short_form_id"] for p in r.json()["prescriptions"]]

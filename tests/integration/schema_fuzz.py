@@ -45,6 +45,7 @@ ROLE_FOR = {
     "POST /FHIR/R4/Task/$release": "provider",
     "POST /FHIR/R4/Task": "provider",
     "POST /FHIR/R4/$process-message": "provider",
+    "POST /FHIR/R4": "provider",  # FHIR batch of $process-message requests (issue 7)
     "POST /FHIR/R4/$validate": "operator",
     "POST /FHIR/R4/{resource_type}/$validate": "operator",
     "GET /FHIR/R4/metadata": "operator",

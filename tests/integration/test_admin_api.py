@@ -16,7 +16,7 @@ from gateway.audit import AuditRecord
 from gateway.cli import cli
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
-from tests.integration.helpers import export, post_export
+from tests.integration.helpers import export, passed_prescriptions, post_export
 
 ADMIN = "/api/v1/admin"
 
@@ -150,9 +150,7 @@ async def test_a_paused_pull_provider_releases_nothing_until_resumed(
     release = {"json": msg.release_request("VNFKT"), "headers": {"Content-Type": "application/fhir+json"}}
 
     def passed(r: httpx.Response) -> int:
-        assert r.status_code == 200, r.text
-        part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-        return len(part["resource"].get("entry", []))
+        return len(passed_prescriptions(r))
 
     assert (await operator.post(f"{ADMIN}/providers/VNFKT/pause")).status_code == 200
     assert (await post_export(trust, export(2))).status_code == 200

@@ -21,21 +21,14 @@ from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client
 from gateway.simulate.provider import SimulatedProvider
 from gateway.simulate.provider_endpoint import SimulatedProviderEndpoint
+from tests.conftest import running
 from tests.integration.test_push_mtls import _cert, _key, _write
 
 
 @contextlib.asynccontextmanager
 async def serve_app(app: Any) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+    async with running(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def _push(app: SimulatedProviderEndpoint) -> RunResult:
@@ -103,10 +96,9 @@ async def test_unreachable_provider_exits_3() -> None:
     assert {r.outcome for r in result.results} == {"error"}
 
 
-async def test_polling_reference_provider_passes() -> None:
+async def _pull(ctx: SuiteContext, provider: type[SimulatedProvider]) -> RunResult:
+    """Run the provider suite in pull mode against `provider` polling the suite's listener as soon as it is up."""
     spec = suite_spec("provider")
-    lines: list[str] = []
-    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, options={"provider_ods": "VNFKT"}, out=lines.append)
     pem, _, kid = generate_client_keypair("ES384")
     stop = asyncio.Event()
 
@@ -115,13 +107,20 @@ async def test_polling_reference_provider_passes() -> None:
             while "listen_url" not in ctx.state:
                 await asyncio.sleep(0.01)
         async with party_client(ctx.state["listen_url"], ClientKey("any-client", pem, kid)) as client:
-            await SimulatedProvider(client, "VNFKT").run(interval=0.05, stop=stop)
+            await provider(client, "VNFKT").run(interval=0.05, stop=stop)
 
     polling = asyncio.create_task(provider_when_listening())
     async with spec.session(ctx, "pull"):
         result = await run_suite(spec.suite, ctx, mode="pull")
         stop.set()
         await polling  # while the listener is still up: the provider finishes what it was sending
+    return result
+
+
+async def test_polling_reference_provider_passes() -> None:
+    lines: list[str] = []
+    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, options={"provider_ods": "VNFKT"}, out=lines.append)
+    result = await _pull(ctx, SimulatedProvider)
     assert _outcomes(result) == {f"PRV-PULL-00{n}": "pass" for n in range(1, 5)}, lines
     assert not [f for r in result.results for f in r.findings], lines
     inbound = [e for e in result.exchanges if e.direction == "inbound"]
@@ -137,23 +136,8 @@ class WrongAckPollingProvider(SimulatedProvider):
 
 
 async def test_polling_provider_acknowledging_the_wrong_order_fails() -> None:
-    spec = suite_spec("provider")
     ctx = SuiteContext("listen://127.0.0.1:0", timeout=3, options={"provider_ods": "VNFKT"}, out=lambda _: None)
-    pem, _, kid = generate_client_keypair("ES384")
-    stop = asyncio.Event()
-
-    async def provider_when_listening() -> None:
-        async with asyncio.timeout(10):
-            while "listen_url" not in ctx.state:
-                await asyncio.sleep(0.01)
-        async with party_client(ctx.state["listen_url"], ClientKey("any-client", pem, kid)) as client:
-            await WrongAckPollingProvider(client, "VNFKT").run(interval=0.05, stop=stop)
-
-    polling = asyncio.create_task(provider_when_listening())
-    async with spec.session(ctx, "pull"):
-        result = await run_suite(spec.suite, ctx, mode="pull")
-        stop.set()
-        await polling  # while the listener is still up: the provider finishes what it was sending
+    result = await _pull(ctx, WrongAckPollingProvider)
     ack = next(r for r in result.results if r.id == "PRV-PULL-002")
     assert ack.outcome == "fail"
     assert ("PRV-MSG-2", "Bundle.entry[0].resource.response.identifier") in [

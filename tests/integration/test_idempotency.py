@@ -19,7 +19,7 @@ from gateway.services import idempotency
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.store.tables import IdempotencyRecord, InboundPayload, OutboxEntry, Prescription
-from tests.integration.helpers import FHIR, error_codes, export
+from tests.integration.helpers import FHIR, error_codes, export, passed_prescriptions
 
 RELEASE = "/FHIR/R4/Task/$release"
 MESSAGE = "/FHIR/R4/$process-message"
@@ -36,11 +36,6 @@ async def _post_export(client: httpx.AsyncClient, body: bytes, **headers: str) -
 
 async def _post_fhir(client: httpx.AsyncClient, path: str, resource: dict[str, Any], **headers: str) -> httpx.Response:
     return await client.post(path, json=resource, headers={**FHIR, **headers})
-
-
-def _passed(r: httpx.Response) -> list[dict[str, Any]]:
-    part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-    return [e["resource"] for e in part["resource"].get("entry", [])]
 
 
 async def test_an_export_retried_with_its_key_is_answered_again_and_stored_once(
@@ -96,14 +91,14 @@ async def test_release_replay_returns_the_same_orders_and_leases_no_more(
     again = await _post_fhir(provider, RELEASE, request, **{"Idempotency-Key": "poll-1"})
     assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
     assert again.headers["content-type"] == "application/fhir+json"
-    assert len(_passed(first)) == 1
+    assert len(passed_prescriptions(first)) == 1
     assert await _count(gw, OutboxEntry, OutboxEntry.state == "leased") == 1
     # A request that failed changed nothing and frees its key: the retry runs.
     bad = await provider.post(RELEASE, content=b"{not json", headers={**FHIR, "Idempotency-Key": "poll-2"})
     assert bad.status_code == 400
     fresh = await _post_fhir(provider, RELEASE, request, **{"Idempotency-Key": "poll-2"})
     assert "idempotent-replayed" not in fresh.headers
-    assert [b["id"] for b in _passed(fresh)] != [b["id"] for b in _passed(first)]
+    assert [b["id"] for b in passed_prescriptions(fresh)] != [b["id"] for b in passed_prescriptions(first)]
     assert await _count(gw, OutboxEntry, OutboxEntry.state == "leased") == 2
     # A key that cannot be one is refused, located on its header.
     bad_key = await _post_fhir(provider, RELEASE, request, **{"Idempotency-Key": "x" * 300})
@@ -116,7 +111,7 @@ async def test_process_message_key_and_message_id_agree(
     gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient
 ) -> None:
     await _post_export(trust, export(1, seed=38))
-    order = _passed(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
+    order = passed_prescriptions(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
     ack = msg.acknowledgement("VNFKT", order["id"], "x")
     first = await _post_fhir(provider, MESSAGE, ack, **{"Idempotency-Key": "ack-1"})
     assert first.status_code == 200 and "applied" in first.json()["issue"][0]["diagnostics"]
@@ -138,7 +133,7 @@ async def test_process_message_key_and_message_id_agree(
 
 async def test_task_retry_is_replayed(gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient) -> None:
     await _post_export(trust, export(1, seed=39))
-    order = _passed(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
+    order = passed_prescriptions(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
     await _post_fhir(provider, MESSAGE, msg.acknowledgement("VNFKT", order["id"], "x"))
     facts = msg.order_facts(order)
     task = msg.delivery_task("VNFKT", facts, 1, "scheduled")
@@ -166,7 +161,7 @@ async def test_a_key_still_in_progress_is_a_conflict(
     assert busy.json()["issue"][0]["expression"] == ["Idempotency-Key"]
     await _post_export(trust, export(1, seed=40))
     first = await polling
-    assert len(_passed(first)) == 1
+    assert len(passed_prescriptions(first)) == 1
     replay = await _post_fhir(provider, RELEASE, request, **{"Idempotency-Key": "lp-1"})
     assert replay.content == first.content
 

@@ -18,7 +18,7 @@ from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.validator.validator import Validator
 from gateway.webhooks.payload import EVENT_KIND_SYSTEM, STATUS_MESSAGE_EVENT
-from tests.integration.helpers import error_codes, post_export, post_fhir
+from tests.integration.helpers import error_codes, passed_prescriptions, post_export, post_fhir, status_feed
 from tests.integration.test_lifecycle_scenarios import (
     INVALID,
     MESSAGE,
@@ -43,12 +43,6 @@ async def _subscribe(client: httpx.AsyncClient, rec: Receiver, fmt: str) -> None
     assert r.status_code == 201, r.text
 
 
-async def _feed(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    r = await client.get("/api/v1/status-feed", params={"limit": "1000"})
-    assert r.status_code == 200, r.text
-    return list(r.json()["events"])
-
-
 def _from_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
     """What a FHIR status message says, in the feed's terms."""
     header, task = (e["resource"] for e in bundle["entry"])
@@ -68,7 +62,7 @@ def _from_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
 
 async def _assert_received_feed(client: httpx.AsyncClient, rec: Receiver, base_url: str, fmt: str) -> list[str]:
     """The receiver got exactly the trust's feed, in order, signed; the event kinds it got."""
-    feed = await _feed(client)
+    feed = await status_feed(client)
     try:
         await until(lambda: len(rec.received) >= len(feed), what=f"{len(feed)} webhook events")
     except AssertionError as exc:
@@ -135,8 +129,7 @@ async def test_cancel_after_release_and_refused_cancel_by_json_webhook(
         sid = facts["short_form_id"]
         await _export(trust, _rows(502, NumberOfDeliveries="2", DaysPerDelivery="28", **CANCEL))
         r = await post_fhir(provider, "/FHIR/R4/Task/$release", msg.release_request("VNFKT", short_form_id=sid))
-        passed = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-        cancel = msg.order_facts(passed["resource"]["entry"][0]["resource"])
+        cancel = msg.order_facts(passed_prescriptions(r)[0])
         ack = msg.acknowledgement("VNFKT", cancel["message_id"], "x")
         assert (await post_fhir(provider, MESSAGE, ack)).status_code == 200
         assert await _state(trust, sid) == ("0005", ["0005"])
@@ -148,10 +141,10 @@ async def test_cancel_after_release_and_refused_cancel_by_json_webhook(
         supplied = await _prescription(trust, provider, 503, deliveries=1)
         dn = msg.dispense_notification("VNFKT", supplied, 1, "x", datetime(2026, 12, 1, tzinfo=UTC))
         assert (await post_fhir(provider, MESSAGE, dn)).status_code == 200
-        before = len(await _feed(trust))
+        before = len(await status_feed(trust))
         r = await post_export(trust, render_export(_rows(503, NumberOfDeliveries="1", DaysPerDelivery="28", **CANCEL)))
         assert r.json()["prescriptions"][0]["issues"][0]["code"] == INVALID[0]
-        assert len(await _feed(trust)) == before
+        assert len(await status_feed(trust)) == before
         await _assert_received_feed(trust, rec, base_url, "json")
 
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.store import repository
-from tests.integration.helpers import export, post_export, post_fhir
+from tests.integration.helpers import export, post_export, post_fhir, release
 from tests.integration.test_push import PUSH_ODS, environment
 
 SCRAPE_TOKEN = "scrape-token-for-tests"  # noqa: S105
@@ -42,13 +42,6 @@ async def scrape(client: httpx.AsyncClient, **headers: str) -> Scrape:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
     return Scrape(r.text)
-
-
-async def _release(client: httpx.AsyncClient, ods: str) -> list[dict[str, Any]]:
-    r = await post_fhir(client, "/FHIR/R4/Task/$release", msg.release_request(ods))
-    assert r.status_code == 200, r.text
-    passed = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-    return [e["resource"] for e in passed["resource"].get("entry", [])]
 
 
 async def test_only_operators_and_the_scrape_token_read_metrics(
@@ -82,7 +75,7 @@ async def test_pull_traffic_moves_the_counters_and_the_queue_gauges(
     # The provider's poll age is there for pull providers (since registration: it has not polled yet).
     assert queued.value("hgw_provider_last_poll_age_seconds", provider="VNFKT") is not None
 
-    orders = await _release(provider, "VNFKT")
+    orders = await release(provider, "VNFKT")
     assert len(orders) == 2
     leased = await scrape(operator)
     assert leased.value("hgw_releases_total", provider="VNFKT") == 2

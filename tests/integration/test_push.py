@@ -38,6 +38,7 @@ from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
 from gateway.store import repository
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
+from tests import conftest
 from tests.conftest import serve
 from tests.integration.helpers import export, post_export, post_fhir
 
@@ -132,18 +133,12 @@ class ProviderServer:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[str]:
-        server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning"))
-        task = asyncio.create_task(server.serve())
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        self.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        try:
-            yield self.url
-        finally:
-            self.unblock.set()
-            server.should_exit = True
-            await task
+        async with conftest.running(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning")) as port:
+            self.url = f"http://127.0.0.1:{port}"
+            try:
+                yield self.url
+            finally:
+                self.unblock.set()  # a request held in the endpoint must not keep the server from stopping
 
 
 @dataclass

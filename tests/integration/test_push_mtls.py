@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import json
@@ -26,7 +25,7 @@ from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
-from tests.conftest import serve
+from tests.conftest import running, serve
 from tests.integration.helpers import export, post_export
 
 ODS = "VNMTL"
@@ -104,16 +103,8 @@ async def _tls_provider(tmp: Path, received: list[str]) -> AsyncIterator[str]:
         ssl_ca_certs=str(tmp / "ca.pem"),
         ssl_cert_reqs=ssl.CERT_REQUIRED,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield f"https://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/FHIR/R4/$process-message"
-    finally:
-        server.should_exit = True
-        await task
+    async with running(config) as port:
+        yield f"https://127.0.0.1:{port}/FHIR/R4/$process-message"
 
 
 async def _gateway(settings: Settings, endpoint: str, tls_dir: Path | None) -> Gateway:

@@ -15,15 +15,9 @@ from gateway.services.context import Gateway, build_gateway
 from gateway.services.ingest import ingest_export
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import register_party
-from tests.integration.helpers import FHIR, error_codes, export, post_export
+from tests.integration.helpers import FHIR, error_codes, export, passed_prescriptions, post_export
 
 RELEASE = "/FHIR/R4/Task/$release"
-
-
-def _passed(r: httpx.Response) -> list[dict[str, Any]]:
-    assert r.status_code == 200, r.text
-    part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-    return [e["resource"] for e in part["resource"].get("entry", [])]
 
 
 def _with_wait(seconds: int) -> dict[str, Any]:
@@ -47,7 +41,7 @@ async def test_a_long_poll_returns_the_order_a_trust_posts_meanwhile(
     assert not poll.done()  # nothing to release: it is being held
     r = await post_export(trust, export(1, seed=51))
     sid = r.json()["prescriptions"][0]["short_form_id"]
-    orders = _passed(await poll)
+    orders = passed_prescriptions(await poll)
     assert [msg.order_facts(o)["short_form_id"] for o in orders] == [sid]
     assert time.monotonic() - started < 10  # answered on arrival, not at the end of the wait
     assert gw.outbox_signal.waiting("VNFKT") == 0
@@ -59,9 +53,9 @@ async def test_prefer_wait_and_nothing_arriving_gives_the_empty_answer_after_the
     started = time.monotonic()
     r = await provider.post(RELEASE, json=msg.release_request("VNFKT"), headers={**FHIR, "Prefer": "wait=1"})
     elapsed = time.monotonic() - started
-    assert _passed(r) == [] and 0.9 <= elapsed < 8
+    assert passed_prescriptions(r) == [] and 0.9 <= elapsed < 8
     # Without a wait the answer is the empty one at once, as before.
-    assert _passed(await provider.post(RELEASE, json=msg.release_request("VNFKT"), headers=FHIR)) == []
+    assert passed_prescriptions(await provider.post(RELEASE, json=msg.release_request("VNFKT"), headers=FHIR)) == []
 
 
 async def test_an_order_from_another_process_is_found_by_the_fallback_poll(
@@ -75,7 +69,7 @@ async def test_an_order_from_another_process_is_found_by_the_fallback_poll(
         principal = Principal(trust.client_id, Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
         started = time.monotonic()
         report = await ingest_export(other, principal, export(1, seed=52), "text/csv")
-        orders = _passed(await poll)
+        orders = passed_prescriptions(await poll)
         assert [msg.order_facts(o)["short_form_id"] for o in orders] == [report.prescriptions[0].short_form_id]
         assert time.monotonic() - started < 8
     finally:
@@ -87,7 +81,7 @@ async def test_the_wait_is_capped_and_a_bad_wait_is_refused_located(
 ) -> None:
     gw.settings = gw.settings.model_copy(update={"release_max_wait": 1})
     started = time.monotonic()
-    assert _passed(await provider.post(RELEASE, json=_with_wait(300), headers=FHIR)) == []
+    assert passed_prescriptions(await provider.post(RELEASE, json=_with_wait(300), headers=FHIR)) == []
     assert time.monotonic() - started < 8
     bad = await provider.post(RELEASE, json=_with_wait(-1), headers=FHIR)
     assert bad.status_code == 400

@@ -13,7 +13,7 @@ from gateway.services import admin
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
-from tests.integration.helpers import FHIR, export, post_export
+from tests.integration.helpers import FHIR, export, passed_prescriptions, post_export
 
 RELEASE = "/FHIR/R4/Task/$release"
 MESSAGE = "/FHIR/R4/$process-message"
@@ -23,8 +23,7 @@ TASK = "/FHIR/R4/Task"
 async def _take(provider: httpx.AsyncClient, ods: str, sid: str) -> dict[str, Any]:
     """Release the order of `sid` to `ods` and acknowledge it; its facts."""
     r = await provider.post(RELEASE, json=msg.release_request(ods, short_form_id=sid), headers=FHIR)
-    part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-    [order] = [e["resource"] for e in part["resource"]["entry"]]
+    [order] = passed_prescriptions(r)
     ack = msg.acknowledgement(ods, order["id"], "x")
     assert (await provider.post(MESSAGE, json=ack, headers=FHIR)).status_code == 200
     return {**msg.order_facts(order), "order": order}

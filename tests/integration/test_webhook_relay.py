@@ -22,7 +22,7 @@ from gateway.store.tables import WebhookSubscription
 from gateway.webhooks import subscriptions as service
 from gateway.webhooks.cli import webhooks
 from gateway.webhooks.relay import WebhookConfig, WebhookRelay
-from tests.integration.test_webhooks import _export, _feed
+from tests.integration.helpers import export_sids, status_feed
 from tests.integration.webhook_receiver import Receiver, quick_settings, receiver
 
 
@@ -42,8 +42,8 @@ async def test_what_is_owed_survives_a_restart_and_is_never_sent_twice(
 ) -> None:
     async with receiver() as rec:
         await _subscribe(gw, rec)
-        await _export(trust, 3, seed=401)
-        feed = [e["event_id"] for e in await _feed(trust)]
+        await export_sids(trust, 3, seed=401)
+        feed = [e["event_id"] for e in await status_feed(trust)]
         config = WebhookConfig(lease=timedelta(seconds=30))
         # A first process owes the events, claims what it may, and dies before sending any of it.
         first = build_gateway(settings)
@@ -74,10 +74,10 @@ async def test_what_is_owed_survives_a_restart_and_is_never_sent_twice(
 
 async def test_a_subscription_gets_later_events_of_the_kinds_it_wants(gw: Gateway, trust: httpx.AsyncClient) -> None:
     async with receiver() as rec:
-        await _export(trust, 1, seed=411)  # before the subscription: never owed to it
+        await export_sids(trust, 1, seed=411)  # before the subscription: never owed to it
         sub = await _subscribe(gw, rec, events=["queued"])
-        await _export(trust, 2, seed=412)
-        feed = await _feed(trust)
+        await export_sids(trust, 2, seed=412)
+        feed = await status_feed(trust)
         async with WebhookRelay.open(gw) as relay:
             assert await relay.dispatch() == 2
             assert await relay.dispatch() == 0  # owed once
@@ -94,13 +94,13 @@ async def test_a_paused_subscription_catches_up_when_resumed(gw: Gateway, trust:
     async with receiver() as rec:
         sub = await _subscribe(gw, rec)
         await service.update_subscription(gw, audit.SYSTEM, sub, service.SubscriptionChange(active=False))
-        await _export(trust, 1, seed=421)
+        await export_sids(trust, 1, seed=421)
         async with WebhookRelay.open(gw) as relay:
             assert await relay.dispatch() == 0 and await relay.run_once() == []
             await service.update_subscription(gw, audit.SYSTEM, sub, service.SubscriptionChange(active=True))
             while await relay.run_once():
                 pass
-        assert [int(r.event_id) for r in rec.received] == [e["event_id"] for e in await _feed(trust)]
+        assert [int(r.event_id) for r in rec.received] == [e["event_id"] for e in await status_feed(trust)]
 
 
 async def test_the_command_line_manages_and_tests_subscriptions(gw: Gateway, settings: Settings) -> None:
@@ -146,8 +146,8 @@ async def test_an_unavailable_receiver_opens_its_breaker(gw: Gateway, trust: htt
     breakers = BreakerBoard(clock=lambda: clock["now"], failure_threshold=2, reset_after=timedelta(seconds=30))
     change = service.SubscriptionChange(url="https://trust.example/hook", format="json", trust_ods="RBA")
     await service.add_subscription(gw, audit.SYSTEM, change, backoff_base_seconds=0.001, backoff_cap_seconds=0.001)
-    await _export(trust, 1, seed=431)
-    first, second = (e["event_id"] for e in await _feed(trust))
+    await export_sids(trust, 1, seed=431)
+    first, second = (e["event_id"] for e in await status_feed(trust))
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         relay = WebhookRelay(gw, client, breakers=breakers)
         for _ in range(2):

@@ -12,13 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.jac.writer import render_export
 from gateway import audit
 from gateway.services.context import Gateway
 from gateway.settings import Settings
-from gateway.simulate.samples import export_rows
 from gateway.webhooks import subscriptions as service
-from tests.integration.helpers import post_export
+from tests.integration.helpers import export_sids, status_feed
 from tests.integration.webhook_receiver import Receiver, gateway_jwks, quick_settings, receiver, until, verified
 
 HOOKS = "/api/v1/webhooks"
@@ -32,18 +30,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def _issue(r: httpx.Response) -> tuple[str, str]:
     issue = r.json()["issues"][0]
     return issue["code"], issue.get("expression", "")
-
-
-async def _feed(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    r = await client.get("/api/v1/status-feed", params={"limit": "1000"})
-    assert r.status_code == 200, r.text
-    return list(r.json()["events"])
-
-
-async def _export(client: httpx.AsyncClient, count: int, seed: int, trust_ods: str = "RBA") -> list[str]:
-    r = await post_export(client, render_export(export_rows(count, seed=seed, trust_ods=trust_ods)))
-    assert r.status_code == 200, r.text
-    return [p["short_form_id"] for p in r.json()["prescriptions"]]
 
 
 async def _subscribe(gw: Gateway, trust_ods: str, rec: Receiver, fmt: str = "json", **policy: Any) -> str:
@@ -115,10 +101,10 @@ async def test_events_reach_their_own_trust_signed_and_in_order(
         assert r.status_code == 201, r.text
         r = await other.post(HOOKS, json={"url": theirs.url, "format": "json"})
         assert r.status_code == 201, r.text
-        await _export(trust, 3, seed=301)
-        await _export(other, 2, seed=302, trust_ods="RHM")
-        await _export(trust, 1, seed=303)
-        feed, other_feed = await _feed(trust), await _feed(other)
+        await export_sids(trust, 3, seed=301)
+        await export_sids(other, 2, seed=302, trust_ods="RHM")
+        await export_sids(trust, 1, seed=303)
+        feed, other_feed = await status_feed(trust), await status_feed(other)
         assert len(feed) == 8 and len(other_feed) == 4  # received + queued per prescription
         await until(lambda: len(mine.received) >= len(feed) and len(theirs.received) >= len(other_feed))
         jwks = await gateway_jwks(base_url)
@@ -142,8 +128,8 @@ async def test_a_failing_receiver_is_retried_until_it_answers(
     trust = as_party("trust")
     async with receiver(script=[503, 500, 429]) as rec:
         sub = await _subscribe(gw, "RBA", rec, max_attempts=6, backoff_base_seconds=0.01, backoff_cap_seconds=0.05)
-        await _export(trust, 1, seed=311)
-        first, second = (e["event_id"] for e in await _feed(trust))
+        await export_sids(trust, 1, seed=311)
+        first, second = (e["event_id"] for e in await status_feed(trust))
         await until(lambda: len(rec.delivered()) == 2, what="both events delivered")
         assert [(int(r.event_id), r.answered, r.headers["x-hgw-attempt"]) for r in rec.received] == [
             (first, 503, "1"), (first, 500, "2"), (first, 429, "3"), (first, 200, "4"), (second, 200, "1")
@@ -162,7 +148,7 @@ async def test_a_receiver_that_keeps_failing_dead_letters_then_replays(
     async with receiver(default=503) as down, receiver(default=410) as gone:
         sub = await _subscribe(gw, "RBA", down, max_attempts=2, backoff_base_seconds=0.01, backoff_cap_seconds=0.05)
         refusing = await _subscribe(gw, "RBA", gone)
-        await _export(trust, 1, seed=321)
+        await export_sids(trust, 1, seed=321)
         dead = f"{HOOKS}/{sub}/deliveries?state=dead"
         await until(lambda: len(down.received) == 4 and len(gone.received) == 2, what="every attempt made")
 

@@ -16,6 +16,7 @@ import uvicorn
 
 from gateway.settings import Settings
 from gateway.webhooks.signature import Signed, verify
+from tests.conftest import running
 
 
 @dataclass
@@ -64,19 +65,10 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def receiver(script: list[int] | None = None, default: int = 200) -> AsyncIterator[Receiver]:
     rec = Receiver(script=list(script or []), default=default)
-    server = uvicorn.Server(
-        uvicorn.Config(rec.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", interface="asgi3")
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    rec.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/hooks/status"
-    try:
+    config = uvicorn.Config(rec.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", interface="asgi3")
+    async with running(config) as port:
+        rec.url = f"http://127.0.0.1:{port}/hooks/status"
         yield rec
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def until(condition: Callable[[], bool], *, timeout: float = 30.0, what: str = "the condition") -> None:

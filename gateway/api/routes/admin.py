@@ -6,16 +6,15 @@ JSON in and out; operators only (the services check the role); every change audi
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
-from gateway.errors import InputError, Issue, Location
+from gateway.api.json_body import StrictBody, body_doc, parse_body
 from gateway.services import admin
 from gateway.services.context import Gateway
 from gateway.store.tables import Prescription, Provider, RoutingRule
@@ -25,28 +24,23 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 Body = Annotated[bytes, Depends(read_body)]
 # Rule ids are 32-bit integers in the store: a larger one is a bad id, not a query PostgreSQL cannot run.
 RuleId = Annotated[int, Path(ge=1, le=2_147_483_647, description="routing rule id")]
-M = TypeVar("M", bound=BaseModel)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class NewProvider(_In):
+class NewProvider(StrictBody):
     ods: str = Field(max_length=12)
     name: str = Field(max_length=200)
     mode: Literal["push", "pull"]
     endpoint: str | None = Field(default=None, max_length=2000)
 
 
-class ProviderChange(_In):
+class ProviderChange(StrictBody):
     name: str | None = Field(default=None, max_length=200)
     mode: Literal["push", "pull"] | None = None
     endpoint: str | None = Field(default=None, max_length=2000, description="null removes it (pull providers)")
     active: bool | None = None
 
 
-class NewRule(_In):
+class NewRule(StrictBody):
     provider_ods: str = Field(max_length=12)
     trust_ods: str | None = Field(default=None, max_length=12)
     dmd_code: str | None = Field(default=None, max_length=18)
@@ -54,39 +48,12 @@ class NewRule(_In):
     priority: int = 100
 
 
-class RuleChange(_In):
+class RuleChange(StrictBody):
     provider_ods: str | None = Field(default=None, max_length=12)
     trust_ods: str | None = Field(default=None, max_length=12, description="null: any trust")
     dmd_code: str | None = Field(default=None, max_length=18, description="null: any product")
     service_type: str | None = Field(default=None, max_length=24, description="null: any service")
     priority: int | None = None
-
-
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """Declare the JSON body in OpenAPI (the route reads the raw body itself, to answer in the gateway's shape)."""
-    schema = {"application/json": {"schema": model.model_json_schema()}}
-    return {"requestBody": {"required": True, "content": schema}}
-
-
-def _parse(raw: bytes, model: type[M]) -> M:
-    """The body as `model`, or an InputError locating every problem by its JSON field."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        issue = Issue("INVALID_JSON", f"the body is not JSON: {exc}", Location(path="body"), expected="a JSON object")
-        raise InputError([issue]) from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        issues = [
-            Issue(
-                "MISSING_VALUE" if e["type"] == "missing" else "INVALID_VALUE",
-                e["msg"],
-                Location(path=".".join(str(p) for p in e["loc"]) or "body"),
-            )
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise InputError(issues) from exc
 
 
 def provider_json(p: Provider) -> dict[str, Any]:
@@ -131,9 +98,9 @@ async def list_providers(gw: GatewayDep, principal: CurrentPrincipal) -> dict[st
     return {"providers": [provider_json(p) for p in await admin.providers(gw, principal)]}
 
 
-@router.post("/providers", status_code=201, summary="Register a provider", openapi_extra=_body_doc(NewProvider))
+@router.post("/providers", status_code=201, summary="Register a provider", openapi_extra=body_doc(NewProvider))
 async def add_provider(body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    new = _parse(body, NewProvider)
+    new = parse_body(body, NewProvider)
     provider = await admin.add_provider(
         gw, ods=new.ods, name=new.name, mode=new.mode, endpoint=new.endpoint, actor=principal
     )
@@ -143,10 +110,10 @@ async def add_provider(body: Body, gw: GatewayDep, principal: CurrentPrincipal) 
 @router.patch(
     "/providers/{ods}",
     summary="Change a provider's name, mode, endpoint or active flag",
-    openapi_extra=_body_doc(ProviderChange),
+    openapi_extra=body_doc(ProviderChange),
 )
 async def update_provider(ods: str, body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    change = _parse(body, ProviderChange)
+    change = parse_body(body, ProviderChange)
     provider = await admin.update_provider(
         gw,
         ods,
@@ -174,9 +141,9 @@ async def list_routes(gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, 
     return {"routes": [rule_json(r) for r in await admin.routes(gw, principal)]}
 
 
-@router.post("/routes", status_code=201, summary="Add a routing rule", openapi_extra=_body_doc(NewRule))
+@router.post("/routes", status_code=201, summary="Add a routing rule", openapi_extra=body_doc(NewRule))
 async def add_route(body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    new = _parse(body, NewRule)
+    new = parse_body(body, NewRule)
     rule = await admin.add_route(
         gw,
         provider_ods=new.provider_ods,
@@ -189,9 +156,9 @@ async def add_route(body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> 
     return rule_json(rule)
 
 
-@router.patch("/routes/{rule_id}", summary="Change a routing rule", openapi_extra=_body_doc(RuleChange))
+@router.patch("/routes/{rule_id}", summary="Change a routing rule", openapi_extra=body_doc(RuleChange))
 async def update_route(rule_id: RuleId, body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    change = _parse(body, RuleChange)
+    change = parse_body(body, RuleChange)
     given = change.model_fields_set
     rule = await admin.update_route(
         gw,

@@ -1,22 +1,29 @@
-"""The FHIR R4 endpoints providers (and later trusts) use: $process-message, Task/$release, Task."""
+"""The FHIR R4 endpoints providers (and later trusts) use: $process-message (alone or in a batch), Task/$release,
+Task."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import uuid
+from http import HTTPStatus
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
-from gateway.api.fhir_response import FhirJSONResponse
+from gateway.api.errors import error_issues, error_status
+from gateway.api.fhir_response import FHIR_JSON, FhirJSONResponse
 from gateway.api.idempotency import Idempotency
 from gateway.api.prefer import prefer_wait
+from gateway.errors import GatewayError
 from gateway.fhir.inbound import fail, read_release_parameters
-from gateway.fhir.responses import release_parameters, success_outcome
+from gateway.fhir.responses import operation_outcome, release_parameters_json, success_outcome
+from gateway.fhir.serialise import loads_bundle
 from gateway.services import provider_tasks, release
 from gateway.services.context import Gateway
-from gateway.services.messages import process_message
+from gateway.services.message_batch import process_batch
+from gateway.services.messages import MessageResult, process_message
 
 router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 
@@ -36,13 +43,41 @@ async def post_process_message(
     idem: Idempotency,
 ) -> Response:
     async def answer() -> Response:
-        result = await process_message(gw, principal, body)
-        text = f"{result.kind} {result.message_id} " + ("applied" if result.applied else "already applied")
-        if result.detail:
-            text += f" ({result.detail})"
-        return FhirJSONResponse(success_outcome(text))
+        return FhirJSONResponse(success_outcome(_result_text(await process_message(gw, principal, body))))
 
     return await idem.run(answer)
+
+
+def _result_text(result: MessageResult) -> str:
+    text = f"{result.kind} {result.message_id} " + ("applied" if result.applied else "already applied")
+    return f"{text} ({result.detail})" if result.detail else text
+
+
+@router.post("", summary="FHIR batch: many $process-message requests (acknowledgements) in one, each answered")
+async def post_batch(
+    body: Annotated[bytes, Depends(read_body)],
+    gw: Annotated[Gateway, Depends(get_gateway)],
+    principal: CurrentPrincipal,
+    idem: Idempotency,
+) -> Response:
+    async def answer() -> Response:
+        # Decimals kept exactly (a message other than an acknowledgement is re-written to run on its own).
+        results = await process_batch(gw, principal, loads_bundle(body))
+        return FhirJSONResponse(_batch_response(results))
+
+    return await idem.run(answer)
+
+
+def _batch_response(results: list[MessageResult | GatewayError]) -> dict[str, Any]:
+    """A batch-response Bundle: one entry per request, in order, each with its own status and OperationOutcome."""
+    entries = []
+    for result in results:
+        if isinstance(result, GatewayError):
+            status, outcome = error_status(result), operation_outcome(error_issues(result))
+        else:
+            status, outcome = 200, success_outcome(_result_text(result))
+        entries.append({"response": {"status": f"{status} {HTTPStatus(status).phrase}", "outcome": outcome}})
+    return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "batch-response", "entry": entries}
 
 
 @router.post("/Task/$release", summary="Lease the provider's waiting orders (EPS release); optional long-poll")
@@ -64,8 +99,8 @@ async def post_release(
             max_count=req.max_count,
             wait_seconds=wait or 0,
         )
-        params = release_parameters([o.bundle for o in result.orders], result.lease_expires_at, gw.clock())
-        return FhirJSONResponse(params)
+        orders = [(o.bundle_id, o.body) for o in result.orders]
+        return Response(release_parameters_json(orders, result.lease_expires_at, gw.clock()), media_type=FHIR_JSON)
 
     return await idem.run(answer)
 

@@ -6,15 +6,15 @@ An NHS number search is a POST (`/messages/search`), so that the number never si
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
+from gateway.api.json_body import StrictBody, body_doc, parse_body
 from gateway.errors import InputError, Issue, Location
 from gateway.services import message_view, operations
 from gateway.services.context import Gateway
@@ -22,14 +22,9 @@ from gateway.services.context import Gateway
 router = APIRouter(prefix="/api/v1/ops", tags=["operator"])
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 Body = Annotated[bytes, Depends(read_body)]
-M = TypeVar("M", bound=BaseModel)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Search(_In):
+class Search(StrictBody):
     date_from: str | None = Field(default=None, description="ISO 8601 time: messages created at or after")
     date_to: str | None = Field(default=None, description="ISO 8601 time: messages created before")
     state: str | None = Field(default=None, max_length=16)
@@ -42,37 +37,12 @@ class Search(_In):
     page_size: Literal[25, 50, 100] = 50
 
 
-class Replay(_In):
+class Replay(StrictBody):
     message_id: str | None = Field(default=None, max_length=36, description="one message; else the filters")
     state: Literal["dead", "rejected"] = "dead"
     provider: str | None = Field(default=None, max_length=12)
     since: str | None = Field(default=None, description="ISO 8601: only messages that failed at or after")
     dry_run: bool = Field(default=True, description="preview only (the default); false replays")
-
-
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """Declare the JSON body in OpenAPI (the route reads the raw body itself, to answer in the gateway's shape)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
-
-
-def _parse(raw: bytes, model: type[M]) -> M:
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        issue = Issue("INVALID_JSON", f"the body is not JSON: {exc}", Location(path="body"), expected="a JSON object")
-        raise InputError([issue]) from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        issues = [
-            Issue(
-                "MISSING_VALUE" if e["type"] == "missing" else "INVALID_VALUE",
-                e["msg"],
-                Location(path=".".join(str(p) for p in e["loc"]) or "body"),
-            )
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise InputError(issues) from exc
 
 
 def _time(value: str | None, field: str) -> datetime | None:
@@ -134,10 +104,10 @@ async def get_messages(
 
 
 @router.post(
-    "/messages/search", summary="Browse messages by any filter, NHS number included", openapi_extra=_body_doc(Search)
+    "/messages/search", summary="Browse messages by any filter, NHS number included", openapi_extra=body_doc(Search)
 )
 async def search_messages(gw: GatewayDep, principal: CurrentPrincipal, body: Body) -> dict[str, Any]:
-    s = _parse(body, Search)
+    s = parse_body(body, Search)
     query = operations.BrowseQuery(
         date_from=_time(s.date_from, "date_from"),
         date_to=_time(s.date_to, "date_to"),
@@ -161,10 +131,10 @@ async def get_message(message_id: str, gw: GatewayDep, principal: CurrentPrincip
 
 
 @router.post(
-    "/replay", summary="Replay one message or a filtered set; dry_run previews", openapi_extra=_body_doc(Replay)
+    "/replay", summary="Replay one message or a filtered set; dry_run previews", openapi_extra=body_doc(Replay)
 )
 async def post_replay(gw: GatewayDep, principal: CurrentPrincipal, body: Body) -> dict[str, Any]:
-    r = _parse(body, Replay)
+    r = parse_body(body, Replay)
     return await operations.replay(
         gw,
         principal,

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
-from typing import Any
 
 from gateway.delivery.worker import run_push_worker, start_push_workers
 from gateway.settings import Settings
-
-
-class ScriptedRelay:
-    """Stands in for PushRelay: each round returns or raises the next scripted outcome, then sets `stop`."""
-
-    def __init__(self, stop: asyncio.Event, outcomes: list[Any]) -> None:
-        self.stop = stop
-        self.outcomes = outcomes
-        self.rounds = 0
-
-    async def run_once(self) -> list[Any]:
-        self.rounds += 1
-        if not self.outcomes:
-            self.stop.set()
-            return []
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return list(outcome)
+from tests.unit.worker_fakes import ScriptedRelay
 
 
 async def test_a_failed_round_is_logged_and_the_loop_goes_on() -> None:

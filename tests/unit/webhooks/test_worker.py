@@ -4,30 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
-from typing import Any
 
 from gateway.observability.telemetry import Heartbeat
 from gateway.settings import Settings
 from gateway.webhooks.worker import run_webhook_worker, start_webhook_workers
-
-
-class ScriptedRelay:
-    """Stands in for WebhookRelay: each round returns or raises the next scripted outcome, then sets `stop`."""
-
-    def __init__(self, stop: asyncio.Event, outcomes: list[Any]) -> None:
-        self.stop = stop
-        self.outcomes = outcomes
-        self.rounds = 0
-
-    async def run_once(self) -> list[Any]:
-        self.rounds += 1
-        if not self.outcomes:
-            self.stop.set()
-            return []
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return list(outcome)
+from tests.unit.worker_fakes import ScriptedRelay
 
 
 class CountingHeartbeat(Heartbeat):

@@ -1,0 +1,48 @@
+"""JSON request bodies of the operator APIs (/api/v1/admin, /api/v1/ops): strict models, located errors.
+
+The routes read the raw body themselves (`deps.read_body`) so that a bad one is answered in the gateway's own
+error shape: an InputError with one issue per problem, located by its JSON field, not FastAPI's 422.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from gateway.errors import InputError, Issue, Location
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictBody(BaseModel):
+    """A request body: unknown fields and loose types (a "1" for 1) are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """Declare the JSON body in OpenAPI (the route reads the raw body itself, to answer in the gateway's shape)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def parse_body(raw: bytes, model: type[M]) -> M:
+    """The body as `model`, or an InputError locating every problem by its JSON field."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        issue = Issue("INVALID_JSON", f"the body is not JSON: {exc}", Location(path="body"), expected="a JSON object")
+        raise InputError([issue]) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        issues = [
+            Issue(
+                "MISSING_VALUE" if e["type"] == "missing" else "INVALID_VALUE",
+                e["msg"],
+                Location(path=".".join(str(p) for p in e["loc"]) or "body"),
+            )
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise InputError(issues) from exc
