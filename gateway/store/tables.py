@@ -147,6 +147,8 @@ class LifecycleEvent(SQLModel, table=True):
     """One entry in a prescription's timeline. `detail` never holds patient data."""
 
     __tablename__ = "lifecycle_event"
+    # The KPIs (store/kpis.py) and the alerts read events by kind over a period.
+    __table_args__ = (Index("ix_lifecycle_event_kind_at", "kind", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)

@@ -18,7 +18,14 @@ from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services import idempotency
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
-from gateway.store.tables import IdempotencyRecord, InboundPayload, OutboxEntry, Prescription
+from gateway.store.tables import (
+    IdempotencyRecord,
+    InboundPayload,
+    OutboxEntry,
+    Prescription,
+    RoutingRule,
+    WebhookSubscription,
+)
 from tests.integration.helpers import FHIR, error_codes, export, passed_prescriptions
 
 RELEASE = "/FHIR/R4/Task/$release"
@@ -218,3 +225,24 @@ async def test_concurrent_first_requests_one_runs_and_a_dead_claim_is_taken_over
     await idempotency.complete(gw, taken, idempotency.StoredAnswer(201, "text/plain", b"new"))
     answer = await idempotency.claim(gw, _principal(), key, "POST /x", b"body")
     assert answer == idempotency.StoredAnswer(201, "text/plain", b"new")
+
+
+async def test_subscribing_a_webhook_and_adding_a_route_happen_once_per_key(
+    gw: Gateway, trust: httpx.AsyncClient, as_party: Any
+) -> None:
+    hook = {"url": "http://127.0.0.1:9/hook", "format": "json"}
+    first = await trust.post("/api/v1/webhooks", json=hook, headers={"Idempotency-Key": "sub-1"})
+    assert first.status_code == 201, first.text
+    again = await trust.post("/api/v1/webhooks", json=hook, headers={"Idempotency-Key": "sub-1"})
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (201, first.json(), "true")
+    assert await _count(gw, WebhookSubscription) == 1
+    other = await trust.post("/api/v1/webhooks", json={**hook, "format": "fhir"}, headers={"Idempotency-Key": "sub-1"})
+    assert (other.status_code, other.json()["error"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+    operator = as_party("operator")
+    rules = await _count(gw, RoutingRule)
+    rule = {"provider_ods": "VNCEL", "trust_ods": "RBA"}
+    for _ in range(2):
+        r = await operator.post("/api/v1/admin/routes", json=rule, headers={"X-Request-ID": "rule-1"})
+        assert r.status_code == 201, r.text
+    assert await _count(gw, RoutingRule) == rules + 1

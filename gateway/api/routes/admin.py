@@ -9,11 +9,12 @@ import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
+from gateway.api.idempotency import Idempotency
 from gateway.api.json_body import StrictBody, body_doc, parse_body
 from gateway.services import admin
 from gateway.services.context import Gateway
@@ -142,18 +143,21 @@ async def list_routes(gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, 
 
 
 @router.post("/routes", status_code=201, summary="Add a routing rule", openapi_extra=body_doc(NewRule))
-async def add_route(body: Body, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    new = parse_body(body, NewRule)
-    rule = await admin.add_route(
-        gw,
-        provider_ods=new.provider_ods,
-        trust_ods=new.trust_ods,
-        dmd_code=new.dmd_code,
-        service_type=new.service_type,
-        priority=new.priority,
-        actor=principal,
-    )
-    return rule_json(rule)
+async def add_route(body: Body, gw: GatewayDep, principal: CurrentPrincipal, idem: Idempotency) -> Response:
+    async def answer() -> Response:
+        new = parse_body(body, NewRule)
+        rule = await admin.add_route(
+            gw,
+            provider_ods=new.provider_ods,
+            trust_ods=new.trust_ods,
+            dmd_code=new.dmd_code,
+            service_type=new.service_type,
+            priority=new.priority,
+            actor=principal,
+        )
+        return JSONResponse(rule_json(rule), status_code=201)
+
+    return await idem.run(answer)  # rules may repeat, so a retried add with the same key must not add twice
 
 
 @router.patch("/routes/{rule_id}", summary="Change a routing rule", openapi_extra=body_doc(RuleChange))

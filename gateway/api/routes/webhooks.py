@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
+from gateway.api.idempotency import Idempotency
 from gateway.services.context import Gateway
 from gateway.webhooks import subscriptions as service
 
@@ -17,9 +18,15 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
 @router.post("", status_code=201, summary="Subscribe a URL to the trust's status events")
-async def add_webhook(request: Request, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    change = service.parse_change(await read_body(request), creating=True)
-    return service.subscription_json(await service.add_subscription(gw, principal, change), gw)
+async def add_webhook(
+    body: Annotated[bytes, Depends(read_body)], gw: GatewayDep, principal: CurrentPrincipal, idem: Idempotency
+) -> Response:
+    async def answer() -> Response:
+        change = service.parse_change(body, creating=True)
+        created = await service.add_subscription(gw, principal, change)
+        return JSONResponse(service.subscription_json(created, gw), status_code=201)
+
+    return await idem.run(answer)  # a retried subscribe with the same key does not subscribe twice
 
 
 @router.get("", summary="The trust's webhook subscriptions (an operator: every trust's, or ?trust=)")
