@@ -22,7 +22,8 @@ from gateway.security.errors import AuthenticationError, ForbiddenError
 from gateway.security.ratelimit import RateLimitedError
 
 
-def _status(exc: GatewayError) -> int:
+def error_status(exc: GatewayError) -> int:
+    """The HTTP status an error maps to (console pages and FHIR batch-response entries use it too)."""
     if isinstance(exc, IdempotencyKeyReusedError):
         return 422
     if isinstance(exc, InputError):
@@ -42,7 +43,8 @@ def _status(exc: GatewayError) -> int:
     return 500
 
 
-def _issues(exc: GatewayError) -> list[Issue]:
+def error_issues(exc: GatewayError) -> list[Issue]:
+    """The located issues an error is reported with."""
     if isinstance(exc, InputError):
         return exc.issues
     if isinstance(exc, RequestInProgressError):
@@ -50,21 +52,11 @@ def _issues(exc: GatewayError) -> list[Issue]:
     return [Issue(code=exc.code, message=str(exc), location=Location())]
 
 
-def error_status(exc: GatewayError) -> int:
-    """The HTTP status an error maps to (a FHIR batch-response entry uses it too)."""
-    return _status(exc)
-
-
-def error_issues(exc: GatewayError) -> list[Issue]:
-    """The located issues an error is reported with."""
-    return _issues(exc)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
-        status = _status(exc)
-        issues = _issues(exc)
+        status = error_status(exc)
+        issues = error_issues(exc)
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
         if isinstance(exc, RateLimitedError):
             headers = {"Retry-After": str(max(1, round(exc.retry_after)))}

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.routing import Match
 
 from gateway.api.deps import get_gateway
-from gateway.api.errors import _issues, _status
+from gateway.api.errors import error_issues, error_status
 from gateway.console.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -64,8 +64,8 @@ def _has_kpi_page(request: Request) -> bool:
 
 
 def _error_page(request: Request, s: ConsoleSession | None, exc: GatewayError) -> HTMLResponse:
-    status = 403 if isinstance(exc, ForbiddenError) else _status(exc)
-    values: dict[str, Any] = {"error": exc, "issues": _issues(exc), "status": status}
+    status = 403 if isinstance(exc, ForbiddenError) else error_status(exc)
+    values: dict[str, Any] = {"error": exc, "issues": error_issues(exc), "status": status}
     ctx = _context(request, s, **values) if s else {"me": None, **values}
     return templates.TemplateResponse(request, "error.html", ctx, status_code=status)
 

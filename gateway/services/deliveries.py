@@ -54,10 +54,6 @@ class DeliveryReport:
     recipient_given: bool = False
 
 
-def is_delivery_task(task: dict[str, Any]) -> bool:
-    return code_in(task.get("businessStatus"), DELIVERY_STATUS_SYSTEM) is not None
-
-
 def read_delivery_task(task: Any) -> DeliveryReport:
     """A delivery status Task as a DeliveryReport, or a located InputError."""
     task = as_task(task)

@@ -19,8 +19,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from gateway.errors import IdempotencyKeyReusedError, InputError, Issue, Location, RequestInProgressError, StoreError
 from gateway.security.principal import Principal
 from gateway.services.context import Gateway
@@ -109,8 +107,7 @@ async def claim(
                         created_at=now,
                         expires_at=now + timedelta(hours=gw.settings.idempotency_hours),
                     )
-                    session.add(record)
-                    await session.flush()
+                    await store.insert(session, record)
                     return Claim(record.id, principal.client_id)
                 if found.operation != operation or found.request_sha256 != request_sha:
                     raise _reused(key, found, operation)
@@ -121,7 +118,7 @@ async def claim(
                     )
                 body_out = gw.cipher.open(found.response_enc, context=record_context(found.id, found.client_id))
                 return StoredAnswer(found.status_code, found.content_type or "application/octet-stream", body_out)
-        except IntegrityError:
+        except store.KeyTaken:
             continue  # a concurrent request inserted the same key first: read its record
     raise StoreError(f"could not claim the {key.header}: it kept changing")
 

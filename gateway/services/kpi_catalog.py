@@ -34,9 +34,6 @@ class Group:
     populations: tuple[Population, ...]
     unit: str | None = None  # the score's unit (UCUM); None: a cohort, counted only
 
-    def population_codes(self) -> tuple[str, ...]:
-        return tuple(p.code for p in self.populations)
-
 
 @dataclass(frozen=True, slots=True)
 class Measure:

@@ -141,10 +141,6 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
     return ReleaseResult(orders, until)
 
 
-# Line items a cancellation still cancels; the others are already complete.
-OPEN_ITEM_STATUSES = acknowledgements.OPEN_ITEM_STATUSES
-
-
 async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:
     """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
     ack = acknowledgements.Ack(message_id, code, detail)
@@ -171,7 +167,8 @@ async def apply_response(
 
     ok: the prescription goes to 0002 With Dispenser (or, for a cancellation, 0005 Cancelled) with its items;
     transient-error: the order is queued again for `requeue_at`; fatal-error: the order is rejected.
-    Pull acknowledgements (`acknowledge`) and push answers (`gateway.delivery.push`) both come here.
+    Pull acknowledgements (`gateway.services.acknowledgements`) and push answers (`gateway.delivery.push`) both
+    come here.
     """
     message_id = entry.message_id
     prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
@@ -195,7 +192,7 @@ async def apply_response(
         session.add(prescription)
         items: list[PrescriptionItem] = await repository.prescription_items(session, prescription.id)
         for item in items:
-            if cancelling and item.status in OPEN_ITEM_STATUSES:
+            if cancelling and item.status in acknowledgements.OPEN_ITEM_STATUSES:
                 item.status = lifecycle.ITEM_CANCELLED
             elif not cancelling:
                 lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)

@@ -109,17 +109,6 @@ def read_datetime(value: Any, path: str) -> datetime:
     return parsed
 
 
-def text_value(item: dict[str, Any], path: str, *, limit: int = 2000) -> str:
-    value = item.get("valueString")
-    if not isinstance(value, str) or not value.strip():
-        raise fail(f"{path}.valueString", "a text is required", code="MISSING_VALUE", expected="a non-empty string")
-    if len(value) > limit:
-        raise fail(
-            f"{path}.valueString", "the text is too long", value=f"{len(value)} characters", expected=f"<= {limit}"
-        )
-    return value.strip()
-
-
 def check_patient(gw: Gateway, p: Prescription, nhs_number: str | None, path: str = "Task.for") -> None:
     """A Task that names a patient must name the prescription's."""
     if nhs_number is None:

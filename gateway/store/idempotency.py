@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +18,19 @@ async def find(session: AsyncSession, client_id: str, key_sha256: str) -> Idempo
         IdempotencyRecord.client_id == client_id, IdempotencyRecord.key_sha256 == key_sha256
     )
     return (await session.exec(stmt)).first()
+
+
+class KeyTaken(Exception):
+    """Another request inserted a record for the same client and key first."""
+
+
+async def insert(session: AsyncSession, record: IdempotencyRecord) -> None:
+    """Add `record` now; `KeyTaken` when a concurrent request holds the same key (the transaction is spoilt)."""
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise KeyTaken from exc
 
 
 async def remove(session: AsyncSession, record_id: str) -> None:

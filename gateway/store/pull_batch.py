@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.orm import aliased
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store import bulk
+from gateway.store import bulk, repository
 from gateway.store.tables import DeliveryAttempt, FhirMessage, OutboxEntry, Prescription, PrescriptionItem
 
 _CHUNK = 500
@@ -46,35 +45,12 @@ async def lease(
 ) -> list[Leased]:
     """Lease up to `limit` deliverable orders of a provider in three statements, bumping each fencing token.
 
-    The same rule as `repository.claim_orders` (queued and due, or leased with the lease run out; never a later
-    message of an order key before an earlier unacknowledged one; SKIP LOCKED on PostgreSQL), with a `leased`
-    delivery attempt row per order.
+    The same orders as `repository.claim_orders` (`repository.deliverable`), with a `leased` delivery attempt
+    row per order.
     """
-    earlier = aliased(OutboxEntry)
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.order_key == OutboxEntry.order_key,
-            col(earlier.id) < col(OutboxEntry.id),
-            col(earlier.state).in_(("queued", "leased")),
-        )
-        .exists()
+    stmt = repository.deliverable(
+        select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
     )
-    stmt = select(col(OutboxEntry.id)).where(
-        OutboxEntry.provider_ods == provider_ods,
-        or_(
-            and_(col(OutboxEntry.state) == "queued", col(OutboxEntry.available_at) <= now),
-            and_(col(OutboxEntry.state) == "leased", col(OutboxEntry.lease_expires_at) <= now),
-        ),
-        ~blocked,
-    )
-    if short_form_id is not None:
-        stmt = stmt.join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id)).where(
-            Prescription.short_form_id == short_form_id
-        )
-    stmt = stmt.order_by(col(OutboxEntry.id)).limit(limit)
-    if skip_locked:
-        stmt = stmt.with_for_update(skip_locked=True, of=OutboxEntry)
     ids = [i for i in (await session.exec(stmt)).all() if i is not None]
     if not ids:
         return []

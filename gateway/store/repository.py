@@ -99,22 +99,13 @@ async def outbox_for_prescription(session: AsyncSession, prescription_id: str) -
     return list((await session.exec(stmt)).all())
 
 
-async def claim_orders(
-    session: AsyncSession,
-    *,
-    provider_ods: str,
-    now: datetime,
-    lease_until: datetime,
-    limit: int,
-    short_form_id: str | None,
-    skip_locked: bool,
-    attempt_kind: str = "release",
-) -> list[OutboxEntry]:
-    """Lease up to `limit` deliverable orders of a provider, bumping each one's fencing token.
-
-    Deliverable: queued and due, or leased with the lease run out; and no earlier message with the same order
-    key (trust and RxNumber) is still unacknowledged: an amend or cancel never overtakes the order it changes.
-    """
+def deliverable(
+    stmt: Any, provider_ods: str, now: datetime, short_form_id: str | None, limit: int, *, skip_locked: bool
+) -> Any:
+    """`stmt` (a select of outbox rows or their columns) narrowed to a provider's deliverable orders, oldest
+    first: queued and due, or leased with the lease run out; and no earlier message with the same order key
+    (trust and RxNumber) still unacknowledged, so an amend or cancel never overtakes the order it changes. On
+    PostgreSQL rows another transaction holds are skipped (`skip_locked`)."""
     earlier = aliased(OutboxEntry)
     blocked = (
         select(earlier.id)
@@ -125,7 +116,7 @@ async def claim_orders(
         )
         .exists()
     )
-    stmt = select(OutboxEntry).where(
+    stmt = stmt.where(
         OutboxEntry.provider_ods == provider_ods,
         or_(
             and_(col(OutboxEntry.state) == "queued", col(OutboxEntry.available_at) <= now),
@@ -140,6 +131,22 @@ async def claim_orders(
     stmt = stmt.order_by(col(OutboxEntry.id)).limit(limit)
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True, of=OutboxEntry)
+    return stmt
+
+
+async def claim_orders(
+    session: AsyncSession,
+    *,
+    provider_ods: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    short_form_id: str | None,
+    skip_locked: bool,
+    attempt_kind: str = "release",
+) -> list[OutboxEntry]:
+    """Lease up to `limit` deliverable orders of a provider (`deliverable`), bumping each one's fencing token."""
+    stmt = deliverable(select(OutboxEntry), provider_ods, now, short_form_id, limit, skip_locked=skip_locked)
     entries = list((await session.exec(stmt)).all())
     for entry in entries:
         entry.state = "leased"
@@ -170,13 +177,6 @@ async def get_by_id(session: AsyncSession, table: type[Any], key: Any) -> Any:
     return await session.get(table, key)
 
 
-async def find_item(session: AsyncSession, prescription_id: str, item_id: str) -> PrescriptionItem | None:
-    stmt = select(PrescriptionItem).where(
-        PrescriptionItem.prescription_id == prescription_id, PrescriptionItem.id == item_id
-    )
-    return (await session.exec(stmt)).first()
-
-
 async def find_delivery(session: AsyncSession, prescription_id: str, number: int) -> Delivery | None:
     stmt = select(Delivery).where(Delivery.prescription_id == prescription_id, Delivery.number == number)
     return (await session.exec(stmt)).first()
@@ -184,16 +184,6 @@ async def find_delivery(session: AsyncSession, prescription_id: str, number: int
 
 async def touch_provider_poll(session: AsyncSession, provider_ods: str, now: datetime) -> None:
     await session.exec(update(Provider).where(col(Provider.ods) == provider_ods).values(last_poll_at=now))
-
-
-async def list_prescriptions(session: AsyncSession, *, limit: int = 50) -> list[Prescription]:
-    stmt = select(Prescription).order_by(col(Prescription.created_at).desc()).limit(limit)
-    return list((await session.exec(stmt)).all())
-
-
-async def count_by(session: AsyncSession, column: Any) -> dict[str, int]:
-    rows = await session.exec(select(column, func.count()).group_by(column))
-    return {str(k): int(v) for k, v in rows.all()}
 
 
 async def list_providers(session: AsyncSession) -> list[Provider]:
