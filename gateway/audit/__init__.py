@@ -8,8 +8,15 @@ from gateway.audit.actions import ACTIONS, ActionSpec
 from gateway.audit.actor import SYSTEM, Actor, OperatorActor, SystemActor
 from gateway.audit.chain import Entry, append, append_many
 from gateway.audit.errors import AuditError, AuditRefusedError, AuditStoreError
-from gateway.audit.guard import drop_guard_sql, guard_sql, postgres_guard_sql, sqlite_guard_sql
-from gateway.audit.record import AuditRecord, Outcome
+from gateway.audit.guard import (
+    drop_entity_guard_sql,
+    drop_guard_sql,
+    entity_guard_sql,
+    guard_sql,
+    postgres_guard_sql,
+    sqlite_guard_sql,
+)
+from gateway.audit.record import AuditEntity, AuditRecord, Outcome
 from gateway.audit.verify import Anchor, Problem, VerifyResult, verify
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "ActionSpec",
     "Actor",
     "Anchor",
+    "AuditEntity",
     "AuditError",
     "AuditRecord",
     "AuditRefusedError",
@@ -30,7 +38,9 @@ __all__ = [
     "VerifyResult",
     "append",
     "append_many",
+    "drop_entity_guard_sql",
     "drop_guard_sql",
+    "entity_guard_sql",
     "guard_sql",
     "postgres_guard_sql",
     "sqlite_guard_sql",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -93,18 +93,24 @@ def audit_event_json(
     actor: ActorColumns,
     action: str,
     entity_type: str,
-    entity_id: str,
+    entity_ids: Sequence[str],
     outcome: Outcome,
     detail: Detail | None,
 ) -> str:
-    """The AuditEvent as compact JSON with sorted keys, so that equal records serialise alike."""
+    """The AuditEvent as compact JSON with sorted keys, so that equal records serialise alike.
+
+    One `entity` per id, in the order given, each with the detail (a batch action did the same to each).
+    """
     spec = action_spec(action)
-    entity: dict[str, Any] = {
-        "what": {"identifier": {"system": ENTITY_ID_SYSTEM_BASE + entity_type, "value": entity_id}},
-        "type": _SYSTEM_OBJECT,
-    }
-    if detail:
-        entity["detail"] = [{"type": k, "valueString": _detail_text(v)} for k, v in sorted(detail.items())]
+    system = ENTITY_ID_SYSTEM_BASE + entity_type
+    details = [{"type": k, "valueString": _detail_text(v)} for k, v in sorted(detail.items())] if detail else None
+    entities: list[dict[str, Any]] = []
+    for entity_id in entity_ids:
+        what = {"identifier": {"system": system, "value": entity_id}}
+        entity: dict[str, Any] = {"what": what, "type": _SYSTEM_OBJECT}
+        if details:
+            entity["detail"] = details
+        entities.append(entity)
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(seq),
@@ -118,11 +124,17 @@ def audit_event_json(
             "observer": {"identifier": {"system": GATEWAY_SYSTEM, "value": OBSERVER}, "display": "Homecare Gateway"},
             "type": [_APPLICATION_SERVER],
         },
-        "entity": [entity],
+        "entity": entities,
     }
     if outcome is not Outcome.SUCCESS:
         event["outcomeDesc"] = outcome.value
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entity_ids(event_json: str) -> list[str]:
+    """The ids of the entities an AuditEvent names, in order (what `audit_entity` must hold for it)."""
+    event = json.loads(event_json)
+    return [e["what"]["identifier"]["value"] for e in event.get("entity", [])]
 
 
 def _agents(actor: ActorColumns) -> list[dict[str, Any]]:

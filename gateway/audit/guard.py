@@ -1,4 +1,6 @@
-"""Triggers that make `audit_record` append-only in the database itself, for an Alembic migration.
+"""Triggers that make `audit_record` and its entity index `audit_entity` append-only in the database itself.
+
+For the Alembic migrations.
 
 Every statement is idempotent, so applying the guard twice is harmless. The triggers stop the application
 and careless hands; someone who can drop triggers can still edit rows, and `verify` is what catches that.
@@ -31,6 +33,51 @@ def postgres_guard_sql() -> list[str]:
         "CREATE TRIGGER audit_record_no_truncate BEFORE TRUNCATE ON audit_record "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_record_append_only()",
     ]
+
+
+_PG_ENTITY_FUNCTION: Final = """
+CREATE OR REPLACE FUNCTION audit_entity_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'audit_entity is append-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
+END
+$$
+""".strip()
+
+
+def entity_guard_sql(dialect: str) -> list[str]:
+    """The same guard for `audit_entity` (migration 0012 added the table)."""
+    if dialect == "postgresql":
+        return [
+            _PG_ENTITY_FUNCTION,
+            "DROP TRIGGER IF EXISTS audit_entity_no_update_delete ON audit_entity",
+            "CREATE TRIGGER audit_entity_no_update_delete BEFORE UPDATE OR DELETE ON audit_entity "
+            "FOR EACH ROW EXECUTE FUNCTION audit_entity_append_only()",
+            "DROP TRIGGER IF EXISTS audit_entity_no_truncate ON audit_entity",
+            "CREATE TRIGGER audit_entity_no_truncate BEFORE TRUNCATE ON audit_entity "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_entity_append_only()",
+        ]
+    if dialect == "sqlite":
+        return [
+            "CREATE TRIGGER IF NOT EXISTS audit_entity_no_update BEFORE UPDATE ON audit_entity "
+            "BEGIN SELECT RAISE(ABORT, 'audit_entity is append-only: UPDATE refused'); END",
+            "CREATE TRIGGER IF NOT EXISTS audit_entity_no_delete BEFORE DELETE ON audit_entity "
+            "BEGIN SELECT RAISE(ABORT, 'audit_entity is append-only: DELETE refused'); END",
+        ]
+    raise ValueError(f"no audit guard for the {dialect} dialect")
+
+
+def drop_entity_guard_sql(dialect: str) -> list[str]:
+    """Undo `entity_guard_sql(dialect)`."""
+    if dialect == "postgresql":
+        return [
+            "DROP TRIGGER IF EXISTS audit_entity_no_truncate ON audit_entity",
+            "DROP TRIGGER IF EXISTS audit_entity_no_update_delete ON audit_entity",
+            "DROP FUNCTION IF EXISTS audit_entity_append_only()",
+        ]
+    if dialect == "sqlite":
+        return ["DROP TRIGGER IF EXISTS audit_entity_no_delete", "DROP TRIGGER IF EXISTS audit_entity_no_update"]
+    raise ValueError(f"no audit guard for the {dialect} dialect")
 
 
 def sqlite_guard_sql() -> list[str]:

@@ -69,6 +69,22 @@ class AuditRecord(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AuditEntity(SQLModel, table=True):
+    """Every entity a record names when it names more than one: the index that finds a record by any of them.
+
+    A record of a batch action (a release of 200 orders, a batch of acknowledgements) names all its entities
+    in its AuditEvent, which the hash covers; these rows only make them searchable. `verify` checks them
+    against the AuditEvents, and triggers refuse UPDATE and DELETE as for `audit_record`.
+    """
+
+    __tablename__ = "audit_entity"
+    __table_args__ = (Index("ix_audit_entity_seq", "seq"),)
+
+    entity_id: str = Field(max_length=64, primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    entity_type: str = Field(max_length=32)
+
+
 def instant(at: datetime) -> str:
     """The one spelling of a timestamp that is hashed and put in AuditEvent.recorded."""
     if at.tzinfo is None:

@@ -8,10 +8,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 
 from gateway.audit.errors import AuditStoreError
-from gateway.audit.record import GENESIS_HASH, AuditRecord, record_hash
+from gateway.audit.event import entity_ids
+from gateway.audit.record import GENESIS_HASH, AuditEntity, AuditRecord, record_hash
 
 if TYPE_CHECKING:
     from gateway.services.context import Gateway
@@ -28,6 +30,7 @@ class Problem(StrEnum):
     HASH_MISMATCH = "hash-mismatch"
     ANCHOR_MISMATCH = "anchor-mismatch"
     TRUNCATED = "truncated"
+    ENTITY_INDEX = "entity-index"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,8 @@ class _Walk:
     prev_hash: str = GENESIS_HASH
     anchor_seen: bool = False
 
-    def check(self, record: AuditRecord) -> VerifyResult | None:
+    def check(self, record: AuditRecord, indexed: set[str]) -> VerifyResult | None:
+        """`indexed`: the entity ids `audit_entity` holds for this record."""
         intact = self.expected_seq - 1
         if record.seq < self.expected_seq:
             return VerifyResult(
@@ -115,13 +119,32 @@ class _Walk:
                     Problem.ANCHOR_MISMATCH,
                     f"record {record.seq} no longer has the anchored hash: the chain was rewritten at or before it",
                 )
+        named = entity_ids(record.event_json)
+        if indexed != (set(named) if len(named) > 1 else set()):
+            return VerifyResult(
+                False,
+                intact,
+                record.seq,
+                Problem.ENTITY_INDEX,
+                f"the entity index of record {record.seq} does not match its AuditEvent: index rows edited or removed",
+            )
         self.expected_seq += 1
         self.prev_hash = record.hash
         return None
 
-    def finish(self) -> VerifyResult:
+    def finish(self, stray_index_seq: int | None) -> VerifyResult:
+        """`stray_index_seq`: the first seq after the last record that `audit_entity` still names, if any."""
         last = self.expected_seq - 1
         head = Anchor(last, self.prev_hash) if last else None
+        if stray_index_seq is not None:
+            return VerifyResult(
+                False,
+                last,
+                stray_index_seq,
+                Problem.ENTITY_INDEX,
+                f"the entity index names record {stray_index_seq}, which the chain does not hold: records removed",
+                head,
+            )
         if self.anchor is not None and not self.anchor_seen:
             return VerifyResult(
                 False,
@@ -149,13 +172,27 @@ async def verify(gw: Gateway, *, anchor: Anchor | None = None) -> VerifyResult:
                 query = query.where(col(AuditRecord.seq) > after)
             async with gw.engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
+                index = await _index(conn, after, rows[-1].seq if len(rows) == BATCH else None)
             for row in rows:
                 record = AuditRecord(**row._mapping)
-                problem = walk.check(record)
+                problem = walk.check(record, index.pop(record.seq, set()))
                 if problem is not None:
                     return problem
             if len(rows) < BATCH:
-                return walk.finish()
+                return walk.finish(min(index) if index else None)
             after = rows[-1].seq
     except SQLAlchemyError as exc:
         raise AuditStoreError(f"could not read the audit chain: {exc.__class__.__name__}") from exc
+
+
+async def _index(conn: AsyncConnection, after: int | None, through: int | None) -> dict[int, set[str]]:
+    """The entity ids `audit_entity` holds per seq, for seq after `after` up to `through` (None: no end)."""
+    query = select(AuditEntity.seq, AuditEntity.entity_id)
+    if after is not None:
+        query = query.where(col(AuditEntity.seq) > after)
+    if through is not None:
+        query = query.where(col(AuditEntity.seq) <= through)
+    found: dict[int, set[str]] = {}
+    for seq, entity_id in (await conn.execute(query)).all():
+        found.setdefault(seq, set()).add(entity_id)
+    return found

@@ -77,6 +77,7 @@ async def queue_stats(gw: Gateway) -> dict[str, dict[str, object]]:
 async def set_paused(gw: Gateway, provider_ods: str, paused: bool, *, actor: audit.Actor = audit.SYSTEM) -> Provider:
     """Hold (or resume) push delivery to a provider; its messages wait in the queue meanwhile."""
     async with gw.sessions() as session, session.begin():
+        await repository.hold_provider(session, provider_ods, exclusive=True)  # waits for releases in flight
         provider = await _provider(session, provider_ods)
         provider.paused = paused
         session.add(provider)

@@ -170,11 +170,13 @@ async def _write(
     await pull_batch.update_statuses(session, changed, now)
     await pull_batch.update_item_statuses(session, changed_items)
     await pull_batch.insert_rows(session, LifecycleEvent, events)
-    await audit.append_many(
-        session,
-        gw.clock,
-        [
-            audit.Entry(principal, "order.acknowledge", "message", t.message_id, "success", {"response": code})
-            for t, code in applied
-        ],
-    )
+    # One AuditEvent per response code naming every order that got it, not one per order.
+    by_code: dict[str, list[str]] = {}
+    for target, code in applied:
+        by_code.setdefault(code, []).append(target.message_id)
+    entries = [
+        entry
+        for code, ids in by_code.items()
+        for entry in audit.Entry.batch(principal, "order.acknowledge", "message", ids, "success", {"response": code})
+    ]
+    await audit.append_many(session, gw.clock, entries)

@@ -133,6 +133,7 @@ async def update_provider(
     """Change what is given. An inactive provider gets no new orders; those already queued for it wait."""
     _authorise(actor)
     async with gw.sessions() as session, session.begin():
+        await repository.hold_provider(session, ods.strip().upper(), exclusive=True)  # waits for releases in flight
         provider: Provider | None = await repository.get_by_id(session, Provider, ods.strip().upper())
         if provider is None:
             raise NotFoundError(f"provider {ods} is not registered")

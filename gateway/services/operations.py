@@ -321,7 +321,8 @@ async def audit_trail(
     records = []
     for r in rows:
         detail = {}
-        for entity in json.loads(r.event_json).get("entity", []):
+        entities = json.loads(r.event_json).get("entity", [])
+        for entity in entities:
             detail.update({d["type"]: d.get("valueString") for d in entity.get("detail", [])})
         records.append(
             {
@@ -332,6 +333,7 @@ async def audit_trail(
                 "action": r.action,
                 "entity_type": r.entity_type,
                 "entity_id": r.entity_id,
+                "entity_count": len(entities),  # a batch action (a release, acknowledgements) names several
                 "outcome": r.outcome,
                 "detail": detail,
             }

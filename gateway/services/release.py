@@ -96,12 +96,16 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
     until = now + timedelta(seconds=gw.settings.lease_seconds)
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
     async with gw.sessions() as session, session.begin():
+        # Its own short transaction: the row lock it takes is not held while orders are leased.
         await repository.touch_provider_poll(session, provider_ods, now)
+    async with gw.sessions() as session, session.begin():
+        await repository.hold_provider(session, provider_ods, exclusive=False)
         provider = await session.get(Provider, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
         # A constant number of statements whatever `limit` is: one claim, one fetch of the sealed messages,
-        # one insert each for the attempts, the timeline and the audit records (one turn at the chain's lock).
+        # one insert each for the attempts and the timeline, and one audit record naming every order (one turn
+        # at the chain's lock).
         leased = await pull_batch.lease(
             session,
             provider_ods=provider_ods,
@@ -132,10 +136,11 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
                 for x in leased
             ],
         )
+        # One AuditEvent per release naming every order it leased (per `MAX_ENTITIES`), not one per order.
         await audit.append_many(
             session,
             gw.clock,
-            [audit.Entry(principal, "order.release", "message", x.message_id, "success") for x in leased],
+            audit.Entry.batch(principal, "order.release", "message", [x.message_id for x in leased], "success"),
         )
     gw.telemetry.metrics.released(provider_ods, len(orders))
     return ReleaseResult(orders, until)

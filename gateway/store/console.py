@@ -12,7 +12,7 @@ from sqlalchemy import case, delete, func, or_, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.audit.record import AuditRecord
+from gateway.audit.record import AuditEntity, AuditRecord
 from gateway.store.tables import (
     DeliveryAttempt,
     InboundPayload,
@@ -252,8 +252,13 @@ async def audit_page(
     stmt: Any = select(AuditRecord)
     counted: Any = select(func.count()).select_from(AuditRecord)
     if entity_id:
-        stmt = stmt.where(AuditRecord.entity_id == entity_id)
-        counted = counted.where(AuditRecord.entity_id == entity_id)
+        # A record names one entity in its columns, or several through `audit_entity` (a batch action).
+        named = or_(
+            col(AuditRecord.entity_id) == entity_id,
+            col(AuditRecord.seq).in_(select(AuditEntity.seq).where(AuditEntity.entity_id == entity_id)),
+        )
+        stmt = stmt.where(named)
+        counted = counted.where(named)
     if actor:
         stmt = stmt.where(AuditRecord.actor_client_id == actor)
         counted = counted.where(AuditRecord.actor_client_id == actor)

@@ -45,13 +45,13 @@ async def lease(
 ) -> list[Leased]:
     """Lease up to `limit` deliverable orders of a provider in three statements, bumping each fencing token.
 
-    The same orders as `repository.claim_orders` (`repository.deliverable`), with a `leased` delivery attempt
+    The same orders as `repository.claim_orders` (`repository.take_deliverable`), with a `leased` delivery attempt
     row per order.
     """
-    stmt = repository.deliverable(
-        select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
+    found = await repository.take_deliverable(
+        session, select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
     )
-    ids = [i for i in (await session.exec(stmt)).all() if i is not None]
+    ids = [i for i in found if i is not None]
     if not ids:
         return []
     bump = (

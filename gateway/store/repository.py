@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, update
@@ -100,12 +101,24 @@ async def outbox_for_prescription(session: AsyncSession, prescription_id: str) -
 
 
 def deliverable(
-    stmt: Any, provider_ods: str, now: datetime, short_form_id: str | None, limit: int, *, skip_locked: bool
+    stmt: Any,
+    provider_ods: str,
+    now: datetime,
+    short_form_id: str | None,
+    limit: int,
+    *,
+    skip_locked: bool,
+    expired_leases: bool,
 ) -> Any:
-    """`stmt` (a select of outbox rows or their columns) narrowed to a provider's deliverable orders, oldest
-    first: queued and due, or leased with the lease run out; and no earlier message with the same order key
-    (trust and RxNumber) still unacknowledged, so an amend or cancel never overtakes the order it changes. On
-    PostgreSQL rows another transaction holds are skipped (`skip_locked`)."""
+    """`stmt` (a select of outbox rows or their columns) narrowed to one kind of a provider's deliverable orders:
+    with `expired_leases`, leased orders whose lease ran out (oldest first), else queued orders that are due
+    (longest due first). Either way no earlier message with the same order key (trust and RxNumber) may still
+    be unacknowledged, so an amend or cancel never overtakes the order it changes. On PostgreSQL rows another
+    transaction holds are skipped (`skip_locked`).
+
+    Each kind is its own statement so that PostgreSQL can walk `ix_outbox_claim` in order and stop after `limit`
+    rows, whatever the length of the queue (one statement with both kinds sorts every waiting order first).
+    """
     earlier = aliased(OutboxEntry)
     blocked = (
         select(earlier.id)
@@ -116,22 +129,45 @@ def deliverable(
         )
         .exists()
     )
-    stmt = stmt.where(
-        OutboxEntry.provider_ods == provider_ods,
-        or_(
-            and_(col(OutboxEntry.state) == "queued", col(OutboxEntry.available_at) <= now),
-            and_(col(OutboxEntry.state) == "leased", col(OutboxEntry.lease_expires_at) <= now),
-        ),
-        ~blocked,
-    )
+    if expired_leases:
+        due = and_(col(OutboxEntry.state) == "leased", col(OutboxEntry.lease_expires_at) <= now)
+        order: tuple[Any, ...] = (col(OutboxEntry.id),)
+    else:
+        due = and_(col(OutboxEntry.state) == "queued", col(OutboxEntry.available_at) <= now)
+        order = (col(OutboxEntry.available_at), col(OutboxEntry.id))
+    stmt = stmt.where(OutboxEntry.provider_ods == provider_ods, due, ~blocked)
     if short_form_id is not None:
         stmt = stmt.join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id)).where(
             Prescription.short_form_id == short_form_id
         )
-    stmt = stmt.order_by(col(OutboxEntry.id)).limit(limit)
+    stmt = stmt.order_by(*order).limit(limit)
     if skip_locked:
         stmt = stmt.with_for_update(skip_locked=True, of=OutboxEntry)
     return stmt
+
+
+async def take_deliverable(
+    session: AsyncSession,
+    stmt: Any,
+    provider_ods: str,
+    now: datetime,
+    short_form_id: str | None,
+    limit: int,
+    *,
+    skip_locked: bool,
+) -> list[Any]:
+    """Up to `limit` rows of `stmt` over a provider's deliverable orders (`deliverable`), locked on PostgreSQL:
+    orders whose lease ran out first, then queued orders that are due."""
+    rows: list[Any] = []
+    for expired_leases in (True, False):
+        wanted = limit - len(rows)
+        if wanted <= 0:
+            break
+        narrowed = deliverable(
+            stmt, provider_ods, now, short_form_id, wanted, skip_locked=skip_locked, expired_leases=expired_leases
+        )
+        rows.extend((await session.exec(narrowed)).all())
+    return rows
 
 
 async def claim_orders(
@@ -146,8 +182,9 @@ async def claim_orders(
     attempt_kind: str = "release",
 ) -> list[OutboxEntry]:
     """Lease up to `limit` deliverable orders of a provider (`deliverable`), bumping each one's fencing token."""
-    stmt = deliverable(select(OutboxEntry), provider_ods, now, short_form_id, limit, skip_locked=skip_locked)
-    entries = list((await session.exec(stmt)).all())
+    entries: list[OutboxEntry] = await take_deliverable(
+        session, select(OutboxEntry), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
+    )
     for entry in entries:
         entry.state = "leased"
         entry.lease_token += 1
@@ -182,8 +219,40 @@ async def find_delivery(session: AsyncSession, prescription_id: str, number: int
     return (await session.exec(stmt)).first()
 
 
+# A provider's last poll is recorded at most this often: the update locks the provider row, so doing it on every
+# `$release` would make a provider's concurrent releases queue for that row.
+POLL_TOUCH_SECONDS = 1.0
+
+
 async def touch_provider_poll(session: AsyncSession, provider_ods: str, now: datetime) -> None:
-    await session.exec(update(Provider).where(col(Provider.ods) == provider_ods).values(last_poll_at=now))
+    """Record that the provider polled, unless that was already recorded less than `POLL_TOUCH_SECONDS` ago."""
+    stale = now - timedelta(seconds=POLL_TOUCH_SECONDS)
+    stmt = (
+        update(Provider)
+        .where(col(Provider.ods) == provider_ods)
+        .where(or_(col(Provider.last_poll_at).is_(None), col(Provider.last_poll_at) < stale))
+        .values(last_poll_at=now)
+    )
+    await session.exec(stmt)
+
+
+def _provider_lock_key(provider_ods: str) -> int:
+    """The advisory lock key of a provider: 64 bits of a hash of its ODS code, as a signed bigint."""
+    digest = hashlib.blake2b(f"hgw-provider:{provider_ods}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def hold_provider(session: AsyncSession, provider_ods: str, *, exclusive: bool) -> None:
+    """Take the provider's transaction-level advisory lock on PostgreSQL (SQLite's writers are serialised already).
+
+    `$release` takes it shared, so a provider's releases run side by side; pausing or changing the provider takes
+    it exclusive, so it waits for the releases in flight, and every release after it sees the change. Take it
+    before touching the provider row, as both sides do, so the two locks are always taken in the same order.
+    """
+    if (await session.connection()).dialect.name != "postgresql":
+        return
+    lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    await session.exec(select(lock(_provider_lock_key(provider_ods))))
 
 
 async def list_providers(session: AsyncSession) -> list[Provider]:

@@ -109,7 +109,7 @@ class OutboxEntry(SQLModel, table=True):
     """A message waiting for, or handed to, a provider. Written in the same transaction as its prescription."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_claim", "provider_ods", "state", "available_at"),)
+    __table_args__ = (Index("ix_outbox_claim", "provider_ods", "state", "available_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(foreign_key="fhir_message.id", max_length=36, unique=True)

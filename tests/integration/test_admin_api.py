@@ -157,3 +157,28 @@ async def test_a_paused_pull_provider_releases_nothing_until_resumed(
     assert passed(await provider.post("/FHIR/R4/Task/$release", **release)) == 0  # held: the orders stay queued
     assert (await operator.post(f"{ADMIN}/providers/VNFKT/resume")).status_code == 200
     assert passed(await provider.post("/FHIR/R4/Task/$release", **release)) == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_pause_waits_for_releases_in_flight_while_releases_do_not_wait_for_each_other(
+    gw: Gateway, trust: httpx.AsyncClient
+) -> None:
+    """`$release` holds the provider's lock shared until it commits; a pause takes it exclusive (PostgreSQL)."""
+    import asyncio
+
+    from gateway.delivery.queue import set_paused
+    from gateway.security.principal import ROLE_SCOPES, Principal, Role
+    from gateway.services import release
+    from gateway.store import repository
+
+    provider = Principal("p", Role.PROVIDER, "VNFKT", frozenset(ROLE_SCOPES[Role.PROVIDER]))
+    assert (await post_export(trust, export(2))).status_code == 200
+    async with gw.sessions() as in_flight, in_flight.begin():
+        await repository.hold_provider(in_flight, "VNFKT", exclusive=False)  # a release that has not committed
+        leased = await asyncio.wait_for(release.release_orders(gw, provider, max_count=1), 10)
+        assert len(leased.orders) == 1  # another release went ahead meanwhile
+        pause = asyncio.create_task(set_paused(gw, "VNFKT", True))
+        await asyncio.sleep(0.5)
+        assert not pause.done()  # the pause waits for the release in flight
+    assert (await asyncio.wait_for(pause, 10)).paused
+    assert (await release.release_orders(gw, provider)).orders == []  # and every release after it sees it

@@ -21,14 +21,19 @@ from gateway.audit import (
     ACTIONS,
     SYSTEM,
     Anchor,
+    AuditEntity,
     AuditRecord,
     AuditRefusedError,
+    Entry,
     Outcome,
     Problem,
     append,
+    append_many,
+    drop_entity_guard_sql,
     drop_guard_sql,
     verify,
 )
+from gateway.audit.chain import MAX_ENTITIES
 from gateway.audit.cli import audit
 from gateway.audit.record import record_hash
 from gateway.domain.identifiers import is_valid_nhs_number
@@ -38,6 +43,7 @@ from gateway.services.context import Gateway
 TRUST = Principal("trust-rba-client", Role.TRUST, "RBA", frozenset())
 OPERATOR = Principal("operator-client", Role.OPERATOR, "X26", frozenset())
 TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
+INDEX = AuditEntity.__table__  # type: ignore[attr-defined]
 NHS_NUMBER = "9434765919"
 
 
@@ -61,7 +67,7 @@ async def _append(gw: Gateway, count: int, *, actor: Principal = TRUST) -> list[
 async def _raw(gw: Gateway, *statements: Any) -> None:
     """Run statements as someone with database access would: with the guard dropped."""
     async with gw.engine.begin() as conn:
-        for statement in drop_guard_sql(conn.dialect.name):
+        for statement in [*drop_guard_sql(conn.dialect.name), *drop_entity_guard_sql(conn.dialect.name)]:
             await conn.execute(text(statement))
         for statement in statements:
             await conn.execute(statement)
@@ -281,6 +287,115 @@ async def test_unknown_action_is_refused(audit_gw: Gateway) -> None:
     with pytest.raises(AuditRefusedError):
         async with audit_gw.sessions() as session, session.begin():
             await append(session, audit_gw.clock, TRUST, "prescription.peek", "prescription", "rx-1", "success")
+
+
+# --- records of batch actions ----------------------------------------------------------------------------------------
+
+
+async def _append_batch(gw: Gateway, ids: list[str], detail: dict[str, str] | None = None) -> list[AuditRecord]:
+    """One batch action over `ids`, as a release or a batch of acknowledgements records it."""
+    async with gw.sessions() as session, session.begin():
+        entries = Entry.batch(TRUST, "order.acknowledge", "message", ids, "success", detail)
+        rows = await append_many(session, gw.clock, entries)
+    return [AuditRecord(**row) for row in rows]
+
+
+async def _index_rows(gw: Gateway) -> list[tuple[int, str, str]]:
+    async with gw.engine.connect() as conn:
+        rows = (await conn.execute(select(AuditEntity.seq, AuditEntity.entity_type, AuditEntity.entity_id))).all()
+    return sorted((int(r[0]), r[1], r[2]) for r in rows)
+
+
+async def test_a_batch_record_names_every_entity_and_is_found_by_any_of_them(audit_gw: Gateway) -> None:
+    from gateway.audit import OperatorActor
+    from gateway.services import operations
+    from gateway.store import console as store
+
+    await _append(audit_gw, 1)
+    ids = [f"m-{i}" for i in range(5)]
+    [record] = await _append_batch(audit_gw, ids, {"response": "ok"})
+    event = AuditEvent.model_validate_json(record.event_json)
+    assert [e.what.identifier.value for e in event.entity] == ids
+    assert all(e.detail[0].type == "response" and e.detail[0].valueString == "ok" for e in event.entity)
+    assert (record.seq, record.entity_id) == (2, "m-0")
+    assert await _index_rows(audit_gw) == [(2, "message", i) for i in ids]
+    async with audit_gw.sessions() as session:
+        for wanted in ("m-3", "m-0"):
+            total, rows = await store.audit_page(session, entity_id=wanted, actor=None, offset=0, limit=10)
+            assert (total, [r.seq for r in rows]) == (1, [2])
+        total, _ = await store.audit_page(session, entity_id="m-9", actor=None, offset=0, limit=10)
+        assert total == 0
+    trail = await operations.audit_trail(audit_gw, OperatorActor("aud", "auditor"), entity_id="m-3")
+    [shown] = trail["records"]
+    assert (shown["seq"], shown["entity_id"], shown["entity_count"]) == (2, "m-0", 5)
+    assert shown["detail"] == {"response": "ok"}
+    assert (await verify(audit_gw)).ok
+
+
+async def test_a_single_entity_record_is_unchanged_and_not_indexed(audit_gw: Gateway) -> None:
+    """Records written before batch records existed must verify alike: one entity, no index rows."""
+    [record] = await _append_batch(audit_gw, ["m-1"])
+    [plain] = await _append(audit_gw, 1)
+    assert len(json.loads(record.event_json)["entity"]) == 1 == len(json.loads(plain.event_json)["entity"])
+    assert await _index_rows(audit_gw) == []
+    assert (await verify(audit_gw)).ok
+
+
+async def test_a_large_batch_is_split_into_records_of_at_most_max_entities(audit_gw: Gateway) -> None:
+    ids = [f"m-{i}" for i in range(MAX_ENTITIES * 2 + 3)]
+    records = await _append_batch(audit_gw, ids)
+    assert [len(json.loads(r.event_json)["entity"]) for r in records] == [MAX_ENTITIES, MAX_ENTITIES, 3]
+    named = [e["what"]["identifier"]["value"] for r in records for e in json.loads(r.event_json)["entity"]]
+    assert named == ids
+    assert len(await _index_rows(audit_gw)) == len(ids)
+    assert (await verify(audit_gw)).ok
+    assert Entry.batch(TRUST, "order.release", "message", [], "success") == []
+
+
+@pytest.mark.parametrize(
+    ("also", "field"),
+    [((NHS_NUMBER,), "also[0]"), (("m-2", "John Smith"), "also[1]"), (("m-1",), "also"), (("m-2",) * 2, "also")],
+)
+async def test_a_batch_record_refuses_patient_data_and_repeated_entities(
+    audit_gw: Gateway, also: tuple[str, ...], field: str
+) -> None:
+    with pytest.raises(AuditRefusedError) as caught:
+        async with audit_gw.sessions() as session, session.begin():
+            entry = Entry(TRUST, "order.release", "message", "m-1", "success", None, also)
+            await append_many(session, audit_gw.clock, [entry])
+    assert caught.value.field == field
+    assert NHS_NUMBER not in str(caught.value) and "Smith" not in str(caught.value)
+    assert await _index_rows(audit_gw) == [] and (await verify(audit_gw)).records == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "tamper", "bad_seq"),
+    [
+        ("index row deleted", lambda: delete(INDEX).where(INDEX.c.entity_id == "m-2"), 3),
+        ("index row edited", lambda: update(INDEX).where(INDEX.c.entity_id == "m-2").values(entity_id="m-9"), 3),
+        ("index row added", lambda: insert(INDEX).values(seq=2, entity_type="message", entity_id="m-9"), 2),
+        ("index row for a record that is gone", lambda: insert(INDEX).values(seq=7, entity_type="x", entity_id="y"), 7),
+    ],
+)
+async def test_the_entity_index_is_checked_against_the_chain(
+    audit_gw: Gateway, name: str, tamper: Callable[[], Any], bad_seq: int
+) -> None:
+    await _append(audit_gw, 2)
+    await _append_batch(audit_gw, ["m-1", "m-2", "m-3"])
+    await _append(audit_gw, 1)
+    assert (await verify(audit_gw)).ok
+    await _raw(audit_gw, tamper())
+    result = await verify(audit_gw)
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, bad_seq, Problem.ENTITY_INDEX), name
+
+
+async def test_the_guard_refuses_edits_to_the_entity_index(audit_gw: Gateway) -> None:
+    await _append_batch(audit_gw, ["m-1", "m-2"])
+    for statement in (delete(INDEX), update(INDEX).values(entity_id="m-9")):
+        with pytest.raises(DBAPIError, match="audit_entity is append-only"):
+            async with audit_gw.engine.begin() as conn:
+                await conn.execute(statement)
+    assert len(await _index_rows(audit_gw)) == 2
 
 
 # --- the tamper corpus ------------------------------------------------------------------------------------------------
