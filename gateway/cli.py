@@ -416,7 +416,14 @@ def simulate_trust(
 )
 @click.option("--delivery", is_flag=True, help="Only the delivery figures: push latency, poll + ack, push throughput.")
 @click.option("--faults", is_flag=True, help="Run the delivery fault campaign and print its report instead.")
-@click.option("--orders", type=int, default=500, show_default=True, help="Orders per delivery figure.")
+@click.option("--orders", type=int, default=500, show_default=True, help="Orders per push delivery figure.")
+@click.option(
+    "--poll-orders",
+    type=int,
+    default=8000,
+    show_default=True,
+    help="Orders per poll + acknowledge figure (each released and acknowledged; a second or more of work).",
+)
 @click.option("--latency-samples", type=int, default=50, show_default=True, help="Orders timed for push latency.")
 @click.option("--kills", type=int, default=200, show_default=True, help="--faults: SIGKILLs of worker processes.")
 @click.option("--fault-orders", type=int, default=300, show_default=True, help="--faults: prescriptions sent.")
@@ -431,6 +438,7 @@ def bench(
     delivery: bool,
     faults: bool,
     orders: int,
+    poll_orders: int,
     latency_samples: int,
     kills: int,
     fault_orders: int,
@@ -454,7 +462,7 @@ def bench(
 
         figures = run_bench(prescriptions=prescriptions, postgres_url=postgres_url, naive_sample=naive_sample)
     figures["delivery"] = delivery_figures(
-        postgres_url, latency_samples=latency_samples, poll_orders=orders, push_orders=orders
+        postgres_url, latency_samples=latency_samples, poll_orders=poll_orders, push_orders=orders
     )
     _emit(figures)
 

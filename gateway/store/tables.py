@@ -109,12 +109,16 @@ class OutboxEntry(SQLModel, table=True):
     """A message waiting for, or handed to, a provider. Written in the same transaction as its prescription."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_claim", "provider_ods", "state", "available_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_claim", "provider_ods", "state", "available_at", "id"),
+        # "an earlier message of the same order key" is one range of this index (`repository.deliverable`).
+        Index("ix_outbox_order_key", "order_key", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(foreign_key="fhir_message.id", max_length=36, unique=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)
-    order_key: str = Field(max_length=40, index=True, description="trust:RxNumber; messages of one key go in order")
+    order_key: str = Field(max_length=40, description="trust:RxNumber; messages of one key go in order")
     provider_ods: str = Field(max_length=12)
     state: str = Field(max_length=16, description="queued, leased, acknowledged, rejected, cancelled, dead")
     available_at: datetime = Field(sa_column=_ts())

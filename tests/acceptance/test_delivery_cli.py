@@ -106,7 +106,8 @@ def _hgw(*args: str, timeout: float) -> tuple[int, dict[str, Any]]:
 def test_bench_delivery_and_fault_campaign_print_json_figures() -> None:
     url = PG_ADMIN_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
     code, figures = _hgw(
-        "bench", "--delivery", "--postgres-url", url, "--orders", "20", "--latency-samples", "3", timeout=300
+        "bench", "--delivery", "--postgres-url", url, "--orders", "20", "--poll-orders", "20", "--latency-samples", "3",
+        timeout=300,
     )
     assert code == 0
     delivery = figures["delivery"]
@@ -114,6 +115,7 @@ def test_bench_delivery_and_fault_campaign_print_json_figures() -> None:
     assert delivery["push_latency"]["p50_ms"] > 0
     assert delivery["poll_and_acknowledge"]["orders_each_way"] == 20
     assert delivery["poll_and_acknowledge"]["http_batch_orders_per_second"] > 0
+    assert delivery["poll_and_acknowledge"]["http_batch_one_server_process_orders_per_second"] > 0
     assert delivery["poll_and_acknowledge"]["service_batch_orders_per_second"] > 0
     assert delivery["poll_and_acknowledge"]["http_single_orders_per_second"] > 0
     for processes in ("1_worker_process", "2_worker_processes"):
