@@ -138,6 +138,24 @@ async def test_process_message_key_and_message_id_agree(
     assert reused.json()["issue"][0]["code"] == "business-rule"
 
 
+async def test_a_batch_of_acknowledgements_retried_with_its_key_is_answered_again_and_applied_once(
+    gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    await _post_export(trust, export(2, seed=39))
+    orders = passed_prescriptions(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))
+    batch = msg.process_message_batch([msg.acknowledgement("VNFKT", o["id"], "x") for o in orders])
+    first = await _post_fhir(provider, "/FHIR/R4", batch, **{"Idempotency-Key": "batch-1"})
+    assert first.status_code == 200 and [e["response"]["status"] for e in first.json()["entry"]] == ["200 OK"] * 2
+    replay = await _post_fhir(provider, "/FHIR/R4", batch, **{"Idempotency-Key": "batch-1"})
+    assert replay.content == first.content and replay.headers["idempotent-replayed"] == "true"
+    for order in orders:
+        view = await trust.get(f"/api/v1/prescriptions/{msg.order_facts(order)['short_form_id']}")
+        assert [e["kind"] for e in view.json()["timeline"]].count("acknowledged") == 1
+    other = msg.process_message_batch([msg.acknowledgement("VNFKT", orders[0]["id"], "y")])
+    reused = await _post_fhir(provider, "/FHIR/R4", other, **{"Idempotency-Key": "batch-1"})
+    assert reused.status_code == 422 and error_codes(reused.json()) == ["IDEMPOTENCY_KEY_REUSED"]
+
+
 async def test_task_retry_is_replayed(gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient) -> None:
     await _post_export(trust, export(1, seed=39))
     order = passed_prescriptions(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
