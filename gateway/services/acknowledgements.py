@@ -84,17 +84,14 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
             except StateTransitionError as exc:
                 outcomes.append(AckOutcome(False, exc))
                 continue
+            # Only the columns that change, so that orders answered alike share one UPDATE (`update_outbox`).
             if ack.code == "transient-error":
-                target.state, target.available_at, target.lease_expires_at = "queued", requeue_at, None
+                target.state = "queued"
+                change: dict[str, Any] = {"state": "queued", "available_at": requeue_at, "lease_expires_at": None}
             else:
                 target.state = "rejected" if ack.code == "fatal-error" else "acknowledged"
-                target.acknowledged_at = now
-            outbox_rows[target.outbox_id] = {
-                "state": target.state,
-                "acknowledged_at": target.acknowledged_at,
-                "available_at": target.available_at,
-                "lease_expires_at": target.lease_expires_at,
-            }
+                change = {"state": target.state, "acknowledged_at": now}
+            outbox_rows.setdefault(target.outbox_id, {}).update(change)
             if new_status is not None:
                 status[target.prescription_id] = new_status
             item_status.update(new_items)

@@ -18,9 +18,9 @@ from gateway.errors import GatewayError, InputError, Issue, Location
 from gateway.fhir.inbound import fail, read_message
 from gateway.fhir.serialise import dumps_bundle
 from gateway.security.principal import Principal
-from gateway.services import acknowledgements, rejections
+from gateway.services import acknowledgements
 from gateway.services.context import Gateway
-from gateway.services.messages import ORDER_EVENTS, MessageResult, check_provider_message, process_message
+from gateway.services.messages import MessageResult, acknowledgement_of, check_provider_message, process_message
 
 # Entries per batch: a batch is one transaction and one answer, so it stays bounded.
 MAX_ENTRIES: Final = 1000
@@ -48,16 +48,14 @@ async def process_batch(gw: Gateway, principal: Principal, batch: Any) -> list[M
             message = _message(index, entry)
             try:
                 header, resources = read_message(message)
-                other = header.event in ORDER_EVENTS or header.event == "dispense-notification"
-                if not other and header.response_to is not None:
+                ack = acknowledgement_of(header, resources)
+                if ack is not None:
                     check_provider_message(principal, message, header)
             except InputError as exc:
                 raise _relocate(index, exc) from exc
-            if other or header.response_to is None:
+            if ack is None:
                 others.append((index, message))  # not an acknowledgement: applied on its own below
                 continue
-            code = header.response_code or "ok"  # read_message sets both or neither
-            ack = acknowledgements.Ack(header.response_to, code, rejections.reason(resources))
             pending.append(_PendingAck(index, header.id, ack))
         except GatewayError as exc:
             results[index] = exc

@@ -43,9 +43,8 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
             gw, principal, header, resources, raw, full_urls=entry_full_urls(bundle)
         )
         return MessageResult("dispense-notification", header.id, applied)
-    if header.response_to is not None:
-        code = header.response_code or "ok"  # read_message sets both or neither
-        ack = acknowledgements.Ack(header.response_to, code, rejections.reason(resources))
+    ack = acknowledgement_of(header, resources)
+    if ack is not None:
         outcome = (await acknowledgements.apply_acknowledgements(gw, principal, [ack]))[0]
         if outcome.error is not None:
             raise outcome.error
@@ -57,6 +56,15 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
         value=header.event,
         expected="prescription-order, dispense-notification or a response message",
     )
+
+
+def acknowledgement_of(header: MessageHeaderInfo, resources: Any) -> acknowledgements.Ack | None:
+    """The acknowledgement a message carries: a response message that is not an order or a dispense
+    notification (which also carries MessageHeader.response, naming the order); None for any other message."""
+    if header.event in ORDER_EVENTS or header.event == "dispense-notification" or header.response_to is None:
+        return None
+    code = header.response_code or "ok"  # read_message sets both or neither
+    return acknowledgements.Ack(header.response_to, code, rejections.reason(resources))
 
 
 def check_provider_message(principal: Principal, bundle: Any, header: MessageHeaderInfo) -> None:

@@ -119,9 +119,6 @@ class AckTarget:
     created_at: datetime
     event: str
     prescription_status: str
-    available_at: datetime
-    lease_expires_at: datetime | None
-    acknowledged_at: datetime | None
 
 
 async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock: bool) -> dict[str, AckTarget]:
@@ -140,7 +137,6 @@ async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock
                 col(OutboxEntry.id), col(OutboxEntry.message_id), col(OutboxEntry.prescription_id),
                 col(OutboxEntry.provider_ods), col(OutboxEntry.state), col(OutboxEntry.queued_at),
                 col(OutboxEntry.created_at), col(FhirMessage.event), col(Prescription.status),
-                col(OutboxEntry.available_at), col(OutboxEntry.lease_expires_at), col(OutboxEntry.acknowledged_at),
             )
             .join(FhirMessage, col(FhirMessage.id) == col(OutboxEntry.message_id))
             .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))
