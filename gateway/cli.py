@@ -19,6 +19,7 @@ _settings = cli_support.settings_of
 _run = cli_support.run
 _emit = cli_support.PLAIN.emit
 _fail = cli_support.PLAIN.fail
+_run_or_fail = cli_support.PLAIN.run
 
 
 @click.group(context_settings={"auto_envvar_prefix": "HGW", "help_option_names": ["-h", "--help"]})
@@ -128,10 +129,7 @@ def providers_add(ctx: click.Context, ods: str, name: str, mode: str, endpoint: 
     """Register a homecare provider and how it receives orders."""
     from gateway.services import admin
 
-    try:
-        p = _run(_settings(ctx), lambda gw: admin.add_provider(gw, ods=ods, name=name, mode=mode, endpoint=endpoint))
-    except GatewayError as exc:
-        _fail(exc)
+    p = _run_or_fail(ctx, lambda gw: admin.add_provider(gw, ods=ods, name=name, mode=mode, endpoint=endpoint))
     _emit({"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active})
 
 
@@ -167,20 +165,17 @@ def routes_add(
     """Add a routing rule; with no criteria it is the default route."""
     from gateway.services import admin
 
-    try:
-        rule = _run(
-            _settings(ctx),
-            lambda gw: admin.add_route(
-                gw,
-                provider_ods=provider_ods,
-                trust_ods=trust_ods,
-                dmd_code=dmd_code,
-                service_type=service_type,
-                priority=priority,
-            ),
-        )
-    except GatewayError as exc:
-        _fail(exc)
+    rule = _run_or_fail(
+        ctx,
+        lambda gw: admin.add_route(
+            gw,
+            provider_ods=provider_ods,
+            trust_ods=trust_ods,
+            dmd_code=dmd_code,
+            service_type=service_type,
+            priority=priority,
+        ),
+    )
     _emit(rule.model_dump(exclude={"created_at"}))
 
 
@@ -206,20 +201,17 @@ def providers_update(
     """Change a provider's name, delivery mode, endpoint or active flag."""
     from gateway.services import admin
 
-    try:
-        p = _run(
-            _settings(ctx),
-            lambda gw: admin.update_provider(
-                gw,
-                ods,
-                name=name,
-                mode=mode,
-                endpoint=admin.KEEP if endpoint is None else (endpoint or None),
-                active=active,
-            ),
-        )
-    except GatewayError as exc:
-        _fail(exc)
+    p = _run_or_fail(
+        ctx,
+        lambda gw: admin.update_provider(
+            gw,
+            ods,
+            name=name,
+            mode=mode,
+            endpoint=admin.KEEP if endpoint is None else (endpoint or None),
+            active=active,
+        ),
+    )
     _emit({"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active})
 
 
@@ -246,21 +238,18 @@ def routes_update(
     def keep(value: str | None) -> str | None | admin.Keep:
         return admin.KEEP if value is None else (value or None)
 
-    try:
-        rule = _run(
-            _settings(ctx),
-            lambda gw: admin.update_route(
-                gw,
-                rule_id,
-                provider_ods=provider_ods,
-                trust_ods=keep(trust_ods),
-                dmd_code=keep(dmd_code),
-                service_type=keep(service_type),
-                priority=priority,
-            ),
-        )
-    except GatewayError as exc:
-        _fail(exc)
+    rule = _run_or_fail(
+        ctx,
+        lambda gw: admin.update_route(
+            gw,
+            rule_id,
+            provider_ods=provider_ods,
+            trust_ods=keep(trust_ods),
+            dmd_code=keep(dmd_code),
+            service_type=keep(service_type),
+            priority=priority,
+        ),
+    )
     _emit(rule.model_dump(exclude={"created_at"}))
 
 
@@ -271,10 +260,7 @@ def routes_remove(ctx: click.Context, rule_id: int) -> None:
     """Remove a routing rule (prescriptions it routed keep their provider)."""
     from gateway.services import admin
 
-    try:
-        rule = _run(_settings(ctx), lambda gw: admin.remove_route(gw, rule_id))
-    except GatewayError as exc:
-        _fail(exc)
+    rule = _run_or_fail(ctx, lambda gw: admin.remove_route(gw, rule_id))
     _emit({"removed": rule.id, "provider_ods": rule.provider_ods})
 
 
@@ -287,10 +273,7 @@ def routes_route_held(ctx: click.Context, limit: int) -> None:
 
     from gateway.services import admin
 
-    try:
-        outcomes = _run(_settings(ctx), lambda gw: admin.route_held(gw, limit=limit))
-    except GatewayError as exc:
-        _fail(exc)
+    outcomes = _run_or_fail(ctx, lambda gw: admin.route_held(gw, limit=limit))
     _emit({"routed": [dataclasses.asdict(o) for o in outcomes]})
 
 
@@ -314,21 +297,18 @@ def clients_add(
 
     is_url = jwks_source.startswith(("https://", "http://"))
     jwks = None if is_url else Path(jwks_source).read_text()
-    try:
-        client = _run(
-            _settings(ctx),
-            lambda gw: add_client(
-                gw,
-                role=role,
-                ods=ods,
-                jwks=jwks,
-                jwks_url=jwks_source if is_url else None,
-                alg=alg,
-                client_id=client_id,
-            ),
-        )
-    except GatewayError as exc:
-        _fail(exc)
+    client = _run_or_fail(
+        ctx,
+        lambda gw: add_client(
+            gw,
+            role=role,
+            ods=ods,
+            jwks=jwks,
+            jwks_url=jwks_source if is_url else None,
+            alg=alg,
+            client_id=client_id,
+        ),
+    )
     _emit({"client_id": client.id, "role": client.role, "ods": client.ods, "alg": client.alg})
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import click
 
+from gateway import audit
 from gateway.cli_support import PLAIN
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services.context import Gateway
 from gateway.services.kpi_formats import kpi_format
 from gateway.services.kpis import (
@@ -20,8 +20,6 @@ from gateway.services.kpis import (
     parse_ods,
     parse_period,
 )
-
-LOCAL_OPERATOR = Principal("hgw-cli", Role.OPERATOR, "HGW", frozenset(ROLE_SCOPES[Role.OPERATOR]))
 
 
 @click.command("kpi")
@@ -47,7 +45,7 @@ def kpi(
     async def work(gw: Gateway) -> KpiReport:
         return await build_report(
             gw,
-            LOCAL_OPERATOR,
+            audit.SYSTEM,
             period=parse_period(period, gw.clock()),
             provider_ods=parse_ods(provider, "provider"),
             trust_ods=parse_ods(trust, "trust"),

@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from gateway.alerts.evaluate import evaluate
 from gateway.alerts.notify import Notifier, notifiers_from_settings
+from gateway.delivery.worker import PushWorkers, start_loop
 from gateway.logs import log
 from gateway.observability.telemetry import Heartbeat
 from gateway.services.context import Gateway
@@ -38,32 +38,20 @@ async def run_evaluator(
             log(logger, logging.ERROR, "alert evaluation failed", error=type(exc).__name__)
 
 
-@dataclass
-class AlertEvaluator:
-    stop_event: asyncio.Event
-    task: asyncio.Task[None]
+def start_alert_evaluator(gw: Gateway) -> PushWorkers | None:
+    """Start the loop on the running event loop; None when the interval setting is 0.
 
-    async def stop(self) -> None:
-        self.stop_event.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.task), 15.0)
-        except TimeoutError:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-
-
-def start_alert_evaluator(gw: Gateway) -> AlertEvaluator | None:
-    """Start the loop on the running event loop; None when the interval setting is 0."""
+    The handle is the workers' (`gateway.delivery.worker`): the same stop, grace and cancellation."""
     interval = gw.settings.alert_interval_seconds
     if interval <= 0:
         return None
     notifiers = notifiers_from_settings(gw.settings, gw.http_transport)  # a misconfiguration fails the start
-    stop = asyncio.Event()
-    beat = gw.telemetry.heartbeat(HEARTBEAT, stale_after=max(gw.settings.worker_stale_seconds, 3 * interval))
-    task = asyncio.create_task(
-        run_evaluator(gw, stop, interval=interval, notifiers=notifiers, heartbeat=beat), name="hgw-alerts"
+    evaluator = start_loop(
+        gw,
+        lambda stop, beat: run_evaluator(gw, stop, interval=interval, notifiers=notifiers, heartbeat=beat),
+        heartbeat=HEARTBEAT,
+        task_name="hgw-alerts",
+        stale_after=max(gw.settings.worker_stale_seconds, 3 * interval),
     )
-    beat.task = task
     log(logger, logging.INFO, "alert evaluator started", interval=interval, channels=[n.name for n in notifiers])
-    return AlertEvaluator(stop, task)
+    return evaluator

@@ -7,18 +7,22 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.api.deps import get_gateway
-from gateway.security.clients import authenticate
+from gateway.security.clients import authenticate_client
 from gateway.security.principal import Principal
 from gateway.services.context import Gateway
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of the request's `Authorization: Bearer …` header; None without one (or with another scheme)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 async def current_principal(request: Request, gw: Annotated[Gateway, Depends(get_gateway)]) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    principal = await authenticate(gw, token.strip() if scheme.lower() == "bearer" else None)
-    request.state.principal = principal
-    gw.limiter.check(f"client:{principal.client_id}")
-    return principal
+    def note(principal: Principal) -> None:
+        request.state.principal = principal
+
+    return await authenticate_client(gw, bearer_token(request), seen=note)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

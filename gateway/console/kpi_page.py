@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from gateway.api.deps import get_gateway
 from gateway.console.charts import kpi_chart
-from gateway.console.session import current_session
-from gateway.errors import GatewayError, InputError
-from gateway.security.errors import ForbiddenError
-from gateway.security.operators import Permission, can, require_permission
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
+from gateway.console.pages import _context, _guarded
 from gateway.services import kpi_catalog as cat
 from gateway.services.context import Gateway
 from gateway.services.kpi_scores import GroupValue
@@ -82,49 +78,36 @@ def _rows(report: KpiReport) -> list[Row]:
     ]
 
 
-def _context(request: Request, s: ConsoleSession, **values: Any) -> dict[str, Any]:
-    perms = {p.value.replace("-", "_"): can(s.actor, p) for p in Permission}
-    return {"me": s.actor, "csrf": s.csrf_token, "perms": perms, "kpi_link": True, **values}
-
-
 @router.get("/console/kpis", response_class=HTMLResponse)
 async def kpi_page(request: Request, gw: Gw) -> Response:
-    s = await current_session(request, gw)
-    if s is None:
-        return RedirectResponse("/console/login", status_code=303)
     q = request.query_params
-    try:
-        require_permission(s.actor, Permission.VIEW)
+
+    async def handler(s: ConsoleSession) -> Response:
         last = parse_period(q.get("period"), gw.clock())
         months = parse_int(q.get("months"), "months", 6, 1, 24)
         provider, trust = parse_ods(q.get("provider"), "provider"), parse_ods(q.get("trust"), "trust")
-        as_operator = Principal(
-            f"console:{s.actor.username}", Role.OPERATOR, "HGW", frozenset(ROLE_SCOPES[Role.OPERATOR])
-        )
-        reports = await build_reports(gw, as_operator, last=last, months=months, provider_ods=provider, trust_ods=trust)
-    except GatewayError as exc:
-        status = 403 if isinstance(exc, ForbiddenError) else 400 if isinstance(exc, InputError) else 500
-        issues = exc.issues if isinstance(exc, InputError) else []
-        ctx = _context(request, s, error=exc, issues=issues, status=status)
-        return templates.TemplateResponse(request, "error.html", ctx, status_code=status)
-    charts = [
-        # The SVG escapes every label itself (charts.line_chart), so it is inlined as it is.
-        Markup(kpi_chart(reports, measure, group, title, unit=unit))  # noqa: S704
-        for measure, group, title, unit in CHARTS
-    ]
-    current = reports[-1]
-    values = {
-        "period": current.period.label,
-        "first": reports[0].period.label,
-        "months": months,
-        "provider": provider or "",
-        "trust": trust or "",
-        "as_of": current.as_of,
-        "ack_target": current.options.ack_target_hours,
-        "horizon": current.options.horizon_days,
-        "headings": [c[0] for c in COLUMNS],
-        "rows": _rows(current),
-        "charts": charts,
-        "measures": cat.MEASURES,
-    }
-    return templates.TemplateResponse(request, "kpis.html", _context(request, s, **values))
+        # A console operator sees every provider and trust, given the view permission (checked by visible_scope).
+        reports = await build_reports(gw, s.actor, last=last, months=months, provider_ods=provider, trust_ods=trust)
+        charts = [
+            # The SVG escapes every label itself (charts.line_chart), so it is inlined as it is.
+            Markup(kpi_chart(reports, measure, group, title, unit=unit))  # noqa: S704
+            for measure, group, title, unit in CHARTS
+        ]
+        current = reports[-1]
+        values = {
+            "period": current.period.label,
+            "first": reports[0].period.label,
+            "months": months,
+            "provider": provider or "",
+            "trust": trust or "",
+            "as_of": current.as_of,
+            "ack_target": current.options.ack_target_hours,
+            "horizon": current.options.horizon_days,
+            "headings": [c[0] for c in COLUMNS],
+            "rows": _rows(current),
+            "charts": charts,
+            "measures": cat.MEASURES,
+        }
+        return templates.TemplateResponse(request, "kpis.html", _context(request, s, **values))
+
+    return await _guarded(request, gw, handler)

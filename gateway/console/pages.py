@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.routing import Match
 
 from gateway.api.deps import get_gateway
 from gateway.api.errors import error_issues, error_status
@@ -50,21 +49,12 @@ BROWSE_FIELDS = ("date_from", "date_to", "state", "provider", "trust", "prescrip
 
 def _context(request: Request, s: ConsoleSession, **values: Any) -> dict[str, Any]:
     perms = {p.value.replace("-", "_"): can(s.actor, p) for p in Permission}
-    return {"me": s.actor, "csrf": s.csrf_token, "perms": perms, "kpi_link": _has_kpi_page(request), **values}
-
-
-def _has_kpi_page(request: Request) -> bool:
-    """Whether the app serves a KPI page at /console/kpis (the KPI charts are optional to the console)."""
-    known: bool | None = getattr(request.app.state, "console_kpi_page", None)
-    if known is None:
-        scope = {"type": "http", "path": "/console/kpis", "method": "GET", "root_path": ""}
-        known = any(route.matches(scope)[0] is Match.FULL for route in request.app.routes)
-        request.app.state.console_kpi_page = known
-    return known
+    # create_app always mounts the KPI page (gateway/console/kpi_page.py), so every page links it.
+    return {"me": s.actor, "csrf": s.csrf_token, "perms": perms, "kpi_link": True, **values}
 
 
 def _error_page(request: Request, s: ConsoleSession | None, exc: GatewayError) -> HTMLResponse:
-    status = 403 if isinstance(exc, ForbiddenError) else error_status(exc)
+    status = error_status(exc)
     values: dict[str, Any] = {"error": exc, "issues": error_issues(exc), "status": status}
     ctx = _context(request, s, **values) if s else {"me": None, **values}
     return templates.TemplateResponse(request, "error.html", ctx, status_code=status)
@@ -151,7 +141,7 @@ async def logout_submit(request: Request, gw: Gw) -> Response:
     form = await read_form(request)
 
     async def handler(s: ConsoleSession) -> Response:
-        await operators.logout(gw, request.cookies.get(SESSION_COOKIE, ""))
+        await operators.logout(gw, request.cookies.get(SESSION_COOKIE, ""), actor=s.actor)
         response = RedirectResponse("/console/login", status_code=303)
         clear_session_cookie(response, gw)
         return response

@@ -17,7 +17,7 @@ import contextlib
 import signal
 
 from gateway.delivery.push import PushRelay
-from gateway.delivery.worker import STOP_GRACE_SECONDS, run_push_worker
+from gateway.delivery.worker import STOP_GRACE_SECONDS, run_push_worker, stop_gracefully
 from gateway.services.context import Gateway
 
 
@@ -35,13 +35,7 @@ async def deliver_until_stopped(
     stopped: asyncio.Future[bool] = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([stopped, work], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
-        stop.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(work), STOP_GRACE_SECONDS)
-        except TimeoutError:
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+        await stop_gracefully(stop, work, STOP_GRACE_SECONDS)  # a worker's exception propagates
     finally:
         stopped.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.delivery.push import PushRelay
 from gateway.logs import log
@@ -90,6 +91,20 @@ async def run_push_workers(
         )
 
 
+async def stop_gracefully(stop: asyncio.Event, work: asyncio.Future[Any], grace: float = STOP_GRACE_SECONDS) -> None:
+    """Set `stop`, wait up to `grace` seconds for `work` to end, then cancel it (and wait for the cancellation).
+
+    An exception `work` ends with propagates; so does a cancellation of `work` before the grace ran out (callers
+    tell it from their own cancellation by `work.cancelled()`)."""
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(work), grace)
+    except TimeoutError:
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+
+
 @dataclass
 class PushWorkers:
     """Running workers, as the app's lifespan holds them."""
@@ -98,13 +113,8 @@ class PushWorkers:
     task: asyncio.Task[None]
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        self.stop_event.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self.task), grace)
-        except TimeoutError:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop_gracefully(self.stop_event, self.task, grace)
         except asyncio.CancelledError:
             if not self.task.cancelled():
                 raise  # it is the shutdown itself being cancelled
@@ -140,9 +150,27 @@ def start_workers(
     They share the heartbeat called `heartbeat`, which readiness watches together with the task."""
     if count <= 0:
         return None
-    stop = asyncio.Event()
-    beat = gw.telemetry.heartbeat(heartbeat, stale_after=gw.settings.worker_stale_seconds)
-    task = asyncio.create_task(run(stop, beat), name=f"hgw-{name}-workers")
-    beat.task = task
+    workers = start_loop(gw, run, heartbeat=heartbeat, task_name=f"hgw-{name}-workers")
     log(logger, logging.INFO, f"{name} workers started", workers=count)
+    return workers
+
+
+def start_loop(
+    gw: Gateway,
+    run: Callable[[asyncio.Event, Heartbeat], Coroutine[object, object, None]],
+    *,
+    heartbeat: str,
+    task_name: str,
+    stale_after: float | None = None,
+) -> PushWorkers:
+    """Start `run` as one task called `task_name` on the running loop, with a stop event and the heartbeat called
+    `heartbeat` (stale after `stale_after` seconds, default `HGW_WORKER_STALE_SECONDS`) watching the task.
+
+    The push and webhook workers (`start_workers`) and the alert evaluator share it, and so the handle's stop."""
+    stop = asyncio.Event()
+    beat = gw.telemetry.heartbeat(
+        heartbeat, stale_after=gw.settings.worker_stale_seconds if stale_after is None else stale_after
+    )
+    task = asyncio.create_task(run(stop, beat), name=task_name)
+    beat.task = task
     return PushWorkers(stop, task)

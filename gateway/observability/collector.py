@@ -120,9 +120,7 @@ class StoreCollector(Collector):
             "hgw_circuit_state", "Circuit breaker of each push provider's endpoint in this process (1: current "
             "state)", labels=["provider", "state"],
         )
-        states: dict[str, str] = {}
-        for board in self.telemetry.breakers:
-            states.update({endpoint: state.value for endpoint, state in board.states().items()})
+        states = self.telemetry.circuit_states()
         for p in queue.providers:
             if p.mode == "push" and p.endpoint:
                 current = states.get(p.endpoint, "closed")

@@ -76,3 +76,11 @@ class Telemetry:
         """A relay's breakers, so that scrapes can report circuit states (a process may run several relays)."""
         if not any(b is board for b in self.breakers):
             self.breakers.append(board)
+
+    def circuit_states(self) -> dict[str, str]:
+        """Each endpoint with a circuit breaker in this process → its state ("closed", "open", …), across all the
+        relays' boards. An endpoint no request has failed yet may be missing: its circuit is closed."""
+        states: dict[str, str] = {}
+        for board in self.breakers:
+            states.update({endpoint: state.value for endpoint, state in board.states().items()})
+        return states

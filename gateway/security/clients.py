@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -234,6 +235,20 @@ async def authenticate(gw: Gateway, bearer: str | None) -> Principal:
     if row is None or row.expires_at <= gw.clock():
         raise AuthenticationError("the access token is unknown or expired", oauth_error="invalid_token")
     return Principal(row.client_id, Role(row.role), row.ods, frozenset(row.scope.split()))
+
+
+async def authenticate_client(
+    gw: Gateway, bearer: str | None, *, seen: Callable[[Principal], object] | None = None
+) -> Principal:
+    """`authenticate`, then take one request from the client's rate limit (RateLimitedError when it is spent).
+
+    `seen` gets the principal before the limit is checked (the API notes it on the request, so that a rate-limited
+    request is still logged as the client's)."""
+    principal = await authenticate(gw, bearer)
+    if seen is not None:
+        seen(principal)
+    gw.limiter.check(f"client:{principal.client_id}")
+    return principal
 
 
 def _sha(token: str) -> str:

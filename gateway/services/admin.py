@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
+from gateway.audit.event import Detail
 from gateway.domain.identifiers import is_valid_ods_code
 from gateway.domain.model import ServiceType
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
@@ -107,16 +108,7 @@ async def add_provider(
             ods=ods, name=name.strip(), mode=mode, endpoint=endpoint, active=True, created_at=gw.clock()
         )
         session.add(provider)
-        await audit.append(
-            session,
-            gw.clock,
-            actor,
-            "configuration.change",
-            "provider",
-            ods,
-            "success",
-            {"change": "provider-added", "mode": mode},
-        )
+        await _audit_change(session, gw, actor, "provider", ods, {"change": "provider-added", "mode": mode})
     return provider
 
 
@@ -152,16 +144,8 @@ async def update_provider(
             changed.append("endpoint")
         if changed:
             session.add(provider)
-            await audit.append(
-                session,
-                gw.clock,
-                actor,
-                "configuration.change",
-                "provider",
-                provider.ods,
-                "success",
-                {"change": "provider-updated", "fields": ",".join(changed)},
-            )
+            detail = {"change": "provider-updated", "fields": ",".join(changed)}
+            await _audit_change(session, gw, actor, "provider", provider.ods, detail)
     return provider
 
 
@@ -276,15 +260,8 @@ async def add_route(
         )
         session.add(rule)
         await session.flush()
-        await audit.append(
-            session,
-            gw.clock,
-            actor,
-            "configuration.change",
-            "routing-rule",
-            str(rule.id),
-            "success",
-            {"change": "route-added", "provider": provider_ods},
+        await _audit_change(
+            session, gw, actor, "routing-rule", str(rule.id), {"change": "route-added", "provider": provider_ods}
         )
     return rule
 
@@ -334,16 +311,8 @@ async def update_route(
                 changed.append(field)
         if changed:
             session.add(rule)
-            await audit.append(
-                session,
-                gw.clock,
-                actor,
-                "configuration.change",
-                "routing-rule",
-                str(rule_id),
-                "success",
-                {"change": "route-updated", "fields": ",".join(changed)},
-            )
+            detail = {"change": "route-updated", "fields": ",".join(changed)}
+            await _audit_change(session, gw, actor, "routing-rule", str(rule_id), detail)
     return rule
 
 
@@ -363,15 +332,8 @@ async def remove_route(gw: Gateway, rule_id: int, *, actor: audit.Actor = audit.
     async with gw.sessions() as session, session.begin():
         rule = await _rule(session, rule_id)
         await session.delete(rule)
-        await audit.append(
-            session,
-            gw.clock,
-            actor,
-            "configuration.change",
-            "routing-rule",
-            str(rule_id),
-            "success",
-            {"change": "route-removed", "provider": rule.provider_ods},
+        await _audit_change(
+            session, gw, actor, "routing-rule", str(rule_id), {"change": "route-removed", "provider": rule.provider_ods}
         )
     return rule
 
@@ -412,19 +374,16 @@ async def route_held(gw: Gateway, actor: audit.Actor = audit.SYSTEM, *, limit: i
             events = await repository.prescription_events(session, p.id)
             returned_by = frozenset(e.actor_ods for e in events if e.kind == "returned" and e.actor_ods)
             routed = await reroute_returned(session, gw, p, returned_by, "routed again by an operator", now)
-            await audit.append(
-                session, gw.clock, actor, "configuration.change", "prescription", p.id, "success",
-                {"change": "held-routed", "provider": routed.provider_ods or "none"},
-            )  # fmt: skip
+            detail = {"change": "held-routed", "provider": routed.provider_ods or "none"}
+            await _audit_change(session, gw, actor, "prescription", p.id, detail)
         if routed.provider_ods is not None:
             gw.outbox_signal.notify([routed.provider_ods])
         outcomes.append(HeldRouting(short_form_id, routed.provider_ods, routed.reason))
     return outcomes
 
 
-async def pause_provider(gw: Gateway, ods: str, paused: bool, *, actor: audit.Actor = audit.SYSTEM) -> Provider:
-    """Hold (or resume) push delivery to a provider (gateway/delivery/queue.py), for operators only."""
-    from gateway.delivery.queue import set_paused
-
-    _authorise(actor)
-    return await set_paused(gw, ods, paused, actor=actor)
+async def _audit_change(
+    session: AsyncSession, gw: Gateway, actor: audit.Actor, entity_type: str, entity_id: str, detail: Detail
+) -> None:
+    """The audit record of a configuration change, in the change's transaction."""
+    await audit.append(session, gw.clock, actor, "configuration.change", entity_type, entity_id, "success", detail)

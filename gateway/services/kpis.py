@@ -2,8 +2,9 @@
 
 Everything comes from what the gateway stores anyway: prescription receipt, the provider's acknowledgement, the
 delivery reports, cancellations, returns and clinical queries (`gateway/store/kpis.py`). Months are UK calendar
-months. A trust sees only its own prescriptions, a provider only the ones routed to it, an operator all; the report
-is computed from the visible prescriptions alone, so its totals are the caller's own.
+months. A trust sees only its own prescriptions, a provider only the ones routed to it, an operator (an operator
+client, a console operator, the gateway's own command line) all; the report is computed from the visible
+prescriptions alone, so its totals are the caller's own.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from gateway.audit.actor import Actor, OperatorActor
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir.datatypes import UK_TIME
+from gateway.security.operators import Permission, require_permission
 from gateway.security.principal import READ, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
 from gateway.services.kpi_scores import GroupValue, Tally, measures
@@ -142,9 +145,14 @@ def parse_int(raw: str | int | None, path: str, default: int, low: int, high: in
     return int(text)
 
 
-def visible_scope(principal: Principal, provider_ods: str | None, trust_ods: str | None) -> store.Scope:
+def visible_scope(principal: Actor, provider_ods: str | None, trust_ods: str | None) -> store.Scope:
     """The caller's filters narrowed to its tenancy: a trust sees its own, a provider its own, an operator all.
-    Naming another tenant is refused (403), never quietly answered with nothing."""
+    Naming another tenant is refused (403), never quietly answered with nothing. A console operator (any role with
+    the view permission) and the gateway itself (`audit.SYSTEM`: the `hgw` command line) see all, as an operator."""
+    if not isinstance(principal, Principal):
+        if isinstance(principal, OperatorActor):
+            require_permission(principal, Permission.VIEW)
+        return store.Scope(provider_ods=provider_ods, trust_ods=trust_ods)
     require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=READ)
     if principal.role is Role.TRUST:
         if trust_ods is not None:
@@ -178,7 +186,7 @@ def _hours(delta: timedelta) -> Decimal:
 
 async def build_report(
     gw: Gateway,
-    principal: Principal,
+    principal: Actor,
     *,
     period: Period,
     provider_ods: str | None = None,
@@ -282,7 +290,7 @@ async def build_report(
 
 async def build_reports(
     gw: Gateway,
-    principal: Principal,
+    principal: Actor,
     *,
     last: Period,
     months: int,

@@ -66,7 +66,8 @@ async def message_detail(
         attempts = await repository.delivery_attempts(session, entry.id)
         events = await repository.prescription_events(session, rx.id)
         inbound = await store.get_inbound(session, rx.inbound_id)
-        siblings = await store.payload_prescriptions(session, rx.inbound_id)
+        # Masking hides every patient of the raw payload (the file may hold others): read them only to mask.
+        siblings = [] if unmasked else await store.payload_prescriptions(session, rx.inbound_id)
         if unmasked:
             await audit.append(
                 session,

@@ -13,7 +13,7 @@ import logging
 from gateway.errors import StoreError
 from gateway.logs import log
 from gateway.observability.collector import StoreReadings, read_store, render
-from gateway.security.clients import authenticate
+from gateway.security.clients import authenticate_client
 from gateway.security.principal import Role, require_role
 from gateway.services.context import Gateway
 
@@ -27,8 +27,7 @@ async def authorise_scrape(gw: Gateway, bearer: str | None) -> None:
     expected = gw.settings.metrics_token
     if expected and bearer and hmac.compare_digest(bearer.encode(), expected.encode()):
         return
-    principal = await authenticate(gw, bearer)
-    gw.limiter.check(f"client:{principal.client_id}")
+    principal = await authenticate_client(gw, bearer)
     require_role(principal, Role.OPERATOR, scopes=OPERATIONS)
 
 

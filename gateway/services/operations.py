@@ -63,16 +63,14 @@ async def overview(gw: Gateway, actor: OpsActor) -> dict[str, Any]:
     now = gw.clock()
     since = now - WINDOW
     async with gw.sessions() as session:
-        by_provider = await store.outbox_groups(session, "provider", since)
-        by_trust = await store.outbox_groups(session, "trust", since)
+        by_provider, by_trust = await store.outbox_groups(session, since)
         acks = await store.acknowledgement_times(session, since)
         providers = {p.ods: p for p in await repository.list_providers(session)}
-        rx_provider = await store.prescriptions_received(session, "provider", since)
-        rx_trust = await store.prescriptions_received(session, "trust", since)
+        rx_provider, rx_trust = await store.prescriptions_received(session, since)
     lags: dict[str, list[float]] = {}
     for ods, queued, acked in acks:
         lags.setdefault(ods, []).append((acked - queued).total_seconds())
-    circuits = _circuits(gw)
+    circuits = gw.telemetry.circuit_states()
     provider_rows = []
     groups = {g.key: g for g in by_provider}
     for ods in sorted(set(groups) | set(providers)):
@@ -109,14 +107,6 @@ async def overview(gw: Gateway, actor: OpsActor) -> dict[str, Any]:
         "trusts": trust_rows,
         "prescriptions_held": held,
     }
-
-
-def _circuits(gw: Gateway) -> dict[str, str]:
-    telemetry = getattr(gw, "telemetry", None)
-    out: dict[str, str] = {}
-    for board in getattr(telemetry, "breakers", []) or []:
-        out.update({endpoint: state.value for endpoint, state in board.states().items()})
-    return out
 
 
 def _circuit_of(p: Provider | None, circuits: dict[str, str]) -> str:
@@ -246,9 +236,14 @@ async def replay(
     return report.as_json()
 
 
-async def set_paused(gw: Gateway, actor: OpsActor, provider_ods: str, paused: bool) -> dict[str, Any]:
+async def pause_provider(gw: Gateway, actor: OpsActor, provider_ods: str, paused: bool) -> Provider:
+    """Hold (or resume) delivery to a provider (push and `$release`); its orders wait in the queue meanwhile."""
     require_permission(actor, Permission.PAUSE)
-    provider = await queue_service.set_paused(gw, provider_ods, paused, actor=actor)
+    return await queue_service.set_paused(gw, provider_ods, paused, actor=actor)
+
+
+async def set_paused(gw: Gateway, actor: OpsActor, provider_ods: str, paused: bool) -> dict[str, Any]:
+    provider = await pause_provider(gw, actor, provider_ods, paused)
     return {"provider": provider.ods, "paused": provider.paused, "mode": provider.mode}
 
 

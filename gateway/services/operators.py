@@ -244,11 +244,12 @@ async def session_for(gw: Gateway, token: str | None) -> ConsoleSession | None:
     return ConsoleSession(OperatorActor(operator.username, operator.role), row.csrf_token, row.expires_at)
 
 
-async def logout(gw: Gateway, token: str) -> None:
-    current = await session_for(gw, token)
+async def logout(gw: Gateway, token: str, actor: OperatorActor | None = None) -> None:
+    """End the session of `token`; `actor` is its operator when the caller has already resolved the session."""
+    if actor is None:
+        current = await session_for(gw, token)
+        actor = current.actor if current is not None else None
     async with gw.sessions() as session, session.begin():
         await store.end_session(session, _sha(token))
-        if current is not None:
-            await audit.append(
-                session, gw.clock, current.actor, "operator.logout", "operator", current.actor.username, "success"
-            )
+        if actor is not None:
+            await audit.append(session, gw.clock, actor, "operator.logout", "operator", actor.username, "success")

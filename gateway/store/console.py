@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, func, or_, type_coerce
@@ -70,13 +70,13 @@ class GroupCounts:
     oldest_waiting: datetime | None
 
 
-async def outbox_groups(session: AsyncSession, by: str, since: datetime) -> list[GroupCounts]:
-    """Per provider (`by="provider"`) or per trust (`by="trust"`): messages by state and what is stuck."""
-    key: Any = OutboxEntry.provider_ods if by == "provider" else Prescription.trust_ods
+async def outbox_groups(session: AsyncSession, since: datetime) -> tuple[list[GroupCounts], list[GroupCounts]]:
+    """Per provider and per trust: messages by state and what is stuck (one pass over the outbox)."""
     waiting = col(OutboxEntry.state).in_(WAITING)
     stmt: Any = (
         select(  # type: ignore[call-overload]
-            key,
+            OutboxEntry.provider_ods,
+            Prescription.trust_ods,
             OutboxEntry.state,
             func.count(),
             func.sum(case((waiting & col(OutboxEntry.last_error).is_not(None), 1), else_=0)),
@@ -88,17 +88,22 @@ async def outbox_groups(session: AsyncSession, by: str, since: datetime) -> list
         )
         .select_from(OutboxEntry)
         .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))
-        .group_by(key, col(OutboxEntry.state))
+        .group_by(col(OutboxEntry.provider_ods), col(Prescription.trust_ods), col(OutboxEntry.state))
     )
-    groups: dict[str, dict[str, Any]] = {}
-    for k, state, n, failing, recent, oldest in (await session.exec(stmt)).all():
-        g = groups.setdefault(str(k), {"states": {}, "failing": 0, "recent": 0, "oldest": None})
-        g["states"][str(state)] = int(n)
-        g["failing"] += int(failing or 0)
-        g["recent"] += int(recent or 0)
-        if oldest is not None:
-            oldest = _aware(oldest)
-            g["oldest"] = oldest if g["oldest"] is None else min(g["oldest"], oldest)
+    by_provider: dict[str, dict[str, Any]] = {}
+    by_trust: dict[str, dict[str, Any]] = {}
+    for provider, trust, state, n, failing, recent, oldest in (await session.exec(stmt)).all():
+        for groups, key in ((by_provider, provider), (by_trust, trust)):
+            g = groups.setdefault(str(key), {"states": {}, "failing": 0, "recent": 0, "oldest": None})
+            g["states"][str(state)] = g["states"].get(str(state), 0) + int(n)
+            g["failing"] += int(failing or 0)
+            g["recent"] += int(recent or 0)
+            if oldest is not None:
+                g["oldest"] = oldest if g["oldest"] is None else min(g["oldest"], oldest)
+    return _group_counts(by_provider), _group_counts(by_trust)
+
+
+def _group_counts(groups: dict[str, dict[str, Any]]) -> list[GroupCounts]:
     return [GroupCounts(k, g["states"], g["failing"], g["recent"], g["oldest"]) for k, g in sorted(groups.items())]
 
 
@@ -116,16 +121,24 @@ async def acknowledgement_times(
         .order_by(col(OutboxEntry.acknowledged_at).desc())
         .limit(limit)
     )
-    return [(str(p), _aware(q), _aware(a)) for p, q, a in (await session.exec(stmt)).all() if a is not None]
+    return [(str(p), q, a) for p, q, a in (await session.exec(stmt)).all() if a is not None]
 
 
-async def prescriptions_received(session: AsyncSession, by: str, since: datetime) -> dict[str, tuple[int, int]]:
-    """Per provider or trust: prescriptions received (all time, and since `since`)."""
-    key: Any = Prescription.provider_ods if by == "provider" else Prescription.trust_ods
-    stmt = select(key, func.count(), func.sum(case((col(Prescription.created_at) >= since, 1), else_=0))).group_by(key)
-    return {
-        str(k) if k is not None else "(held)": (int(n), int(r or 0)) for k, n, r in (await session.exec(stmt)).all()
-    }
+async def prescriptions_received(
+    session: AsyncSession, since: datetime
+) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """Per provider ("(held)" for none) and per trust: prescriptions received, all time and since `since`."""
+    recent = func.sum(case((col(Prescription.created_at) >= since, 1), else_=0))
+    stmt = select(Prescription.provider_ods, Prescription.trust_ods, func.count(), recent).group_by(
+        col(Prescription.provider_ods), col(Prescription.trust_ods)
+    )
+    by_provider: dict[str, tuple[int, int]] = {}
+    by_trust: dict[str, tuple[int, int]] = {}
+    for provider, trust, n, r in (await session.exec(stmt)).all():
+        for counts, key in ((by_provider, "(held)" if provider is None else str(provider)), (by_trust, str(trust))):
+            total, since_count = counts.get(key, (0, 0))
+            counts[key] = (total + int(n), since_count + int(r or 0))
+    return by_provider, by_trust
 
 
 # --- the message browser ---
@@ -265,7 +278,3 @@ async def audit_page(
     total = int((await session.exec(counted)).one())
     rows = (await session.exec(stmt.order_by(col(AuditRecord.seq).desc()).offset(offset).limit(limit))).all()
     return total, list(rows)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -8,13 +8,13 @@ history the tables hold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store.tables import Alert, DeliveryAttempt, OutboxEntry, Provider
+from gateway.store.tables import Alert, DeliveryAttempt, OutboxEntry, Provider, UTCDateTime
 
 QUEUE_STATES = ("queued", "leased", "dead")
 """Outbox states that are still the gateway's business; the others are history."""
@@ -58,12 +58,12 @@ async def queue_snapshot(session: AsyncSession) -> QueueSnapshot:
     )
     since = func.coalesce(OutboxEntry.queued_at, OutboxEntry.created_at)
     oldest_rows = await session.exec(
-        select(OutboxEntry.provider_ods, func.min(since))
+        select(OutboxEntry.provider_ods, type_coerce(func.min(since), UTCDateTime()))
         .where(col(OutboxEntry.state).in_(WAITING_STATES))
         .group_by(col(OutboxEntry.provider_ods))
     )
     handed_rows = await session.exec(
-        select(OutboxEntry.provider_ods, func.min(DeliveryAttempt.at))
+        select(OutboxEntry.provider_ods, type_coerce(func.min(DeliveryAttempt.at), UTCDateTime()))
         .join(DeliveryAttempt, col(DeliveryAttempt.outbox_id) == col(OutboxEntry.id))
         .where(
             OutboxEntry.state == "leased",
@@ -75,8 +75,8 @@ async def queue_snapshot(session: AsyncSession) -> QueueSnapshot:
     providers = await session.exec(select(Provider).order_by(col(Provider.ods)))
     return QueueSnapshot(
         depth={(str(p), str(s)): int(n) for p, s, n in depth_rows.all()},
-        oldest_waiting={str(p): _aware(at) for p, at in oldest_rows.all() if at is not None},
-        oldest_unacknowledged={str(p): _aware(at) for p, at in handed_rows.all() if at is not None},
+        oldest_waiting={str(p): at for p, at in oldest_rows.all() if at is not None},
+        oldest_unacknowledged={str(p): at for p, at in handed_rows.all() if at is not None},
         providers=[
             ProviderRow(p.ods, p.mode, p.active, p.paused, p.endpoint, p.last_poll_at, p.created_at)
             for p in providers.all()
@@ -103,7 +103,7 @@ async def push_outcomes_since(session: AsyncSession, since: datetime) -> dict[st
 async def last_push_success_since(session: AsyncSession, since: datetime) -> dict[str, datetime]:
     """provider → its latest successful push since `since` (providers without one are absent)."""
     rows = await session.exec(
-        select(OutboxEntry.provider_ods, func.max(DeliveryAttempt.at))
+        select(OutboxEntry.provider_ods, type_coerce(func.max(DeliveryAttempt.at), UTCDateTime()))
         .join(DeliveryAttempt, col(DeliveryAttempt.outbox_id) == col(OutboxEntry.id))
         .where(
             col(DeliveryAttempt.at) >= since,
@@ -112,7 +112,7 @@ async def last_push_success_since(session: AsyncSession, since: datetime) -> dic
         )
         .group_by(col(OutboxEntry.provider_ods))
     )
-    return {str(p): _aware(at) for p, at in rows.all() if at is not None}
+    return {str(p): at for p, at in rows.all() if at is not None}
 
 
 async def open_alert_counts(session: AsyncSession) -> dict[str, int]:
@@ -121,10 +121,3 @@ async def open_alert_counts(session: AsyncSession) -> dict[str, int]:
         select(Alert.kind, func.count()).where(Alert.state == "open").group_by(col(Alert.kind))
     )
     return {str(k): int(n) for k, n in rows.all()}
-
-
-def _aware(value: datetime) -> datetime:
-    """Aggregates bypass the column type: SQLite hands back naive UTC (or text), PostgreSQL aware values."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -16,7 +16,7 @@ from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.idempotency import Idempotency
 from gateway.api.json_body import StrictBody, body_doc, parse_body
-from gateway.services import admin
+from gateway.services import admin, operations
 from gateway.services.context import Gateway
 from gateway.store.tables import Prescription, Provider, RoutingRule
 
@@ -129,12 +129,12 @@ async def update_provider(ods: str, body: Body, gw: GatewayDep, principal: Curre
 
 @router.post("/providers/{ods}/pause", summary="Hold push delivery to a provider")
 async def pause_provider(ods: str, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    return provider_json(await admin.pause_provider(gw, ods, True, actor=principal))
+    return provider_json(await operations.pause_provider(gw, principal, ods, True))
 
 
 @router.post("/providers/{ods}/resume", summary="Resume push delivery to a provider")
 async def resume_provider(ods: str, gw: GatewayDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    return provider_json(await admin.pause_provider(gw, ods, False, actor=principal))
+    return provider_json(await operations.pause_provider(gw, principal, ods, False))
 
 
 @router.get("/routes", summary="Routing rules, in the order they are tried")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from gateway.api.auth import bearer_token
 from gateway.api.deps import get_gateway
 from gateway.observability.http import HttpMetricsMiddleware
 from gateway.services.context import Gateway
@@ -17,8 +18,7 @@ router = APIRouter(tags=["ops"])
 
 @router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def metrics(request: Request, gw: Annotated[Gateway, Depends(get_gateway)]) -> Response:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    body = await scrape(gw, token.strip() if scheme.lower() == "bearer" else None)
+    body = await scrape(gw, bearer_token(request))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
