@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +108,33 @@ def run_bench(*, prescriptions: int, postgres_url: str, naive_sample: int) -> di
 
 def _postgres(url: str, data_dir: Path, payload: bytes) -> dict[str, Any]:
     """Ingest into a scratch database created next to `url`'s, dropped afterwards."""
-    admin_dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"hgw_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with scratch_database(url, "hgw_bench") as scratch:
+            return asyncio.run(_ingest(scratch, data_dir, payload))
+    except PostgresUnreachable as exc:
+        return {"skipped": f"PostgreSQL unreachable: {exc}".strip()}
+
+
+class PostgresUnreachable(psycopg.OperationalError):
+    """`scratch_database` could not connect to the server to create the database."""
+
+
+@contextmanager
+def scratch_database(postgres_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database `<prefix>_<random>` on `postgres_url`'s server, dropped on exit (FORCE).
+
+    PostgresUnreachable when the server cannot be reached to create it. The drop opens a connection of its own, so
+    it works after the server was restarted meanwhile (the fault campaign restarts it)."""
+    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     try:
         conn = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        return {"skipped": f"PostgreSQL unreachable: {exc}".strip()}
+        raise PostgresUnreachable(str(exc)) from exc
     with conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            return asyncio.run(_ingest(url.rsplit("/", 1)[0] + f"/{name}", data_dir, payload))
-        finally:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as again:
+            again.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

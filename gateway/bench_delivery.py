@@ -22,17 +22,16 @@ import socket
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from adapters.jac.writer import render_export
 from gateway.api.app import create_app
+from gateway.bench import PostgresUnreachable, scratch_database
 from gateway.faults.processes import WorkerPool, receiver_process
 from gateway.faults.worker import WorkerSpec
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
@@ -58,45 +57,39 @@ SERVER_PROCESSES = 2  # gateway instances behind a load balancer, as docs/delive
 
 def delivery_figures(postgres_url: str, *, latency_samples: int, poll_orders: int, push_orders: int) -> dict[str, Any]:
     """All three figures, each on its own scratch database next to `postgres_url`'s."""
-    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     try:
-        psycopg.connect(admin_dsn, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
+        push_latency = _scratch(postgres_url, _push_latency, latency_samples)
+    except PostgresUnreachable as exc:
         return {"skipped": f"PostgreSQL unreachable: {exc}".strip()}
     return {
-        "push_latency": asyncio.run(_scratch(postgres_url, _push_latency, latency_samples)),
-        "poll_and_acknowledge": asyncio.run(_scratch(postgres_url, _poll_and_ack, poll_orders)),
+        "push_latency": push_latency,
+        "poll_and_acknowledge": _scratch(postgres_url, _poll_and_ack, poll_orders),
         "push_throughput": {
-            f"{n}_worker_process{'es' if n > 1 else ''}": asyncio.run(
-                _scratch(postgres_url, _push_throughput(n), push_orders)
-            )
+            f"{n}_worker_process{'es' if n > 1 else ''}": _scratch(postgres_url, _push_throughput(n), push_orders)
             for n in (1, 2)
         },
     }
 
 
-async def _scratch(postgres_url: str, work: Any, size: int) -> dict[str, Any]:
-    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"hgw_bench_{uuid.uuid4().hex[:8]}"
-    conn = await psycopg.AsyncConnection.connect(admin_dsn, autocommit=True)
-    async with conn:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+def _scratch(postgres_url: str, work: Any, size: int) -> dict[str, Any]:
+    """`work(gw, size)` on a gateway over a scratch database next to `postgres_url`'s, dropped afterwards."""
+    with scratch_database(postgres_url, "hgw_bench") as url:
+        return asyncio.run(_measure(url, work, size))
+
+
+async def _measure(url: str, work: Any, size: int) -> dict[str, Any]:
+    await asyncio.to_thread(upgrade, url)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            data_dir=Path(tmp), database_url=url, mode="test", port=0, push_workers=0, release_max=200,
+            rate_per_minute=10**7, rate_burst=10**6,
+        )
+        gw = build_gateway(settings)
         try:
-            url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-            await asyncio.to_thread(upgrade, url)
-            with tempfile.TemporaryDirectory() as tmp:
-                settings = Settings(
-                    data_dir=Path(tmp), database_url=url, mode="test", port=0, push_workers=0, release_max=200,
-                    rate_per_minute=10**7, rate_burst=10**6,
-                )
-                gw = build_gateway(settings)
-                try:
-                    figures: dict[str, Any] = await work(gw, size)
-                    return figures
-                finally:
-                    await gw.close()
+            figures: dict[str, Any] = await work(gw, size)
+            return figures
         finally:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await gw.close()
 
 
 @asynccontextmanager

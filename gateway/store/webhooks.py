@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlalchemy.orm import aliased
 from sqlmodel import and_, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -116,6 +116,24 @@ async def deliveries(
     if state is not None:
         stmt = stmt.where(WebhookDelivery.state == state)
     return list((await session.exec(stmt.order_by(col(WebhookDelivery.event_id)).limit(limit))).all())
+
+
+async def requeue_dead(session: AsyncSession, subscription_id: str, now: datetime, limit: int = 100_000) -> int:
+    """Queue the subscription's first `limit` dead deliveries (by event) again, attempts and age afresh; how many."""
+    dead = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.subscription_id == subscription_id, WebhookDelivery.state == "dead")
+        .order_by(col(WebhookDelivery.event_id))
+        .limit(limit)
+    )
+    stmt = (
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id).in_(dead))
+        .values(state="queued", attempts=0, queued_at=now, available_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.exec(stmt)
+    return int(result.rowcount or 0)
 
 
 async def remove_subscription(session: AsyncSession, subscription_id: str) -> None:

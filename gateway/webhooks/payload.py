@@ -20,8 +20,10 @@ from typing import Any
 
 from gateway import lifecycle
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM
+from gateway.fhir.serialise import dumps_bundle
 from gateway.fhir.urls import HOMECARE_BASE, HOMECARE_DELIVERY_STATUS, TRUST_PRESCRIPTION_NUMBER
 from gateway.services.status_feed import StatusEvent
+from gateway.services.tracker import BUSINESS_STATUS_SYSTEM
 
 FORMATS = ("fhir", "json")
 MEDIA_TYPES = {"fhir": "application/fhir+json", "json": "application/json"}
@@ -30,7 +32,6 @@ TEST_EVENT_KIND = "webhook-test"
 MESSAGE_EVENT_SYSTEM = f"{HOMECARE_BASE}/CodeSystem/message-event"
 EVENT_KIND_SYSTEM = f"{HOMECARE_BASE}/CodeSystem/lifecycle-event"
 EVENT_ID_SYSTEM = f"{HOMECARE_BASE}/Id/status-event"
-BUSINESS_STATUS_SYSTEM = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
 _NAMESPACE = uuid.UUID("4f0c8e4e-3d0b-5a52-9d2e-6b1f3c7e9a10")
 
 
@@ -38,7 +39,7 @@ def render(event: StatusEvent, fmt: str, *, source: str, destination: str) -> by
     """The request body for `event` in `fmt` (fhir or json); `source` is the gateway's public URL."""
     if fmt == "json":
         return _dumps(event.as_dict())
-    return _dumps(status_bundle(event, source=source, destination=destination))
+    return dumps_bundle(status_bundle(event, source=source, destination=destination))
 
 
 def ping_body(fmt: str, *, trust_ods: str, test_id: str, now: datetime, source: str, destination: str) -> bytes:
@@ -47,7 +48,7 @@ def ping_body(fmt: str, *, trust_ods: str, test_id: str, now: datetime, source: 
         return _dumps({"event_id": test_id, "at": now.isoformat(), "trust_ods": trust_ods, "kind": TEST_EVENT_KIND})
     header_id = _uuid(f"test-{test_id}")
     header = _header(header_id, trust_ods, source, destination, focus=None)
-    return _dumps(_bundle(_uuid(f"bundle-{test_id}"), test_id, now, [(header_id, header)]))
+    return dumps_bundle(_bundle(_uuid(f"bundle-{test_id}"), test_id, now, [(header_id, header)]))
 
 
 def status_bundle(event: StatusEvent, *, source: str, destination: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,6 +99,28 @@ def subscription_policy(sub: WebhookSubscription, default: RetryPolicy) -> Retry
         log(logger, logging.ERROR, "unusable webhook retry policy, using the default", subscription=sub.id,
             error=str(exc))
         return default
+
+
+def webhook_headers(
+    gw: Gateway,
+    subscription_id: str,
+    fmt: str,
+    body: bytes,
+    event_id: str,
+    now: datetime,
+    *,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The headers of a webhook request: media type, subscription, `extra`, and the signature over `body` at `now`.
+    ConfigurationError when the gateway has no signing keys (webhooks are always signed)."""
+    if gw.signing is None:
+        raise ConfigurationError("webhooks are signed, and this gateway has no signing keys")
+    return {
+        "Content-Type": payload.MEDIA_TYPES[fmt],
+        "X-HGW-Subscription": subscription_id,
+        **(extra or {}),
+        **signed_headers(body, gw.signing.current(), event_id=event_id, timestamp=int(now.timestamp())),
+    }
 
 
 def event_kinds(sub: WebhookSubscription) -> list[str] | None:
@@ -229,17 +251,11 @@ class WebhookRelay:
         return payload.render(event, job.format, source=self.gw.settings.public_base_url, destination=job.url)
 
     def _headers(self, job: WebhookJob, body: bytes) -> dict[str, str]:
-        if self.gw.signing is None:
-            raise ConfigurationError("webhooks are signed, and this gateway has no signing keys")
-        timestamp = int(self.gw.clock().timestamp())
         event_id = str(job.event_id)
-        return {
-            "Content-Type": payload.MEDIA_TYPES[job.format],
-            "Idempotency-Key": event_id,
-            "X-HGW-Subscription": job.subscription_id,
-            "X-HGW-Attempt": str(job.attempt),
-            **signed_headers(body, self.gw.signing.current(), event_id=event_id, timestamp=timestamp),
-        }
+        return webhook_headers(
+            self.gw, job.subscription_id, job.format, body, event_id, self.gw.clock(),
+            extra={"Idempotency-Key": event_id, "X-HGW-Attempt": str(job.attempt)},
+        )
 
     async def _finish(self, job: WebhookJob, answer: int | DeliveryError | None, give_up: str | None) -> WebhookResult:
         """Record the attempt's outcome if this worker still holds the lease (the fence)."""

@@ -21,15 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway import audit
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.policy import stored_policy
-from gateway.errors import ConfigurationError, InputError, Issue, Location, NotFoundError
+from gateway.errors import InputError, Issue, Location, NotFoundError
 from gateway.security.errors import ForbiddenError
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
 from gateway.webhooks import payload
-from gateway.webhooks.relay import WebhookConfig, event_kinds, subscription_policy
-from gateway.webhooks.signature import signed_headers
+from gateway.webhooks.relay import WebhookConfig, event_kinds, subscription_policy, webhook_headers
 from gateway.webhooks.transport import post_event
 
 MAX_URL = 2000
@@ -248,34 +247,24 @@ async def replay_dead(gw: Gateway, actor: audit.Actor, subscription_id: str) -> 
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         sub = await _visible(session, actor, subscription_id)
-        rows = await store.deliveries(session, sub.id, state="dead", limit=100_000)
-        for row in rows:
-            row.state, row.attempts, row.queued_at, row.available_at = "queued", 0, now, now
-            row.last_error = None
-            session.add(row)
-        if rows:
+        count = await store.requeue_dead(session, sub.id, now)
+        if count:
             await audit.append(session, gw.clock, actor, "operator.replay", "webhook", sub.id, "success",
-                               {"events": len(rows)})
-    return len(rows)
+                               {"events": count})
+    return count
 
 
 async def send_test(gw: Gateway, actor: audit.Actor, subscription_id: str, *, timeout: float = 10.0) -> TestResult:
     """POST one signed `webhook-test` event now (not queued, not retried) and report the receiver's answer."""
     _may_manage(actor)
     sub = await get_subscription(gw, actor, subscription_id)
-    if gw.signing is None:
-        raise ConfigurationError("webhooks are signed, and this gateway has no signing keys")
     now = gw.clock()
     test_id = f"test-{uuid.uuid4()}"
     body = payload.ping_body(
         sub.format, trust_ods=sub.trust_ods, test_id=test_id, now=now,
         source=gw.settings.public_base_url, destination=sub.url,
     )
-    headers = {
-        "Content-Type": payload.MEDIA_TYPES[sub.format],
-        "X-HGW-Subscription": sub.id,
-        **signed_headers(body, gw.signing.current(), event_id=test_id, timestamp=int(now.timestamp())),
-    }
+    headers = webhook_headers(gw, sub.id, sub.format, body, test_id, now)
     async with httpx.AsyncClient(transport=gw.http_transport, follow_redirects=False) as client:
         try:
             status = await post_event(client, sub.url, body, headers, timeout=timeout)

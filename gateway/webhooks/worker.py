@@ -22,7 +22,7 @@ WEBHOOK_HEARTBEAT = "webhooks"
 
 
 async def run_webhook_worker(
-    gw: Gateway, stop: asyncio.Event, relay: WebhookRelay, *, poll: float, heartbeat: Heartbeat | None = None
+    stop: asyncio.Event, relay: WebhookRelay, *, poll: float, heartbeat: Heartbeat | None = None
 ) -> None:
     """Deliver due webhook events until `stop` is set; wait `poll` seconds whenever there was nothing to do.
     `heartbeat` is beaten once a loop, as the push workers do (`gw.telemetry.heartbeats["webhooks"]`)."""
@@ -41,7 +41,7 @@ async def run_webhook_workers(
     """`count` workers sharing one relay (and `heartbeat`), until `stop` is set."""
     async with WebhookRelay.open(gw, config=config) as relay:
         await asyncio.gather(
-            *(run_webhook_worker(gw, stop, relay, poll=poll, heartbeat=heartbeat) for _ in range(count))
+            *(run_webhook_worker(stop, relay, poll=poll, heartbeat=heartbeat) for _ in range(count))
         )
 
 

@@ -24,7 +24,7 @@ async def test_a_failed_round_is_logged_and_the_loop_goes_on_beating() -> None:
     relay = ScriptedRelay(stop, [RuntimeError("database restarting"), ["delivered"], ["retry"]])
     heartbeat = CountingHeartbeat("webhooks", stale_after=60)
     async with asyncio.timeout(5):
-        await run_webhook_worker(SimpleNamespace(), stop, relay, poll=0.001, heartbeat=heartbeat)  # type: ignore[arg-type]
+        await run_webhook_worker(stop, relay, poll=0.001, heartbeat=heartbeat)  # type: ignore[arg-type]
     assert relay.rounds == 4 and heartbeat.beats == 4
 
 
