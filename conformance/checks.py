@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 
 from conformance.model import TestRun
-from gateway.errors import Issue
 from gateway.validator import Validator
 
 FHIR_JSON = "application/fhir+json"
@@ -18,10 +17,7 @@ def json_body(t: TestRun, response: httpx.Response, requirement: str, *, what: s
     try:
         return response.json()
     except ValueError:
-        t.require(
-            False, requirement, f"{what} is not JSON (HTTP {response.status_code}): {response.text[:200]!r}", "body"
-        )
-    return None
+        t.fail(requirement, f"{what} is not JSON (HTTP {response.status_code}): {response.text[:200]!r}", "body")
 
 
 def expect_status(
@@ -36,17 +32,13 @@ def expect_status(
     )
 
 
-def location_of(issue: Issue) -> str:
-    return issue.location.describe()
-
-
 def validation_findings(
     t: TestRun, resource: Any, requirement: str, *, profile: str | None = None, prefix: str = ""
 ) -> int:
     """Validate `resource` with our validator; one finding per error, located by its FHIRPath. Errors found."""
     errors = [i for i in Validator.from_package().validate(resource, profile) if i.severity in ("error", "fatal")]
     for issue in errors:
-        t.check(False, requirement, f"{issue.code}: {issue.message}", prefix + location_of(issue))
+        t.check(False, requirement, f"{issue.code}: {issue.message}", prefix + issue.location.describe())
     return len(errors)
 
 
@@ -78,11 +70,3 @@ def message_header(bundle: Any) -> dict[str, Any] | None:
         return None
     header = entries[0].get("resource")
     return header if isinstance(header, dict) and header.get("resourceType") == "MessageHeader" else None
-
-
-def resources_of(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [
-        e["resource"]
-        for e in bundle.get("entry") or []
-        if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == kind
-    ]

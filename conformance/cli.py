@@ -7,14 +7,17 @@ Exit codes (conformance.model.ExitCode): 0 passed, 1 a test failed, 2 usage or t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from conformance.context import SuiteContext, load_preset, tls_context
+from conformance.context import SuiteContext, load_preset, tls_context, write_preset
 from conformance.errors import UsageError
 from conformance.html_report import write_html
 from conformance.model import ExitCode
@@ -65,19 +68,28 @@ async def execute(invocation: dict[str, Any], out: Any = click.echo) -> dict[str
     return result.as_dict()
 
 
-def _finish(
-    report: dict[str, Any], report_json: Path | None, junit: Path | None, html: Path | None, sessions: Path | None
-) -> None:
-    if report_json:
-        write_json(report, report_json)
-    if junit:
-        write_junit(report, junit)
-    if html:
-        write_html(report, html)
-    click.echo(summary_text(report))
-    if sessions is not None:
-        click.echo(f"session saved: {save_session(report, sessions)}")
-    sys.exit(report["exit_code"])
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """Where a run's reports are written (--report-json, --junit, --html) and saved (--sessions; None: not saved)."""
+
+    report_json: Path | None
+    junit: Path | None
+    html: Path | None
+    sessions: Path | None
+
+    def run(self, invocation: dict[str, Any]) -> NoReturn:
+        """Execute `invocation`, write its reports, print the summary, save the session; exit with its exit code."""
+        report = _execute(invocation)
+        if self.report_json:
+            write_json(report, self.report_json)
+        if self.junit:
+            write_junit(report, self.junit)
+        if self.html:
+            write_html(report, self.html)
+        click.echo(summary_text(report))
+        if self.sessions is not None:
+            click.echo(f"session saved: {save_session(report, self.sessions)}")
+        sys.exit(report["exit_code"])
 
 
 _report_options = [
@@ -95,10 +107,24 @@ _report_options = [
 ]
 
 
-def report_options(fn: Any) -> Any:
+def report_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Add the report options to a command; it gets them as one `reports: ReportOptions` argument."""
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any,
+        report_json: Path | None,
+        junit: Path | None,
+        html: Path | None,
+        sessions: Path,
+        no_session: bool,
+        **kwargs: Any,
+    ) -> None:
+        fn(*args, reports=ReportOptions(report_json, junit, html, None if no_session else sessions), **kwargs)
+
     for option in reversed(_report_options):
-        fn = option(fn)
-    return fn
+        command = option(command)
+    return command
 
 
 @click.group()
@@ -138,11 +164,7 @@ def run(
     client_cert: str | None,
     client_key: str | None,
     ca_cert: str | None,
-    report_json: Path | None,
-    junit: Path | None,
-    html: Path | None,
-    sessions: Path,
-    no_session: bool,
+    reports: ReportOptions,
 ) -> None:
     """Run a suite against a target and write the reports."""
     invocation: dict[str, Any] = {
@@ -159,7 +181,7 @@ def run(
             "ca_cert": ca_cert and str(Path(ca_cert).resolve()),
         },
     }
-    _finish(_execute(invocation), report_json, junit, html, None if no_session else sessions)
+    reports.run(invocation)
 
 
 @conformance.command("rerun")
@@ -173,11 +195,7 @@ def rerun(
     tests: tuple[str, ...],
     groups: tuple[str, ...],
     failed: bool,
-    report_json: Path | None,
-    junit: Path | None,
-    html: Path | None,
-    sessions: Path,
-    no_session: bool,
+    reports: ReportOptions,
 ) -> None:
     """Run part of a saved session again, with the same suite, target, preset and options."""
     try:
@@ -186,7 +204,7 @@ def rerun(
         invocation = dict(previous["invocation"], tests=chosen, groups=chosen_groups, rerun_of=str(session))
     except UsageError as exc:
         _usage(exc)
-    _finish(_execute(invocation), report_json, junit, html, None if no_session else sessions)
+    reports.run(invocation)
 
 
 @conformance.command("compare")
@@ -213,11 +231,7 @@ def compare_runs(run_path: Path, expected: Path) -> None:
 def check_file(
     file: Path,
     content_type: str | None,
-    report_json: Path | None,
-    junit: Path | None,
-    html: Path | None,
-    sessions: Path,
-    no_session: bool,
+    reports: ReportOptions,
 ) -> None:
     """Offline: check a trust export or message (JAC CSV, Ascribe XML, HL7 v2, FHIR JSON); every error located."""
     invocation: dict[str, Any] = {
@@ -229,7 +243,7 @@ def check_file(
         "groups": [],
         "options": {"content_type": content_type},
     }
-    _finish(_execute(invocation), report_json, junit, html, None if no_session else sessions)
+    reports.run(invocation)
 
 
 @conformance.command("preset")
@@ -260,7 +274,5 @@ def preset(
         "other_provider": other_provider_ods,
     }
     parties = asyncio.run(register_preset(settings, ods))
-    from conformance.context import write_preset
-
     write_preset(out, parties, gateway_url)
     click.echo(json.dumps({"preset": str(out), **{name: p.key.client_id for name, p in parties.items()}}, indent=2))

@@ -23,7 +23,7 @@ import httpx
 
 from conformance.capture import Recorder
 from conformance.errors import UsageError
-from gateway.security.client_auth import ClientCredentialsAuth, ClientKey
+from gateway.security.client_auth import ClientCredentialsAuth, ClientKey, read_client_key
 
 PARTY_NAMES = ("trust", "provider", "other_trust", "other_provider")
 
@@ -51,16 +51,16 @@ def load_preset(path: Path) -> dict[str, Party]:
         if not isinstance(entry, dict):
             raise UsageError(f"preset {path}: {name} must be an object")
         try:
-            key_data = entry
+            client_id = str(entry["client_id"])
             if "key_file" in entry:
-                key_path = (path.parent / entry["key_file"]).resolve()
-                key_data = json.loads(key_path.read_text())
-            key = ClientKey(
-                str(entry["client_id"]),
-                str(key_data["private_key_pem"]).encode(),
-                str(key_data["kid"]),
-                str(key_data.get("alg", "ES384")),
-            )
+                key = read_client_key((path.parent / entry["key_file"]).resolve(), client_id)
+            else:
+                key = ClientKey(
+                    client_id,
+                    str(entry["private_key_pem"]).encode(),
+                    str(entry["kid"]),
+                    str(entry.get("alg", "ES384")),
+                )
             parties[name] = Party(name, str(entry["ods"]), key)
         except (KeyError, OSError, ValueError) as exc:
             raise UsageError(f"preset {path}: {name} is incomplete or unreadable ({exc})") from exc

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from conformance.errors import CheckFailed, Skipped
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 Outcome = Literal["pass", "fail", "skip", "error"]
 Level = Literal["SHALL", "SHOULD"]
+T = TypeVar("T")
 
 
 class ExitCode(enum.IntEnum):
@@ -149,8 +150,19 @@ class TestRun:
 
     def require(self, ok: bool, requirement: str, message: str, location: str | None = None) -> None:
         """Like `check`, and stop the test when it fails."""
-        if not self.check(ok, requirement, message, location):
-            raise CheckFailed(message)
+        if not ok:
+            self.fail(requirement, message, location)
+
+    def require_value(self, value: T | None, requirement: str, message: str, location: str | None = None) -> T:
+        """`value`, or (when it is None) a finding and the test stops, like `require`."""
+        if value is None:
+            self.fail(requirement, message, location)
+        return value
+
+    def fail(self, requirement: str, message: str, location: str | None = None) -> NoReturn:
+        """Record a finding against `requirement` and stop the test."""
+        self.check(False, requirement, message, location)
+        raise CheckFailed(message)
 
     def note(self, text: str) -> None:
         self.notes.append(text)

@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.jac import JacAdapter
 from adapters.jac.writer import render_export
+from gateway.domain.identifiers import bad_nhs_check_digit
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir.cancellation import build_cancellation
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
@@ -26,10 +27,6 @@ def unique_rows(count: int, *, trust_ods: str, provider_ods: str, deliveries: in
     return export_rows(
         count, seed=seed, trust_ods=trust_ods, provider_ods=provider_ods, rx_prefix=prefix, max_deliveries=deliveries
     )
-
-
-def export_body(rows: list[dict[str, str]]) -> bytes:
-    return render_export(rows)
 
 
 def prescriptions(rows: list[dict[str, str]]) -> list[HomecarePrescription]:
@@ -84,7 +81,6 @@ class SampleOrder:
         for index, entry in enumerate(bundle["entry"]):
             if entry["resource"]["resourceType"] == "Patient":
                 ident = entry["resource"]["identifier"][0]
-                value = ident["value"]
-                ident["value"] = value[:-1] + str((int(value[-1]) + 1) % 10)
+                ident["value"] = bad_nhs_check_digit(ident["value"])
                 return bundle, f"Bundle.entry[{index}].resource.identifier[0].value"
         raise ValueError("the sample order has no Patient")

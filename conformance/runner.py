@@ -110,7 +110,7 @@ async def run_suite(
             ctx.recorder.current_test = case.id
             begin = time.perf_counter()
             run = TestRun(case, CATALOGUE)
-            outcome, message = await _run_one(case.id, case.depends, outcomes, ctx, run, unreachable)
+            outcome, message = await _run_one(outcomes, ctx, run, unreachable)
             outcomes[case.id] = outcome
             ctx.recorder.current_test = None
             results.append(
@@ -144,16 +144,11 @@ async def run_suite(
 
 
 async def _run_one(
-    test_id: str,
-    depends: tuple[str, ...],
-    outcomes: dict[str, Outcome],
-    ctx: SuiteContext,
-    run: TestRun,
-    unreachable: str | None,
+    outcomes: dict[str, Outcome], ctx: SuiteContext, run: TestRun, unreachable: str | None
 ) -> tuple[Outcome, str]:
     if unreachable is not None:
         return "error", f"target unreachable: {unreachable}"
-    blocked = [d for d in depends if outcomes.get(d) != "pass"]
+    blocked = [d for d in run.case.depends if outcomes.get(d) != "pass"]
     if blocked:
         return "skip", "needs " + ", ".join(f"{d} ({outcomes.get(d, 'not run')})" for d in blocked)
     try:

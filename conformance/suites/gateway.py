@@ -22,7 +22,6 @@ from conformance.model import TestRun
 from conformance.orders import SampleOrder, prescriptions, unique_rows
 from conformance.suites.gateway_common import (
     FHIR,
-    SHORT_FORM,
     SUITE,
     flow,
     formats,
@@ -35,6 +34,7 @@ from conformance.suites.gateway_common import (
     release_for,
 )
 from gateway.domain.identifiers import is_valid_short_form_id
+from gateway.fhir.urls import PRESCRIPTION_ORDER_NUMBER
 from gateway.security.client_auth import token_request
 from gateway.signing.bundle import verify_bundle
 from gateway.simulate import provider_messages as msg
@@ -63,10 +63,7 @@ async def anonymous_refused(ctx: SuiteContext, t: TestRun) -> None:
 
 @meta.test("GW-META-002", "Token endpoint accepts a private_key_jwt assertion", requirements=["GW-AUTH-2"])
 async def token(ctx: SuiteContext, t: TestRun) -> None:
-    need(ctx, t, "trust")
-    party = ctx.party("trust")
-    if party is None:  # stopped by t.require
-        return
+    [party] = need(ctx, t, "trust")
     url = f"{ctx.base}/oauth2/token"
     r = await ctx.client().post(url, data=token_request(party.key, url))
     expect_status(t, r, 200, "GW-AUTH-2", "POST /oauth2/token")
@@ -268,7 +265,9 @@ async def dispensed(ctx: SuiteContext, t: TestRun) -> None:
     "GW-FLOW-007", "The tracker shows the prescription's Tasks", requirements=["GW-STATUS-3"], depends=["GW-FLOW-006"]
 )
 async def tracker(ctx: SuiteContext, t: TestRun) -> None:
-    r = await ctx.client("trust").get("/FHIR/R4/Task", params={"focus:identifier": f"{SHORT_FORM}|{ctx.state['sid']}"})
+    r = await ctx.client("trust").get(
+        "/FHIR/R4/Task", params={"focus:identifier": f"{PRESCRIPTION_ORDER_NUMBER}|{ctx.state['sid']}"}
+    )
     expect_status(t, r, 200, "GW-STATUS-3", "GET /FHIR/R4/Task?focus:identifier")
     body = json_body(t, r, "GW-STATUS-3")
     tasks = [e.get("resource", {}) for e in body.get("entry", [])]

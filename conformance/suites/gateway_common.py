@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.jac.writer import render_export
 from conformance.checks import (
     FHIR_JSON,
     expect_status,
     json_body,
 )
-from conformance.context import SuiteContext
+from conformance.context import Party, SuiteContext
 from conformance.model import Suite, TestRun
-from conformance.orders import export_body
 from gateway.simulate import provider_messages as msg
 
 SUITE = Suite("gateway", "Homecare Gateway conformance: gateway")
 FHIR = {"Content-Type": FHIR_JSON}
-SHORT_FORM = "https://fhir.nhs.uk/Id/prescription-order-number"
 
 meta = SUITE.group("GW-META", "Authentication, metadata and validation")
 flow = SUITE.group("GW-FLOW", "Export → order → acknowledgement → dispense → delivery → status")
@@ -32,15 +31,18 @@ def party_ods(ctx: SuiteContext, name: str) -> str:
     return party.ods
 
 
-def need(ctx: SuiteContext, t: TestRun, *names: str) -> None:
-    missing = [n for n in names if ctx.party(n) is None]
+def need(ctx: SuiteContext, t: TestRun, *names: str) -> list[Party]:
+    """The preset's parties `names`, in that order; the test skips when any is missing."""
+    parties = [ctx.party(n) for n in names]
+    missing = [n for n, p in zip(names, parties, strict=True) if p is None]
     if missing:
         t.skip(f"the preset has no {', '.join(missing)}")
+    return [p for p in parties if p is not None]
 
 
 async def post_export(ctx: SuiteContext, rows: list[dict[str, str]]) -> Any:
     return await ctx.client("trust").post(
-        "/api/v1/exports", content=export_body(rows), headers={"Content-Type": "text/csv"}
+        "/api/v1/exports", content=render_export(rows), headers={"Content-Type": "text/csv"}
     )
 
 
@@ -63,6 +65,4 @@ async def release_for(ctx: SuiteContext, party: str, sid: str) -> tuple[int, lis
     )
     if r.status_code != 200:
         return r.status_code, []
-    passed = next((p for p in r.json().get("parameter", []) if p.get("name") == "passedPrescriptions"), None)
-    entries = (passed or {}).get("resource", {}).get("entry", [])
-    return 200, [e["resource"] for e in entries]
+    return 200, msg.passed_orders(r.json())

@@ -9,7 +9,6 @@ from conformance.checks import (
     issue_code,
     json_body,
     outcome_issues,
-    resources_of,
     validation_findings,
 )
 from conformance.context import SuiteContext
@@ -26,6 +25,7 @@ from conformance.suites.gateway_common import (
     prescription_view,
     release_for,
 )
+from gateway.domain.identifiers import bad_nhs_check_digit
 from gateway.simulate import provider_messages as msg
 
 __all__ = ["SUITE"]
@@ -69,7 +69,7 @@ async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
         f"event {facts['event']!r}",
         "Bundle.entry[0].resource.eventCoding.code",
     )
-    statuses = {r.get("status") for r in resources_of(update, "MedicationRequest")}
+    statuses = {r.get("status") for r in msg.resources(update, "MedicationRequest")}
     t.check(
         statuses == {"cancelled"},
         "GW-CAN-1",
@@ -96,7 +96,7 @@ async def bad_nhs_number(ctx: SuiteContext, t: TestRun) -> None:
     bad_rx = rows[0]["RxNumber"]
     for row in rows:
         if row["RxNumber"] == bad_rx:
-            row["NHSNumber"] = row["NHSNumber"][:-1] + str((int(row["NHSNumber"][-1]) + 1) % 10)
+            row["NHSNumber"] = bad_nhs_check_digit(row["NHSNumber"])
     r = await post_export(ctx, rows)
     report = json_body(t, r, "GW-EXP-2")
     outcomes = {p["rx_number"]: p for p in report.get("prescriptions", [])}

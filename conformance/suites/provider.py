@@ -60,15 +60,12 @@ async def _send(ctx: SuiteContext, body: bytes, message_id: str) -> Any:
 
 def check_response_message(t: TestRun, body: Any, answered_id: str) -> str | None:
     """The response code of a response message answering `answered_id`, with findings for what is wrong."""
-    header = message_header(body)
-    t.require(
-        header is not None,
+    header = t.require_value(
+        message_header(body),
         "PRV-MSG-1",
         "the answer is not a message Bundle with a MessageHeader first",
         "Bundle.entry[0].resource",
     )
-    if header is None:  # stopped by t.require
-        return None
     validation_findings(t, body, "PRV-MSG-1")
     response: dict[str, Any] = header["response"] if isinstance(header.get("response"), dict) else {}
     got = response.get("identifier")
@@ -306,10 +303,12 @@ def _event(arrival: Arrival) -> str | None:
 )
 async def polls(ctx: SuiteContext, t: TestRun) -> None:
     listener: Listener = ctx.state["listener"]
-    poll = await listener.wait_for(lambda a: a.path.rstrip("/").endswith("/Task/$release"), ctx.timeout)
-    t.require(poll is not None, "PRV-PULL-1", f"no Task/$release within {ctx.timeout:g} s", "POST Task/$release")
-    if poll is None:  # stopped by t.require
-        return
+    poll = t.require_value(
+        await listener.wait_for(lambda a: a.path.rstrip("/").endswith("/Task/$release"), ctx.timeout),
+        "PRV-PULL-1",
+        f"no Task/$release within {ctx.timeout:g} s",
+        "POST Task/$release",
+    )
     tokens = [a for a in listener.arrivals if a.path.rstrip("/").endswith("/oauth2/token")]
     t.check(
         bool(tokens) and poll.headers.get("authorization", "").lower().startswith("bearer "),
@@ -355,10 +354,12 @@ async def polls(ctx: SuiteContext, t: TestRun) -> None:
 )
 async def acknowledges(ctx: SuiteContext, t: TestRun) -> None:
     listener: Listener = ctx.state["listener"]
-    ack = await listener.wait_for(lambda a: _is_message(a) and (_event(a) or "").endswith("-response"), ctx.timeout)
-    t.require(ack is not None, "PRV-PULL-2", f"no response message within {ctx.timeout:g} s", "POST $process-message")
-    if ack is None:  # stopped by t.require
-        return
+    ack = t.require_value(
+        await listener.wait_for(lambda a: _is_message(a) and (_event(a) or "").endswith("-response"), ctx.timeout),
+        "PRV-PULL-2",
+        f"no response message within {ctx.timeout:g} s",
+        "POST $process-message",
+    )
     code = check_response_message(t, _loads(ack.body), ctx.state["gateway"].order.message_id)
     t.check(code == "ok", "PRV-MSG-4", f"a conforming order was answered {code!r}", f"{HEADERS_PATH}.response.code")
 
@@ -372,13 +373,12 @@ async def acknowledges(ctx: SuiteContext, t: TestRun) -> None:
 )
 async def delivery_status(ctx: SuiteContext, t: TestRun) -> None:
     listener: Listener = ctx.state["listener"]
-    arrival = await listener.wait_for(
-        lambda a: a.method == "POST" and a.path.rstrip("/").endswith("/Task"), ctx.timeout
+    arrival = t.require_value(
+        await listener.wait_for(lambda a: a.method == "POST" and a.path.rstrip("/").endswith("/Task"), ctx.timeout),
+        "PRV-PULL-3",
+        f"no delivery Task within {ctx.timeout:g} s",
+        "POST Task",
     )
-    if not t.check(arrival is not None, "PRV-PULL-3", f"no delivery Task within {ctx.timeout:g} s", "POST Task"):
-        return
-    if arrival is None:  # stopped by t.require
-        return
     task = _loads(arrival.body) or {}
     validation_findings(t, task, "PRV-PULL-3")
     focus = ((task.get("focus") or {}).get("identifier") or {}).get("value")
@@ -395,10 +395,10 @@ async def delivery_status(ctx: SuiteContext, t: TestRun) -> None:
 )
 async def dispense(ctx: SuiteContext, t: TestRun) -> None:
     listener: Listener = ctx.state["listener"]
-    arrival = await listener.wait_for(lambda a: _is_message(a) and _event(a) == "dispense-notification", ctx.timeout)
-    if t.check(
-        arrival is not None, "PRV-PULL-4", f"no dispense-notification within {ctx.timeout:g} s", "POST $process-message"
-    ):
-        if arrival is None:  # stopped by t.require
-            return
-        validation_findings(t, _loads(arrival.body), "PRV-PULL-4")
+    arrival = t.require_value(
+        await listener.wait_for(lambda a: _is_message(a) and _event(a) == "dispense-notification", ctx.timeout),
+        "PRV-PULL-4",
+        f"no dispense-notification within {ctx.timeout:g} s",
+        "POST $process-message",
+    )
+    validation_findings(t, _loads(arrival.body), "PRV-PULL-4")

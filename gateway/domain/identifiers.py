@@ -120,3 +120,8 @@ def nhs_number_check_digit(first_nine: str) -> int | None:
     total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
     check = (11 - total % 11) % 11
     return None if check == 10 else check
+
+
+def bad_nhs_check_digit(value: str) -> str:
+    """`value` with its last (check) digit moved on by one: a number that fails Modulus 11, for tests."""
+    return value[:-1] + str((int(value[-1]) + 1) % 10)

@@ -36,8 +36,7 @@ class SimulatedProvider:
 
     async def release(self, max_count: int | None = None) -> list[dict[str, Any]]:
         response = await self._post("/FHIR/R4/Task/$release", msg.release_request(self.ods, max_count))
-        passed = next(p for p in response.json()["parameter"] if p["name"] == "passedPrescriptions")
-        return [e["resource"] for e in passed["resource"].get("entry", [])]
+        return msg.passed_orders(response.json())
 
     async def fulfil(self, order: dict[str, Any]) -> None:
         """Acknowledge one order, then take each authorised delivery through scheduled → dispatched → delivered."""

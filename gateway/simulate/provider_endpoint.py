@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.services.messages import ORDER_EVENTS
 from gateway.simulate import provider_messages as msg
 from gateway.validator import Validator
 
 FHIR_JSON = "application/fhir+json"
-ORDER_EVENTS = ("prescription-order", "prescription-order-update")
 
 
 def outcome(issues: list[dict[str, Any]]) -> dict[str, Any]:
@@ -90,8 +90,4 @@ class SimulatedProviderEndpoint:
         return 200, msg.acknowledgement(self.ods, message_id, self.source)
 
     def _fatal(self, message_id: str, issues: list[dict[str, Any]]) -> dict[str, Any]:
-        body = msg.acknowledgement(self.ods, message_id, self.source, code="fatal-error")
-        problem = outcome(issues)
-        body["entry"].append({"fullUrl": f"urn:uuid:{problem['id']}", "resource": problem})
-        body["entry"][0]["resource"]["response"]["details"] = {"reference": f"urn:uuid:{problem['id']}"}
-        return body
+        return msg.fatal_response(self.ods, message_id, self.source, outcome(issues))

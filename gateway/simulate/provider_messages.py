@@ -256,15 +256,33 @@ def release_request(
     return {"resourceType": "Parameters", "parameter": params}
 
 
+def passed_orders(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The orders a Task/$release answer (Parameters) hands over: the resources of its passedPrescriptions
+    Bundle; [] when it has none."""
+    passed = next((p for p in parameters.get("parameter", []) if p.get("name") == "passedPrescriptions"), None)
+    entries = (passed or {}).get("resource", {}).get("entry", [])
+    return [e["resource"] for e in entries]
+
+
 def _input(code: str, **value: Any) -> dict[str, Any]:
     return {"type": {"coding": [{"system": TASK_INPUT, "code": code}]}, **value}
 
 
-def rejection(provider_ods: str, order_message_id: str, source: str, issues: list[tuple[str, str]]) -> dict[str, Any]:
-    """A fatal-error response: the provider cannot fulfil the order, for the coded reasons in an OperationOutcome."""
+def fatal_response(provider_ods: str, order_message_id: str, source: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """A fatal-error response message to `order_message_id`; `outcome` (an OperationOutcome) says why."""
     header = _header(
         provider_ods, "prescription-order-response", "Prescription Order Response", source, order_message_id
     )
+    header["response"] = {
+        "identifier": order_message_id,
+        "code": "fatal-error",
+        "details": {"reference": f"urn:uuid:{outcome['id']}"},
+    }
+    return _message(header, [outcome])
+
+
+def rejection(provider_ods: str, order_message_id: str, source: str, issues: list[tuple[str, str]]) -> dict[str, Any]:
+    """A fatal-error response: the provider cannot fulfil the order, for the coded reasons in an OperationOutcome."""
     outcome = {
         "resourceType": "OperationOutcome",
         "id": _uuid(),
@@ -279,12 +297,7 @@ def rejection(provider_ods: str, order_message_id: str, source: str, issues: lis
             for c, d in issues
         ],
     }
-    header["response"] = {
-        "identifier": order_message_id,
-        "code": "fatal-error",
-        "details": {"reference": f"urn:uuid:{outcome['id']}"},
-    }
-    return _message(header, [outcome])
+    return fatal_response(provider_ods, order_message_id, source, outcome)
 
 
 def withdraw_task(

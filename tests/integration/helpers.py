@@ -32,8 +32,9 @@ def error_codes(outcome: dict[str, Any]) -> list[str]:
 def passed_prescriptions(r: httpx.Response) -> list[dict[str, Any]]:
     """The orders a Task/$release answer hands over: the resources of its passedPrescriptions Bundle."""
     assert r.status_code == 200, r.text
-    part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-    return [e["resource"] for e in part["resource"].get("entry", [])]
+    body = r.json()
+    assert any(p["name"] == "passedPrescriptions" for p in body["parameter"]), r.text
+    return msg.passed_orders(body)
 
 
 async def release(client: httpx.AsyncClient, ods: str, **kw: Any) -> list[dict[str, Any]]:

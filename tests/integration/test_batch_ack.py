@@ -16,17 +16,13 @@ from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.store import repository
 from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
-from tests.integration.helpers import FHIR, error_codes, export, post_export
+from tests.integration.helpers import FHIR, error_codes, export, post_export, release
 
-RELEASE = "/FHIR/R4/Task/$release"
 SOURCE = "https://provider.example/fhir"
 
 
 async def _release(client: httpx.AsyncClient, ods: str) -> list[str]:
-    r = await client.post(RELEASE, json=msg.release_request(ods), headers=FHIR)
-    assert r.status_code == 200, r.text
-    part = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")
-    return [msg.order_facts(e["resource"])["message_id"] for e in part["resource"].get("entry", [])]
+    return [msg.order_facts(order)["message_id"] for order in await release(client, ods)]
 
 
 async def _batch(client: httpx.AsyncClient, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from adapters.jac.writer import render_export
 from conformance.context import SuiteContext
 from conformance.runner import RunResult, run_suite
 from conformance.suites import suite_spec
+from gateway.domain.identifiers import bad_nhs_check_digit
 from gateway.simulate.samples import export_rows
 from gateway.simulate.trust import post_export
 from tests.paths import DATA
@@ -53,7 +54,7 @@ async def test_bad_nhs_number_in_a_jac_file_is_located(tmp_path: Path) -> None:
     bad = rows[0]["RxNumber"]
     for row in rows:
         if row["RxNumber"] == bad:
-            row["NHSNumber"] = row["NHSNumber"][:-1] + str((int(row["NHSNumber"][-1]) + 1) % 10)
+            row["NHSNumber"] = bad_nhs_check_digit(row["NHSNumber"])
     path = tmp_path / "export.csv"
     path.write_bytes(render_export(rows))
     result = await _check(path)

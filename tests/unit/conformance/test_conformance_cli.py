@@ -15,6 +15,7 @@ from conformance.model import ExitCode
 from conformance.requirements import CATALOGUE
 from conformance.suites import suite_spec
 from gateway.cli import cli
+from gateway.domain.identifiers import bad_nhs_check_digit
 from gateway.simulate.samples import export_rows
 
 
@@ -23,7 +24,7 @@ def _export(tmp_path: Path, *, bad_nhs: bool) -> Path:
     if bad_nhs:
         for row in rows:
             if row["RxNumber"] == rows[0]["RxNumber"]:
-                row["NHSNumber"] = row["NHSNumber"][:-1] + str((int(row["NHSNumber"][-1]) + 1) % 10)
+                row["NHSNumber"] = bad_nhs_check_digit(row["NHSNumber"])
     path = tmp_path / ("bad.csv" if bad_nhs else "good.csv")
     path.write_bytes(render_export(rows))
     return path
