@@ -121,21 +121,31 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
 def _apply(
     code: str, target: pull_batch.AckTarget, status: dict[str, str], item_status: dict[str, str], item_ids: list[str]
 ) -> tuple[str, str | None, dict[str, str]]:
-    """The timeline kind, the prescription's new status (None: unchanged) and the items' new statuses.
+    """`response_effect` of one acknowledgement on the batch's view of the statuses."""
+    items = [(item, item_status[item]) for item in item_ids]
+    return response_effect(code, target.event, status[target.prescription_id], items)
 
-    ok: the prescription goes to 0002 With Dispenser (for a cancellation, 0005 Cancelled) with its items;
-    transient-error and fatal-error change the order only. Raises StateTransitionError, having changed nothing.
+
+def response_effect(
+    code: str, event: str | None, prescription_status: str, items: Sequence[tuple[str, str]]
+) -> tuple[str, str | None, dict[str, str]]:
+    """What a provider's response to an order does: the timeline kind, the prescription's new status (None:
+    unchanged) and the line items' new statuses ((id, status) pairs in, id -> status out). Pull acknowledgements
+    and push answers (`release.apply_response`) both decide here.
+
+    ok: the prescription goes to 0002 With Dispenser (for a cancellation, `event` prescription-order-update,
+    0005 Cancelled) with its items; transient-error and fatal-error change the order only. Raises
+    StateTransitionError, having changed nothing.
     """
     if code == "transient-error":
         return "provider-transient-error", None, {}
     if code == "fatal-error":
         return "provider-rejected", None, {}
-    cancelling = target.event == "prescription-order-update"
+    cancelling = event == "prescription-order-update"
     new_status = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
-    lifecycle.check_prescription_transition(status[target.prescription_id], new_status)
+    lifecycle.check_prescription_transition(prescription_status, new_status)
     new_items: dict[str, str] = {}
-    for item in item_ids:
-        current = item_status[item]
+    for item, current in items:
         if cancelling:
             if current in OPEN_ITEM_STATUSES:
                 new_items[item] = lifecycle.ITEM_CANCELLED

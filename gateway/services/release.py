@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import audit, lifecycle
+from gateway import audit
 from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import RELEASE, Principal, Role, require_role, require_same_tenant
@@ -172,38 +172,34 @@ async def apply_response(
 
     ok: the prescription goes to 0002 With Dispenser (or, for a cancellation, 0005 Cancelled) with its items;
     transient-error: the order is queued again for `requeue_at`; fatal-error: the order is rejected.
-    Pull acknowledgements (`gateway.services.acknowledgements`) and push answers (`gateway.delivery.push`) both
-    come here.
+    Push answers (`gateway.delivery.push`) come here; what a response does is decided by
+    `acknowledgements.response_effect`, as for pull acknowledgements, before anything is changed.
     """
     message_id = entry.message_id
     prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
+    items: list[PrescriptionItem] = []
+    event = None
+    if code == "ok":
+        items = await repository.prescription_items(session, prescription.id)
+        event = await pull_batch.message_event(session, message_id)
+    kind, new_status, new_items = acknowledgements.response_effect(
+        code, event, prescription.status, [(item.id, item.status) for item in items]
+    )
     if code == "transient-error":
         entry.state = "queued"
         entry.available_at = requeue_at
         entry.lease_expires_at = None
-        kind = "provider-transient-error"
-    elif code == "fatal-error":
-        entry.state = "rejected"
-        entry.acknowledged_at = now
-        kind = "provider-rejected"
     else:
-        cancelling = await pull_batch.message_event(session, message_id) == "prescription-order-update"
-        target = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
-        lifecycle.check_prescription_transition(prescription.status, target)
-        entry.state = "acknowledged"
+        entry.state = "rejected" if code == "fatal-error" else "acknowledged"
         entry.acknowledged_at = now
-        prescription.status = target
+    if new_status is not None:
+        prescription.status = new_status
         prescription.updated_at = now
         session.add(prescription)
-        items: list[PrescriptionItem] = await repository.prescription_items(session, prescription.id)
-        for item in items:
-            if cancelling and item.status in acknowledgements.OPEN_ITEM_STATUSES:
-                item.status = lifecycle.ITEM_CANCELLED
-            elif not cancelling:
-                lifecycle.check_item_transition(item.status, lifecycle.ITEM_WITH_DISPENSER)
-                item.status = lifecycle.ITEM_WITH_DISPENSER
+    for item in items:
+        if item.id in new_items:
+            item.status = new_items[item.id]
             session.add(item)
-        kind = "cancelled" if cancelling else "acknowledged"
     session.add(entry)
     await audit.append(
         session, gw.clock, actor, "order.acknowledge", "message", message_id, "success", {"response": code}
