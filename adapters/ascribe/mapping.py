@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from adapters.ascribe import issues as codes
 from adapters.ascribe.reader import Checker, Element
 from adapters.jac.rows import split_prescriber_name
-from gateway.domain.model import Action, HomecarePrescription, PrescriberCodeType, ServiceType, Sex
+from gateway.domain.model import Action, HomecarePrescription, RegisterCodeType, ServiceType, Sex
 
 SOURCE_FORMAT = "ascribe"
 # Each part is gathered as plain data and the whole prescription validated once, as the JAC adapter does.
@@ -27,7 +27,7 @@ ACTIONS = {"new": Action.NEW, "amend": Action.AMEND, "cancel": Action.CANCEL}
 GENDERS = {"male": Sex.MALE, "female": Sex.FEMALE, "other": Sex.INDETERMINATE, "unknown": Sex.UNKNOWN}
 SERVICES = {"delivery": ServiceType.DELIVERY, "delivery-nursing": ServiceType.DELIVERY_NURSING,
             "delivery-training": ServiceType.DELIVERY_TRAINING}
-CODE_TYPES = {member.value: member for member in PrescriberCodeType}
+CODE_TYPES = {member.value: member for member in RegisterCodeType}
 BOOLEANS = {"true": True, "false": False}
 TELECOM_SYSTEMS = {"phone": "phone", "mobile": "mobile", "email": "email"}
 FREQUENCY_CODE_RE = re.compile(r"OD|BD|TDS|QDS|OW|STAT|PRN|EVERY [1-9][0-9]{0,2} (?:DAYS|WEEKS)")

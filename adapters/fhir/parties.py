@@ -200,28 +200,46 @@ def read_prescriber(r: Reader, bundle: MessageBundle, requester: Entry) -> Data 
 
 
 def _registration(r: Reader, identifiers: list[Any], at: Callable[[int], str], path: str) -> Data:
-    """The first GMC/NMC/GPhC/HCPC number, checked; `at(i)` locates identifier i."""
+    """The prescriber's one professional code, read as EPS reads it (practitioner.ts
+    `getAgentPersonPersonIdForAuthor`): exactly one of GMC, NMC, GPhC, HCPC or professional-code; a GMC number's
+    leading "C" is dropped; the format is not EPS's business (a mismatch is a warning). A GMP number is refused as
+    EPS refuses it on a prescription (bundle-validator.ts). `at(i)` locates identifier i."""
+    found: list[tuple[int, str, Any]] = []
     for index, ident in enumerate(identifiers):
         system = ident.get("system") if isinstance(ident, dict) else None
+        if system == urls.GMP_NUMBER:
+            r.fail(codes.INVALID_PRESCRIBER_CODE, f"{at(index)}.system", "a GP prescribing (GMP) number does not "
+                   "identify the prescriber of a prescription", value=system,
+                   expected="GMC|NMC|GPhC|HCPC|professional-code")
+            return {}
         register = _REGISTER_OF_SYSTEM.get(system) if isinstance(system, str) else None
-        if register is None:
-            continue
-        value, vpath = ident.get("value"), f"{at(index)}.value"
-        if not isinstance(value, str) or not is_valid_prescriber_code(register, value):
-            r.fail(codes.INVALID_PRESCRIBER_CODE, vpath, f"not a valid {register} registration number", value=value,
-                   expected=PRESCRIBER_CODE_FORMATS[register])
-            return {}
-        if homecare_prescription_type(register, value) is None:
-            r.fail(codes.UNSUPPORTED_PRESCRIBER, vpath, "this HCPC profession cannot prescribe", value=value,
-                   expected="an HCPC number of a prescribing profession (CH, DT, PA, PH or RA)")
-            return {}
-        return {"code": value, "code_type": register}
-    seen = [i.get("system") for i in identifiers if isinstance(i, dict)]
-    r.fail(codes.INVALID_PRESCRIBER_CODE, path,
-           "the prescriber has no professional registration number (GMC, NMC, GPhC or HCPC)",
-           value=", ".join(str(s) for s in seen) or None,
-           expected="an identifier with system " + " or ".join(urls.PRESCRIBER_NUMBER_SYSTEMS.values()))
-    return {}
+        if register is not None:
+            found.append((index, register, ident.get("value")))
+    if len(found) != 1:
+        seen = [i.get("system") for i in identifiers if isinstance(i, dict)]
+        r.fail(codes.INVALID_PRESCRIBER_CODE, path,
+               "expected exactly one professional code: one of GMC|NMC|GPhC|HCPC|professional-code",
+               value=", ".join(str(s) for s in seen) or None,
+               expected="one identifier with system " + " or ".join(urls.PRESCRIBER_NUMBER_SYSTEMS.values()))
+        return {}
+    index, register, value = found[0]
+    vpath = f"{at(index)}.value"
+    if not isinstance(value, str) or not value.strip():
+        r.fail(codes.INVALID_PRESCRIBER_CODE, vpath, f"the {register} code is empty", value=value,
+               expected=PRESCRIBER_CODE_FORMATS[register])
+        return {}
+    value = value.strip()
+    if register == "GMC" and value[:1].upper() == "C":
+        value = value[1:]  # EPS drops it: "C1234567" is GMC number 1234567
+    if not is_valid_prescriber_code(register, value):
+        r.warn(codes.INVALID_PRESCRIBER_CODE, vpath, f"not the format of a {register} code; carried as EPS carries "
+               "it", value=value, expected=PRESCRIBER_CODE_FORMATS[register])
+    elif register == "HCPC" and homecare_prescription_type(register, value) is None:
+        # Gateway safety: only the HCPC professions with prescribing rights may prescribe.
+        r.fail(codes.UNSUPPORTED_PRESCRIBER, vpath, "this HCPC profession cannot prescribe", value=value,
+               expected="an HCPC number of a prescribing profession (CH, DT, PA, PH or RA)")
+        return {}
+    return {"code": value, "code_type": register}
 
 
 def _prescriber_name(r: Reader, practitioner: dict[str, Any], path: str, by_identifier: bool) -> Data:

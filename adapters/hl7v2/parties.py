@@ -17,7 +17,7 @@ from adapters.hl7v2.profile import (
 )
 from adapters.hl7v2.reader import FieldReader
 from adapters.jac import issues as codes
-from gateway.domain.model import PrescriberCodeType
+from gateway.domain.model import RegisterCodeType
 
 Data = dict[str, object]
 _HOSPITAL_NUMBER_MAX = 20
@@ -52,7 +52,7 @@ def read_patient(pid: FieldReader, today: date) -> tuple[Data, Data | None]:
 def read_prescriber(orc: FieldReader) -> Data:
     family = orc.text("ORC-12[1].2", required=True)
     given = orc.values["ORC-12[1].3"] or None
-    code_type = orc.code("ORC-12[1].9", PrescriberCodeType)
+    code_type = orc.code("ORC-12[1].9", RegisterCodeType)
     name = f"{family}, {given}" if family and given else family
     return {"name": name, "family": family, "given": given, "code": orc.prescriber_code("ORC-12[1].1", code_type),
             "code_type": code_type, "specialty": None, "clinic_code": None}

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from adapters.jac import issues as codes
 from adapters.jac.columns import ITEM_COLUMNS
 from adapters.jac.fields import RowReader
-from gateway.domain.model import Action, HomecarePrescription, PrescriberCodeType, ServiceType, Sex
+from gateway.domain.model import Action, HomecarePrescription, RegisterCodeType, ServiceType, Sex
 
 SOURCE_FORMAT = "jac"
 _RX_NUMBER_RE = re.compile(r"[A-Z0-9-]{1,20}")
@@ -148,7 +148,7 @@ def _delivery_address(r: RowReader) -> Data | None:
 def _prescriber(r: RowReader) -> Data:
     v = r.values
     name = r.text("PrescriberName", required=True)
-    code_type = r.code("PrescriberCodeType", PrescriberCodeType)
+    code_type = r.code("PrescriberCodeType", RegisterCodeType)
     family, given = split_prescriber_name(name) if name else (None, None)
     return {"name": name, "family": family, "given": given, "code": r.prescriber_code("PrescriberCode", code_type),
             "code_type": code_type, "specialty": v["Specialty"] or None, "clinic_code": v["ClinicCode"] or None}

@@ -39,12 +39,14 @@ _PRESCRIBER_CODE_RES = {
     "NMC": re.compile(r"[0-9]{2}[A-Z][0-9]{4}[A-Z]"),
     "GPHC": re.compile(r"[0-9]{7}"),
     "HCPC": re.compile(r"[A-Z]{2}[0-9]{5,6}"),
+    "PROFESSIONAL": re.compile(r"\S{1,35}"),
 }
 PRESCRIBER_CODE_FORMATS = {
     "GMC": "7 digits",
     "NMC": "2 digits, 1 letter, 4 digits, 1 letter (e.g. 12A3456E)",
     "GPHC": "7 digits",
     "HCPC": "2-letter profession prefix and 5 or 6 digits (e.g. PH123456)",
+    "PROFESSIONAL": "a professional code of up to 35 characters",
 }
 
 

@@ -33,6 +33,18 @@ class PrescriberCodeType(StrEnum):
     NMC = "NMC"
     GPHC = "GPHC"
     HCPC = "HCPC"
+    # EPS's professional-code: a prescriber code of no named register, carried as it is (no 12xx type follows).
+    # Only EPS FHIR messages carry it; exports name one of the four registers (RegisterCodeType).
+    PROFESSIONAL = "PROFESSIONAL"
+
+
+class RegisterCodeType(StrEnum):
+    """The professional registers a trust export names its prescriber by (JAC, Ascribe, HL7 v2)."""
+
+    GMC = "GMC"
+    NMC = "NMC"
+    GPHC = "GPHC"
+    HCPC = "HCPC"
 
 
 class _Frozen(BaseModel):

@@ -21,11 +21,16 @@ GMC_NUMBER: Final = "https://fhir.hl7.org.uk/Id/gmc-number"
 NMC_NUMBER: Final = "https://fhir.hl7.org.uk/Id/nmc-number"
 GPHC_NUMBER: Final = "https://fhir.hl7.org.uk/Id/gphc-number"
 HCPC_NUMBER: Final = "https://fhir.hl7.org.uk/Id/hcpc-number"
+# EPS carries a prescriber code of no named register under this system, unchecked (practitioner.ts).
+PROFESSIONAL_CODE: Final = "https://fhir.hl7.org.uk/Id/professional-code"
+# A GP's prescribing code; EPS refuses it as the prescriber of a prescription (bundle-validator.ts).
+GMP_NUMBER: Final = "https://fhir.hl7.org.uk/Id/gmp-number"
 PRESCRIBER_NUMBER_SYSTEMS: Final[dict[str, str]] = {
     "GMC": GMC_NUMBER,
     "NMC": NMC_NUMBER,
     "GPHC": GPHC_NUMBER,
     "HCPC": HCPC_NUMBER,
+    "PROFESSIONAL": PROFESSIONAL_CODE,
 }
 
 # --- code systems ---------------------------------------------------------------------------------------------------

@@ -178,10 +178,11 @@ def _bundle_issues(bundle: dict[str, Any], path: str) -> list[Issue]:
             issues.extend(_bundle_issues(resource, entry_path))
             continue
         # A signature Provenance lists what was signed; EPS accepts (200 OK) signed orders whose Provenance still
-        # names resources of another message, so there a dangling reference is only a warning.
-        severity: Severity = "warning" if resource_type == "Provenance" else "error"
-        for ref_path, reference in _references(resource, entry_path):
+        # names resources of another message, and a dispense notification's contained MedicationRequest names the
+        # original prescription's Patient and PractitionerRole: there a dangling reference is only a warning.
+        for ref_path, reference, lenient in _references(resource, entry_path):
             if reference[:9].lower() == "urn:uuid:" and _uuid_key(reference) not in full_urls:
+                severity: Severity = "warning" if resource_type == "Provenance" or lenient else "error"
                 issues.append(
                     Issue(
                         code=UNRESOLVED_REFERENCE,
@@ -199,15 +200,23 @@ def _uuid_key(url: str) -> str:
     return url.lower() if url[:9].lower() == "urn:uuid:" else url
 
 
-def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(FHIRPath, value) of every Reference.reference string under `node`, contained Bundles excluded."""
+def _references(node: Any, path: str, lenient: bool = False) -> Iterator[tuple[str, str, bool]]:
+    """(FHIRPath, value, EPS sends it dangling) of every Reference.reference string under `node`, contained Bundles
+    excluded. EPS sends dangling references (gateway/validator/references.py `_dangling_allowed`) inside a contained
+    MedicationRequest, in a MedicationRequest's basedOn, and on a Reference that also carries an identifier."""
     if isinstance(node, dict):
+        identified = "identifier" in node
+        request = node.get("resourceType") == "MedicationRequest"
         for key, value in node.items():
             if key == "reference" and isinstance(value, str):
-                yield f"{path}.reference", value
+                yield f"{path}.reference", value, lenient or identified
+            elif key == "contained" and isinstance(value, list):
+                for index, item in enumerate(value):
+                    inside = isinstance(item, dict) and item.get("resourceType") == "MedicationRequest"
+                    yield from _references(item, f"{path}.contained[{index}]", lenient or inside)
             elif isinstance(value, dict | list):
-                yield from _references(value, f"{path}.{key}")
+                yield from _references(value, f"{path}.{key}", lenient or (request and key == "basedOn"))
     elif isinstance(node, list):
         for index, value in enumerate(node):
             if isinstance(value, dict | list):
-                yield from _references(value, f"{path}[{index}]")
+                yield from _references(value, f"{path}[{index}]", lenient)

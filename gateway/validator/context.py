@@ -39,6 +39,7 @@ class Ref:
     targets: frozenset[str] | None
     element: Element
     frame: Frame
+    identified: bool = False  # the Reference also carries an identifier, which names its target on its own
 
 
 @dataclass(slots=True)

@@ -104,16 +104,21 @@ _RULES = (
 _MIXABLE = frozenset({"acute", "continuous"})
 
 
-def prescription_consistency(bundle: dict[str, Any], path: str, ctx: Context) -> None:
-    """Every MedicationRequest of a message Bundle belongs to one prescription, as EPS requires."""
+def _message_entries(bundle: dict[str, Any], resource_type: str) -> list[tuple[int, dict[str, Any]]]:
+    """(entry index, resource) of each entry of `resource_type` in a message Bundle; [] for other Bundles."""
     if bundle.get("type") != "message" or type(bundle.get("entry")) is not list:
-        return
-    requests = [
+        return []
+    return [
         (index, entry["resource"])
         for index, entry in enumerate(bundle["entry"])
         if type(entry) is dict and type(entry.get("resource")) is dict
-        and entry["resource"].get("resourceType") == "MedicationRequest"
+        and entry["resource"].get("resourceType") == resource_type
     ]
+
+
+def prescription_consistency(bundle: dict[str, Any], path: str, ctx: Context) -> None:
+    """Every MedicationRequest of a message Bundle belongs to one prescription, as EPS requires."""
+    requests = _message_entries(bundle, "MedicationRequest")
     if len(requests) < 2:
         return
     first_index, first = requests[0]
@@ -136,3 +141,53 @@ def prescription_consistency(bundle: dict[str, Any], path: str, ctx: Context) ->
 
 
 _MEDICATION_REQUEST = "http://hl7.org/fhir/StructureDefinition/MedicationRequest"
+_MEDICATION_DISPENSE = "http://hl7.org/fhir/StructureDefinition/MedicationDispense"
+_EXT_NON_DISPENSING_REASON = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionNonDispensingReason"
+_EXT_REPEAT_INFORMATION = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-RepeatInformation"
+
+
+def _extension_value(resource: dict[str, Any], url: str) -> Any:
+    for extension in resource.get("extension", ()):
+        if type(extension) is dict and extension.get("url") == url:
+            return repr({k: v for k, v in extension.items() if k != "url"})
+    return None
+
+
+def _dispense_subject(dispense: dict[str, Any]) -> Any:
+    subject = dispense.get("subject")
+    identifier = subject.get("identifier") if type(subject) is dict else None
+    return identifier.get("value") if type(identifier) is dict else None
+
+
+def _dispense_performer(dispense: dict[str, Any]) -> Any:
+    performers = dispense.get("performer")
+    first = performers[0] if type(performers) is list and performers and type(performers[0]) is dict else {}
+    actor = first.get("actor")
+    return repr(actor) if actor is not None else None
+
+
+# EPS: what every MedicationDispense of one dispense notification must agree on (validation/bundle-validator.ts
+# verifyDispenseBundle, and the prescription-level non-dispensing reason of translation/request/dispense/
+# dispense-notification.ts).
+_DISPENSE_RULES = (
+    ("whenHandedOver", lambda d: d.get("whenHandedOver"), "whenHandedOver"),
+    ("patient (subject.identifier.value)", _dispense_subject, "subject.identifier.value"),
+    ("repeat information", lambda d: _extension_value(d, _EXT_REPEAT_INFORMATION), "extension"),
+    ("non-dispensing reason", lambda d: _extension_value(d, _EXT_NON_DISPENSING_REASON), "extension"),
+    ("performer", _dispense_performer, "performer[0].actor"),
+)
+
+
+def dispense_consistency(bundle: dict[str, Any], path: str, ctx: Context) -> None:
+    """Every MedicationDispense of a dispense notification agrees on what belongs to the whole dispensing event."""
+    dispenses = _message_entries(bundle, "MedicationDispense")
+    if len(dispenses) < 2:
+        return
+    first_index, first = dispenses[0]
+    for what, read, element_path in _DISPENSE_RULES:
+        expected = read(first)
+        for index, dispense in dispenses[1:]:
+            if read(dispense) != expected:
+                ctx.add(codes.INCONSISTENT_DISPENSE, f"Expected all MedicationDispenses to have the same value for "
+                        f"{what} (differs from entry[{first_index}])", f"{path}.entry[{index}].resource.{element_path}",
+                        value=str(read(dispense)), expected=str(expected), profile=_MEDICATION_DISPENSE)

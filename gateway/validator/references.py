@@ -92,15 +92,33 @@ def _resolve(ref: Ref, by_url: dict[str, str], by_type_id: dict[str, str], ctx: 
         if target is None:
             if reference[:9].lower() != "urn:uuid:" and "://" in reference:
                 return  # an absolute URL outside the Bundle: a server's business, not checked offline
-            # A signature Provenance lists what was signed; EPS accepts (200 OK) signed orders whose Provenance
-            # still names resources of another message, so there a dangling reference is only a warning.
-            severity = "warning" if ref.frame.container().resource_type == "Provenance" else "error"
+            severity = "warning" if _dangling_allowed(ref) else "error"
             ctx.add(codes.UNRESOLVED_REFERENCE, "reference to no entry of this Bundle", ref.path, ref.element,
                     severity=severity, value=reference)  # type: ignore[arg-type]
             return
     if ref.targets is not None and target not in ref.targets:
         ctx.add(codes.REFERENCE_WRONG_TYPE, f"points at a {target}; allowed: {', '.join(sorted(ref.targets))}",
                 ref.path, ref.element, value=reference, expected=" | ".join(sorted(ref.targets)))
+
+
+def _dangling_allowed(ref: Ref) -> bool:
+    """Where EPS itself sends and accepts references to resources outside the Bundle (then only a warning).
+
+    A signature Provenance lists what was signed, and EPS accepts (200 OK) signed orders whose Provenance still
+    names resources of another message. A dispense notification's contained MedicationRequest is the original
+    prescription's line item as it was: its subject and requester are the Patient and PractitionerRole of the
+    prescription-order, by their urn:uuid, which are no entries of the notification (EPS's own examples,
+    `examples/.../1-Process-Request-Dispense-200_OK.json`; EPS reads the patient from the Bundle's Patient entry).
+    A repeat-dispensing MedicationRequest's `basedOn` is the earlier issue of the prescription, which no message
+    carries. And a Reference that also carries an identifier names its target by that identifier, as EPS reads
+    it (e.g. `MessageHeader.sender.identifier` of a dispense notification whose `reference` is the prescriber's
+    role in the original order).
+    """
+    if ref.frame.container().resource_type == "Provenance" or ref.identified:
+        return True
+    if ref.frame.resource_type == "MedicationRequest" and ".basedOn[" in ref.path[len(ref.frame.path):]:
+        return True
+    return ref.frame.parent is not None and ref.frame.resource_type == "MedicationRequest"
 
 
 def _message_rules(

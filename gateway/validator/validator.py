@@ -10,7 +10,7 @@ from gateway.fhir import urls
 from gateway.validator import issues as codes
 from gateway.validator.compiler import Compiler
 from gateway.validator.context import Context
-from gateway.validator.domain import coding_hook, identifier_hook, prescription_consistency
+from gateway.validator.domain import coding_hook, dispense_consistency, identifier_hook, prescription_consistency
 from gateway.validator.issues import ValidationIssue
 from gateway.validator.model import Element
 from gateway.validator.package import Package
@@ -34,7 +34,9 @@ class Validator:
             "Identifier": (identifier_hook, frozenset({urls.NHS_NUMBER, urls.PRESCRIPTION_ORDER_NUMBER})),
             "Coding": (self._coding_hook, complete | {urls.SNOMED}),
         }
-        rules: dict[str, list[ResourceRule]] = {"Bundle": [bundle_rules, prescription_consistency]}
+        rules: dict[str, list[ResourceRule]] = {
+            "Bundle": [bundle_rules, prescription_consistency, dispense_consistency]
+        }
         self._walker = Walker(package, self._compiler, self.terminology, hooks, rules, self._choose_profile)
         self._warm()
 

@@ -301,7 +301,8 @@ class Walker:
             if child.type_code == "Reference":
                 reference = item.get("reference")
                 if type(reference) is str and ctx.frame is not None:
-                    ctx.refs.append(Ref(path + ".reference", reference, element.targets, element, ctx.frame))
+                    ctx.refs.append(Ref(path + ".reference", reference, element.targets, element, ctx.frame,
+                                        "identifier" in item))
             if element.constraints:
                 check_invariants(element, item, path, ctx)
             return

@@ -24,7 +24,7 @@ from gateway.domain.model import (
     Item,
     Patient,
     Prescriber,
-    PrescriberCodeType,
+    RegisterCodeType,
     ServiceType,
     Sex,
 )
@@ -114,7 +114,7 @@ def prescriptions(draw: st.DrawFn, encoding: str, rx_number: str) -> Export:
     delivery = draw(st.none() | st.tuples(text, optional(text), optional(text), st.sampled_from(POSTCODES)))
     family, given_name = draw(text.filter(lambda s: "," not in s)), draw(text.filter(lambda s: "," not in s))
     structured = draw(st.booleans())
-    code_type = draw(st.sampled_from(PrescriberCodeType))
+    code_type = draw(st.sampled_from(RegisterCodeType))
     row = {
         "Action": action.value,
         "TrustODS": draw(st.sampled_from(["RHM", "RBA", "R0A", "RTH08"])),

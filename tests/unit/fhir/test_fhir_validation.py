@@ -104,10 +104,6 @@ def _eps_bundles() -> list[Path]:
 KNOWN_INVALID = {
     # PractitionerRole.code.coding.display is "": FHIR strings must not be empty (an EPS *response*).
     "spec/errors/prescription-order-update/bundle-success.json": {"INVALID_FHIR"},
-    # contained MedicationRequests point at a Patient and PractitionerRole the Bundle does not hold
-    # (the examples README already flags example-05; the other is a request EPS rejects anyway).
-    "spec/dispensing/dispense-notification/acute-primary-example-05-req.json": {"UNRESOLVED_REFERENCE"},
-    "errors/3-Process-Request-Dispense-400_Invalid_Value.json": {"UNRESOLVED_REFERENCE"},
 }
 
 

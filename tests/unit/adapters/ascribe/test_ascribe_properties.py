@@ -22,6 +22,7 @@ from gateway.domain.model import (
     Patient,
     Prescriber,
     PrescriberCodeType,
+    RegisterCodeType,
     ServiceType,
     Sex,
 )
@@ -91,7 +92,7 @@ def items(draw: st.DrawFn, count: int, review: date | None) -> tuple[Item, ...]:
 @st.composite
 def prescriptions(draw: st.DrawFn, rx_number: str | None = None) -> HomecarePrescription:
     action = draw(st.sampled_from(Action))
-    code_type = draw(st.sampled_from(PrescriberCodeType))
+    code_type = draw(st.sampled_from(RegisterCodeType))
     name = draw(TEXT | st.builds("{}, {}".format, TEXT, TEXT).filter(lambda n: n.count(",") == 1))
     family, given = split_prescriber_name(name)
     review = draw(st.none() | st.dates(date(2026, 1, 1), date(2028, 12, 31)))

@@ -98,11 +98,23 @@ def test_bad_ods_codes_are_located() -> None:
     assert (path, value) == (f"Bundle.entry[{index}].resource.partOf.identifier.value", "84-H")
 
 
+@pytest.mark.parametrize("identifiers", [
+    [{"system": "https://fhir.hl7.org.uk/Id/gmc-number", "value": "60951"}],
+    [{"system": "https://fhir.hl7.org.uk/Id/nmc-number", "value": "12A3456"}],
+])
+def test_a_registration_number_of_the_wrong_format_is_only_a_warning(identifiers: list[dict[str, str]]) -> None:
+    """EPS carries professional codes without checking their format (practitioner.ts)."""
+    bundle = example(ORDER)
+    index, practitioner = resource(bundle, "Practitioner")
+    practitioner["identifier"] = identifiers
+    parsed = parse(bundle)
+    assert parsed.accepted
+    [warning] = [i for i in parsed.issues if i.code == "INVALID_PRESCRIBER_CODE"]
+    where = f"Bundle.entry[{index}].resource.identifier[0].value"
+    assert (warning.severity, warning.location.path) == ("warning", where)
+
+
 @pytest.mark.parametrize(("identifiers", "code", "where"), [
-    ([{"system": "https://fhir.hl7.org.uk/Id/gmc-number", "value": "60951"}], "INVALID_PRESCRIBER_CODE",
-     "identifier[0].value"),
-    ([{"system": "https://fhir.hl7.org.uk/Id/nmc-number", "value": "12A3456"}], "INVALID_PRESCRIBER_CODE",
-     "identifier[0].value"),
     ([{"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": "555086689106"}], "INVALID_PRESCRIBER_CODE",
      "identifier"),
     ([{"system": "https://fhir.hl7.org.uk/Id/hcpc-number", "value": "OT12345"}], "UNSUPPORTED_PRESCRIBER",

@@ -23,15 +23,16 @@ from tests.unit.adapters.fhir.support import (
     not_prescription_messages,
     parse,
     prescription_messages,
+    resource,
 )
 
 SECONDARY = "secondary-care/community/acute/nominated-pharmacy/"
 
 
 def test_the_examples_are_all_found() -> None:
-    assert len(prescription_messages()) == 56
+    assert len(prescription_messages()) == 103
     assert set(EPS_REJECTED) <= set(prescription_messages())
-    assert len(accepted_examples()) == 48
+    assert len(accepted_examples()) == 95
 
 
 @pytest.mark.parametrize("rel", accepted_examples())
@@ -173,6 +174,51 @@ def test_every_update_example_is_a_cancel_with_its_reason(rel: str, reason: str)
     assert "UNSIGNED_MESSAGE" not in {i.code for i in parsed.issues}  # EPS cancellations are not signed
 
 
+PRIMARY = "primary-care/"
+
+
+@pytest.mark.parametrize(("rel", "code_type", "code"), [
+    # EPS drops a GMC number's leading C (practitioner.ts).
+    (PRIMARY + "repeat-dispensing/nominated-pharmacy/medical-prescriber/author/gmc/responsible-party/medication-list/"
+     "din/1-Process-Request-Send-200_OK.json", "GMC", "6095103"),
+    # A prescriber code of no named register is carried as EPS carries it.
+    (PRIMARY + "acute/no-nominated-pharmacy/medical-prescriber/author/unknown/1-Process-Request-Send-200_OK.json",
+     "PROFESSIONAL", "999999"),
+])
+def test_primary_care_prescriber_codes_are_read_as_eps_reads_them(rel: str, code_type: str, code: str) -> None:
+    p = parse(example(rel)).prescription
+    assert p is not None and p.prescriber is not None
+    assert (p.prescriber.code_type.value, p.prescriber.code) == (code_type, code)
+
+
+def test_a_gp_prescribing_code_under_the_gmc_system_is_accepted_and_a_gmp_number_refused() -> None:
+    rel = SECONDARY + "clinical-practitioner/1-Process-Request-Send-200_OK.json"
+    bundle = example(rel)
+    index, practitioner = resource(bundle, "Practitioner")
+    gmc = next(i for i in practitioner["identifier"] if i["system"].endswith("gmc-number"))
+    gmc["value"] = "G1234567"
+    p = parse(bundle).prescription
+    assert p is not None and p.prescriber is not None and p.prescriber.code == "G1234567"
+    gmc["system"] = "https://fhir.hl7.org.uk/Id/gmp-number"
+    parsed = parse(bundle)
+    assert [(i.code, i.value) for i in parsed.errors] == [
+        ("INVALID_PRESCRIBER_CODE", "https://fhir.hl7.org.uk/Id/gmp-number")]
+
+
+def test_two_professional_codes_are_refused_as_eps_does_and_a_bad_format_is_a_warning() -> None:
+    bundle = example(SECONDARY + "clinical-practitioner/1-Process-Request-Send-200_OK.json")
+    index, practitioner = resource(bundle, "Practitioner")
+    practitioner["identifier"].append({"system": "https://fhir.hl7.org.uk/Id/nmc-number", "value": "12A3456B"})
+    [two] = parse(bundle).errors
+    assert (two.code, two.location.path) == ("INVALID_PRESCRIBER_CODE", f"Bundle.entry[{index}].resource.identifier")
+    practitioner["identifier"].pop()
+    next(i for i in practitioner["identifier"] if i["system"].endswith("gmc-number"))["value"] = "12345"
+    parsed = parse(bundle)
+    assert parsed.accepted
+    assert [(i.code, i.severity) for i in parsed.issues if i.code == "INVALID_PRESCRIBER_CODE"] == [
+        ("INVALID_PRESCRIBER_CODE", "warning")]
+
+
 def test_cancel_prescriber_is_the_requester_not_the_responsible_secretary() -> None:
     p = parse(example(SECONDARY + "clinical-practitioner/1-Process-Request-Cancel-200_OK.json")).prescription
     assert p is not None and p.prescriber is not None
@@ -182,7 +228,7 @@ def test_cancel_prescriber_is_the_requester_not_the_responsible_secretary() -> N
 
 def test_update_examples_are_all_covered() -> None:
     updates = [r for r in accepted_examples() if event_of(example(r)) == "prescription-order-update"]
-    assert len(updates) == 5
+    assert len(updates) == 15
 
 
 @pytest.mark.parametrize("rel", sorted(EPS_REJECTED))
