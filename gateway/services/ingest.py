@@ -23,6 +23,7 @@ from gateway.security.principal import WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome
 from gateway.services.planning import Arrived, Key, Planner
+from gateway.signing.bundle import is_gateway_provenance
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
 from gateway.store import repository
@@ -198,7 +199,9 @@ def _eps_bundles(gw: Gateway, payload: bytes, result: ParseResult, now: datetime
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or resource.get("resourceType") != "Provenance":
             continue
-        verdict = inspect_eps_signature(resource, gw.eps_trust_anchors, now=now)
+        if is_gateway_provenance(resource):
+            continue  # a gateway's JOSE signature over a message it forwarded, not a prescriber's
+        verdict = inspect_eps_signature(resource, gw.eps_trust_anchors, now=now, bundle=bundle)
         decision = decide(verdict, policy)
         verdicts.append(f"{verdict.status.value}: {verdict.detail}")
         if not decision.accepted:

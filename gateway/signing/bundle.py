@@ -4,6 +4,10 @@ What is signed is the bundle without the gateway's Provenance entry (an `entry` 
 RFC 8785 form: key order and whitespace do not matter, every value and array order does. The Provenance is told
 apart from others (an EPS prescriber's, say) by its signature: `sigFormat` application/jose with the ISO-ASTM
 E1762 "Verification Signature" type. Its own fields (target, recorded, when) are not covered by the signature.
+
+The gateway is a Device entry of the bundle (added once, signed with the rest), and the Provenance's `agent.who`
+and `signature.who` reference it. A prescriber's Provenance, whose `signature.who` references the requester, is
+never touched: it stays the one EPS matches to `MedicationRequest.requester`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from gateway.signing.jws import parse_detached, sign_detached, verify_detached
 from gateway.signing.keys import SigningKeyStore, keys_from_jwks
 
 GATEWAY_DISPLAY = "Homecare Gateway"
+GATEWAY_DEVICE_SYSTEM = "https://fhir.homecaregateway.uk/Id/gateway"
+GATEWAY_DEVICE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://fhir.homecaregateway.uk/Device/homecare-gateway"))
+GATEWAY_DEVICE_URL = f"urn:uuid:{GATEWAY_DEVICE_ID}"
 SIG_FORMAT = "application/jose"
 SIGNATURE_TYPE_SYSTEM = "urn:iso-astm:E1762-95:2013"
 VERIFICATION_SIGNATURE = "1.2.840.10065.1.12.1.5"
@@ -67,12 +74,12 @@ def sign_bundle(
         raise ValueError("now must be timezone-aware")
     if not target_refs:
         raise ValueError("Provenance.target needs at least one reference")
-    unsigned = without_gateway_provenance(bundle)
+    unsigned = with_gateway_device(without_gateway_provenance(bundle))
     key = store.current()
     jws = sign_detached(canonical_json(unsigned), key.private_key, key.kid)
     pid = provenance_id or str(uuid.uuid4())
     when = fhir_datetime(now)
-    gateway = {"display": GATEWAY_DISPLAY}
+    gateway = {"reference": GATEWAY_DEVICE_URL, "display": GATEWAY_DISPLAY}
     provenance = {
         "resourceType": "Provenance",
         "id": pid,
@@ -132,6 +139,25 @@ def without_gateway_provenance(bundle: Mapping[str, Any]) -> dict[str, Any]:
     elif entries is not None:
         out["entry"] = entries
     return out
+
+
+def gateway_device() -> dict[str, Any]:
+    """The Device that stands for the gateway in the bundles it signs."""
+    return {
+        "resourceType": "Device",
+        "id": GATEWAY_DEVICE_ID,
+        "identifier": [{"system": GATEWAY_DEVICE_SYSTEM, "value": "homecare-gateway"}],
+        "deviceName": [{"name": GATEWAY_DISPLAY, "type": "user-friendly-name"}],
+    }
+
+
+def with_gateway_device(bundle: dict[str, Any]) -> dict[str, Any]:
+    """`bundle` with the gateway's Device entry appended, unless it already has it (a bundle signed again)."""
+    entries = bundle.get("entry")
+    entries = entries if isinstance(entries, list) else []
+    if any(isinstance(e, Mapping) and e.get("fullUrl") == GATEWAY_DEVICE_URL for e in entries):
+        return bundle
+    return {**bundle, "entry": [*entries, {"fullUrl": GATEWAY_DEVICE_URL, "resource": gateway_device()}]}
 
 
 def is_gateway_provenance(resource: object) -> bool:

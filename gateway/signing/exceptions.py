@@ -6,8 +6,9 @@ verdict. These are raised when signing cannot be done, or when key material is u
 GatewayError
 ├── SignatureError                  signing or verification could not be carried out
 │   ├── CanonicalisationError       the bundle has no exact RFC 8785 form (located by a JSON path)
-│   └── MalformedSignatureError     signature data is not what its format says (turned into verdicts, not raised
-│                                   by the verifiers)
+│   ├── MalformedSignatureError     signature data is not what its format says (turned into verdicts, not raised
+│   │                               by the verifiers)
+│   └── FragmentError               what EPS signed cannot be rebuilt from the bundle (located by a FHIR path)
 └── ConfigurationError
     └── SigningKeyError             key files or a JWKS unreadable, corrupt or readable by others (names the file)
         └── DemoKeyError            demo keys present where production keys are required (names the kids)
@@ -44,6 +45,17 @@ class MalformedSignatureError(SignatureError):
         self.where = where
         self.reason = reason
         super().__init__(f"{where}: {reason}")
+
+
+class FragmentError(SignatureError):
+    """The bundle lacks what EPS needs to rebuild the signed fragments; `path` is the FHIR element."""
+
+    code = "SIGNED_FRAGMENTS_UNBUILDABLE"
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
 
 
 class SigningKeyError(ConfigurationError):

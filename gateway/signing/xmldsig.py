@@ -2,14 +2,17 @@
 
 Parsing never reads a DTD: a document declaring one (or an entity) is refused before lxml sees it, and lxml runs with
 entity resolution, DTD loading and network access off and its size limits on. Only the SignatureValue over the
-canonical SignedInfo is checked here; the Reference digests point into the HL7 v3 form of the prescription that EPS
-signed ("FragmentsToBeHashed"), which the gateway does not rebuild, so they are carried but not recomputed.
+canonical SignedInfo is checked here. The Reference digest covers content that is not in the Signature (EPS signs a
+detached HL7 v3 form of the prescription, "FragmentsToBeHashed"): `digest_matches` compares it with the digest of
+content the caller rebuilt (`fragments`). signxml is not used: it resolves References itself, and EPS's Reference has
+no URI to resolve.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -32,6 +35,12 @@ C14N_METHODS = {
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments": (False, True),
 }
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+DIGEST_METHODS: dict[str, type[hashes.HashAlgorithm]] = {
+    "http://www.w3.org/2000/09/xmldsig#sha1": hashes.SHA1,  # what EPS digested with until it moved to SHA-256
+    "http://www.w3.org/2001/04/xmlenc#sha256": hashes.SHA256,
+    "http://www.w3.org/2001/04/xmldsig-more#sha384": hashes.SHA384,
+    "http://www.w3.org/2001/04/xmlenc#sha512": hashes.SHA512,
+}
 SIGNATURE_METHODS: dict[str, type[hashes.HashAlgorithm]] = {
     RSA_SHA1: hashes.SHA1,  # EPS signs with rsa-sha1 to this day; verifying it is not choosing it
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256,
@@ -48,6 +57,8 @@ class XmlSignature:
     signature_method: str
     signature_value: bytes
     certificates: list[bytes]  # DER, in document order: the signer's first
+    digest_method: str
+    digest_value: bytes  # of the one Reference EPS signs
 
 
 def parse_signature(xml: bytes) -> XmlSignature:
@@ -62,6 +73,10 @@ def parse_signature(xml: bytes) -> XmlSignature:
     method = _algorithm(_one(signed_info, "SignatureMethod"))
     if method not in SIGNATURE_METHODS:
         raise MalformedSignatureError("SignatureMethod", f"unsupported algorithm {method}")
+    reference = _one(signed_info, "Reference")
+    digest_method = _algorithm(_one(reference, "DigestMethod"))
+    if digest_method not in DIGEST_METHODS:
+        raise MalformedSignatureError("DigestMethod", f"unsupported algorithm {digest_method}")
     cert_path = f"{{{DSIG_NS}}}KeyInfo//{{{DSIG_NS}}}X509Certificate"
     certificates = [_base64(el.text, "X509Certificate") for el in root.iterfind(cert_path)]
     return XmlSignature(
@@ -69,6 +84,8 @@ def parse_signature(xml: bytes) -> XmlSignature:
         signature_method=method,
         signature_value=_base64(_one(root, "SignatureValue").text, "SignatureValue"),
         certificates=[der for der in certificates if der],
+        digest_method=digest_method,
+        digest_value=_base64(_one(reference, "DigestValue").text, "DigestValue"),
     )
 
 
@@ -82,6 +99,13 @@ def signature_value_verifies(signature: XmlSignature, public_key: CertificatePub
     except InvalidSignature:
         return False
     return True
+
+
+def digest_matches(signature: XmlSignature, content: bytes) -> bool:
+    """Whether the Reference's DigestValue is the digest of `content` (already canonical) by its DigestMethod."""
+    digest = hashes.Hash(DIGEST_METHODS[signature.digest_method]())
+    digest.update(content)
+    return hmac.compare_digest(digest.finalize(), signature.digest_value)
 
 
 def _parse(xml: bytes) -> etree._Element:

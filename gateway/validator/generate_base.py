@@ -29,13 +29,14 @@ SIMPLE_QUANTITY_URL = FHIR_SD + "SimpleQuantity"
 RESOURCES = (
     "Bundle", "MessageHeader", "MedicationRequest", "MedicationDispense", "Medication", "Patient", "Practitioner",
     "PractitionerRole", "Organization", "Location", "HealthcareService", "Task", "Parameters", "OperationOutcome",
-    "Provenance", "Claim", "CommunicationRequest", "List",
+    "Provenance", "Claim", "CommunicationRequest", "List", "Device",
 )
 _R4B_ONLY = frozenset({"CodeableReference", "RatioRange"})
 # The models abbreviate a few long code lists with "+"; these are the complete R4 lists.
 _FULL_CODES = {
     "Task.status": ["draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress",
                     "on-hold", "failed", "completed", "entered-in-error"],
+    "Device.udiCarrier.entryType": ["barcode", "rfid", "manual", "card", "self-reported", "unknown"],
 }
 _PRIMITIVES = {
     "Id": "id", "Uri": "uri", "Code": "code", "String": "string", "DateTime": "dateTime", "Date": "date",

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from adapters.fhir import parse_bundle
 from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.signing.bundle import verify_bundle
+from gateway.signing.fragments import fragments_to_be_hashed
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
 from tests.conftest import serve
 from tests.integration.helpers import error_codes, post_fhir
 from tests.paths import EPS_EXAMPLES
+from tests.unit.signing.support import make_ca, make_signer, signature_xml
 
 SEND = EPS_EXAMPLES / "secondary-care/community/acute/nominated-pharmacy/clinical-practitioner"
 EXAMPLE = SEND / "1-Process-Request-Send-200_OK.json"
@@ -43,8 +50,12 @@ async def test_eps_order_goes_to_its_provider_unchanged(gw: Gateway, base_url: s
         passed = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")["resource"]
         assert passed["total"] == 1
         received = passed["entry"][0]["resource"]
-        # As the EPR sent it, prescriber signature included, plus the gateway's own signed Provenance at the end.
-        assert received["entry"][:-1] == bundle["entry"]
+        # As the EPR sent it, prescriber signature included, plus the gateway (a Device entry) and its own signed
+        # Provenance, whose `who` references that Device, never the requester EPS matches the prescriber's to.
+        *sent, device, gateway_provenance = received["entry"]
+        assert sent == bundle["entry"]
+        assert device["resource"]["resourceType"] == "Device"
+        assert gateway_provenance["resource"]["signature"][0]["who"]["reference"] == device["fullUrl"]
         assert {k: v for k, v in received.items() if k != "entry"} == {k: v for k, v in bundle.items() if k != "entry"}
         jwks = (await provider.get("/.well-known/jwks.json")).json()
         assert verify_bundle(received, jwks).ok
@@ -110,5 +121,47 @@ async def test_reject_policy_refuses_an_unverified_prescriber_signature(settings
         assert r.status_code == 400
         rejected = [i for i in r.json()["issue"] if i["details"]["coding"][0]["code"] == "SIGNATURE_REJECTED"]
         assert rejected and rejected[0]["expression"] == ["Bundle.entry[6].resource.signature[0]"]
+    finally:
+        await gw.close()
+
+
+def _signed_by(bundle: dict[str, Any], signer: Any, signature_from: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`bundle` with its prescriber Provenance carrying `signer`'s XML-DSig over the bundle's own fragments, or the
+    signature of `signature_from` (lifted from another prescription)."""
+    out = copy.deepcopy(bundle)
+    [prov] = [e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "Provenance"]
+    if signature_from is not None:
+        [source] = [e["resource"] for e in signature_from["entry"] if e["resource"]["resourceType"] == "Provenance"]
+        prov["signature"][0]["data"] = source["signature"][0]["data"]
+        return out
+    fragments = fragments_to_be_hashed(out, author_time=prov["signature"][0]["when"])
+    prov["signature"][0]["data"] = base64.b64encode(signature_xml(signer, signed=fragments)).decode()
+    return out
+
+
+async def test_reject_policy_takes_a_verified_signature_and_refuses_one_lifted_from_another_order(
+    settings: Settings, tmp_path: Path
+) -> None:
+    root = make_ca("Test Root CA")
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(root.cert.public_bytes(Encoding.PEM))
+    signer = make_signer("555086689106_TEST_PRESCRIBER", root, not_after=datetime.now(UTC) + timedelta(days=30))
+    strict = settings.model_copy(update={"eps_signature_policy": "reject", "eps_trust_anchors": anchors})
+    gw = build_gateway(strict)
+    try:
+        original: dict[str, Any] = json.loads(EXAMPLE.read_text())
+        other: dict[str, Any] = json.loads((SEND / "multiple-drugs/1-Process-Request-Send-200_OK.json").read_text())
+        signed = _signed_by(original, signer)
+        lifted = _signed_by(other, signer, signature_from=signed)
+        parsed = parse_bundle(original).prescription
+        assert parsed is not None and parse_bundle(other).prescription is not None
+        epr = await register_party(gw, "trust", parsed.trust_ods)
+        async with serve(gw) as base, party_client(base, epr) as trust:
+            refused = await post_fhir(trust, "/FHIR/R4/$process-message", lifted)
+            taken = await post_fhir(trust, "/FHIR/R4/$process-message", signed)
+        assert taken.status_code == 200, taken.text
+        assert refused.status_code == 400
+        [issue] = [i for i in refused.json()["issue"] if i["details"]["coding"][0]["code"] == "SIGNATURE_REJECTED"]
+        assert "signature invalid" in issue["diagnostics"] and "not this prescription's" in issue["diagnostics"]
     finally:
         await gw.close()

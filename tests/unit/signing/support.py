@@ -92,14 +92,36 @@ def _usage(**on: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**{name: on.get(name, False) for name in names})
 
 
-def signature_xml(signer: Identity, *, method: str = RSA_SHA1, extra_certs: tuple[x509.Certificate, ...] = ()) -> bytes:
-    """An EPS-shaped `<Signature>` by `signer` over a SignedInfo with one Reference, certificates in KeyInfo."""
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
+
+def signature_xml(
+    signer: Identity,
+    *,
+    method: str = RSA_SHA1,
+    extra_certs: tuple[x509.Certificate, ...] = (),
+    signed: bytes | None = None,
+) -> bytes:
+    """An EPS-shaped `<Signature>` by `signer` over a SignedInfo with one Reference, certificates in KeyInfo.
+
+    The Reference digests `signed` (the fragments EPS's $prepare gives), SHA-1 or SHA-256 as `method`; without
+    it, a fixed digest of nothing in particular.
+    """
+    digest_method = SHA1 if method == RSA_SHA1 else SHA256
+    digest_value = "z1DfIbBMWHWxOkvO2Aujzq6RmYM="
+    if signed is not None:
+        hashed = hashes.Hash(hashes.SHA1() if method == RSA_SHA1 else hashes.SHA256())  # noqa: S303  # EPS's SHA-1
+        hashed.update(signed)
+        digest_value = base64.b64encode(hashed.finalize()).decode()
+    elif method != RSA_SHA1:
+        digest_method = SHA1
     signed_info = (
         f'<SignedInfo xmlns="{DSIG}"><CanonicalizationMethod Algorithm="{EXC_C14N}"></CanonicalizationMethod>'
         f'<SignatureMethod Algorithm="{method}"></SignatureMethod><Reference><Transforms>'
         f'<Transform Algorithm="{EXC_C14N}"></Transform></Transforms>'
-        f'<DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"></DigestMethod>'
-        f"<DigestValue>z1DfIbBMWHWxOkvO2Aujzq6RmYM=</DigestValue></Reference></SignedInfo>"
+        f'<DigestMethod Algorithm="{digest_method}"></DigestMethod>'
+        f"<DigestValue>{digest_value}</DigestValue></Reference></SignedInfo>"
     )
     canonical = etree.tostring(etree.fromstring(signed_info.encode()), method="c14n", exclusive=True)
     digest = hashes.SHA1() if method == RSA_SHA1 else hashes.SHA256()  # noqa: S303  # what EPS signs with

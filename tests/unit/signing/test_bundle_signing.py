@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
-from gateway.signing.bundle import VerdictStatus, sign_bundle, verify_bundle, without_gateway_provenance
+from gateway.signing.bundle import (
+    GATEWAY_DEVICE_URL,
+    VerdictStatus,
+    gateway_device,
+    sign_bundle,
+    verify_bundle,
+    without_gateway_provenance,
+)
 from gateway.signing.exceptions import CanonicalisationError
 from gateway.signing.jws import parse_detached
 from gateway.signing.keys import SigningKeyStore
@@ -42,19 +49,23 @@ def gateway_provenance(bundle: Bundle) -> Bundle:
 
 def test_provenance_entry_shape(order_bundle: Bundle, store: SigningKeyStore) -> None:
     out = sign_bundle(order_bundle, store, now=NOW, target_refs=["urn:uuid:a", "urn:uuid:b"], provenance_id="p-1")
-    entry = out["entry"][-1]
-    assert out["entry"][:-1] == order_bundle["entry"]
+    *kept, device, entry = out["entry"]
+    assert kept == order_bundle["entry"]
+    # The gateway is an entry of the bundle, signed with the rest, and the Provenance's `who` references it.
+    assert device == {"fullUrl": GATEWAY_DEVICE_URL, "resource": gateway_device()}
+    assert device["resource"]["resourceType"] == "Device"
+    gateway = {"reference": GATEWAY_DEVICE_URL, "display": "Homecare Gateway"}
     assert entry["fullUrl"] == "urn:uuid:p-1"
     provenance = entry["resource"]
     assert provenance["target"] == [{"reference": "urn:uuid:a"}, {"reference": "urn:uuid:b"}]
     assert provenance["recorded"] == "2026-11-22T10:00:00Z"
-    assert provenance["agent"] == [{"who": {"display": "Homecare Gateway"}}]
+    assert provenance["agent"] == [{"who": gateway}]
     [signature] = provenance["signature"]
     assert signature["type"] == [
         {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.5", "display": "Verification Signature"}
     ]
     assert signature["when"] == "2026-11-22T10:00:00Z"
-    assert signature["who"] == {"display": "Homecare Gateway"}
+    assert signature["who"] == gateway
     assert signature["sigFormat"] == "application/jose"
     jws = base64.b64decode(signature["data"], validate=True).decode("ascii")
     header_b64, payload_b64, _ = jws.split(".")
@@ -92,7 +103,8 @@ def test_signing_again_replaces_the_gateway_provenance(order_bundle: Bundle, sto
     once = signed(order_bundle, store)
     store.rotate()
     twice = signed(once, store)
-    assert len(twice["entry"]) == len(order_bundle["entry"]) + 1
+    assert len(twice["entry"]) == len(order_bundle["entry"]) + 2  # one gateway Device, one gateway Provenance
+    assert [e["resource"]["resourceType"] for e in twice["entry"][-2:]] == ["Device", "Provenance"]
     assert verify_bundle(twice, store).kid == store.current().kid
 
 
@@ -101,7 +113,19 @@ def test_eps_provenance_is_not_taken_for_the_gateways(order_bundle: Bundle, stor
     bundle = {**order_bundle, "entry": [*order_bundle["entry"], eps]}
     out = signed(bundle, store)
     assert eps in out["entry"] and verify_bundle(out, store).ok
-    assert without_gateway_provenance(out) == bundle
+    device = {"fullUrl": GATEWAY_DEVICE_URL, "resource": gateway_device()}
+    assert without_gateway_provenance(out) == {**bundle, "entry": [*bundle["entry"], device]}
+    # The prescriber's Provenance is left as it came: EPS still matches its signature to the requester.
+    [gateway] = [e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "Provenance" and e != eps]
+    assert gateway["signature"][0]["who"]["reference"] == GATEWAY_DEVICE_URL != eps["resource"].get("who")
+
+
+def test_the_gateway_device_is_signed_with_the_bundle(order_bundle: Bundle, store: SigningKeyStore) -> None:
+    out = signed(order_bundle, store)
+    forged = copy.deepcopy(out)
+    next(e for e in forged["entry"] if e["fullUrl"] == GATEWAY_DEVICE_URL)["resource"]["deviceName"][0]["name"] = "X"
+    assert verify_bundle(out, store).ok
+    assert verify_bundle(forged, store).status is VerdictStatus.BAD_SIGNATURE
 
 
 def test_bundle_without_entries(store: SigningKeyStore) -> None:
