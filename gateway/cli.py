@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         except ConfigurationError as exc:
             raise click.ClickException(f"{exc} (remove them with `hgw keys remove KID` after a rotation)") from exc
     app = create_app(gw, dispose_on_shutdown=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    grace = settings.shutdown_grace_seconds
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=grace)
+    # Requests still working in a thread after the grace period (bounded by HGW_REQUEST_CPU_SECONDS) must not hold
+    # the exit: their transactions were not committed, and interpreter shutdown would wait for them.
+    logging.shutdown()
+    os._exit(0)
 
 
 @cli.command()

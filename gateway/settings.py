@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     rate_per_minute: int = Field(default=1200, ge=1, description="requests per minute per client (per process)")
     rate_burst: int = Field(default=300, ge=1, description="requests a client may make at once")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    shutdown_grace_seconds: int = Field(
+        default=10, ge=1, le=600, description="on SIGTERM, how long in-flight requests may finish before the exit"
+    )
+    request_cpu_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="CPU a request may spend parsing, mapping and masking (else 422)"
+    )
     default_provider_ods: str | None = Field(default=None, description="seeded as the default routing rule")
     log_level: str = "INFO"
 

@@ -18,6 +18,7 @@ from adapters.ascribe.reader import Checker, Element
 from adapters.ascribe.schema import Findings, validate
 from adapters.base import ParsedPrescription, ParseResult
 from adapters.jac.fields import UK
+from gateway.budget import checkpoint
 from gateway.errors import Issue
 
 
@@ -49,6 +50,7 @@ class AscribeAdapter:
         today = self._clock().astimezone(UK).date()
         first_seen: dict[tuple[str, str], tuple[int, int]] = {}
         for index in range(len(document.prescriptions)):
+            checkpoint()
             parsed = _parse_one(document, index, report.prescriptions.get(index), trust_ods, today)
             key = (parsed.rx_number, _normal_version(parsed.rx_version))
             if key in first_seen:

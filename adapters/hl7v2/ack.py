@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -43,6 +44,7 @@ ACCEPTED_OUTCOMES = frozenset({"accepted", "duplicate", "held"})
 APPLICATION = "HGW"
 _TABLE_0357 = "HL70357"
 _OUR_CODES = "HGW"
+MAX_ERR_SEGMENTS = 100  # per ACK: the rest are counted in one last ERR, so an ACK stays bounded
 _MSA_TEXT_MAX = 80  # MSA-3 is ST(80) in v2.4; the full story is in the ERR segments
 _SEVERITY = {"fatal": "E", "error": "E", "warning": "W", "information": "I"}
 _PATH_RE = re.compile(r"([A-Z][A-Z0-9]{2})(?:-([0-9]+)(?:\[([0-9]+)\])?(?:\.([0-9]+))?(?:\.([0-9]+))?)?")
@@ -79,7 +81,8 @@ def build_acks(
         word = given if isinstance(given, str) else given.outcome if given else None
         issues = list(parsed.issues)
         if given is not None and not isinstance(given, str):
-            issues += [i for i in given.issues if i not in parsed.issues]
+            known = set(parsed.issues)
+            issues += [i for i in given.issues if i not in known]
         errors = [i for i in issues if i.severity in ("error", "fatal")]
         accepted = word in ACCEPTED_OUTCOMES if word else parsed.accepted and not errors
         if accepted:
@@ -132,16 +135,39 @@ def _ack(header: MessageHeader, code: str, text: str, issues: Sequence[Issue], s
                  12: header.version or "2.5"}),
         ("MSA", {1: code, 2: header.control_id, 3: text[:_MSA_TEXT_MAX]}),
     ]
-    segment_ids = () if file_level else header.segment_ids
-    segments += [("ERR", _err(issue, segment_ids)) for issue in issues]
+    places = _Places(() if file_level else header.segment_ids)
+    segments += [("ERR", _err(issue, places)) for issue in issues[:MAX_ERR_SEGMENTS]]
+    if len(issues) > MAX_ERR_SEGMENTS:
+        more = len(issues) - MAX_ERR_SEGMENTS
+        segments.append(("ERR", _err(Issue("MORE_ISSUES", f"{more} more issues are not listed", severity="warning",
+                                           expected=f"at most {MAX_ERR_SEGMENTS} ERR segments per ACK"), places)))
     return render_message(segments)
 
 
-def _err(issue: Issue, segment_ids: tuple[str, ...]) -> dict[int, str | tuple[str, ...]]:
+class _Places:
+    """Where each segment id occurs in a message, read once: an ERR's sequence number costs a bisection, not a count
+    of the segments before it (which made an ACK for a message of many issues quadratic)."""
+
+    def __init__(self, segment_ids: tuple[str, ...]) -> None:
+        self.segment_ids = segment_ids
+        self.positions: dict[str, list[int]] = {}
+        for number, segment_id in enumerate(segment_ids, 1):
+            self.positions.setdefault(segment_id, []).append(number)
+
+    def sequence(self, segment: str, line: int | None) -> str:
+        """Which occurrence of `segment` in the message the issue is about (its line is the segment's number)."""
+        positions = self.positions.get(segment, [])
+        if line is None or not 0 < line <= len(self.segment_ids):
+            return "1" if positions else ""
+        count = bisect_right(positions, line)
+        return str(count if self.segment_ids[line - 1] == segment else count + 1)
+
+
+def _err(issue: Issue, places: _Places) -> dict[int, str | tuple[str, ...]]:
     path = issue.location.path or _CANONICAL_PATHS.get(issue.location.column or "")
     m = _PATH_RE.fullmatch(path or "")
     segment, field, repetition, component, subcomponent = m.groups() if m else ("", None, None, None, None)
-    sequence = _sequence(segment, issue.location.line, segment_ids) if segment else ""
+    sequence = places.sequence(segment, issue.location.line) if segment else ""
     repetition = repetition or ("1" if component else "")
     hl7_code, hl7_text = hl7_error_code(issue.code)
     seen_expected = [f"value seen: {issue.value}" if issue.value is not None else "",
@@ -155,14 +181,6 @@ def _err(issue: Issue, segment_ids: tuple[str, ...]) -> dict[int, str | tuple[st
         7: "; ".join(part for part in seen_expected if part),
         8: issue.message,
     }
-
-
-def _sequence(segment: str, line: int | None, segment_ids: tuple[str, ...]) -> str:
-    """Which occurrence of `segment` in the message the issue is about (its line is the segment's number)."""
-    if line is None or not 0 < line <= len(segment_ids):
-        return "1" if segment in segment_ids else ""
-    count = segment_ids[:line].count(segment)
-    return str(count if segment_ids[line - 1] == segment else count + 1)
 
 
 def _accepted_text(word: str, given: str | Outcome | None) -> str:

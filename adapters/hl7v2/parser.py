@@ -15,9 +15,13 @@ from adapters.hl7v2.profile import MESSAGE_STRUCTURES, MESSAGE_TYPE, VERSIONS, e
 from adapters.hl7v2.structure import read_structure
 from adapters.jac import issues as jac_codes
 from adapters.jac.fields import UK
+from gateway.budget import checkpoint
 from gateway.errors import Issue
 
 MAX_MESSAGES = 5_000  # one prescription per message; the gateway's per-file limit
+# An order of the profile has a handful of segments per item and a few notes: far more is an attack, and is refused
+# before the message is split into fields (parsing stays linear in the payload, and the ACK small).
+MAX_SEGMENTS_PER_MESSAGE = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,13 @@ def parse_message(raw: RawMessage, today: date) -> tuple[ParsedPrescription, Mes
     """One message, all its errors located by segment number and path."""
     issues: list[Issue] = []
     lines = list(range(raw.start, raw.start + len(raw.lines)))
+    checkpoint()
+    if len(raw.lines) > MAX_SEGMENTS_PER_MESSAGE:
+        issues.append(codes.located(
+            codes.TOO_MANY_SEGMENTS, MAX_SEGMENTS_PER_MESSAGE + 1, None,
+            f"the message has {len(raw.lines)} segments: it is refused unread",
+            value=str(len(raw.lines)), expected=f"at most {MAX_SEGMENTS_PER_MESSAGE} segments per message"))
+        return ParsedPrescription("", "", lines, issues=issues), _header_only(raw)
     try:
         segments = parse_segments(raw.lines)
     except Er7Error as exc:

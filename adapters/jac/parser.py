@@ -12,6 +12,7 @@ from adapters.jac.columns import COLUMN_NAMES, PRESCRIPTION_COLUMNS
 from adapters.jac.fields import UK, RowReader
 from adapters.jac.reader import Record, read_table
 from adapters.jac.rows import SOURCE_FORMAT, Data, has_item, read_item, read_prescription
+from gateway.budget import checkpoint
 from gateway.errors import Issue
 
 Row = tuple[Record, dict[str, str]]
@@ -43,6 +44,7 @@ class JacAdapter:
         today = self._clock().astimezone(UK).date()
         groups: dict[tuple[str, str], list[Row]] = {}
         for record in table.records:
+            checkpoint()
             values = table.values(record)
             groups.setdefault((values["RxNumber"], values["RxVersion"]), []).append((record, values))
         result.prescriptions = [_parse_group(rx_number, rx_version, rows, table.width, today)
@@ -51,6 +53,7 @@ class JacAdapter:
 
 
 def _parse_group(rx_number: str, rx_version: str, rows: list[Row], width: int, today: date) -> ParsedPrescription:
+    checkpoint()
     issues: list[Issue] = []
     aligned = _aligned(rows, width, issues)
     prescription = None

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+import json
+from typing import Any
 
+from fastapi import Request
+from fastapi.responses import Response
+
+from gateway.budget import offload
 from gateway.errors import InputError, Issue, Location
 from gateway.services.context import Gateway
 
@@ -17,7 +22,7 @@ async def read_body(request: Request) -> bytes:
     """The body, refused before it is all read when it is larger than `max_body_bytes`."""
     limit = get_gateway(request).settings.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise _too_large(limit, declared)
     chunks = []
     size = 0
@@ -27,6 +32,16 @@ async def read_body(request: Request) -> bytes:
             raise _too_large(limit, str(size))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def json_response(content: Any, status_code: int = 200) -> Response:
+    """A JSON response rendered off the event loop (a report of thousands of prescriptions takes a while)."""
+    body = await offload(_render_json, content)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _render_json(content: Any) -> bytes:
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def _too_large(limit: int, seen: str) -> InputError:

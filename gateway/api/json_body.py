@@ -6,14 +6,15 @@ error shape: an InputError with one issue per problem, located by its JSON field
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.errors import InputError, Issue, Location
+from gateway.limits import load_json
 
 M = TypeVar("M", bound=BaseModel)
+MAX_BODY_BYTES = 256 * 1024  # an operator's request is a few fields
 
 
 class StrictBody(BaseModel):
@@ -29,11 +30,16 @@ def body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 def parse_body(raw: bytes, model: type[M]) -> M:
     """The body as `model`, or an InputError locating every problem by its JSON field."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        issue = Issue("INVALID_JSON", f"the body is not JSON: {exc}", Location(path="body"), expected="a JSON object")
-        raise InputError([issue]) from exc
+    if len(raw) > MAX_BODY_BYTES:
+        issue = Issue(
+            "PAYLOAD_TOO_LARGE",
+            "the request body is too large",
+            Location(path="body"),
+            value=f"{len(raw)} bytes",
+            expected=f"at most {MAX_BODY_BYTES} bytes",
+        )
+        raise InputError([issue])
+    data = load_json(raw)  # small (MAX_BODY_BYTES): read on the loop in well under a millisecond per kilobyte
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 
+from gateway.api.errors import internal_error
+from gateway.budget import request_budget
 from gateway.logs import correlation_id, log
 
 logger = logging.getLogger("gateway.http")
@@ -30,8 +32,14 @@ def install_middleware(app: FastAPI) -> None:
         cid = incoming if incoming and len(incoming) <= 128 and incoming.isprintable() else str(uuid.uuid4())
         token = correlation_id.set(cid)
         started = time.perf_counter()
+        budget = request.app.state.gateway.settings.request_cpu_seconds
         try:
-            response = await call_next(request)
+            with request_budget(budget):
+                response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: answered, logged, headers set
+            # The type only: a message could quote the request (patient data). The log has the correlation id.
+            log(logger, logging.ERROR, "unhandled error", error=type(exc).__name__, path=request.url.path)
+            response = internal_error(request.url.path)
         finally:
             correlation_id.reset(token)
         response.headers.update(SECURITY_HEADERS)

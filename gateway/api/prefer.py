@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.limits import whole_number
+
 
 def prefer_wait(values: Iterable[str]) -> int | None:
     """Seconds asked for by `Prefer: wait=N` across every Prefer header, or None.
@@ -16,6 +18,7 @@ def prefer_wait(values: Iterable[str]) -> int | None:
             if token.strip().lower() != "wait":
                 continue
             seconds = rest.split(";", 1)[0].strip().strip('"')
-            if seconds.isascii() and seconds.isdigit():
-                return int(seconds)
+            wait = whole_number(seconds)
+            if wait is not None:
+                return wait
     return None

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Final
-from urllib.parse import parse_qs
 
 from fastapi import Request, Response
 
 from gateway.errors import InputError, Issue, Location
+from gateway.limits import form_fields, whole_number
 from gateway.security.errors import ForbiddenError
 from gateway.services.context import Gateway
 from gateway.services.operators import ConsoleSession, session_for
@@ -22,6 +22,7 @@ from gateway.services.operators import ConsoleSession, session_for
 SESSION_COOKIE: Final = "hgw_session"
 LOGIN_CSRF_COOKIE: Final = "hgw_login_csrf"
 MAX_FORM_BYTES: Final = 64 * 1024
+MAX_FORM_FIELDS: Final = 200
 
 
 class CsrfError(ForbiddenError):
@@ -65,15 +66,15 @@ async def current_session(request: Request, gw: Gateway) -> ConsoleSession | Non
 async def read_form(request: Request) -> dict[str, str]:
     """An application/x-www-form-urlencoded body (first value of each field), refused above 64 KiB."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+    size = whole_number(declared) if declared is not None else None
+    if declared is not None and (size is None or size > MAX_FORM_BYTES):
         raise _too_large()
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise _too_large()
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=200)
-    return {name: values[0] for name, values in fields.items()}
+    return form_fields(body, max_fields=MAX_FORM_FIELDS)
 
 
 def check_csrf(form: dict[str, str], expected: str) -> None:

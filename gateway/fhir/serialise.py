@@ -14,7 +14,8 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from gateway.errors import InputError, Issue, Location
+from gateway.errors import InputError, Issue
+from gateway.limits import load_json
 
 _MAX_PLAIN_EXPONENT = 64
 
@@ -53,15 +54,7 @@ def dumps_bundle(bundle: dict[str, Any], *, indent: int | None = None) -> bytes:
 
 def loads_bundle(raw: bytes) -> dict[str, Any]:
     """Parse FHIR JSON, decimals as `Decimal`; InputError (located by line and column) when it is not a JSON object."""
-    try:
-        value = json.loads(raw, parse_float=Decimal)
-    except UnicodeDecodeError as exc:
-        raise InputError([Issue(code="INVALID_JSON", message=f"not UTF-8: {exc.reason}")]) from exc
-    except json.JSONDecodeError as exc:
-        issue = Issue(code="INVALID_JSON", message=exc.msg, location=Location(line=exc.lineno, column=str(exc.colno)))
-        raise InputError([issue]) from exc
-    except (ValueError, RecursionError) as exc:  # e.g. an integer beyond Python's digit limit, absurd nesting
-        raise InputError([Issue(code="INVALID_JSON", message=f"unreadable JSON: {exc}")]) from exc
+    value = load_json(raw, parse_float=Decimal)  # bounded: depth, width and number size (gateway/limits.py)
     if not isinstance(value, dict):
         raise InputError([Issue(code="INVALID_JSON", message="a FHIR resource must be a JSON object")])
     return value

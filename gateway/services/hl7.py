@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from adapters.hl7v2 import reject_payload, render_ack
+from gateway.budget import offload
 from gateway.errors import GatewayError, Issue, Location
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services.context import Gateway
@@ -34,7 +35,7 @@ def mllp_handler(gw: Gateway, trust_ods: str) -> Callable[[bytes], Awaitable[byt
             report = await ingest_export(gw, principal, frame, HL7_MEDIA_TYPE)
         except GatewayError as exc:
             issue = Issue(code=exc.code, message=str(exc), location=Location(path="MSH"))
-            return reject_payload(frame, issue, now=gw.clock())
-        return ack_for(gw, report)
+            return await offload(reject_payload, frame, issue, now=gw.clock())
+        return await offload(ack_for, gw, report)
 
     return handle

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -15,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from adapters import ParsedPrescription, ParseResult, adapter_for
 from adapters.fhir import eps_ids
 from gateway import audit
+from gateway.budget import offload
 from gateway.domain.model import Action
 from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds
@@ -78,18 +78,18 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
             )
         )
     try:
-        result = await asyncio.to_thread(parse_payload, payload, content_type)
+        result = await offload(parse_payload, payload, content_type)
     except InputError as exc:
         result = ParseResult(format="unknown", file_issues=exc.issues)
 
     outcomes: list[PrescriptionOutcome] = []
     if not result.file_rejected:
-        prebuilt = _eps_bundles(gw, payload, result, now) if result.format == "fhir" else {}
+        prebuilt = await offload(_eps_bundles, gw, payload, result, now) if result.format == "fhir" else {}
         outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)
-    summary = json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
+    summary = await offload(_summary, overall, outcomes)
     async with gw.sessions() as session, session.begin():
         await repository.set_inbound_outcome(session, payload_id, overall, summary)
     gw.telemetry.metrics.inbound_payload(result.format, overall)
@@ -118,7 +118,7 @@ async def _store_prescriptions(
         planner = Planner(
             gw, router, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
         )
-        outcomes, rows = await asyncio.to_thread(planner.plan, parsed)
+        outcomes, rows = await offload(planner.plan, parsed)
         try:
             async with gw.sessions() as session, session.begin():
                 for change in rows.updates:
@@ -140,6 +140,10 @@ async def _store_prescriptions(
             if attempt == 3:
                 raise StoreError("could not store the export: the prescriptions kept changing meanwhile") from exc
     raise AssertionError("unreachable")
+
+
+def _summary(overall: str, outcomes: list[PrescriptionOutcome]) -> str:
+    return json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
 
 
 class _Stale(Exception):

@@ -9,7 +9,7 @@ NHS number is blanked too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,9 +77,64 @@ def patient_values(patient: Patient) -> set[str]:
 
 
 def mask_text(text: str, values: Iterable[str]) -> str:
-    """`text` with every value blanked (longest first, case-insensitive), and any valid NHS number too."""
-    ordered = sorted(set(values), key=len, reverse=True)
-    if ordered:
-        pattern = re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE)
-        text = pattern.sub(MASK, text)
+    """`text` with every value blanked (the longest at each position, case-insensitive), and any valid NHS number.
+
+    Linear: the values go into a trie (one dict per character) and `text` is read once, following the trie from each
+    position for at most the length of the longest value. One regex alternation of every value (75,000 of them for a
+    5,000-prescription export) made the message page block for minutes, and so does compiling a trie-shaped regex."""
+    trie = _trie(values)
+    if trie:
+        text = "".join(_masked(text, trie))
     return _NHS_LIKE.sub(lambda m: MASK if is_valid_nhs_number("".join(m.groups())) else m.group(0), text)
+
+
+_Node = dict[str, "_Node"]
+_END: Final = ""  # a key no character equals: a value ends at this node
+
+
+def _fold(text: str) -> str:
+    """`text` lower-cased character by character, keeping its length (so positions carry over to the original)."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def _trie(values: Iterable[str]) -> _Node:
+    root: _Node = {}
+    for value in values:
+        if not value:
+            continue
+        node = root
+        for char in _fold(value):
+            node = node.setdefault(char, {})
+        node[_END] = {}
+    return root
+
+
+def _masked(text: str, trie: _Node) -> Iterator[str]:
+    """The pieces of `text` with each leftmost-longest occurrence of a trie value replaced by MASK."""
+    folded = _fold(text)
+    size, position, kept = len(text), 0, 0
+    while position < size:
+        start = trie.get(folded[position])
+        if start is None:
+            position += 1
+            continue
+        node = start
+        end = position + 1 if _END in node else 0
+        cursor = position + 1
+        while cursor < size:
+            deeper = node.get(folded[cursor])
+            if deeper is None:
+                break
+            node, cursor = deeper, cursor + 1
+            if _END in node:
+                end = cursor
+        if end:
+            yield text[kept:position]
+            yield MASK
+            position = kept = end
+        else:
+            position += 1
+    yield text[kept:]

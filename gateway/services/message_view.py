@@ -10,6 +10,7 @@ import json
 from typing import Any, Final
 
 from gateway import audit, lifecycle
+from gateway.budget import offload
 from gateway.delivery import replay as replay_service
 from gateway.domain.model import HomecarePrescription
 from gateway.errors import InputError, Issue, Location, NotFoundError
@@ -21,7 +22,7 @@ from gateway.services.prescriptions import event_json
 from gateway.store import console as store
 from gateway.store import repository
 from gateway.store.sealed import inbound_context, message_context, prescription_context
-from gateway.store.tables import FhirMessage, Prescription
+from gateway.store.tables import FhirMessage, InboundPayload, Prescription
 
 # Why an auditor unmasks: codes, not free text, so that the audit trail never holds patient data.
 UNMASK_REASONS: Final = {
@@ -81,21 +82,8 @@ async def message_detail(
             )
         else:
             await audit.append(session, gw.clock, actor, "patient-data.read", "message", entry.message_id, "success")
-    canonical = _canonical(gw, rx)
-    values: set[str] = set()
-    for p in siblings:
-        other = canonical if p.id == rx.id else _canonical(gw, p)
-        if other is not None and other.patient is not None:
-            values |= patient_values(other.patient)
-    bundle_raw = gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
-    bundle_text = dumps_bundle(loads_bundle(bundle_raw), indent=2).decode("utf-8")
-    raw_text = None
-    if inbound is not None:
-        raw = gw.cipher.open(inbound.body_enc, context=inbound_context(inbound.id, inbound.tenant_ods))
-        raw_text = raw.decode("utf-8", errors="replace")
-    if not unmasked:
-        bundle_text = mask_text(bundle_text, values)
-        raw_text = mask_text(raw_text, values) if raw_text is not None else None
+    # Decrypting every sibling, reading the bundle and masking are CPU work on up to 5,000 patients: off the loop.
+    canonical, bundle_text, raw_text = await offload(_texts, gw, rx, siblings, message, inbound, masked=not unmasked)
     return {
         "message_id": entry.message_id,
         "event": message.event,
@@ -139,6 +127,35 @@ async def message_detail(
         ],
         "timeline": [event_json(e) for e in events],
     }
+
+
+def _texts(
+    gw: Gateway,
+    rx: Prescription,
+    siblings: list[Prescription],
+    message: FhirMessage,
+    inbound: InboundPayload | None,
+    *,
+    masked: bool,
+) -> tuple[HomecarePrescription | None, str, str | None]:
+    """The prescription's canonical form, and the bundle and raw payload as text: masked of every patient of the
+    payload (`siblings`) unless unmasked. Linear in the payload and its patients (gateway/services/masking.py)."""
+    canonical = _canonical(gw, rx)
+    values: set[str] = set()
+    for p in siblings:
+        other = canonical if p.id == rx.id else _canonical(gw, p)
+        if other is not None and other.patient is not None:
+            values |= patient_values(other.patient)
+    bundle_raw = gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods))
+    bundle_text = dumps_bundle(loads_bundle(bundle_raw), indent=2).decode("utf-8")
+    raw_text = None
+    if inbound is not None:
+        raw = gw.cipher.open(inbound.body_enc, context=inbound_context(inbound.id, inbound.tenant_ods))
+        raw_text = raw.decode("utf-8", errors="replace")
+    if masked:
+        bundle_text = mask_text(bundle_text, values)
+        raw_text = mask_text(raw_text, values) if raw_text is not None else None
+    return canonical, bundle_text, raw_text
 
 
 def _canonical(gw: Gateway, rx: Prescription) -> HomecarePrescription | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.budget import offload
 from gateway.errors import InputError
 from gateway.fhir.inbound import MessageHeaderInfo, entry_full_urls, fail, read_message
 from gateway.fhir.serialise import loads_bundle
@@ -30,7 +31,7 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     """Apply one FHIR message: orders from a trust's EPR, acknowledgements and dispensing from a provider.
     The sender is always the caller."""
     try:
-        bundle = loads_bundle(raw)
+        bundle = await offload(loads_bundle, raw)
     except ValueError as exc:
         raise fail("Bundle", f"the body is not JSON: {exc}", code="INVALID_JSON") from exc
     header, resources = read_message(bundle)

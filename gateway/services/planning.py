@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters import ParsedPrescription
 from gateway import lifecycle
+from gateway.budget import checkpoint
 from gateway.domain.model import Action, HomecarePrescription
 from gateway.errors import Issue, Location
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
@@ -94,6 +95,7 @@ class Planner:
     def plan(self, parsed: list[ParsedPrescription]) -> tuple[list[PrescriptionOutcome], Rows]:
         outcomes: list[PrescriptionOutcome] = []
         for pp in parsed:
+            checkpoint()
             outcome = PrescriptionOutcome(pp.rx_number, pp.rx_version, pp.lines, "rejected", issues=list(pp.issues))
             outcomes.append(outcome)
             if pp.prescription is not None and not pp.errors:

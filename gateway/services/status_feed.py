@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway import lifecycle
 from gateway.errors import InputError, Issue, Location
+from gateway.limits import whole_number
 from gateway.security.principal import READ, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
@@ -112,9 +113,10 @@ def parse_limit(raw: str | None) -> int:
     """The page size from the query string: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent."""
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    value = whole_number(raw)
+    if value is None or not 1 <= value <= MAX_LIMIT:
         raise _bad_limit(raw)
-    return int(raw)
+    return value
 
 
 def settled_horizon(after: int, positions: Sequence[tuple[int, datetime]], *, now: datetime, settle: timedelta) -> int:

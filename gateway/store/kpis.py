@@ -9,7 +9,7 @@ UTC instants and dates, MIN/MAX/COUNT and EXISTS.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -131,74 +131,111 @@ class FirstDelivery:
 _ENDED = ("cancelled", "provider-rejected")
 
 
-async def new_patients(
-    session: AsyncSession,
-    scope: Scope,
+@dataclass(frozen=True, slots=True)
+class HeldPrescription:
+    """One prescription with a provider, as the new-patient KPIs need it (one row each, no patient data)."""
+
+    nhs_index: str
+    provider_ods: str
+    trust_ods: str
+    created_at: datetime
+    acknowledged: bool
+    ended_at: datetime | None  # its first cancellation or provider rejection
+    first_delivered_at: datetime | None
+
+
+async def held_prescriptions(session: AsyncSession, scope: Scope) -> list[HeldPrescription]:
+    """Every prescription with a provider in the provider scope, with its facts aggregated by set (two grouped
+    subqueries joined once): no query per row and no correlated subquery per pair."""
+    p, e = aliased(Prescription), LifecycleEvent
+    events = (
+        select(
+            e.prescription_id.label("prescription_id"),
+            func.max(case((e.kind == "acknowledged", 1), else_=0)).label("acknowledged"),
+            type_coerce(func.min(case((e.kind.in_(_ENDED), e.at))), UTCDateTime()).label("ended_at"),
+        )
+        .where(e.kind.in_(("acknowledged", *_ENDED)))
+        .group_by(e.prescription_id)
+        .subquery("events")
+    )
+    made = (
+        select(
+            Delivery.prescription_id.label("prescription_id"),
+            type_coerce(func.min(Delivery.delivered_at), UTCDateTime()).label("first_at"),
+        )
+        .where(Delivery.delivered_at.is_not(None))
+        .group_by(Delivery.prescription_id)
+        .subquery("made")
+    )
+    stmt = (
+        select(
+            p.nhs_index,
+            p.provider_ods,
+            p.trust_ods,
+            p.created_at,
+            func.coalesce(events.c.acknowledged, 0),
+            events.c.ended_at,
+            made.c.first_at,
+        )
+        .outerjoin(events, events.c.prescription_id == p.id)
+        .outerjoin(made, made.c.prescription_id == p.id)
+        .where(*Scope(provider_ods=scope.provider_ods).where(p))
+    )
+    return [HeldPrescription(a, b, c, d, bool(f), g, h) for a, b, c, d, f, g, h in await _rows(session, stmt)]
+
+
+@dataclass(slots=True)
+class _Pair:
+    started_at: datetime | None = None
+    first_at: datetime | None = None
+    members: list[HeldPrescription] = field(default_factory=list)
+
+
+def first_deliveries(
+    held: Sequence[HeldPrescription],
     *,
+    trust_ods: str | None,
     delivered_from: datetime | None,
     delivered_before: datetime,
-    waiting_only: bool = False,
+    waiting_only: bool,
 ) -> list[FirstDelivery]:
     """Patient-provider pairs (blind index and the provider holding the prescription) whose first delivery was made
     in [delivered_from, delivered_before); with `waiting_only`, those whose first prescription arrived before
     `delivered_before`, who had no delivery by then, and who still had a prescription not cancelled or rejected.
 
     A pair starts with its earliest prescription that the provider acknowledged or that did not end unanswered
-    (cancelled or rejected before any acknowledgement)."""
-    p = aliased(Prescription)
-    ack, ended = aliased(LifecycleEvent), aliased(LifecycleEvent)
-    eligible = or_(
-        exists().where(ack.prescription_id == p.id, ack.kind == "acknowledged"),
-        ~exists().where(ended.prescription_id == p.id, ended.kind.in_(_ENDED)),
-    )
-    provider_scope = Scope(provider_ods=scope.provider_ods)
-    starts = (
-        select(p.nhs_index, p.provider_ods, type_coerce(func.min(p.created_at), UTCDateTime()).label("started_at"))
-        .where(*provider_scope.where(p), eligible)
-        .group_by(p.nhs_index, p.provider_ods)
-        .subquery("starts")
-    )
-    q = aliased(Prescription)
-    firsts = (
-        select(
-            q.nhs_index, q.provider_ods, type_coerce(func.min(Delivery.delivered_at), UTCDateTime()).label("first_at")
-        )
-        .join(Delivery, Delivery.prescription_id == q.id)
-        .where(*provider_scope.where(q), Delivery.delivered_at.is_not(None))
-        .group_by(q.nhs_index, q.provider_ods)
-        .subquery("firsts")
-    )
-
-    def same_pair(x: Any) -> ColumnElement[bool]:
-        return and_(x.nhs_index == starts.c.nhs_index, x.provider_ods == starts.c.provider_ods)
-
-    r, u = aliased(Prescription), aliased(Prescription)
-    trust = select(func.min(r.trust_ods)).where(same_pair(r), r.created_at == starts.c.started_at).scalar_subquery()
-    first_at = firsts.c.first_at
-    if waiting_only:
-        stopped = aliased(LifecycleEvent)
-        open_then = exists().where(
-            same_pair(u),
-            u.created_at < delivered_before,
-            ~exists().where(stopped.prescription_id == u.id, stopped.kind.in_(_ENDED), stopped.at < delivered_before),
-        )
-        window = and_(
-            starts.c.started_at < delivered_before,
-            or_(first_at.is_(None), first_at >= delivered_before),
-            open_then,
-        )
-    else:
-        window = and_(first_at < delivered_before, first_at >= delivered_from)
-    stmt = (
-        select(starts.c.provider_ods, trust, starts.c.started_at, first_at)
-        .select_from(starts)
-        .outerjoin(
-            firsts, and_(firsts.c.nhs_index == starts.c.nhs_index, firsts.c.provider_ods == starts.c.provider_ods)
-        )
-        .where(window)
-    )
-    found = [FirstDelivery(*row) for row in await _rows(session, stmt)]
-    return [f for f in found if scope.trust_ods is None or f.trust_ods == scope.trust_ods]
+    (cancelled or rejected before any acknowledgement); its trust is the least ODS code among the pair's
+    prescriptions created at that instant. One pass over `held` to group by pair, one over the pairs."""
+    pairs: dict[tuple[str, str], _Pair] = {}
+    for h in held:
+        pair = pairs.setdefault((h.nhs_index, h.provider_ods), _Pair())
+        pair.members.append(h)
+        if (h.acknowledged or h.ended_at is None) and (pair.started_at is None or h.created_at < pair.started_at):
+            pair.started_at = h.created_at
+        if h.first_delivered_at is not None and (pair.first_at is None or h.first_delivered_at < pair.first_at):
+            pair.first_at = h.first_delivered_at
+    found: list[FirstDelivery] = []
+    for (_, provider_ods), pair in pairs.items():
+        started, first_at, members = pair.started_at, pair.first_at, pair.members
+        if started is None:
+            continue
+        if waiting_only:
+            open_then = any(
+                m.created_at < delivered_before and (m.ended_at is None or m.ended_at >= delivered_before)
+                for m in members
+            )
+            if not (started < delivered_before and (first_at is None or first_at >= delivered_before) and open_then):
+                continue
+        elif (
+            first_at is None
+            or not (delivered_from is None or first_at >= delivered_from)
+            or (first_at >= delivered_before)
+        ):
+            continue
+        trust = min(m.trust_ods for m in members if m.created_at == started)
+        if trust_ods is None or trust == trust_ods:
+            found.append(FirstDelivery(provider_ods, trust, started, first_at))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from gateway.api.auth import CurrentPrincipal
-from gateway.api.deps import get_gateway, read_body
+from gateway.api.deps import get_gateway, json_response, read_body
 from gateway.api.idempotency import Idempotency
+from gateway.budget import offload
 from gateway.services.context import Gateway
 from gateway.services.hl7 import HL7_MEDIA_TYPE, ack_for
 from gateway.services.ingest import ingest_export
@@ -30,12 +31,12 @@ async def post_export(
         report = await ingest_export(gw, principal, body, content_type)
         status = 422 if report.outcome == "rejected" else 200
         if report.format == "hl7v2":
-            ack = ack_for(gw, report)
+            ack = await offload(ack_for, gw, report)
             if HL7_MEDIA_TYPE in accept:
                 return Response(ack, status_code=status, media_type=HL7_MEDIA_TYPE)
-            return JSONResponse(report.as_dict() | {"hl7_ack": ack.decode("utf-8", "replace")}, status_code=status)
+            return await json_response(report.as_dict() | {"hl7_ack": ack.decode("utf-8", "replace")}, status)
         if report.format == "unknown" and any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in report.file_issues):
             status = 415
-        return JSONResponse(report.as_dict(), status_code=status)
+        return await json_response(report.as_dict(), status)
 
     return await idem.run(answer)

@@ -3,7 +3,6 @@ Task."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -16,10 +15,12 @@ from gateway.api.errors import error_issues, error_status
 from gateway.api.fhir_response import FHIR_JSON, FhirJSONResponse
 from gateway.api.idempotency import Idempotency
 from gateway.api.prefer import prefer_wait
+from gateway.budget import offload
 from gateway.errors import GatewayError
-from gateway.fhir.inbound import fail, read_release_parameters
+from gateway.fhir.inbound import read_release_parameters
 from gateway.fhir.responses import operation_outcome, release_parameters_json, success_outcome
 from gateway.fhir.serialise import loads_bundle
+from gateway.limits import load_json
 from gateway.services import provider_tasks, release
 from gateway.services.context import Gateway
 from gateway.services.message_batch import process_batch
@@ -28,11 +29,9 @@ from gateway.services.messages import MessageResult, process_message
 router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 
 
-def _json(raw: bytes, what: str) -> object:
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise fail(what, f"the body is not JSON: {exc}", code="INVALID_JSON") from exc
+async def _json(raw: bytes) -> object:
+    """The body as bounded JSON (gateway/limits.py), parsed off the event loop."""
+    return await offload(load_json, raw)
 
 
 @router.post("/$process-message", summary="Acknowledgements (response messages) and dispense notifications")
@@ -62,7 +61,7 @@ async def post_batch(
 ) -> Response:
     async def answer() -> Response:
         # Decimals kept exactly (a message other than an acknowledgement is re-written to run on its own).
-        results = await process_batch(gw, principal, loads_bundle(body))
+        results = await process_batch(gw, principal, await offload(loads_bundle, body))
         return FhirJSONResponse(_batch_response(results))
 
     return await idem.run(answer)
@@ -89,7 +88,7 @@ async def post_release(
     idem: Idempotency,
 ) -> Response:
     async def answer() -> Response:
-        req = read_release_parameters(_json(body, "Parameters"))
+        req = read_release_parameters(await _json(body))
         wait = req.wait if req.wait is not None else prefer_wait(request.headers.getlist("prefer"))
         result = await release.release_orders(
             gw,
@@ -113,7 +112,7 @@ async def post_task(
     idem: Idempotency,
 ) -> Response:
     async def answer() -> Response:
-        result = await provider_tasks.process_task(gw, principal, _json(body, "Task"))
+        result = await provider_tasks.process_task(gw, principal, await _json(body))
         return FhirJSONResponse(success_outcome(result.text), status_code=result.status_code)
 
     return await idem.run(answer)

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
+from gateway.budget import offload
 from gateway.services.context import Gateway
 from gateway.services.kpi_formats import kpi_format
 from gateway.services.kpis import (
@@ -52,4 +53,4 @@ async def get_kpis(
         trust_ods=parse_ods(trust, "trust"),
         options=options,
     )
-    return Response(chosen.render(report), media_type=chosen.media_type)
+    return Response(await offload(chosen.render, report), media_type=chosen.media_type)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.fhir_response import FhirJSONResponse
-from gateway.fhir.inbound import fail
+from gateway.budget import offload
+from gateway.limits import load_json
 from gateway.services import queries, tracker
 from gateway.services.context import Gateway
 
@@ -42,8 +42,5 @@ async def answer_task(
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
 ) -> FhirJSONResponse:
-    try:
-        task = json.loads(body)
-    except ValueError as exc:
-        raise fail("Task", f"the body is not JSON: {exc}", code="INVALID_JSON") from exc
+    task = await offload(load_json, body)
     return FhirJSONResponse(await queries.answer_request(gw, principal, task_id, task, body))

@@ -1,0 +1,92 @@
+"""Per-request CPU budgets: CPU-bound work runs off the event loop, in a worker thread, and is measured there.
+
+A request gets a `CpuBudget` (`HGW_REQUEST_CPU_SECONDS`, set by the HTTP middleware). `offload(fn, ...)` runs `fn` in
+a worker thread and charges the thread's own CPU time (`time.thread_time`, so a busy machine does not count against
+the caller) to the request's budget; long loops call `checkpoint()`, which raises `BudgetExceededError` (HTTP 422)
+once the budget is spent. Outside a request (the command line, workers) there is no budget and `checkpoint()` does
+nothing. A thread cannot be stopped from outside, so the loops check: every parser loop over messages, rows or
+prescriptions does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+from gateway.errors import InputError, Issue, Location
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+BUDGET_EXCEEDED = "CPU_BUDGET_EXCEEDED"
+
+
+class BudgetExceededError(InputError):
+    """The request used up its CPU budget; nothing it was doing is kept (HTTP 422)."""
+
+    code = BUDGET_EXCEEDED
+
+    def __init__(self, seconds: float) -> None:
+        issue = Issue(
+            BUDGET_EXCEEDED,
+            f"the request needs more than its {seconds:g} s of processing: it is refused, nothing was stored",
+            Location(path="body"),
+            expected=f"a request processed in at most {seconds:g} CPU seconds (split the input)",
+        )
+        super().__init__([issue])
+
+
+@dataclass(slots=True)
+class CpuBudget:
+    """CPU seconds a request may spend off the loop; `spent` is charged by `offload` as each piece of work ends."""
+
+    seconds: float
+    spent: float = 0.0
+
+
+_budget: ContextVar[CpuBudget | None] = ContextVar("hgw_cpu_budget", default=None)
+_started: ContextVar[float | None] = ContextVar("hgw_cpu_started", default=None)  # thread CPU at offload
+
+
+@contextmanager
+def request_budget(seconds: float) -> Iterator[CpuBudget]:
+    """Give the current request `seconds` of CPU for its offloaded work."""
+    budget = CpuBudget(seconds)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
+def checkpoint() -> None:
+    """Raise BudgetExceededError when the current request's work has spent its budget (no-op without one)."""
+    budget, started = _budget.get(), _started.get()
+    if budget is None or started is None:
+        return
+    if budget.spent + time.thread_time() - started > budget.seconds:
+        raise BudgetExceededError(budget.seconds)
+
+
+def _charged(work: Callable[[], T]) -> T:
+    """Run `fn` in this (worker) thread, charging its CPU time to the request's budget."""
+    budget = _budget.get()
+    start = time.thread_time()
+    _started.set(start)
+    try:
+        checkpoint()
+        return work()
+    finally:
+        if budget is not None:
+            budget.spent += time.thread_time() - start
+
+
+async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`fn(*args, **kwargs)` in a worker thread, under the request's CPU budget: the event loop stays free."""
+    return await asyncio.to_thread(_charged, functools.partial(fn, *args, **kwargs))

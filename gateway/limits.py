@@ -1,0 +1,123 @@
+"""Bounds on what a request may hold: JSON nesting, width and number size, and whole numbers in query strings.
+
+Every JSON body the gateway reads goes through `load_json`, every whole number from a query string or header
+through `whole_number`, so a request can make the gateway do no more work than its size allows and a hostile
+shape is refused with a located error (HTTP 422, code `LIMIT_EXCEEDED`) instead of a RecursionError or a
+ValueError from Python's integer-digit limit (HTTP 500).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from gateway.errors import InputError, Issue, Location
+
+LIMIT_EXCEEDED: Final = "LIMIT_EXCEEDED"
+MAX_JSON_DEPTH: Final = 64  # a FHIR message bundle nests about 12 deep
+MAX_JSON_MEMBERS: Final = 10_000  # keys of one object
+MAX_JSON_ITEMS: Final = 100_000  # items of one array (a batch of 5,000 messages fits)
+MAX_NUMBER_CHARS: Final = 40  # characters of one JSON number, or of a whole number in a query string
+
+
+def limit_issue(path: str, message: str, expected: str, value: str | None = None) -> Issue:
+    return Issue(LIMIT_EXCEEDED, message, Location(path=path), value=value, expected=expected)
+
+
+class _TooBig(Exception):
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def _number(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        if len(text) > MAX_NUMBER_CHARS:
+            raise _TooBig(
+                limit_issue(
+                    "body", f"a number of {len(text)} characters", f"at most {MAX_NUMBER_CHARS}", text[:20] + "…"
+                )
+            )
+        return convert(text)
+
+    return parse
+
+
+def _constant(name: str) -> Any:
+    raise _TooBig(
+        Issue(
+            "INVALID_JSON",
+            f"{name} is not a JSON number",
+            Location(path="body"),
+            value=name,
+            expected="a finite number",
+        )
+    )
+
+
+def load_json(raw: bytes | str, *, parse_float: Callable[[str], Any] = float) -> Any:
+    """`raw` as JSON, or an InputError: INVALID_JSON (located by line and column) or LIMIT_EXCEEDED (too deep,
+    too wide, a number too long). Linear in the size of `raw`."""
+    try:
+        value = json.loads(raw, parse_int=_number(int), parse_float=_number(parse_float), parse_constant=_constant)
+    except _TooBig as exc:
+        raise InputError([exc.issue]) from None
+    except RecursionError:
+        raise InputError([_too_deep("body")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError([Issue("INVALID_JSON", f"not UTF-8: {exc.reason}", Location(path="body"))]) from exc
+    except json.JSONDecodeError as exc:
+        issue = Issue("INVALID_JSON", exc.msg, Location(line=exc.lineno, column=str(exc.colno), path="body"))
+        raise InputError([issue]) from exc
+    except ValueError as exc:
+        raise InputError([Issue("INVALID_JSON", f"unreadable JSON: {exc}", Location(path="body"))]) from exc
+    check_shape(value)
+    return value
+
+
+def check_shape(value: Any) -> None:
+    """LIMIT_EXCEEDED when `value` nests deeper than MAX_JSON_DEPTH or an object or array is too wide (no recursion:
+    the walk keeps its own stack)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "body")]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.items()
+            width, most, what = len(node), MAX_JSON_MEMBERS, "members"
+        elif isinstance(node, list):
+            children = enumerate(node)
+            width, most, what = len(node), MAX_JSON_ITEMS, "items"
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise InputError([_too_deep(path)])
+        if width > most:
+            raise InputError([limit_issue(path, f"{width} {what} in one place", f"at most {most} {what}")])
+        for key, child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1, f"{path}.{key}" if depth < 8 else path))
+
+
+def _too_deep(path: str) -> Issue:
+    return limit_issue(path, "the JSON nests too deep", f"at most {MAX_JSON_DEPTH} levels of objects and arrays")
+
+
+def whole_number(text: str) -> int | None:
+    """A non-negative whole number written in ASCII digits, or None (also for one too long to be a sane value)."""
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= MAX_NUMBER_CHARS else None
+
+
+def form_fields(body: bytes, *, max_fields: int) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body: the first value of each field, at most `max_fields` fields."""
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=max_fields)
+    except ValueError as exc:  # more fields than that
+        issue = limit_issue("body", "the form has too many fields", f"at most {max_fields} fields")
+        raise InputError([issue]) from exc
+    return {name: values[0] for name, values in fields.items()}

@@ -1,0 +1,53 @@
+"""Per-request CPU budgets: work off the loop is charged its own thread's CPU time and stops at the budget."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from gateway.api.errors import error_status
+from gateway.budget import BUDGET_EXCEEDED, BudgetExceededError, checkpoint, offload, request_budget
+
+
+def spin(seconds: float) -> int:
+    """Burn CPU (not wall time) until `seconds` of this thread's CPU are used, checking the budget as it goes."""
+    start, rounds = time.thread_time(), 0
+    while time.thread_time() - start < seconds:
+        checkpoint()
+        rounds += 1
+    return rounds
+
+
+async def test_offloaded_work_runs_in_another_thread_and_is_charged() -> None:
+    loop_thread = threading.get_ident()
+    with request_budget(30.0) as budget:
+        assert await offload(threading.get_ident) != loop_thread
+        await offload(spin, 0.05)
+        await offload(spin, 0.05)
+    assert 0.1 <= budget.spent < 30.0
+
+
+async def test_work_past_the_budget_is_refused_with_422() -> None:
+    with request_budget(0.05) as budget, pytest.raises(BudgetExceededError) as caught:
+        await offload(spin, 60.0)  # stopped at its first checkpoint past 0.05 s, not after a minute
+    assert budget.spent < 30.0
+    assert caught.value.issues[0].code == BUDGET_EXCEEDED and error_status(caught.value) == 422
+
+
+async def test_a_spent_budget_refuses_the_next_piece_of_work_before_it_starts() -> None:
+    ran: list[int] = []
+    with request_budget(0.02):
+        with pytest.raises(BudgetExceededError):
+            await offload(spin, 60.0)
+        with pytest.raises(BudgetExceededError):
+            await offload(ran.append, 1)
+    assert ran == []
+
+
+async def test_without_a_request_budget_checkpoints_do_nothing() -> None:
+    checkpoint()
+    assert await offload(spin, 0.01) > 0
+    assert await asyncio.to_thread(spin, 0.01) > 0
