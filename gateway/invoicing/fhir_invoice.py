@@ -16,7 +16,7 @@ from gateway.domain.identifiers import is_valid_ods_code, is_valid_short_form_id
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir.urls import HOMECARE_BASE
 from gateway.invoicing.billed import MEDICINE, SERVICE, BilledInvoice, BilledLine, arithmetic_issues
-from gateway.invoicing.money import pence_or_none, quantity_or_none, rate_or_none
+from gateway.invoicing.money import pence_or_none, plain, quantity_or_none, rate_or_none
 
 ODS: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
 SNOMED: Final = "http://snomed.info/sct"
@@ -215,6 +215,6 @@ def _line(r: _Reader, n: int, value: object) -> BilledLine | None:
         quantity,
         unit_price,
         net,
-        rate.normalize() if rate == rate.to_integral_value() else rate,
+        Decimal(plain(rate)),
         vat,
     )

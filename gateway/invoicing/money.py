@@ -40,7 +40,7 @@ def quantity_or_none(text: object) -> Decimal | None:
     value = decimal_or_none(text)
     if value is None or value <= 0 or value > MAX_QUANTITY or value.as_tuple().exponent < -4:  # type: ignore[operator]
         return None
-    return value.normalize() if value == value.to_integral_value() else value
+    return Decimal(plain(value))  # one spelling per value: 20.0 and 20 are both "20"
 
 
 def rate_or_none(text: object) -> Decimal | None:
@@ -48,7 +48,7 @@ def rate_or_none(text: object) -> Decimal | None:
     value = decimal_or_none(text)
     if value is None or not (0 <= value <= 100) or value.as_tuple().exponent < -2:  # type: ignore[operator]
         return None
-    return value
+    return Decimal(plain(value))
 
 
 def times(quantity: Decimal, unit_pence: int) -> int:
