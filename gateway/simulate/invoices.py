@@ -72,12 +72,18 @@ def medicine_bills(facts: dict[str, Any], delivery: int, unit_pence: int) -> lis
 
 
 def csv_invoice(
-    number: str, issued: date, trust_ods: str, bills: Sequence[Bill], *, total_pence: int | None = None
+    number: str,
+    issued: date,
+    trust_ods: str,
+    bills: Sequence[Bill],
+    *,
+    total_pence: int | None = None,
+    provider_ods: str | None = None,
 ) -> bytes:
-    """The CSV invoice of `bills` (the invoice's total is their sum unless given)."""
+    """The CSV invoice of `bills` (the invoice's total is their sum unless given; the provider named if given)."""
     total = sum(b.net_pence + b.vat_pence for b in bills) if total_pence is None else total_pence
     out = io.StringIO()
-    columns = [*COLUMNS, *OPTIONAL[1:3]]
+    columns = [*COLUMNS, *OPTIONAL[1:3], *(["provider_ods"] if provider_ods else [])]
     writer = csv.DictWriter(out, columns, lineterminator="\r\n")
     writer.writeheader()
     for b in bills:
@@ -97,6 +103,7 @@ def csv_invoice(
                 "vat_rate": plain(b.vat_rate),
                 "vat": pounds(b.vat_pence),
                 "invoice_total": pounds(total),
+                **({"provider_ods": provider_ods} if provider_ods else {}),
             }
         )
     return out.getvalue().encode()
