@@ -530,6 +530,10 @@ def _register_commands() -> None:
     from gateway.alerts.cli import alerts  # issue 9: alert rules and alerts
 
     cli.add_command(alerts)
+    from gateway.invoicing.cli import prices_group, spend  # issue 20: price lists and spend
+
+    cli.add_command(prices_group)
+    cli.add_command(spend)
 
 
 _register_commands()

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     )
     default_provider_ods: str | None = Field(default=None, description="seeded as the default routing rule")
     log_level: str = "INFO"
+    invoice_vat_rates: str = Field(
+        default="medicine=0,service=20",
+        description="expected VAT percent by kind of invoice line (docs/invoicing.md); another rate is a vat-mismatch",
+    )
 
     # --- observability and alerts (docs/observability.md) ---
     metrics_token: str | None = Field(
@@ -104,6 +108,14 @@ class Settings(BaseSettings):
     release_max_wait: int = Field(
         default=30, ge=0, le=300, description="longest a $release long-poll (wait / Prefer: wait=N) is held, seconds"
     )
+
+    @field_validator("invoice_vat_rates")
+    @classmethod
+    def _vat_rates(cls, value: str) -> str:
+        from gateway.invoicing.reconcile import vat_rates  # the one reader of the setting
+
+        vat_rates(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

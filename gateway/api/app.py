@@ -20,11 +20,13 @@ from gateway.api.routes import (
     fhir,
     fhir_conformance,
     health,
+    invoices,
     jwks,
     kpis,
     oauth,
     ops,
     prescriptions,
+    spend,
     status_feed,
     tasks,
     webhooks,
@@ -91,6 +93,8 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.include_router(kpi_page.router)  # and their console page, /console/kpis
     app.include_router(admin.router)  # operator API: providers, routing rules, held prescriptions (docs/delivery.md)
     app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)
+    app.include_router(invoices.router)  # claims, invoices, decisions and prices (docs/invoicing.md)
+    app.include_router(spend.router)  # spend per trust, provider, medicine and month (docs/invoicing.md)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])
     return app

@@ -66,6 +66,9 @@ ACTIONS: Final[dict[str, ActionSpec]] = {
     ),
     "patient-data.unmask": ActionSpec(PATIENT_RECORD, READ, "R", "an operator unmasked patient data, with a reason"),
     "audit.read": ActionSpec(APPLICATION_ACTIVITY, READ, "R", "an auditor read the audit trail"),
+    "invoice.submit": ActionSpec(REST, CREATE, "C", "a provider submitted an invoice or claim"),
+    "invoice.decide": ActionSpec(REST, UPDATE, "U", "a trust approved or disputed invoice lines"),
+    "price.change": ActionSpec(APPLICATION_ACTIVITY, SOFTWARE_CONFIGURATION, "U", "a price list was loaded"),
     "configuration.change": ActionSpec(
         APPLICATION_ACTIVITY, SOFTWARE_CONFIGURATION, "U", "providers, routes or settings changed"
     ),

@@ -27,6 +27,7 @@ _ISSUE_TYPE = {
     "UNAUTHORIZED": "login",
     "FORBIDDEN": "forbidden",
     "RATE_LIMITED": "throttled",
+    "MISSING_ENDORSEMENT_CODE": "invalid",  # EPS createMissingEndorsementCode
 }
 
 

@@ -7,13 +7,14 @@ tenant's prescription answers exactly as one that does not exist.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway.services.context import Gateway
+from gateway.simulate import invoices as bill
 from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, post_export, post_fhir
 
@@ -93,6 +94,30 @@ async def test_tenant_matrix(
             return httpx.Response(299)  # sees the prescription: counted as a success below
         return r if r.status_code != 200 else httpx.Response(204)  # 204: answered, nothing of another tenant
 
+    billed = bill.medicine_bills(facts, 1, 12_500)
+    invoice = bill.csv_invoice("T-1", date(2026, 12, 20), "RBA", billed, provider_ods="VNFKT")
+    first = await provider.post("/api/v1/invoices", content=invoice, headers={"Content-Type": "text/csv"})
+    invoice_id = first.json()["id"]
+
+    async def post_invoice(c: httpx.AsyncClient, owner: str) -> httpx.Response:
+        body = bill.csv_invoice("T-2", date(2026, 12, 20), "RBA", billed, provider_ods=owner)
+        return await c.post("/api/v1/invoices", content=body, headers={"Content-Type": "text/csv"})
+
+    async def invoice_view(c: httpx.AsyncClient, _: str) -> httpx.Response:
+        return await c.get(f"/api/v1/invoices/{invoice_id}")
+
+    async def invoice_fhir(c: httpx.AsyncClient, _: str) -> httpx.Response:
+        return await c.get(f"/FHIR/R4/Invoice/{invoice_id}")
+
+    async def decide(c: httpx.AsyncClient, _: str) -> httpx.Response:
+        return await c.post(f"/api/v1/invoices/{invoice_id}/decisions", json={"decisions": [{"decision": "dispute"}]})
+
+    async def invoices(c: httpx.AsyncClient, _: str) -> httpx.Response:
+        r = await c.get("/api/v1/invoices")
+        if r.status_code == 200 and any(i["id"] == invoice_id for i in r.json()["invoices"]):
+            return httpx.Response(299)  # sees the invoice: counted as a success below
+        return r if r.status_code != 200 else httpx.Response(204)
+
     trust_side = clients_for("trust")
     provider_side = clients_for("provider")
     # endpoint: (call, clients, ODS the own actor acts for, expected status per actor)
@@ -126,6 +151,36 @@ async def test_tenant_matrix(
             provider_side,
             "VNFKT",
             {"own": 201, "other_trust": 403, "other_provider": 403, "no_token": 401, "expired_token": 401},
+        ),
+        "POST /api/v1/invoices": (
+            post_invoice,
+            provider_side,
+            "VNFKT",
+            {"own": 201, "other_trust": 403, "other_provider": 400, "no_token": 401, "expired_token": 401},
+        ),
+        "GET /api/v1/invoices": (
+            invoices,
+            trust_side,
+            "RBA",
+            {"own": 299, "other_trust": 204, "other_provider": 204, "no_token": 401, "expired_token": 401},
+        ),
+        "GET /api/v1/invoices/{id}": (
+            invoice_view,
+            trust_side,
+            "RBA",
+            {"own": 200, "other_trust": 404, "other_provider": 404, "no_token": 401, "expired_token": 401},
+        ),
+        "GET /FHIR/R4/Invoice/{id}": (
+            invoice_fhir,
+            provider_side,
+            "VNFKT",
+            {"own": 200, "other_trust": 404, "other_provider": 404, "no_token": 401, "expired_token": 401},
+        ),
+        "POST /api/v1/invoices/{id}/decisions": (
+            decide,
+            trust_side,
+            "RBA",
+            {"own": 200, "other_trust": 404, "other_provider": 403, "no_token": 401, "expired_token": 401},
         ),
     }
     seen: dict[tuple[str, str], int] = {}
