@@ -524,6 +524,9 @@ def _register_commands() -> None:
     from gateway.alerts.cli import alerts  # issue 9: alert rules and alerts
 
     cli.add_command(alerts)
+    from gateway.directory_cli import organisations  # issue 15: what EPS needs that exports do not carry
+
+    cli.add_command(organisations)
 
 
 _register_commands()
