@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from conformance.model import TestRun
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.validator import Validator
 
 FHIR_JSON = "application/fhir+json"
@@ -40,6 +41,15 @@ def validation_findings(
     for issue in errors:
         t.check(False, requirement, f"{issue.code}: {issue.message}", prefix + issue.location.describe())
     return len(errors)
+
+
+def eps_acceptance_findings(t: TestRun, bundle: Any, requirement: str = "GW-EPS-1") -> int:
+    """Run the EPS acceptance check on a prescription-order; one finding per rule of EPS's coordinator it breaks,
+    located by its FHIRPath. Rules broken."""
+    broken = eps_acceptance(bundle)
+    for issue in broken:
+        t.check(False, requirement, f"{issue.code}: {issue.message}", issue.location.describe())
+    return len(broken)
 
 
 def outcome_issues(body: Any) -> list[dict[str, Any]]:

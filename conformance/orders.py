@@ -15,6 +15,7 @@ from gateway.domain.model import HomecarePrescription
 from gateway.fhir.cancellation import build_cancellation
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
+from gateway.simulate.directory import stand_in_prescribing
 from gateway.simulate.samples import export_rows
 
 SOURCE = "https://conformance.homecaregateway.uk/suite"
@@ -52,8 +53,15 @@ class SampleOrder:
         self.provider_ods = provider_ods
         self.prescription = prescriptions(unique_rows(1, trust_ods=trust_ods, provider_ods=provider_ods))[0]
         self.ids = OrderIds.new(self.prescription)
+        self.prescribing = stand_in_prescribing(trust_ods, self.prescription.site_code)
         self.bundle = _plain(
-            build_prescription_order(self.prescription, self.ids, provider_ods=provider_ods, source_endpoint=SOURCE)
+            build_prescription_order(
+                self.prescription,
+                self.ids,
+                provider_ods=provider_ods,
+                source_endpoint=SOURCE,
+                prescribing=self.prescribing,
+            )
         )
 
     @property
@@ -67,7 +75,12 @@ class SampleOrder:
     def cancellation(self) -> dict[str, Any]:
         return _plain(
             build_cancellation(
-                self.prescription, self.ids, "Prescribing error", provider_ods=self.provider_ods, source_endpoint=SOURCE
+                self.prescription,
+                self.ids,
+                "Prescribing error",
+                provider_ods=self.provider_ods,
+                source_endpoint=SOURCE,
+                prescribing=self.prescribing,
             )
         )
 

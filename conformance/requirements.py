@@ -77,6 +77,14 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
         "Every outbound bundle carries a Provenance whose detached JWS verifies against the published JWKS.",
         "DESIGN §5",
     ),
+    (
+        "GW-EPS-1",
+        "SHALL",
+        "Every prescription-order a provider receives is one EPS's own coordinator accepts: each rule of its "
+        "validation and FHIR → HL7 v3 translation that applies (gateway.fhir.eps_acceptance, each rule naming the "
+        "EPS file it restates).",
+        "DESIGN EPS fidelity; docs/eps-acceptance.md",
+    ),
     ("GW-REL-3", "SHALL", "An order under lease is not handed out again while the lease holds.", "DESIGN §6"),
     ("GW-ACK-1", "SHALL", "An ok response message moves the prescription to 0002 With Dispenser.", "DESIGN §6, §7"),
     (

@@ -26,6 +26,7 @@ from gateway.services import admin
 from gateway.services.context import build_gateway
 from gateway.services.ingest import ingest_export, parse_payload
 from gateway.settings import Settings
+from gateway.simulate.directory import sample_prescribing
 from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
 from gateway.validator.bench import bench_figures
@@ -68,7 +69,9 @@ def _bundle_paths(payload: bytes, sample: int) -> dict[str, Any]:
     validator = Validator.from_package()
     start = time.perf_counter()
     for p, i in zip(prescriptions, ids, strict=True):
-        bundle = build_prescription_order(p, i, provider_ods="VNFKT", source_endpoint="urn:bench")
+        bundle = build_prescription_order(
+            p, i, provider_ods="VNFKT", source_endpoint="urn:bench", prescribing=sample_prescribing(p.trust_ods)
+        )
         if any(x.severity == "error" for x in validator.validate(bundle, HOMECARE_PRESCRIPTION_ORDER)):
             raise RuntimeError("benchmark bundle failed validation")
         dumps_bundle(bundle)
@@ -76,7 +79,9 @@ def _bundle_paths(payload: bytes, sample: int) -> dict[str, Any]:
 
     start = time.perf_counter()
     for p, i in zip(prescriptions, ids, strict=True):
-        build_prescription_order_naive(p, i, provider_ods="VNFKT", source_endpoint="urn:bench")
+        build_prescription_order_naive(
+            p, i, provider_ods="VNFKT", source_endpoint="urn:bench", prescribing=sample_prescribing(p.trust_ods)
+        )
     naive = time.perf_counter() - start
     return {
         "bundles": len(prescriptions),

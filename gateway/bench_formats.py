@@ -15,6 +15,7 @@ from adapters.jac.writer import render_export as render_jac
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
+from gateway.simulate.directory import sample_prescribing
 from gateway.simulate.samples import export_rows, nhs_number
 
 # One RDE^O11 of the HL7 v2 profile; {n} makes each order distinct.
@@ -40,10 +41,7 @@ def _payloads(count: int) -> dict[str, tuple[Adapter, list[bytes]]]:
     ascribe = render_ascribe(canonical, trust_ods="RBA")
     rng = random.Random(9)  # noqa: S311 - test data
     hl7 = "".join(_HL7.format(n=n, nhs=nhs_number(rng)) for n in range(count)).encode()
-    fhir = [
-        dumps_bundle(build_prescription_order(p, OrderIds.new(p), provider_ods="VNFKT", source_endpoint="urn:bench"))
-        for p in canonical
-    ]
+    fhir = [dumps_bundle(_order(p)) for p in canonical]
     return {
         "jac": (JacAdapter(), [jac]),
         "ascribe": (AscribeAdapter(), [ascribe]),
@@ -52,9 +50,15 @@ def _payloads(count: int) -> dict[str, tuple[Adapter, list[bytes]]]:
     }
 
 
+def _order(p: HomecarePrescription) -> dict[str, Any]:
+    return build_prescription_order(
+        p, OrderIds.new(p), provider_ods="VNFKT", source_endpoint="urn:bench", prescribing=sample_prescribing()
+    )
+
+
 def _map_all(prescriptions: list[HomecarePrescription]) -> None:
     for p in prescriptions:
-        build_prescription_order(p, OrderIds.new(p), provider_ods="VNFKT", source_endpoint="urn:bench")
+        _order(p)
 
 
 def format_figures(count: int = 2000) -> dict[str, Any]:

@@ -109,10 +109,11 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.option("--provider", help="Provider ODS for prescriptions that name none.")
 def ingest(file: Path, content_type: str, provider: str | None) -> None:
     """Offline: parse an export and print the FHIR bundles or the located errors."""
-    from gateway.services.offline import ingest_offline
+    from gateway.services.offline import ingest_offline, offline_directory
 
     try:
-        result = ingest_offline(file.read_bytes(), content_type, provider_ods=provider)
+        directory = offline_directory(_settings(click.get_current_context()))
+        result = ingest_offline(file.read_bytes(), content_type, provider_ods=provider, directory=directory)
     except GatewayError as exc:
         _fail(exc)
     _emit(result)
@@ -534,6 +535,9 @@ def _register_commands() -> None:
 
     cli.add_command(prices_group)
     cli.add_command(spend)
+    from gateway.directory_cli import organisations  # issue 15: what EPS needs that exports do not carry
+
+    cli.add_command(organisations)
 
 
 _register_commands()

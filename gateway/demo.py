@@ -18,6 +18,7 @@ from gateway.logs import configure_logging
 from gateway.services import admin, operators
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.provider import SimulatedProvider
 from gateway.simulate.trust import post_sample_export
@@ -46,6 +47,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     for ods, name in PROVIDERS:
         await admin.add_provider(gw, ods=ods, name=name, mode="pull")
     await admin.add_route(gw, provider_ods=PROVIDERS[0][0])  # the default route
+    await configure_sample_directory(gw)  # the trust's organisations and homecare team, as EPS needs them
     console_logins = await _demo_operators(gw)
     trust_key = await register_party(gw, "trust", TRUST)
     provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}

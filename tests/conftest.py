@@ -22,6 +22,7 @@ from gateway.security.client_auth import ClientKey
 from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.store.migrate import upgrade
 
@@ -153,10 +154,11 @@ async def bare_gw(settings: Settings) -> AsyncIterator[Gateway]:
 
 @pytest.fixture
 async def gw(bare_gw: Gateway) -> Gateway:
-    """A gateway with two pull providers, VNFKT being the default route."""
+    """A gateway with two pull providers, VNFKT being the default route, and the sample trusts configured."""
     await admin.add_provider(bare_gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
     await admin.add_provider(bare_gw, ods="VNCEL", name="Yorkshire Homecare Ltd", mode="pull")
     await admin.add_route(bare_gw, provider_ods="VNFKT")
+    await configure_sample_directory(bare_gw)  # what EPS needs of the sample trusts and exports do not carry
     return bare_gw
 
 

@@ -12,8 +12,8 @@ from adapters.fhir.timing import frequency_code
 from gateway.domain.identifiers import is_valid_snomed_id
 from gateway.domain.model import Item
 from gateway.fhir import urls
+from gateway.fhir.dispense_schedule import deliveries_from_repeats
 from gateway.fhir.dosage import ANCILLARY_TEXT, dosage_text
-from gateway.fhir.prescription_order import deliveries_from_repeats
 
 # When a MedicationRequest gives no dispenseRequest.expectedSupplyDuration (EPS acute examples do not): the NHS
 # standard 28-day supply, which is also the usual homecare delivery cycle. The trust is warned.

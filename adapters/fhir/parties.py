@@ -193,9 +193,7 @@ def read_prescriber(r: Reader, bundle: MessageBundle, requester: Entry) -> Data 
         data = _registration(r, identifiers if isinstance(identifiers, list) else [],
                              lambda i: f"{ppath}.identifier[{i}]", f"{ppath}.identifier")
     data.update(_prescriber_name(r, practitioner, ppath, by_identifier))
-    codes_ = role.resource.get("code") if role is not None else None
-    first = codes_[0] if isinstance(codes_, list) and codes_ and isinstance(codes_[0], dict) else {}
-    data["specialty"] = first.get("text") if isinstance(first.get("text"), str) else None
+    data["specialty"] = _specialty(role.resource) if role is not None else None
     return data
 
 
@@ -318,3 +316,13 @@ def _own_ods(r: Reader, org: Entry) -> str | None:
                   f"an identifier with system {urls.ODS_ORGANIZATION_CODE}")
         return None
     return ods_code(r, org.resource["identifier"][found[0]], f"{org.path}.identifier[{found[0]}]")
+
+
+def _specialty(role: dict[str, Any]) -> str | None:
+    """PractitionerRole.specialty as text (the gateway's orders), else the text of its code (older orders)."""
+    for element in ("specialty", "code"):
+        concepts = role.get(element)
+        first = concepts[0] if isinstance(concepts, list) and concepts and isinstance(concepts[0], dict) else {}
+        if isinstance(first.get("text"), str):
+            return str(first["text"])
+    return None

@@ -164,12 +164,12 @@ async def export_accepted(ctx: SuiteContext, t: TestRun) -> None:
 
 @flow.test(
     "GW-FLOW-002",
-    "The provider releases a valid, signed order",
-    requirements=["GW-REL-1", "GW-REL-2"],
+    "The provider releases a valid, signed order that EPS would accept",
+    requirements=["GW-REL-1", "GW-REL-2", "GW-EPS-1"],
     depends=["GW-FLOW-001"],
 )
 async def released(ctx: SuiteContext, t: TestRun) -> None:
-    status, orders = await release_for(ctx, "provider", ctx.state["sid"])
+    status, orders = await release_for(ctx, t, "provider", ctx.state["sid"])
     t.require(status == 200, "GW-REL-1", f"Task/$release answered {status}", "HTTP status")
     t.require(
         len(orders) == 1,
@@ -199,7 +199,7 @@ async def released(ctx: SuiteContext, t: TestRun) -> None:
 
 @flow.test("GW-FLOW-003", "A leased order is not released twice", requirements=["GW-REL-3"], depends=["GW-FLOW-002"])
 async def lease_holds(ctx: SuiteContext, t: TestRun) -> None:
-    status, orders = await release_for(ctx, "provider", ctx.state["sid"])
+    status, orders = await release_for(ctx, t, "provider", ctx.state["sid"])
     t.check(
         status == 200 and not orders,
         "GW-REL-3",

@@ -7,8 +7,10 @@ from typing import Any
 from adapters.jac.writer import render_export
 from conformance.checks import (
     FHIR_JSON,
+    eps_acceptance_findings,
     expect_status,
     json_body,
+    message_header,
 )
 from conformance.context import Party, SuiteContext
 from conformance.model import Suite, TestRun
@@ -58,11 +60,18 @@ async def prescription_view(ctx: SuiteContext, t: TestRun, sid: str, requirement
     return view
 
 
-async def release_for(ctx: SuiteContext, party: str, sid: str) -> tuple[int, list[dict[str, Any]]]:
+async def release_for(ctx: SuiteContext, t: TestRun, party: str, sid: str) -> tuple[int, list[dict[str, Any]]]:
+    """Task/$release for one prescription; every prescription-order received goes through the EPS acceptance
+    check (GW-EPS-1), as EPS's coordinator would read it."""
     ods = party_ods(ctx, party)
     r = await ctx.client(party).post(
         "/FHIR/R4/Task/$release", json=msg.release_request(ods, short_form_id=sid), headers=FHIR
     )
     if r.status_code != 200:
         return r.status_code, []
-    return 200, msg.passed_orders(r.json())
+    orders = msg.passed_orders(r.json())
+    for order in orders:
+        header = message_header(order) or {}
+        if (header.get("eventCoding") or {}).get("code") == "prescription-order":
+            eps_acceptance_findings(t, order)
+    return 200, orders

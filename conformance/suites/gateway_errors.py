@@ -44,7 +44,7 @@ async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
     report = json_body(t, await post_export(ctx, rows), "GW-CAN-1")
     sid = (report.get("prescriptions") or [{}])[0].get("short_form_id")
     t.require(report.get("outcome") == "accepted" and bool(sid), "GW-CAN-1", f"export: {report}", "outcome")
-    status, orders = await release_for(ctx, "provider", sid)
+    status, orders = await release_for(ctx, t, "provider", sid)
     t.require(len(orders) == 1, "GW-CAN-1", f"released {len(orders)} orders (HTTP {status})", "passedPrescriptions")
     ack = msg.acknowledgement(ods, msg.order_facts(orders[0])["message_id"], "urn:conformance")
     expect_status(t, await post_message(ctx, "provider", ack), 200, "GW-CAN-1", "ack")
@@ -57,7 +57,7 @@ async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
         f"cancel of an order the provider has: {answer.get('outcome')!r}",
         "prescriptions[0].outcome",
     )
-    status, updates = await release_for(ctx, "provider", sid)
+    status, updates = await release_for(ctx, t, "provider", sid)
     t.require(
         len(updates) == 1, "GW-CAN-1", f"the cancellation was not released (HTTP {status})", "passedPrescriptions"
     )
@@ -180,7 +180,7 @@ async def malformed_fhir(ctx: SuiteContext, t: TestRun) -> None:
 async def cross_tenant(ctx: SuiteContext, t: TestRun) -> None:
     need(ctx, t, "other_trust", "other_provider")
     sid, facts = ctx.state["sid"], ctx.state["facts"]
-    status, orders = await release_for(ctx, "other_provider", sid)
+    status, orders = await release_for(ctx, t, "other_provider", sid)
     t.check(not orders, "GW-TEN-1", f"another provider was released {len(orders)} order(s)", "passedPrescriptions")
     ack = msg.acknowledgement(party_ods(ctx, "other_provider"), facts["message_id"], "urn:conformance")
     r = await post_message(ctx, "other_provider", ack)
@@ -209,7 +209,7 @@ async def invalid_transition(ctx: SuiteContext, t: TestRun) -> None:
     sid: str = ctx.state.get("spare_sid") or ""
     if not sid:
         t.skip("GW-ERR-001 left no accepted prescription")
-    status, orders = await release_for(ctx, "provider", sid)
+    status, orders = await release_for(ctx, t, "provider", sid)
     t.require(len(orders) == 1, "GW-LIFE-1", f"could not release {sid} (HTTP {status})", "passedPrescriptions")
     facts, ods = msg.order_facts(orders[0]), party_ods(ctx, "provider")
     early = msg.dispense_notification(ods, facts, 1, "urn:conformance", datetime.now(UTC))

@@ -23,9 +23,11 @@ from conformance.errors import UsageError
 from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.requirements import requirement_for_issue
-from gateway.errors import GatewayError, Issue
+from gateway.errors import GatewayError, InputError, Issue
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.services.offline import ingest_offline
+from gateway.simulate.directory import stand_in_directory, stand_in_prescribing
 from gateway.validator import Validator
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
 
@@ -112,7 +114,10 @@ class TrustInbox:
             return Answer(404, b'{"error": "not served by the conformance endpoint"}', "application/json")
         try:
             result = ingest_offline(
-                arrival.body, arrival.headers.get("content-type", ""), provider_ods=PLACEHOLDER_PROVIDER
+                arrival.body,
+                arrival.headers.get("content-type", ""),
+                provider_ods=PLACEHOLDER_PROVIDER,
+                directory=stand_in_directory(),
             )
         except GatewayError as exc:
             return Answer(415, json.dumps({"error": exc.code, "message": str(exc)}).encode(), "application/json")
@@ -246,13 +251,24 @@ async def maps_to_valid_bundles(ctx: SuiteContext, t: TestRun) -> None:
             continue
         if p.action != "NEW":
             continue
-        bundle = build_prescription_order(
-            p,
-            OrderIds.new(p),
-            provider_ods=p.provider_ods or PLACEHOLDER_PROVIDER,
-            source_endpoint="urn:hgw:conformance",
-        )
-        for issue in validator.validate(bundle, HOMECARE_PRESCRIPTION_ORDER):
+        try:
+            bundle = build_prescription_order(
+                p,
+                OrderIds.new(p),
+                provider_ods=p.provider_ods or PLACEHOLDER_PROVIDER,
+                source_endpoint="urn:hgw:conformance",
+                prescribing=stand_in_prescribing(p.trust_ods, p.site_code),
+            )
+        except InputError as exc:  # items EPS cannot carry as one prescription, units that are not dm+d
+            for issue in exc.issues:
+                t.check(
+                    False,
+                    "TRU-RX-2",
+                    f"{parsed.rx_number}: {issue.code}: {issue.message}",
+                    f"line(s) {parsed.lines} → {issue.location.describe()}",
+                )
+            continue
+        for issue in [*validator.validate(bundle, HOMECARE_PRESCRIPTION_ORDER), *eps_acceptance(bundle)]:
             if issue.severity in ("error", "fatal"):
                 t.check(
                     False,

@@ -16,6 +16,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
 from gateway.api.routes import (
     admin,
+    directory,
     exports,
     fhir,
     fhir_conformance,
@@ -92,6 +93,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.include_router(kpis.router)  # the national homecare KPIs (docs/kpis.md)
     app.include_router(kpi_page.router)  # and their console page, /console/kpis
     app.include_router(admin.router)  # operator API: providers, routing rules, held prescriptions (docs/delivery.md)
+    app.include_router(directory.router)  # operator API: organisation directory, team contacts (issue 15)
     app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)
     app.include_router(invoices.router)  # claims, invoices, decisions and prices (docs/invoicing.md)
     app.include_router(spend.router)  # spend per trust, provider, medicine and month (docs/invoicing.md)

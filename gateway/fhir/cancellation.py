@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from gateway.domain.directory import Prescribing
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir import urls
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
@@ -33,13 +34,21 @@ def reason_coding(reason: str) -> dict[str, str]:
 
 
 def build_cancellation(
-    original: HomecarePrescription, ids: OrderIds, reason: str, *, provider_ods: str, source_endpoint: str
+    original: HomecarePrescription,
+    ids: OrderIds,
+    reason: str,
+    *,
+    provider_ods: str,
+    source_endpoint: str,
+    prescribing: Prescribing,
 ) -> dict[str, Any]:
     """The order as sent, re-issued as a `prescription-order-update` with every line cancelled for `reason`.
 
     The ids are the original order's (short-form, long-form and line-item ids); the message id is new.
     """
-    bundle = build_prescription_order(original, ids, provider_ods=provider_ods, source_endpoint=source_endpoint)
+    bundle = build_prescription_order(
+        original, ids, provider_ods=provider_ods, source_endpoint=source_endpoint, prescribing=prescribing
+    )
     message_id = str(uuid.uuid4())
     bundle["id"] = message_id
     bundle["identifier"] = {"system": urls.BUNDLE_IDENTIFIER, "value": str(uuid.uuid4())}

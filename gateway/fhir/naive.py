@@ -15,7 +15,6 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.contactpoint import ContactPoint
 from fhir.resources.R4B.dosage import Dosage, DosageDoseAndRate
-from fhir.resources.R4B.duration import Duration
 from fhir.resources.R4B.extension import Extension
 from fhir.resources.R4B.humanname import HumanName
 from fhir.resources.R4B.identifier import Identifier
@@ -27,7 +26,6 @@ from fhir.resources.R4B.medicationrequest import (
 from fhir.resources.R4B.messageheader import MessageHeader, MessageHeaderDestination, MessageHeaderSource
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole
 from fhir.resources.R4B.quantity import Quantity
@@ -35,30 +33,38 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.timing import Timing, TimingRepeat
 
 from gateway.domain import model
+from gateway.domain.directory import Prescribing
 from gateway.fhir import urls
 from gateway.fhir.datatypes import fhir_datetime, urn
+from gateway.fhir.dispense_schedule import Schedule, prescription_schedule, quantity
 from gateway.fhir.dosage import dosage_text, dose_quantity, parse_frequency, route_coding
-from gateway.fhir.parties import GENDERS, prescriber_name
+from gateway.fhir.parties import GENDERS, job_role, prescriber_name, work_phone
 from gateway.fhir.prescription_order import (
     PERFORMER_SITE_TYPE,
     OrderIds,
-    quantity,
     reason_code,
-    repeats_allowed,
     required_parties,
     resolve_prescription_type,
-    validity_start,
 )
 
 
 def build_prescription_order_naive(
-    p: model.HomecarePrescription, ids: OrderIds, *, provider_ods: str, source_endpoint: str
+    p: model.HomecarePrescription,
+    ids: OrderIds,
+    *,
+    provider_ods: str,
+    source_endpoint: str,
+    prescribing: Prescribing,
 ) -> str:
     """The prescription-order Bundle as JSON text, built from R4B model objects."""
     patient, prescriber = required_parties(p)
     type_code, type_display = resolve_prescription_type(prescriber)
+    schedule = prescription_schedule(p)
     authored = fhir_datetime(p.signed_at)
-    requests = [_medication_request(p, item, ids, provider_ods, authored, type_code, type_display) for item in p.items]
+    requests = [
+        _medication_request(p, item, ids, provider_ods, authored, (type_code, type_display), schedule)
+        for item in p.items
+    ]
     header = MessageHeader(
         id=ids.message_id,
         eventCoding=Coding(system=urls.MESSAGE_EVENT, code="prescription-order", display="Prescription Order"),
@@ -89,13 +95,11 @@ def build_prescription_order_naive(
             id=ids.practitioner_role_id,
             practitioner=Reference(reference=urn(ids.practitioner_id)),
             organization=Reference(reference=urn(ids.organization_id)),
-            code=[CodeableConcept(text=prescriber.specialty)] if prescriber.specialty else None,
+            code=[CodeableConcept(**job_role(prescribing.contact))],
+            specialty=[CodeableConcept(text=prescriber.specialty)] if prescriber.specialty else None,
+            telecom=[ContactPoint(**work_phone(prescribing.contact.telecom))],
         ),
-        Organization(
-            id=ids.organization_id,
-            identifier=[_ods(p.site_code or p.trust_ods)],
-            partOf=Reference(identifier=_ods(p.trust_ods)) if p.site_code else None,
-        ),
+        _organization(prescribing, ids),
     ]
     bundle = Bundle(
         id=ids.message_id,
@@ -104,6 +108,18 @@ def build_prescription_order_naive(
         entry=[BundleEntry(fullUrl=urn(r.id), resource=r) for r in resources],
     )
     return str(bundle.model_dump_json())
+
+
+def _organization(prescribing: Prescribing, ids: OrderIds) -> Organization:
+    org, parent = prescribing.organisation, prescribing.parent
+    return Organization(
+        id=ids.organization_id,
+        identifier=[_ods(org.ods)],
+        name=org.name,
+        telecom=[ContactPoint(**work_phone(org.telecom or ""))],
+        address=[Address(use="work", line=list(org.address.lines), postalCode=org.address.postcode)],
+        partOf=Reference(identifier=_ods(parent.ods), display=parent.name) if parent is not None else None,
+    )
 
 
 def _ods(code: str) -> Identifier:
@@ -158,9 +174,10 @@ def _medication_request(
     ids: OrderIds,
     provider_ods: str,
     authored: str,
-    type_code: str,
-    type_display: str,
+    prescription_type: tuple[str, str],
+    schedule: Schedule,
 ) -> MedicationRequest:
+    type_code, type_display = prescription_type
     item_id = ids.item_ids[item.line_no]
     reason = reason_code(p)
     return MedicationRequest(
@@ -204,15 +221,7 @@ def _medication_request(
             system=urls.PRESCRIPTION_ORDER_NUMBER,
             value=ids.short_form_id,
         ),
-        courseOfTherapyType=CodeableConcept(
-            coding=[
-                Coding(
-                    system=urls.MEDICATIONREQUEST_COURSE_OF_THERAPY,
-                    code="continuous-repeat-dispensing",
-                    display="Continuous long term (repeat dispensing)",
-                )
-            ]
-        ),
+        courseOfTherapyType=CodeableConcept(**schedule.course_of_therapy()),
         dosageInstruction=[_dosage(item)],
         dispenseRequest=MedicationRequestDispenseRequest(
             extension=[
@@ -221,10 +230,8 @@ def _medication_request(
                     valueCoding=Coding(system=urls.DISPENSING_SITE_PREFERENCE, code=PERFORMER_SITE_TYPE),
                 )
             ],
-            validityPeriod=Period(start=validity_start(p, item)),
-            numberOfRepeatsAllowed=repeats_allowed(item.number_of_deliveries),
+            **schedule.dispense_fields(),
             quantity=Quantity(**quantity(item)),
-            expectedSupplyDuration=Duration(value=item.days_per_delivery, unit="day", system=urls.UCUM, code="d"),
             performer=Reference(identifier=_ods(provider_ods)),
         ),
         substitution=MedicationRequestSubstitution(allowedBoolean=False),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain.directory import SDS_JOB_ROLES, Organisation, Prescribing, TeamContact, job_role_code
 from gateway.domain.model import HomecarePrescription, Patient, Prescriber, Sex
 from gateway.fhir import urls
 from gateway.fhir.datatypes import ods_identifier, urn
+
+SDS_JOB_ROLE_CODE = "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode"
 
 GENDERS = {Sex.MALE: "male", Sex.FEMALE: "female", Sex.UNKNOWN: "unknown", Sex.INDETERMINATE: "other"}
 
@@ -77,27 +80,56 @@ def practitioner_resource(prescriber: Prescriber, resource_id: str) -> dict[str,
     }
 
 
+def job_role(contact: TeamContact) -> dict[str, Any]:
+    """PractitionerRole.code: the SDS job role EPS translates into the HL7 v3 author's code (job-role-code.ts)."""
+    code = job_role_code(contact.job_role)
+    coding = {"system": SDS_JOB_ROLE_CODE, "code": code}
+    if code in SDS_JOB_ROLES:
+        coding["display"] = SDS_JOB_ROLES[code]
+    return {"coding": [coding]}
+
+
+def work_phone(number: str) -> dict[str, str]:
+    return {"system": "phone", "value": number, "use": "work"}
+
+
 def practitioner_role_resource(
-    prescriber: Prescriber, resource_id: str, *, practitioner_id: str, organization_id: str
+    prescriber: Prescriber,
+    resource_id: str,
+    *,
+    practitioner_id: str,
+    organization_id: str,
+    contact: TeamContact,
 ) -> dict[str, Any]:
+    """The prescriber in their role: the homecare team's telephone and SDS job role, the clinical specialty."""
     role: dict[str, Any] = {
         "resourceType": "PractitionerRole",
         "id": resource_id,
         "practitioner": {"reference": urn(practitioner_id)},
         "organization": {"reference": urn(organization_id)},
+        "code": [job_role(contact)],
     }
     if prescriber.specialty:
-        role["code"] = [{"text": prescriber.specialty}]
+        role["specialty"] = [{"text": prescriber.specialty}]
+    role["telecom"] = [work_phone(contact.telecom)]
     return role
 
 
-def organization_resource(p: HomecarePrescription, resource_id: str) -> dict[str, Any]:
-    """The prescribing organisation: the site when the trust named one (part of the trust), else the trust."""
+def organization_resource(prescribing: Prescribing, resource_id: str) -> dict[str, Any]:
+    """The prescribing organisation (a site, part of its trust, or the trust) with exactly one name, address and
+    telephone, as EPS's organization.ts needs them; the parent named so that EPS can name it too."""
+    org: Organisation = prescribing.organisation
     organization: dict[str, Any] = {
         "resourceType": "Organization",
         "id": resource_id,
-        "identifier": [ods_identifier(p.site_code or p.trust_ods)],
+        "identifier": [ods_identifier(org.ods)],
+        "name": org.name,
+        "telecom": [work_phone(org.telecom or "")],
+        "address": [{"use": "work", "line": list(org.address.lines), "postalCode": org.address.postcode}],
     }
-    if p.site_code:
-        organization["partOf"] = {"identifier": ods_identifier(p.trust_ods)}
+    if prescribing.parent is not None:
+        organization["partOf"] = {
+            "identifier": ods_identifier(prescribing.parent.ods),
+            "display": prescribing.parent.name,
+        }
     return organization

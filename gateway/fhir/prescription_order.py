@@ -15,11 +15,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.domain.directory import Prescribing
 from gateway.domain.identifiers import new_short_form_id
 from gateway.domain.model import Action, HomecarePrescription, Item, Patient, Prescriber
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir import urls
-from gateway.fhir.datatypes import UK_TIME, fhir_datetime, ods_identifier, urn
+from gateway.fhir.datatypes import fhir_datetime, ods_identifier, urn
+from gateway.fhir.dispense_schedule import Schedule, prescription_schedule, quantity
 from gateway.fhir.dosage import dosage_instruction
 from gateway.fhir.parties import (
     organization_resource,
@@ -27,7 +29,7 @@ from gateway.fhir.parties import (
     practitioner_resource,
     practitioner_role_resource,
 )
-from gateway.fhir.terminology import HOMECARE_PRESCRIPTION_TYPES, homecare_prescription_type, snomed_quantity_unit
+from gateway.fhir.terminology import HOMECARE_PRESCRIPTION_TYPES, homecare_prescription_type
 
 PERFORMER_SITE_TYPE = "P1"
 
@@ -76,32 +78,6 @@ class OrderIds:
 
 def _uuid() -> str:
     return str(uuid.uuid4())
-
-
-def repeats_allowed(number_of_deliveries: int) -> int:
-    """dispenseRequest.numberOfRepeatsAllowed for a number of deliveries: deliveries − 1.
-
-    FHIR R4 defines numberOfRepeatsAllowed as the supplies *in addition to* the original one, the NHS EPS tools
-    compute the last issue number as numberOfRepeatsAllowed + 1, and our HL7 v2 spec already maps RXE-12 refills
-    as deliveries − 1. Saying "repeats = deliveries" would let a provider that reads the message by those rules
-    make one delivery more than the trust authorised.
-    """
-    return number_of_deliveries - 1
-
-
-def deliveries_from_repeats(number_of_repeats_allowed: int) -> int:
-    """The inverse of `repeats_allowed`, for reading EPS-shaped orders back."""
-    return number_of_repeats_allowed + 1
-
-
-def validity_start(prescription: HomecarePrescription, item: Item) -> str:
-    """The first delivery date when the trust gave one, else the day the prescription was signed (UK date)."""
-    if item.first_delivery_date is not None:
-        return item.first_delivery_date.isoformat()
-    signed = prescription.signed_at
-    if signed.tzinfo is not None:
-        signed = signed.astimezone(UK_TIME)
-    return signed.date().isoformat()
 
 
 def required_parties(prescription: HomecarePrescription) -> tuple[Patient, Prescriber]:
@@ -184,17 +160,23 @@ def build_prescription_order(
     *,
     provider_ods: str,
     source_endpoint: str,
+    prescribing: Prescribing,
     prescription_type: str | None = None,
 ) -> dict[str, Any]:
-    """The prescription-order message Bundle for `p`, addressed to `provider_ods`, as JSON-ready dicts."""
+    """The prescription-order message Bundle for `p`, addressed to `provider_ods`, as JSON-ready dicts.
+
+    `prescribing` is what the trust configured and the export does not carry (organisation, team contact).
+    """
     patient, prescriber = required_parties(p)
     type_code, type_display = resolve_prescription_type(prescriber, prescription_type)
+    schedule = prescription_schedule(p)
     missing = [item.line_no for item in p.items if item.line_no not in ids.item_ids]
     if missing:
         raise ValueError(f"OrderIds has no line-item id for line(s) {missing}")
     authored = fhir_datetime(p.signed_at)
     requests = [
-        _medication_request(p, item, ids, provider_ods, authored, (type_code, type_display)) for item in p.items
+        _medication_request(p, item, ids, provider_ods, authored, (type_code, type_display), schedule)
+        for item in p.items
     ]
     resources: list[dict[str, Any]] = [
         _message_header(p, prescriber, ids, provider_ods, source_endpoint),
@@ -206,8 +188,9 @@ def build_prescription_order(
             ids.practitioner_role_id,
             practitioner_id=ids.practitioner_id,
             organization_id=ids.organization_id,
+            contact=prescribing.contact,
         ),
-        organization_resource(p, ids.organization_id),
+        organization_resource(prescribing, ids.organization_id),
     ]
     return {
         "resourceType": "Bundle",
@@ -281,15 +264,6 @@ def reason_code(p: HomecarePrescription) -> dict[str, Any] | None:
     return reason
 
 
-def quantity(item: Item) -> dict[str, Any]:
-    """dispenseRequest.quantity: per delivery, with the SNOMED CT unit code when units.csv has the unit."""
-    value: dict[str, Any] = {"value": item.qty_per_delivery, "unit": item.qty_unit}
-    code = snomed_quantity_unit(item.qty_unit)
-    if code is not None:
-        value.update(system=urls.SNOMED, code=code)
-    return value
-
-
 def _medication_request(
     p: HomecarePrescription,
     item: Item,
@@ -297,6 +271,7 @@ def _medication_request(
     provider_ods: str,
     authored: str,
     prescription_type: tuple[str, str],
+    schedule: Schedule,
 ) -> dict[str, Any]:
     item_id = ids.item_ids[item.line_no]
     request: dict[str, Any] = {
@@ -346,17 +321,7 @@ def _medication_request(
         "system": urls.PRESCRIPTION_ORDER_NUMBER,
         "value": ids.short_form_id,
     }
-    # Homecare authorises several deliveries of long-term therapy. EPS only allows a repeat count with
-    # `continuous-repeat-dispensing` (rule eps-11 wants none with `continuous`), as NHS homecare examples do.
-    request["courseOfTherapyType"] = {
-        "coding": [
-            {
-                "system": urls.MEDICATIONREQUEST_COURSE_OF_THERAPY,
-                "code": "continuous-repeat-dispensing",
-                "display": "Continuous long term (repeat dispensing)",
-            }
-        ]
-    }
+    request["courseOfTherapyType"] = schedule.course_of_therapy()
     request["dosageInstruction"] = [dosage_instruction(item)]
     request["dispenseRequest"] = {
         "extension": [
@@ -365,15 +330,8 @@ def _medication_request(
                 "valueCoding": {"system": urls.DISPENSING_SITE_PREFERENCE, "code": PERFORMER_SITE_TYPE},
             }
         ],
-        "validityPeriod": {"start": validity_start(p, item)},
-        "numberOfRepeatsAllowed": repeats_allowed(item.number_of_deliveries),
+        **schedule.dispense_fields(),
         "quantity": quantity(item),
-        "expectedSupplyDuration": {
-            "value": item.days_per_delivery,
-            "unit": "day",
-            "system": urls.UCUM,
-            "code": "d",
-        },
         "performer": {"identifier": ods_identifier(provider_ods)},
     }
     request["substitution"] = {"allowedBoolean": False}

@@ -40,7 +40,9 @@ MESSAGE_EVENT: Final = "https://fhir.nhs.uk/CodeSystem/message-event"
 PRESCRIPTION_TYPE: Final = "https://fhir.nhs.uk/CodeSystem/prescription-type"
 DISPENSING_SITE_PREFERENCE: Final = "https://fhir.nhs.uk/CodeSystem/dispensing-site-preference"
 MEDICATIONREQUEST_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
-MEDICATIONREQUEST_COURSE_OF_THERAPY: Final = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
+# EPS codes continuous-repeat-dispensing under NHS England's system, acute and continuous under HL7's.
+MEDICATIONREQUEST_COURSE_OF_THERAPY: Final = "https://fhir.nhs.uk/CodeSystem/medicationrequest-course-of-therapy"
+HL7_COURSE_OF_THERAPY: Final = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
 EPS_TASK_BUSINESS_STATUS: Final = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
 MEDICATIONDISPENSE_TYPE: Final = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
 
@@ -48,6 +50,7 @@ MEDICATIONDISPENSE_TYPE: Final = "https://fhir.nhs.uk/CodeSystem/medicationdispe
 EXT_PRESCRIPTION_TYPE: Final = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionType"
 EXT_PRESCRIPTION_ID: Final = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionId"
 EXT_PERFORMER_SITE_TYPE: Final = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PerformerSiteType"
+EXT_RESPONSIBLE_PRACTITIONER: Final = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-ResponsiblePractitioner"
 
 # --- endpoints ------------------------------------------------------------------------------------------------------
 SPINE_DIRECTORY_ORGANIZATION: Final = "https://directory.spineservices.nhs.uk/STU3/Organization/"

@@ -187,8 +187,16 @@ def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reaso
         practitioner_role_id=ids.practitioner_role_id,
         organization_id=ids.organization_id,
     )
+    prescribing = pl.directory.prescribing(original.trust_ods, original.site_code)
+    if isinstance(prescribing, list):  # the trust's configuration was removed since the order went out
+        raise InputError(prescribing)
     cancellation = build_cancellation(
-        original, ids, reason, provider_ods=box.provider_ods, source_endpoint=pl.gw.settings.public_base_url
+        original,
+        ids,
+        reason,
+        provider_ods=box.provider_ods,
+        source_endpoint=pl.gw.settings.public_base_url,
+        prescribing=prescribing,
     )
     problems = Validator.from_package().validate(cancellation, HOMECARE_PRESCRIPTION_ORDER_UPDATE)
     errors = [i for i in problems if i.severity in ("error", "fatal")]

@@ -27,6 +27,7 @@ from gateway.signing.bundle import is_gateway_provenance
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
 from gateway.store import repository
+from gateway.store.directory import load_directory
 from gateway.store.sealed import inbound_context
 from gateway.store.tables import (
     FhirMessage,
@@ -113,10 +114,11 @@ async def _store_prescriptions(
     for attempt in (1, 2, 3):
         async with gw.sessions() as session:
             router = await repository.load_router(session)
+            directory = await load_directory(session)
             existing = await _existing_versions(session, parsed)
             current = await repository.current_versions(session, changes) if changes else {}
         planner = Planner(
-            gw, router, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
+            gw, router, directory, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
         )
         outcomes, rows = await offload(planner.plan, parsed)
         try:

@@ -14,8 +14,10 @@ from typing import Any
 from adapters import ParsedPrescription
 from gateway import lifecycle
 from gateway.budget import checkpoint
+from gateway.domain.directory import Directory, Prescribing
 from gateway.domain.model import Action, HomecarePrescription
 from gateway.errors import Issue, Location
+from gateway.fhir.dispense_schedule import schedule_issues
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.services.changes import Update, plan_amend, plan_cancel
@@ -57,6 +59,7 @@ class Planner:
 
     gw: Gateway
     router: Router
+    directory: Directory
     existing: dict[Key, Prescription]
     tenant_ods: str | None
     payload_id: str
@@ -91,6 +94,15 @@ class Planner:
 
     def sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
         return sign_order(self.gw, bundle, self.now)
+
+    def prescribing(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> Prescribing | None:
+        """What EPS needs that the export does not carry, from the trust's configuration; None after recording
+        located errors saying what to configure (and items EPS could not carry as one prescription)."""
+        found = self.directory.prescribing(p.trust_ods, p.site_code)
+        problems = schedule_issues(p) + (found if isinstance(found, list) else [])
+        for issue in problems:
+            outcome.issues.append(located(issue, outcome.lines))
+        return None if problems or isinstance(found, list) else found
 
     def plan(self, parsed: list[ParsedPrescription]) -> tuple[list[PrescriptionOutcome], Rows]:
         outcomes: list[PrescriptionOutcome] = []
@@ -143,8 +155,13 @@ class Planner:
         if p.action is Action.AMEND and not plan_amend(self, p, outcome):
             return
 
-        route = self.router.route(p)
         prebuilt = self.prebuilt.get(p.key)
+        prescribing: Prescribing | None = None
+        if prebuilt is None:
+            prescribing = self.prescribing(p, outcome)
+            if prescribing is None:
+                return
+        route = self.router.route(p)
         ids = prebuilt.ids if prebuilt else OrderIds.new(p)
         outcome.prescription_id = ids.prescription_id
         outcome.short_form_id = ids.short_form_id
@@ -152,12 +169,16 @@ class Planner:
         outcome.reason = route.reason
         message_row: dict[str, Any] | None = None
         if route.provider_ods is not None:
-            if prebuilt:
+            if prebuilt is not None or prescribing is None:
                 # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
-                bundle, problems = prebuilt.bundle, []
+                bundle, problems = (prebuilt.bundle if prebuilt else {}), []
             else:
                 bundle = build_prescription_order(
-                    p, ids, provider_ods=route.provider_ods, source_endpoint=self.gw.settings.public_base_url
+                    p,
+                    ids,
+                    provider_ods=route.provider_ods,
+                    source_endpoint=self.gw.settings.public_base_url,
+                    prescribing=prescribing,
                 )
                 problems = [
                     i
@@ -300,3 +321,15 @@ def event(
         "message_id": message_id,
         "detail": detail,
     }
+
+
+def located(issue: Issue, lines: list[int]) -> Issue:
+    """`issue` (located in the canonical prescription: `items[2].qty_unit`, `trust_ods`) with the source line of the
+    item it names, else the prescription's first line."""
+    line = lines[0] if lines else None
+    path = issue.location.path or ""
+    if path.startswith("items[") and "]" in path:
+        index = int(path[len("items[") : path.index("]")])
+        line = lines[index] if index < len(lines) else line
+    where = Location(line=line, column=issue.location.column, path=issue.location.path)
+    return Issue(issue.code, issue.message, where, issue.severity, issue.value, issue.expected)

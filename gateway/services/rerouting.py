@@ -13,11 +13,13 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.model import HomecarePrescription
+from gateway.errors import InputError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.services.context import Gateway
 from gateway.services.planning import sign_order
 from gateway.store import repository
+from gateway.store.directory import load_directory
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
@@ -50,6 +52,9 @@ async def reroute_returned(
         # An EPS order goes on exactly as the trust's EPR signed it (its own MessageHeader.id): the gateway cannot
         # re-address it without breaking the prescriber's signature; the trust sends it to another provider.
         return _hold(session, p, f"{why}; an EPS order from the trust's EPR is not re-addressed by the gateway", now)
+    prescribing = (await load_directory(session)).prescribing(canonical.trust_ods, canonical.site_code)
+    if isinstance(prescribing, list):
+        return _hold(session, p, f"{why}; {prescribing[0].message}", now)
     items = await repository.prescription_items(session, p.id)
     fresh = OrderIds.new(canonical)
     ids = OrderIds(
@@ -63,9 +68,16 @@ async def reroute_returned(
         practitioner_role_id=fresh.practitioner_role_id,
         organization_id=fresh.organization_id,
     )
-    bundle = build_prescription_order(
-        canonical, ids, provider_ods=route.provider_ods, source_endpoint=gw.settings.public_base_url
-    )
+    try:
+        bundle = build_prescription_order(
+            canonical,
+            ids,
+            provider_ods=route.provider_ods,
+            source_endpoint=gw.settings.public_base_url,
+            prescribing=prescribing,
+        )
+    except InputError as exc:  # accepted before EPS's schedule and unit rules: the trust re-sends it
+        return _hold(session, p, f"{why}; {exc.issues[0].message}", now)
     found = Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
     problems = [i for i in found if i.severity in ("error", "fatal")]
     if problems:  # a mapping bug: hold it visibly rather than send a bad order

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from gateway.fhir.prescription_order import deliveries_from_repeats
+from gateway.fhir.dispense_schedule import deliveries_from_repeats
 
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 MESSAGE_EVENT = "https://fhir.nhs.uk/CodeSystem/message-event"

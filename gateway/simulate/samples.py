@@ -44,7 +44,8 @@ MEDICINES: tuple[tuple[str, str, str, str, str, str, str, str, int], ...] = (
     ),
     ("13892511000001100", "Amlodipine 5mg/5ml oral solution", "2.5", "ml", "OD", "Oral", "75.5", "ml", 30),
 )
-ANCILLARY = ("9655601000001105", "Glandosane", "1", "spray", 28)
+# An ancillary item goes on the medicine's schedule: EPS reads one schedule per prescription.
+ANCILLARY = ("9655601000001105", "Glandosane", "50", "ml")
 SURNAMES = ("SMITH", "JONES", "TAYLOR", "BROWN", "Ó BRIAIN", "WILLIAMS", "NOWAK")
 FORENAMES = ("Jane Anne", "Zoë", "Łukasz", "Amir", "Grace", "Peter John", "Aisha")
 POSTCODES = ("SO16 6YD", "LS15 8BA", "KT11 2QX", "SY1 4RQ", "TA1 5DA")
@@ -119,7 +120,7 @@ def export_rows(
             }
         )
         if n % 3 == 0:
-            a_code, a_desc, a_qty, a_unit, a_days = ANCILLARY
+            a_code, a_desc, a_qty, a_unit = ANCILLARY
             rows.append(
                 base
                 | {
@@ -128,8 +129,8 @@ def export_rows(
                     "DrugDescription": a_desc,
                     "QtyPerDelivery": a_qty,
                     "QtyUnit": a_unit,
-                    "DaysPerDelivery": str(a_days),
-                    "NumberOfDeliveries": "1",
+                    "DaysPerDelivery": str(days),
+                    "NumberOfDeliveries": str(deliveries),
                     "IsAncillary": "Y",
                 }
             )

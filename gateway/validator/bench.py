@@ -27,6 +27,7 @@ from gateway.domain.model import (
     Sex,
 )
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
+from gateway.simulate.directory import sample_prescribing
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
 from gateway.validator.validator import Validator
 
@@ -63,7 +64,7 @@ def standard_prescription() -> HomecarePrescription:
                  dose_unit="g", frequency="QDS PRN", route="Oral", qty_per_delivery=Decimal("100"),
                  qty_unit="tablet", days_per_delivery=28, number_of_deliveries=6),
             Item(line_no=3, dmd_code="110171000001104", description="Sharps bin 1 litre",
-                 qty_per_delivery=Decimal("1"), qty_unit="bin", days_per_delivery=168, number_of_deliveries=1,
+                 qty_per_delivery=Decimal("1"), qty_unit="dose", days_per_delivery=28, number_of_deliveries=6,
                  is_ancillary=True),
         ),
         source_format="jac",
@@ -72,7 +73,9 @@ def standard_prescription() -> HomecarePrescription:
 
 def standard_bundle() -> dict[str, Any]:
     p = standard_prescription()
-    return build_prescription_order(p, OrderIds.new(p), provider_ods="FTX40", source_endpoint="https://gw.example")
+    return build_prescription_order(
+        p, OrderIds.new(p), provider_ods="FTX40", source_endpoint="https://gw.example", prescribing=sample_prescribing()
+    )
 
 
 def _timings_ms(run: Callable[[], object], n: int) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from gateway.services import admin, operators
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from tests.conftest import serve
 from tests.integration.console_support import Seeded, seed
@@ -92,6 +93,7 @@ async def site(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: 
             endpoint="https://vncel.invalid/FHIR/R4/$process-message",
         )
         await admin.add_route(gw, provider_ods="VNFKT")
+        await configure_sample_directory(gw)
         for username, role in OPERATORS.items():
             await operators.add_operator(gw, username=username, role=role, password=PASSWORD)
         trust_key = await register_party(gw, "trust", "RBA")

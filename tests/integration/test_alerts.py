@@ -34,6 +34,7 @@ from gateway.services.ingest import ingest_export
 from gateway.services.release import acknowledge, release_orders
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
+from gateway.simulate.directory import configure_sample_directory
 from gateway.store import alerts as store
 from tests.integration.helpers import export
 from tests.integration.test_push import FakeClock
@@ -101,6 +102,7 @@ async def env_factory(settings: Settings) -> AsyncIterator[Any]:
         made.append(gw)
         if not made[1:]:
             await admin.add_provider(gw, ods=PULL, name="Pull Homecare", mode="pull")
+            await configure_sample_directory(gw)
             await admin.add_route(gw, provider_ods=PULL)
         return Env(gw, clock, Recorder())
 

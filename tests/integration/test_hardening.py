@@ -8,6 +8,7 @@ from sqlalchemy import text
 from gateway.services import admin
 from gateway.services.context import build_gateway
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from tests.conftest import serve
 from tests.integration.helpers import export, post_export
@@ -51,6 +52,7 @@ async def test_oversized_body_is_refused_before_parsing_and_stores_nothing(setti
     gw = build_gateway(small)
     try:
         await admin.add_provider(gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
+        await configure_sample_directory(gw)
         await admin.add_route(gw, provider_ods="VNFKT")
         key = await register_party(gw, "trust", "RBA")
         async with serve(gw) as base, party_client(base, key) as trust:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from gateway.api.app import start_mllp
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from tests.paths import DATA
 
 HL7 = "x-application/hl7-v2+er7"
@@ -38,6 +39,7 @@ async def test_hl7_over_http_answers_with_an_ack(as_party: Callable[[str], httpx
 
 async def test_mllp_listener_ingests_and_acknowledges(settings: Settings) -> None:
     gw: Gateway = build_gateway(settings.model_copy(update={"mllp_port": 0, "mllp_trust_ods": "RHM"}))
+    await configure_sample_directory(gw)  # the trust's organisation and team contact
     server = await start_mllp(gw)
     assert server is not None
     try:

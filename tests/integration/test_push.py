@@ -35,6 +35,7 @@ from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway, utc_now
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.store import repository
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
@@ -193,6 +194,7 @@ async def environment(settings: Settings, *, workers: int, fake_time: bool) -> A
         async with provider.running() as provider_url:
             endpoint = f"{provider_url}/FHIR/R4/$process-message"
             await admin.add_provider(gw, ods=PUSH_ODS, name="Push Homecare", mode="push", endpoint=endpoint)
+            await configure_sample_directory(gw)
             await admin.add_route(gw, provider_ods=PUSH_ODS)
             trust_key = await register_party(gw, "trust", "RBA")
             provider_key = await register_party(gw, "provider", PUSH_ODS)

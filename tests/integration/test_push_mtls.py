@@ -24,6 +24,7 @@ from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from tests.conftest import running, serve
 from tests.integration.helpers import export, post_export
@@ -110,6 +111,7 @@ async def _tls_provider(tmp: Path, received: list[str]) -> AsyncIterator[str]:
 async def _gateway(settings: Settings, endpoint: str, tls_dir: Path | None) -> Gateway:
     gw = build_gateway(settings.model_copy(update={"provider_tls_dir": tls_dir, "push_workers": 0}))
     await admin.add_provider(gw, ods=ODS, name="mTLS homecare provider", mode="push", endpoint=endpoint)
+    await configure_sample_directory(gw)
     await admin.add_route(gw, provider_ods=ODS)
     return gw
 

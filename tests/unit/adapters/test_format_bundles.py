@@ -19,8 +19,10 @@ from adapters.fhir import FhirAdapter
 from adapters.hl7v2 import Hl7v2Adapter
 from adapters.jac import JacAdapter
 from gateway.domain.model import HomecarePrescription
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
+from gateway.simulate.directory import sample_prescribing
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
 from gateway.validator.validator import Validator
 from tests.paths import DATA
@@ -69,7 +71,11 @@ def test_format_input_maps_to_its_golden_bundle(case: str) -> None:
         json.loads(
             dumps_bundle(
                 build_prescription_order(
-                    p, frozen_ids(p), provider_ods="VNFKT", source_endpoint="https://gateway.example"
+                    p,
+                    frozen_ids(p),
+                    provider_ods="VNFKT",
+                    source_endpoint="https://gateway.example",
+                    prescribing=sample_prescribing(p.trust_ods, p.site_code),
                 )
             )
         )
@@ -80,6 +86,7 @@ def test_format_input_maps_to_its_golden_bundle(case: str) -> None:
             i for i in Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER) if i.severity == "error"
         ]
         assert errors == [], errors
+        assert eps_acceptance(bundle) == []  # and EPS's coordinator would take it
     golden = DATA / "bundles" / f"{case}.json"
     if os.environ.get("HGW_UPDATE_GOLDEN") == "1":
         golden.write_text(json.dumps(bundles, indent=2, ensure_ascii=False) + "\n")

@@ -14,6 +14,7 @@ from gateway.domain.model import HomecarePrescription
 from gateway.errors import Issue
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.validation import fhirpath, validate_resource
+from gateway.simulate.directory import sample_prescribing
 from tests.paths import EPS_EXAMPLES
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
@@ -21,8 +22,11 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
 
 @pytest.fixture
 def bundle() -> dict[str, Any]:
-    p = HomecarePrescription.model_validate_json((DATA / "order-injectable-with-sharps" / "input.json").read_bytes())
-    return build_prescription_order(p, OrderIds.new(p), provider_ods="FTX40", source_endpoint="https://gw.example")
+    p = HomecarePrescription.model_validate_json((DATA / "order-injectable-with-ancillary" / "input.json").read_bytes())
+    prescribing = sample_prescribing(p.trust_ods, p.site_code)
+    return build_prescription_order(
+        p, OrderIds.new(p), provider_ods="FTX40", source_endpoint="https://gw.example", prescribing=prescribing
+    )
 
 
 def errors(issues: list[Issue]) -> list[tuple[str, str | None]]:

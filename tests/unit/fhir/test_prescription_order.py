@@ -1,4 +1,4 @@
-"""The prescription-order mapping: a 2-item homecare prescription (injectable 0.4 ml + sharps bin) to an EPS Bundle."""
+"""The prescription-order mapping: a 2-item homecare prescription (injectable + water for injections) to EPS."""
 
 from __future__ import annotations
 
@@ -25,16 +25,14 @@ from gateway.domain.model import (
 from gateway.errors import InputError
 from gateway.fhir import urls
 from gateway.fhir.datatypes import fhir_datetime
+from gateway.fhir.dispense_schedule import deliveries_from_repeats, repeats_allowed
 from gateway.fhir.dosage import parse_frequency
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.fhir.naive import build_prescription_order_naive
-from gateway.fhir.prescription_order import (
-    OrderIds,
-    build_prescription_order,
-    deliveries_from_repeats,
-    repeats_allowed,
-)
+from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
 from gateway.fhir.validation import validate_resource
+from gateway.simulate.directory import sample_prescribing
 
 PROVIDER = "FTX40"
 ENDPOINT = "https://gateway.example.nhs.uk/FHIR/R4"
@@ -90,11 +88,11 @@ def prescription(**changes: Any) -> HomecarePrescription:
             Item(
                 line_no=2,
                 dmd_code="110171000001104",
-                description="Sharps bin 1 litre",
-                qty_per_delivery=Decimal("1"),
-                qty_unit="bin",
-                days_per_delivery=168,
-                number_of_deliveries=1,
+                description="Water for injections 2ml ampoules",
+                qty_per_delivery=Decimal("10"),
+                qty_unit="ampoules",
+                days_per_delivery=28,
+                number_of_deliveries=6,
                 is_ancillary=True,
             ),
         ),
@@ -106,7 +104,13 @@ def prescription(**changes: Any) -> HomecarePrescription:
 def build(p: HomecarePrescription | None = None, **kwargs: Any) -> tuple[dict[str, Any], OrderIds]:
     p = p or prescription()
     ids = OrderIds.new(p)
-    return build_prescription_order(p, ids, provider_ods=PROVIDER, source_endpoint=ENDPOINT, **kwargs), ids
+    prescribing = sample_prescribing(p.trust_ods, p.site_code)
+    return (
+        build_prescription_order(
+            p, ids, provider_ods=PROVIDER, source_endpoint=ENDPOINT, prescribing=prescribing, **kwargs
+        ),
+        ids,
+    )
 
 
 def resources(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
@@ -215,10 +219,12 @@ def test_ancillary_item_has_readable_text_and_no_structure() -> None:
 
 def test_dispense_request_quantity_duration_repeats_and_performer() -> None:
     bundle, _ = build()
-    injectable, sharps = resources(bundle, "MedicationRequest")
+    injectable, ancillary = resources(bundle, "MedicationRequest")
     dispense = injectable["dispenseRequest"]
     assert dispense["extension"][0]["valueCoding"]["code"] == "P1"
-    assert dispense["validityPeriod"] == {"start": "2026-12-01"}
+    # one validity period for every item (EPS): from the earliest supply (the ancillary, from signing) to the last
+    # day the injectable's 6 × 28 days from its first delivery cover
+    assert dispense["validityPeriod"] == {"start": "2026-11-21", "end": "2027-05-17"}
     assert dispense["quantity"] == {
         "value": Decimal("2"),
         "unit": "pre-filled disposable injection",
@@ -233,10 +239,64 @@ def test_dispense_request_quantity_duration_repeats_and_performer() -> None:
     }
     assert dispense["numberOfRepeatsAllowed"] == 5  # 6 deliveries = the first supply + 5 repeats
     assert dispense["performer"] == {"identifier": {"system": urls.ODS_ORGANIZATION_CODE, "value": PROVIDER}}
-    # no first delivery date: valid from the day it was signed; a unit units.csv lacks goes as text only
-    assert sharps["dispenseRequest"]["validityPeriod"] == {"start": "2026-11-21"}
-    assert sharps["dispenseRequest"]["quantity"] == {"value": Decimal("1"), "unit": "bin"}
-    assert sharps["dispenseRequest"]["numberOfRepeatsAllowed"] == 0
+    assert injectable["courseOfTherapyType"]["coding"][0]["system"] == urls.MEDICATIONREQUEST_COURSE_OF_THERAPY
+    # the trust's "ampoules" is the dm+d unit "ampoule"; the item shares the prescription's schedule
+    assert ancillary["dispenseRequest"]["validityPeriod"] == dispense["validityPeriod"]
+    assert ancillary["dispenseRequest"]["quantity"] == {
+        "value": Decimal("10"),
+        "unit": "ampoule",
+        "system": "http://snomed.info/sct",
+        "code": "413516001",
+    }
+    assert ancillary["dispenseRequest"]["numberOfRepeatsAllowed"] == 5
+
+
+def test_a_single_delivery_is_acute_without_repeats() -> None:
+    items = tuple(i.model_copy(update={"number_of_deliveries": 1}) for i in prescription().items)
+    bundle, _ = build(prescription(items=items))
+    for request in resources(bundle, "MedicationRequest"):
+        assert request["courseOfTherapyType"]["coding"][0]["code"] == "acute"
+        assert "numberOfRepeatsAllowed" not in request["dispenseRequest"]
+        assert request["dispenseRequest"]["validityPeriod"] == {"start": "2026-11-21", "end": "2026-12-28"}
+    assert eps_acceptance(bundle) == []
+
+
+def test_items_on_different_schedules_are_refused_with_each_difference_located() -> None:
+    first, second = prescription().items
+    p = prescription(items=(first, second.model_copy(update={"days_per_delivery": 168, "number_of_deliveries": 1})))
+    with pytest.raises(InputError) as caught:
+        build(p)
+    found = {(i.code, i.location.path) for i in caught.value.issues}
+    assert found == {
+        ("EPS_SCHEDULE_DIFFERS", "items[1].days_per_delivery"),
+        ("EPS_SCHEDULE_DIFFERS", "items[1].number_of_deliveries"),
+    }
+
+
+def test_an_unknown_unit_is_refused_naming_the_nearest_dmd_units() -> None:
+    first, second = prescription().items
+    with pytest.raises(InputError) as caught:
+        build(prescription(items=(first, second.model_copy(update={"qty_unit": "ampuole"}))))
+    (issue,) = caught.value.issues
+    assert (issue.code, issue.location.path, issue.value) == ("UNKNOWN_DMD_UNIT", "items[1].qty_unit", "ampuole")
+    assert issue.expected is not None and issue.expected.startswith("ampoule")
+
+
+@pytest.mark.parametrize(
+    ("written", "code", "display"),
+    [
+        ("pre-filled syringe", "3318611000001103", "pre-filled disposable injection"),
+        ("Pre-Filled Pen", "3318611000001103", "pre-filled disposable injection"),
+        ("Tablets", "428673006", "tablet"),
+        ("mL", "258773002", "ml"),
+        ("vials", "415818006", "vial"),
+    ],
+)
+def test_common_synonyms_map_to_the_dmd_unit(written: str, code: str, display: str) -> None:
+    first, second = prescription().items
+    bundle, _ = build(prescription(items=(first.model_copy(update={"qty_unit": written}), second)))
+    quantity = resources(bundle, "MedicationRequest")[0]["dispenseRequest"]["quantity"]
+    assert (quantity["code"], quantity["unit"]) == (code, display)
 
 
 def test_repeats_convention_round_trips() -> None:
@@ -248,7 +308,7 @@ def test_repeats_convention_round_trips() -> None:
 def test_homecare_extensions_present_when_the_prescription_has_them() -> None:
     address = Address(lines=("Flat 2", "14 Tremona Road"), postcode="SO16 6YD")
     bundle, _ = build(prescription(delivery_address=address, service_type=ServiceType.DELIVERY_TRAINING))
-    injectable, sharps = resources(bundle, "MedicationRequest")
+    injectable, ancillary = resources(bundle, "MedicationRequest")
     by_url = {e["url"]: e for e in injectable["extension"]}
     assert by_url[urls.EXT_HOMECARE_SERVICE_TYPE]["valueCoding"] == {
         "system": urls.HOMECARE_SERVICE_TYPE,
@@ -264,7 +324,7 @@ def test_homecare_extensions_present_when_the_prescription_has_them() -> None:
         "postalCode": "SO16 6YD",
     }
     assert by_url[urls.EXT_HOMECARE_DELIVERY_INSTRUCTIONS]["valueString"] == "Ring the bell twice"
-    assert urls.EXT_HOMECARE_FIRST_DELIVERY_DATE not in {e["url"] for e in sharps["extension"]}
+    assert urls.EXT_HOMECARE_FIRST_DELIVERY_DATE not in {e["url"] for e in ancillary["extension"]}
     plain, _ = build(prescription(service_type=None, delivery_instructions=None))
     assert [e["url"] for e in resources(plain, "MedicationRequest")[1]["extension"]] == [urls.EXT_PRESCRIPTION_TYPE]
 
@@ -282,10 +342,32 @@ def test_patient_practitioner_role_and_organization() -> None:
     (role,) = resources(bundle, "PractitionerRole")
     assert role["practitioner"]["reference"] == "urn:uuid:" + ids.practitioner_id
     assert role["organization"]["reference"] == "urn:uuid:" + ids.organization_id
-    assert role["code"] == [{"text": "Rheumatology"}]
+    # the trust's homecare team contact stands for the responsible practitioner (EPS needs a telecom and job role)
+    assert role["code"] == [
+        {
+            "coding": [
+                {
+                    "system": "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode",
+                    "code": "R8000",
+                    "display": "Clinical Practitioner Access Role",
+                }
+            ]
+        }
+    ]
+    assert role["telecom"] == [{"system": "phone", "value": "01632 960100", "use": "work"}]
+    assert role["specialty"] == [{"text": "Rheumatology"}]
     (organization,) = resources(bundle, "Organization")
     assert organization["identifier"] == [{"system": urls.ODS_ORGANIZATION_CODE, "value": "A99968"}]
-    assert organization["partOf"] == {"identifier": {"system": urls.ODS_ORGANIZATION_CODE, "value": "RBA"}}
+    assert organization["name"] == "SOMERSET BOWEL CANCER SCREENING CENTRE"
+    assert organization["telecom"] == [{"system": "phone", "value": "01823 333444", "use": "work"}]
+    assert organization["address"] == [
+        {"use": "work", "line": ["MUSGROVE PARK HOSPITAL", "TAUNTON"], "postalCode": "TA1 5DA"}
+    ]
+    assert organization["partOf"] == {
+        "identifier": {"system": urls.ODS_ORGANIZATION_CODE, "value": "RBA"},
+        "display": "TAUNTON AND SOMERSET NHS FOUNDATION TRUST",
+    }
+    assert eps_acceptance(bundle) == []
 
 
 @pytest.mark.parametrize(
@@ -340,8 +422,11 @@ def test_built_bundle_is_valid_fhir() -> None:
 def test_naive_build_gives_the_same_bundle() -> None:
     p = prescription()
     ids = OrderIds.new(p)
-    fast = build_prescription_order(p, ids, provider_ods=PROVIDER, source_endpoint=ENDPOINT)
-    naive = build_prescription_order_naive(p, ids, provider_ods=PROVIDER, source_endpoint=ENDPOINT)
+    prescribing = sample_prescribing(p.trust_ods, p.site_code)
+    fast = build_prescription_order(p, ids, provider_ods=PROVIDER, source_endpoint=ENDPOINT, prescribing=prescribing)
+    naive = build_prescription_order_naive(
+        p, ids, provider_ods=PROVIDER, source_endpoint=ENDPOINT, prescribing=prescribing
+    )
     assert json.loads(naive, parse_float=Decimal) == loads_bundle(dumps_bundle(fast))
 
 

@@ -15,10 +15,12 @@ import pytest
 
 from gateway.domain.identifiers import is_valid_short_form_id, mod37_2_check_character
 from gateway.domain.model import HomecarePrescription
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.fhir.naive import build_prescription_order_naive
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
 from gateway.fhir.validation import validate_resource
+from gateway.simulate.directory import sample_prescribing
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
 CASES = sorted(p.name for p in DATA.glob("order-*") if (p / "input.json").exists())
@@ -53,7 +55,13 @@ def load_case(case: str) -> tuple[HomecarePrescription, OrderIds]:
 def build(case: str) -> dict[str, object]:
     p, ids = load_case(case)
     assert p.provider_ods is not None
-    return build_prescription_order(p, ids, provider_ods=p.provider_ods, source_endpoint=SOURCE_ENDPOINT)
+    return build_prescription_order(
+        p,
+        ids,
+        provider_ods=p.provider_ods,
+        source_endpoint=SOURCE_ENDPOINT,
+        prescribing=sample_prescribing(p.trust_ods, p.site_code),
+    )
 
 
 def test_there_are_golden_cases() -> None:
@@ -78,10 +86,22 @@ def test_golden_bundle_is_valid_fhir(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_golden_bundle_is_accepted_by_eps(case: str) -> None:
+    """Every rule of EPS's coordinator the gateway's orders meet (gateway.fhir.eps_acceptance)."""
+    assert eps_acceptance(build(case)) == []
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_naive_model_build_gives_the_same_bundle(case: str) -> None:
     """Equal after parsing; the models drop trailing zeros of decimals (2.50 → 2.5), equal as Decimals."""
     p, ids = load_case(case)
     assert p.provider_ods is not None
-    naive = build_prescription_order_naive(p, ids, provider_ods=p.provider_ods, source_endpoint=SOURCE_ENDPOINT)
+    naive = build_prescription_order_naive(
+        p,
+        ids,
+        provider_ods=p.provider_ods,
+        source_endpoint=SOURCE_ENDPOINT,
+        prescribing=sample_prescribing(p.trust_ods, p.site_code),
+    )
     fast = loads_bundle(dumps_bundle(build(case)))
     assert json.loads(naive, parse_float=Decimal) == fast

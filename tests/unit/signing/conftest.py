@@ -13,7 +13,7 @@ from gateway.signing.keys import SigningKeyStore
 from tests.paths import DATA
 from tests.unit.signing.support import NOW
 
-ORDER = DATA / "fhir" / "order-injectable-with-sharps" / "expected.json"
+ORDER = DATA / "fhir" / "order-injectable-with-ancillary" / "expected.json"
 
 
 class TickingClock:

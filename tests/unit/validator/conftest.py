@@ -8,6 +8,7 @@ import pytest
 
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
+from gateway.simulate.directory import sample_prescribing
 from gateway.validator import ValidationIssue, Validator
 from gateway.validator.bench import standard_prescription
 
@@ -18,7 +19,9 @@ def validator() -> Validator:
 
 
 def build(p: HomecarePrescription) -> dict[str, Any]:
-    return build_prescription_order(p, OrderIds.new(p), provider_ods="FTX40", source_endpoint="https://gw.example")
+    return build_prescription_order(
+        p, OrderIds.new(p), provider_ods="FTX40", source_endpoint="https://gw.example", prescribing=sample_prescribing()
+    )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from fhir_profiles import PACKAGE_DIR
 from gateway.fhir.cancellation import CANCEL_REASONS, build_cancellation
 from gateway.fhir.prescription_order import OrderIds
+from gateway.simulate.directory import sample_prescribing
 from gateway.simulate.provider_messages import (
     acknowledgement,
     delivery_task,
@@ -43,7 +44,14 @@ HANDED_OVER = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 def cancellation(reason: str = "Patient deceased") -> Message:
     p = standard_prescription()
-    return build_cancellation(p, OrderIds.new(p), reason, provider_ods="FTX40", source_endpoint="https://gw.example")
+    return build_cancellation(
+        p,
+        OrderIds.new(p),
+        reason,
+        provider_ods="FTX40",
+        source_endpoint="https://gw.example",
+        prescribing=sample_prescribing(),
+    )
 
 
 @pytest.fixture

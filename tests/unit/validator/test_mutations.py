@@ -106,10 +106,9 @@ MUTATIONS: dict[str, tuple[Callable[[Bundle], None], str, tuple[str, str]]] = {
         _set([*_resource(1), "courseOfTherapyType"], {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
                                                       "medicationrequest-course-of-therapy", "code": "acute"}]}),
         HOMECARE_PRESCRIPTION_ORDER, ("INVARIANT_FAILED", MR)),
-    "homecare: pattern on courseOfTherapyType": (
-        _set([*_resource(1), "courseOfTherapyType"], {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                                      "medicationrequest-course-of-therapy", "code": "acute"}]}),
-        HOMECARE_PRESCRIPTION_ORDER, ("PATTERN_MISMATCH", f"{MR}.courseOfTherapyType")),
+    "homecare: invariant hgw-mr-2 (repeat dispensing without a validity end)": (
+        _delete([*_resource(1), "dispenseRequest", "validityPeriod", "end"]),
+        HOMECARE_PRESCRIPTION_ORDER, ("INVARIANT_FAILED", MR)),
     "homecare: fixed value": (_set([*_resource(1), "intent"], "original-order"), HOMECARE_PRESCRIPTION_ORDER,
                               ("FIXED_VALUE_MISMATCH", f"{MR}.intent")),
     "homecare: performer missing": (_delete([*_resource(1), "dispenseRequest", "performer"]),
