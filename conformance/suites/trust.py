@@ -25,7 +25,7 @@ from conformance.model import Suite, TestRun
 from conformance.requirements import requirement_for_issue
 from gateway.errors import GatewayError, Issue
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.services.offline import ingest_offline
+from gateway.services.offline import exit_code, format_for, ingest_offline
 from gateway.validator import Validator
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
 
@@ -112,13 +112,14 @@ class TrustInbox:
             return Answer(404, b'{"error": "not served by the conformance endpoint"}', "application/json")
         try:
             result = ingest_offline(
-                arrival.body, arrival.headers.get("content-type", ""), provider_ods=PLACEHOLDER_PROVIDER
+                arrival.body, format_for(arrival.headers.get("content-type", "")), provider_ods=PLACEHOLDER_PROVIDER
             )
         except GatewayError as exc:
             return Answer(415, json.dumps({"error": exc.code, "message": str(exc)}).encode(), "application/json")
-        for entry in result["prescriptions"]:
-            entry.pop("bundle", None)
-        ok = not result["file_rejected"] and all(p["outcome"] == "accepted" for p in result["prescriptions"])
+        for outcome in result["outcomes"]:
+            outcome.pop("bundle", None)
+        result["file_rejected"] = bool(result["file_errors"])
+        ok = exit_code(result) == 0
         return Answer(200 if ok else 422, json.dumps(result).encode(), "application/json")
 
 
