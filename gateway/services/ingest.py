@@ -84,7 +84,8 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
 
     outcomes: list[PrescriptionOutcome] = []
     if not result.file_rejected:
-        prebuilt = _eps_bundles(gw, payload, result, now) if result.format == "fhir" else {}
+        # Checking a prescriber's signature rebuilds and digests what EPS signed: CPU work, off the event loop.
+        prebuilt = await asyncio.to_thread(_eps_bundles, gw, payload, result, now) if result.format == "fhir" else {}
         outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
