@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -12,7 +13,6 @@ from typing import Any
 import click
 
 from gateway import cli_support
-from gateway.errors import GatewayError
 from gateway.services.context import build_gateway
 from gateway.settings import Settings, load_settings
 
@@ -105,21 +105,29 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jac", "ascribe", "hl7v2", "fhir"]),
+              help="The export's format (default: from the file name, else its first bytes).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help='One document: {"outcomes": [...], "file_errors": [...]}.')
 @click.option("--provider", help="Provider ODS for prescriptions that name none.")
-def ingest(file: Path, content_type: str, provider: str | None) -> None:
-    """Offline: parse an export and print the FHIR bundles or the located errors."""
-    from gateway.services.offline import ingest_offline, offline_directory
+def ingest(file: Path, fmt: str | None, as_json: bool, provider: str | None) -> None:
+    """Offline: parse an export and print the FHIR bundles or the located errors.
 
-    try:
-        directory = offline_directory(_settings(click.get_current_context()))
-        result = ingest_offline(file.read_bytes(), content_type, provider_ods=provider, directory=directory)
-    except GatewayError as exc:
-        _fail(exc)
-    _emit(result)
-    sys.exit(
-        0 if all(p["outcome"] == "accepted" for p in result["prescriptions"]) and not result["file_rejected"] else 1
-    )
+    Exit 0 when every prescription is accepted, 1 when any is rejected, 2 when the file as a whole is rejected.
+    """
+    from gateway.services.offline import detect_format, exit_code, ingest_offline, offline_directory, text_report
+
+    payload = file.read_bytes()
+    directory = offline_directory(_settings(click.get_current_context()))
+    document = ingest_offline(payload, fmt or detect_format(file, payload), provider_ods=provider, directory=directory)
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    else:
+        bundles, errors = text_report(document)
+        if bundles:
+            click.echo(bundles)
+        if errors:
+            click.echo(errors, err=True)
+    sys.exit(exit_code(document))
 
 
 @cli.group()

@@ -26,7 +26,7 @@ from conformance.requirements import requirement_for_issue
 from gateway.errors import GatewayError, InputError, Issue
 from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.services.offline import ingest_offline
+from gateway.services.offline import exit_code, format_for, ingest_offline
 from gateway.simulate.directory import stand_in_directory, stand_in_prescribing
 from gateway.validator import Validator
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
@@ -115,15 +115,16 @@ class TrustInbox:
         try:
             result = ingest_offline(
                 arrival.body,
-                arrival.headers.get("content-type", ""),
+                format_for(arrival.headers.get("content-type", "")),
                 provider_ods=PLACEHOLDER_PROVIDER,
                 directory=stand_in_directory(),
             )
         except GatewayError as exc:
             return Answer(415, json.dumps({"error": exc.code, "message": str(exc)}).encode(), "application/json")
-        for entry in result["prescriptions"]:
-            entry.pop("bundle", None)
-        ok = not result["file_rejected"] and all(p["outcome"] == "accepted" for p in result["prescriptions"])
+        for outcome in result["outcomes"]:
+            outcome.pop("bundle", None)
+        result["file_rejected"] = bool(result["file_errors"])
+        ok = exit_code(result) == 0
         return Answer(200 if ok else 422, json.dumps(result).encode(), "application/json")
 
 

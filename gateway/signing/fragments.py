@@ -247,7 +247,9 @@ class _Translation:
             v3.sub(provision, "responsibleParty", typeCode="RESP"), "healthCareProvider", classCode="PROV"
         )
         gps = patient.get("generalPractitioner") or []
-        gp = gps[0].get("identifier", {}).get("value") if len(gps) == 1 and isinstance(gps[0], Mapping) else None
+        if len(gps) > 1:
+            raise FragmentError("Patient.generalPractitioner", "EPS takes at most one general practitioner")
+        gp = (gps[0].get("identifier") or {}).get("value") if gps and isinstance(gps[0], Mapping) else None
         if gp is None or gp == UNKNOWN_GP:
             v3.sub(provider, "id", nullFlavor="UNK")
         else:

@@ -23,6 +23,8 @@ from gateway.signing.bundle import (
 from gateway.signing.exceptions import CanonicalisationError
 from gateway.signing.jws import parse_detached
 from gateway.signing.keys import SigningKeyStore
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.validator.validator import Validator
 from tests.unit.signing.conftest import medication_request_refs
 from tests.unit.signing.support import NOW
 
@@ -297,3 +299,17 @@ def test_tampered_messages_caught_percentage(order_bundle: Bundle, store: Signin
     share = 100 * caught / len(TAMPERS)
     print(f"tampered messages caught: {caught}/{len(TAMPERS)} ({share:.0f}%)")
     assert share == 100
+
+
+def test_a_signed_order_with_the_gateway_device_is_valid_to_our_profile(
+    order_bundle: Bundle, store: SigningKeyStore
+) -> None:
+    out = signed(order_bundle, store)
+    found = Validator.from_package().validate(out, HOMECARE_PRESCRIPTION_ORDER)
+    assert [i.as_dict() for i in found if i.severity != "information"] == []
+    [device] = [e for e in out["entry"] if e["resource"]["resourceType"] == "Device"]
+    # Nothing in the bundle refers to a resource that is not there: the Provenance's `who` resolves.
+    provenance = gateway_provenance(out)["resource"]
+    assert {provenance["agent"][0]["who"]["reference"], provenance["signature"][0]["who"]["reference"]} == {
+        device["fullUrl"]
+    }
