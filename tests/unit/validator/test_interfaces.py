@@ -109,19 +109,6 @@ def test_bench_figures() -> None:
     assert 0 < figures["validator_median_ms"] < figures["fhir_resources_r4b_parse_validate_median_ms"]
 
 
-def test_standard_bundle_validates_fast(validator: Validator, order: dict[str, Any]) -> None:
-    """The target is ≤ 1 ms median on one core; the bound here leaves room for a loaded CI machine."""
-    import statistics
-    import time
-
-    times = []
-    for _ in range(100):
-        start = time.perf_counter()
-        validator.validate(order, HOMECARE_PRESCRIPTION_ORDER)
-        times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.005
-
-
 DATA = Path(__file__).resolve().parents[2] / "data" / "validator"
 
 
