@@ -8,14 +8,40 @@ from typing import Any
 
 from adapters.jac import render_export
 from gateway.domain.identifiers import is_valid_nhs_number
+from gateway.simulate.directory import SAMPLE_ORGANISATIONS
 from gateway.simulate.samples import export_rows
 from tests.acceptance.processes import hgw
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 
 
+def configure(folder: Path) -> None:
+    """What EPS needs of the sample trust and exports do not carry, stored under `folder`/data as a trust's
+    administrator would (`hgw ingest` there reads it, as a live export would)."""
+    org = next(o for o in SAMPLE_ORGANISATIONS if o.ods == "RBA")
+    address = ", ".join((*org.address.lines, org.address.postcode))
+    for args in (
+        ("db", "upgrade"),
+        ("organisations", "add", "--ods", "RBA", "--name", org.name, "--address", address, "--telecom", "01823 333444"),
+        ("organisations", "contact", "--ods", "RBA", "--telecom", "01632 960100", "--job-role", "R8000"),
+    ):
+        done = hgw(*args, cwd=folder, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_without_the_trusts_configuration_each_prescription_says_what_to_configure(tmp_path: Path) -> None:
+    file = tmp_path / "export.csv"
+    file.write_bytes(render_export(export_rows(1)))
+    done = hgw("ingest", str(file), "--provider", "VNFKT", cwd=tmp_path, timeout=60)
+    assert done.returncode == 1, done.stdout
+    (rejected,) = json.loads(done.stdout)["prescriptions"]
+    assert {i["code"] for i in rejected["issues"]} == {"EPS_NOT_CONFIGURED"}
+    assert not (tmp_path / "data").exists()  # reading the configuration created no store
+
+
 def ingest(file: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     """Run the installed CLI outside the source tree, with no HGW_ settings of the machine running the tests."""
+    configure(file.parent)
     done = hgw("ingest", str(file), *extra, cwd=file.parent, timeout=60)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
