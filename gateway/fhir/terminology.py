@@ -1,4 +1,4 @@
-"""Code tables the prescription mapping needs: prescription types, routes, and units of dose and quantity."""
+"""Code tables the prescription mapping needs: prescription types, routes and dose units (quantity units: dmd_units)."""
 
 from __future__ import annotations
 
@@ -92,22 +92,3 @@ UCUM_DOSE_UNITS: Final[dict[str, tuple[str, str]]] = {
     "millimole": ("mmol", "millimole"),
     "millimoles": ("mmol", "millimole"),
 }
-
-# Quantity unit text → SNOMED CT unit of measure (shared/reference/units.csv; the first code listed for a unit wins).
-SNOMED_QUANTITY_UNITS: Final[dict[str, str]] = {
-    "pre-filled disposable injection": "3318611000001103",
-    "tablet": "428673006",
-    "dose": "3317411000001100",
-    "ml": "258773002",
-    "gram": "258682000",
-    "bottle": "419672006",
-    "capsule": "428641000",
-    "patch": "419702001",
-    "enema": "700476008",
-    "plaster": "733010002",
-    "ampoule": "413516001",
-}
-
-
-def snomed_quantity_unit(unit: str) -> str | None:
-    return SNOMED_QUANTITY_UNITS.get(unit.strip().lower())

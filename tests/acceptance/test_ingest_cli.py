@@ -65,6 +65,8 @@ def test_an_unconfigured_trust_is_refused_saying_what_to_configure(tmp_path: Pat
     messages = " ".join(e["message"] for e in outcome["errors"])
     assert outcome["outcome"] == "rejected" and outcome["bundle"] is None
     assert "hgw organisations add --ods RBA" in messages and "hgw organisations contact --ods RBA" in messages
+    assert {e["code"] for e in outcome["errors"]} == {"EPS_NOT_CONFIGURED"}
+    assert not (tmp_path / "data").exists()  # reading the configuration created no store
 
 
 def test_valid_export_gives_one_bundle_per_prescription_for_the_provider(tmp_path: Path) -> None:

@@ -150,3 +150,13 @@ CANCELLATION = _rule(
 )
 
 ALL_RULES: Final[tuple[EpsRule, ...]] = tuple(v for v in list(globals().values()) if isinstance(v, EpsRule))
+
+REPOSITORY: Final = "NHSDigital/electronic-prescription-service-api, packages/coordinator/src/"
+
+
+def catalogue_markdown() -> str:
+    """The rules as the table in docs/eps-acceptance.md (a test keeps the two the same)."""
+    lines = ["| rule | what EPS needs | source |", "| --- | --- | --- |"]
+    for rule in ALL_RULES:
+        lines.append(f"| `{rule.code}` | {rule.summary} | {rule.source} |")
+    return "\n".join(lines) + "\n"

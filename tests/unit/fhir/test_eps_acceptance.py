@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir import urls
 from gateway.fhir.eps_acceptance import ALL_RULES, eps_acceptance
+from gateway.fhir.eps_acceptance.rules import catalogue_markdown
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import loads_bundle
 from gateway.simulate.directory import sample_prescribing
@@ -240,3 +241,8 @@ def test_generated_prescriptions_through_the_mapper_break_no_rule(p: HomecarePre
         prescribing=sample_prescribing(p.trust_ods, p.site_code),
     )
     assert eps_acceptance(bundle) == []
+
+
+def test_the_documented_rule_table_is_the_code() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "eps-acceptance.md").read_text(encoding="utf-8")
+    assert catalogue_markdown() in doc

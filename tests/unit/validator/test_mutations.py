@@ -109,6 +109,9 @@ MUTATIONS: dict[str, tuple[Callable[[Bundle], None], str, tuple[str, str]]] = {
     "homecare: invariant hgw-mr-2 (repeat dispensing without a validity end)": (
         _delete([*_resource(1), "dispenseRequest", "validityPeriod", "end"]),
         HOMECARE_PRESCRIPTION_ORDER, ("INVARIANT_FAILED", MR)),
+    "homecare: invariant hgw-mr-4 (quantity without its dm+d unit code)": (
+        _delete([*_resource(1), "dispenseRequest", "quantity", "code"]),
+        HOMECARE_PRESCRIPTION_ORDER, ("INVARIANT_FAILED", MR)),
     "homecare: fixed value": (_set([*_resource(1), "intent"], "original-order"), HOMECARE_PRESCRIPTION_ORDER,
                               ("FIXED_VALUE_MISMATCH", f"{MR}.intent")),
     "homecare: performer missing": (_delete([*_resource(1), "dispenseRequest", "performer"]),
