@@ -101,8 +101,10 @@ async def _served(gw: Gateway) -> AsyncIterator[str]:
     async with asyncio.timeout(30):
         while not server.started:
             await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    gw.settings = gw.settings.served_at("127.0.0.1", port)  # the token audience: the address it listens on
     try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        yield gw.settings.public_base_url
     finally:
         server.should_exit = True
         await task
@@ -204,8 +206,9 @@ def _serve_process(settings_json: str, report: Any) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    report.send(listener.getsockname()[1])
-    app = create_app(build_gateway(settings), dispose_on_shutdown=True)
+    port = listener.getsockname()[1]
+    report.send(port)
+    app = create_app(build_gateway(settings.served_at("127.0.0.1", port)), dispose_on_shutdown=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
 
 

@@ -61,6 +61,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
             return 2
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
+    gw.settings = gw.settings.served_at(settings.host, port)  # the token audience, when HGW_BASE_URL is unset
     base = f"http://{settings.host}:{port}"
     out(f"Homecare Gateway demo at {base} — console: {base}/console")
     out(f"store: {settings.effective_database_url}; logs: {log_file}")

@@ -177,8 +177,10 @@ async def running(config: uvicorn.Config) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def serve(gateway: Gateway) -> AsyncIterator[str]:
-    """The app on a real loopback socket; yields its base URL."""
+    """The app on a real loopback socket; yields its base URL, which becomes the gateway's public URL (the audience
+    of client assertions) unless its settings name one."""
     async with running(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_level="warning")) as port:
+        gateway.settings = gateway.settings.served_at("127.0.0.1", port)
         yield f"http://127.0.0.1:{port}"
 
 

@@ -21,7 +21,7 @@ from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
-from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome
+from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome, located_code
 from gateway.services.planning import Arrived, Key, Planner
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
@@ -88,7 +88,13 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)
-    summary = json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
+    summary = json.dumps(
+        {
+            "outcome": overall,
+            "file_issues": [located_code(i) for i in result.file_issues],
+            "prescriptions": [o.stored_dict() for o in outcomes],
+        }
+    )
     async with gw.sessions() as session, session.begin():
         await repository.set_inbound_outcome(session, payload_id, overall, summary)
     gw.telemetry.metrics.inbound_payload(result.format, overall)
