@@ -82,6 +82,7 @@ async def _measure(url: str, work: Any, size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp), database_url=url, mode="test", port=0, push_workers=0, release_max=200,
+            outbound_allow_loopback=True,
             rate_per_minute=10**7, rate_burst=10**6,
         )
         gw = build_gateway(settings)
@@ -102,10 +103,12 @@ async def _served(gw: Gateway) -> AsyncIterator[str]:
         while not server.started:
             await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    gw.settings = gw.settings.served_at("127.0.0.1", port)  # the token audience: the address it listens on
+    configured = gw.settings
+    gw.settings = configured.served_at("127.0.0.1", port)  # the token audience: the address it listens on
     try:
         yield gw.settings.public_base_url
     finally:
+        gw.settings = configured  # the server processes started later listen elsewhere
         server.should_exit = True
         await task
 

@@ -64,7 +64,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         except ConfigurationError as exc:
             raise click.ClickException(f"{exc} (remove them with `hgw keys remove KID` after a rotation)") from exc
     app = create_app(gw, dispose_on_shutdown=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    # Proxy headers are read by the app, from HGW_TRUSTED_PROXIES only (gateway/security/client_address.py).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=False)
 
 
 @cli.command()

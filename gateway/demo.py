@@ -51,7 +51,9 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}
 
     server = uvicorn.Server(
-        uvicorn.Config(create_app(gw), host=settings.host, port=settings.port, log_config=None, lifespan="on")
+        uvicorn.Config(
+            create_app(gw), host=settings.host, port=settings.port, log_config=None, lifespan="on", proxy_headers=False
+        )
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +54,19 @@ class Settings(BaseSettings):
     )
     webhook_poll_seconds: float = Field(
         default=1.0, ge=0.01, le=60, description="how long an idle webhook worker waits before looking again"
+    )
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed "
+        "(per-address rate limits); nobody's when unset",
+    )
+    outbound_allow_cidrs: str | None = Field(
+        default=None,
+        description="comma-separated private ranges that provider endpoints, webhooks and JWKS URLs may resolve to "
+        "(e.g. an HSCN range); otherwise only public addresses",
+    )
+    outbound_allow_loopback: bool = Field(
+        default=False, description="allow http and loopback addresses for outbound URLs (always on in demo mode)"
     )
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")
     token_purge_seconds: int = Field(
@@ -106,6 +120,14 @@ class Settings(BaseSettings):
     release_max_wait: int = Field(
         default=30, ge=0, le=300, description="longest a $release long-poll (wait / Prefer: wait=N) is held, seconds"
     )
+
+    @field_validator("outbound_allow_cidrs", "trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str | None) -> str | None:
+        for part in (value or "").split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad range
+        return value
 
     @field_validator("database_url")
     @classmethod

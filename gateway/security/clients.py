@@ -20,6 +20,7 @@ from gateway.errors import ConflictError, InputError, Issue, Location
 from gateway.security.assertions import MAX_ASSERTION_CHARS, MAX_ASSERTION_LIFETIME, check_claims
 from gateway.security.errors import AuthenticationError
 from gateway.security.keys import ALLOWED_ALGS, parse_jwks
+from gateway.security.outbound import check_url as check_outbound
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services.context import Gateway
 from gateway.store.clients import active_token
@@ -79,6 +80,8 @@ async def add_client(
         )
     if issues:
         raise InputError(issues)
+    if jwks_url is not None:
+        await check_outbound(gw.outbound, gw.resolver, jwks_url, code="INVALID_VALUE", column="--jwks", path="jwks")
     keys = parse_jwks(jwks if jwks is not None else await fetch_jwks(gw, str(jwks_url)))
     chosen = alg or next(iter(keys.values())).algorithm_name
     if chosen not in ALLOWED_ALGS:

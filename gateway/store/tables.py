@@ -446,3 +446,5 @@ class Alert(SQLModel, table=True):
 
 # Attempts are counted over a recent window (failure rate, last successful push): index them by time.
 Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[attr-defined]
+
+from gateway.store import security_tables  # noqa: E402, F401 - issue 16: console sign-in pre-sessions

@@ -36,6 +36,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "HGW_DATABASE_URL": settings.effective_database_url,
         "HGW_MODE": "test",
         "HGW_LOG_LEVEL": "WARNING",
+        "HGW_OUTBOUND_ALLOW_LOOPBACK": "true",  # the receiver listens on loopback
     }
 
 

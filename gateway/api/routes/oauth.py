@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.deps import get_gateway, read_body
 from gateway.security.assertions import token_audience
+from gateway.security.client_address import request_address
 from gateway.security.clients import issue_token
 from gateway.security.errors import AuthenticationError
 from gateway.services.context import Gateway
@@ -21,7 +22,7 @@ router = APIRouter(tags=["auth"])
 async def token(
     request: Request, body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
 ) -> JSONResponse:
-    gw.limiter.check(f"ip:{request.client.host if request.client else '-'}")
+    gw.limiter.check(f"ip:{request_address(request, gw.settings.trusted_proxies)}")
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     # The audience is this endpoint's configured public URL (HGW_BASE_URL), never the Host the caller sent.
     try:
