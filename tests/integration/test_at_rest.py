@@ -213,10 +213,21 @@ async def test_every_flow_and_rejection_leaves_no_patient_value_in_the_dump(
 ) -> None:
     trust, provider, rhm = as_party("trust"), as_party("provider"), as_party("other_trust")
     csv, xml, er7 = {"Content-Type": "text/csv"}, {"Content-Type": "application/xml"}, {"Content-Type": HL7_TYPE}
-    # JAC: one accepted and taken through release, acknowledgement, deliveries and dispensing; then rejections.
-    accepted = (await trust.post("/api/v1/exports", content=_jac("QA"), headers=csv)).json()
+    # The trust's webhook owes it every event (webhook_delivery rows); bodies are built when sent, never stored.
+    hook = await trust.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "format": "fhir"})
+    assert hook.status_code == 201, hook.text
+    # JAC: one accepted (its answer kept for an Idempotency-Key, sealed), one taken through release, acknowledgement,
+    # deliveries and dispensing, with a clinical query naming the patient; then rejections.
+    keyed = {**csv, "Idempotency-Key": "at-rest-jac-1"}
+    accepted = (await trust.post("/api/v1/exports", content=_jac("QA"), headers=keyed)).json()
     assert accepted["prescriptions"][0]["outcome"] in ("accepted", "held"), accepted
-    await _full_flow(trust, provider, [_row_of(_jac("QB"))])
+    sid = await _full_flow(trust, provider, [_row_of(_jac("QB"))])
+    question = f"Is {GIVEN} {FAMILY} ({NHS}, born {BIRTH.isoformat()}) still at {POSTCODE}?"
+    query = msg.provider_request(
+        "VNFKT", {"short_form_id": sid, "nhs_number": NHS}, "clinical-query", question=question
+    )
+    asked = await post_fhir(provider, "/FHIR/R4/Task", query)
+    assert asked.status_code in (200, 201), asked.text
     for bad in (_jac("QC", nhs=NHS_BAD), _jac("QD", dob="30/02/1931"), _jac("QE", email="not an address")):
         r = await trust.post("/api/v1/exports", content=bad, headers=csv)
         assert r.json()["prescriptions"][0]["outcome"] == "rejected", r.text
