@@ -44,7 +44,9 @@ def _peak_rss_mb() -> float:
 
 async def _ingest(database_url: str, data_dir: Path, payload: bytes) -> dict[str, Any]:
     upgrade(database_url)
-    gw = build_gateway(Settings(data_dir=data_dir, database_url=database_url, mode="test"))
+    gw = build_gateway(
+        Settings(data_dir=data_dir, database_url=database_url, mode="test", outbound_allow_loopback=True)
+    )
     try:
         await admin.add_provider(gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
         await admin.add_route(gw, provider_ods="VNFKT")

@@ -82,6 +82,7 @@ async def _measure(url: str, work: Any, size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp), database_url=url, mode="test", port=0, push_workers=0, release_max=200,
+            outbound_allow_loopback=True,
             rate_per_minute=10**7, rate_burst=10**6,
         )
         gw = build_gateway(settings)
@@ -101,9 +102,13 @@ async def _served(gw: Gateway) -> AsyncIterator[str]:
     async with asyncio.timeout(30):
         while not server.started:
             await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    configured = gw.settings
+    gw.settings = configured.served_at("127.0.0.1", port)  # the token audience: the address it listens on
     try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        yield gw.settings.public_base_url
     finally:
+        gw.settings = configured  # the server processes started later listen elsewhere
         server.should_exit = True
         await task
 
@@ -204,8 +209,9 @@ def _serve_process(settings_json: str, report: Any) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    report.send(listener.getsockname()[1])
-    app = create_app(build_gateway(settings), dispose_on_shutdown=True)
+    port = listener.getsockname()[1]
+    report.send(port)
+    app = create_app(build_gateway(settings.served_at("127.0.0.1", port)), dispose_on_shutdown=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
 
 

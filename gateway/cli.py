@@ -48,6 +48,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from gateway.signing.keys import assert_production_ready
 
     settings = load_settings(**{**_settings(ctx).model_dump(), "host": host, "port": port})
+    if settings.mode != "demo" and not settings.base_url:
+        raise click.ClickException(
+            "HGW_BASE_URL is not set: client assertions are checked against this gateway's public URL, which it "
+            "must not guess from the requests (set it, e.g. https://gateway.example.nhs.uk)"
+        )
     if settings.mode != "demo" and KeyRing(settings.data_dir).is_demo():
         raise click.ClickException(
             f"{settings.data_dir}/keys holds keys made by `hgw demo`; refusing to serve real traffic with them "
@@ -62,7 +67,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
             raise click.ClickException(f"{exc} (remove them with `hgw keys remove KID` after a rotation)") from exc
     app = create_app(gw, dispose_on_shutdown=True)
     grace = settings.shutdown_grace_seconds
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=grace)
+    # Proxy headers are read by the app, from HGW_TRUSTED_PROXIES only (gateway/security/client_address.py).
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=False,
+        timeout_graceful_shutdown=grace,
+    )
     # Requests still working in a thread after the grace period (bounded by HGW_REQUEST_CPU_SECONDS) must not hold
     # the exit: their transactions were not committed, and interpreter shutdown would wait for them.
     logging.shutdown()
@@ -326,6 +339,54 @@ def clients_add(
         ),
     )
     _emit({"client_id": client.id, "role": client.role, "ods": client.ods, "alg": client.alg})
+
+
+@clients.command("list")
+@click.pass_context
+def clients_list(ctx: click.Context) -> None:
+    """Registered clients: role, ODS, state and live tokens (never their keys)."""
+    from gateway.security.client_admin import list_clients
+
+    _emit([c.as_dict() for c in _run(_settings(ctx), list_clients)])
+
+
+@clients.command("disable")
+@click.argument("client_id")
+@click.pass_context
+def clients_disable(ctx: click.Context, client_id: str) -> None:
+    """Disable a client: every token it holds stops working at once, and it gets no new one."""
+    from gateway.security.client_admin import set_active
+
+    _emit(_run_or_fail(ctx, lambda gw: set_active(gw, client_id, False)).as_dict())
+
+
+@clients.command("enable")
+@click.argument("client_id")
+@click.pass_context
+def clients_enable(ctx: click.Context, client_id: str) -> None:
+    """Enable a disabled client."""
+    from gateway.security.client_admin import set_active
+
+    _emit(_run_or_fail(ctx, lambda gw: set_active(gw, client_id, True)).as_dict())
+
+
+@clients.command("remove")
+@click.argument("client_id")
+@click.pass_context
+def clients_remove(ctx: click.Context, client_id: str) -> None:
+    """Remove a client with its tokens and used assertion ids (its audit trail stays)."""
+    from gateway.security.client_admin import remove_client
+
+    _emit(_run_or_fail(ctx, lambda gw: remove_client(gw, client_id)))
+
+
+@clients.command("purge")
+@click.pass_context
+def clients_purge(ctx: click.Context) -> None:
+    """Delete used assertion ids and access tokens past their lifetime (the server does it every few minutes)."""
+    from gateway.security.client_admin import purge_expired
+
+    _emit(_run(_settings(ctx), purge_expired).as_dict())
 
 
 @clients.command("keygen")

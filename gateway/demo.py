@@ -53,7 +53,9 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}
 
     server = uvicorn.Server(
-        uvicorn.Config(create_app(gw), host=settings.host, port=settings.port, log_config=None, lifespan="on")
+        uvicorn.Config(
+            create_app(gw), host=settings.host, port=settings.port, log_config=None, lifespan="on", proxy_headers=False
+        )
     )
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -63,6 +65,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
             return 2
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
+    gw.settings = gw.settings.served_at(settings.host, port)  # the token audience, when HGW_BASE_URL is unset
     base = f"http://{settings.host}:{port}"
     out(f"Homecare Gateway demo at {base} — console: {base}/console")
     out(f"store: {settings.effective_database_url}; logs: {log_file}")

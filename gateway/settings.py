@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    base_url: str | None = Field(default=None, description="public URL of this gateway, for MessageHeader.source")
+    base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="public URL of this gateway: the audience of client assertions and MessageHeader.source "
+        "(required by `hgw serve` outside demo mode)",
+    )
     mode: Literal["production", "demo", "test"] = "production"
     data_key: str | None = Field(
         default=None, description="base64 AES-256 key for data at rest; generated on first start if unset"
@@ -49,7 +55,23 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         default=1.0, ge=0.01, le=60, description="how long an idle webhook worker waits before looking again"
     )
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed "
+        "(per-address rate limits); nobody's when unset",
+    )
+    outbound_allow_cidrs: str | None = Field(
+        default=None,
+        description="comma-separated private ranges that provider endpoints, webhooks and JWKS URLs may resolve to "
+        "(e.g. an HSCN range); otherwise only public addresses",
+    )
+    outbound_allow_loopback: bool = Field(
+        default=False, description="allow http and loopback addresses for outbound URLs (always on in demo mode)"
+    )
     token_seconds: int = Field(default=300, ge=30, le=3600, description="lifetime of issued access tokens")
+    token_purge_seconds: int = Field(
+        default=300, ge=0, description="how often used assertion ids and expired tokens are deleted (0: not here)"
+    )
     rate_per_minute: int = Field(default=1200, ge=1, description="requests per minute per client (per process)")
     rate_burst: int = Field(default=300, ge=1, description="requests a client may make at once")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
@@ -117,6 +139,14 @@ class Settings(BaseSettings):
         vat_rates(value)
         return value
 
+    @field_validator("outbound_allow_cidrs", "trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str | None) -> str | None:
+        for part in (value or "").split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad range
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
@@ -137,7 +167,14 @@ class Settings(BaseSettings):
 
     @property
     def public_base_url(self) -> str:
-        return self.base_url or f"http://{self.host}:{self.port}"
+        """This gateway's public URL: HGW_BASE_URL, else (demo and tests only: `hgw serve` refuses to start without
+        it in production) the address it listens on. Token audiences are checked against it, never the Host header."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings once listening on host:port: the public URL becomes that address unless one is configured
+        (a demo or a test server bound to port 0 learns its port only when it listens)."""
+        return self if self.base_url else self.model_copy(update={"base_url": f"http://{host}:{port}"})
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,7 +18,9 @@ import pytest
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.security import outbound as outbound_rules
 from gateway.security.client_auth import ClientKey
+from gateway.security.outbound import StaticResolver
 from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
@@ -141,7 +143,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # Tokens outlive the lease, so tests that move the clock past a lease keep their credentials.
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, mode="test", port=0, token_seconds=3600)
+    # Test receivers listen on loopback: allowed explicitly, as an operator would for a simulator on the same host.
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        mode="test",
+        port=0,
+        token_seconds=3600,
+        outbound_allow_loopback=True,
+    )
+
+
+# Names in tests resolve without DNS: localhost to loopback, any other (provider.example, …) to one public address
+# that no test connects to (their HTTP goes to an httpx.MockTransport or a loopback receiver).
+TEST_RESOLVER = StaticResolver({"localhost": ["127.0.0.1"]}, otherwise=("93.184.215.14",))
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbound_rules, "system_resolver", TEST_RESOLVER)
 
 
 @pytest.fixture
@@ -179,9 +199,16 @@ async def running(config: uvicorn.Config) -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def serve(gateway: Gateway) -> AsyncIterator[str]:
-    """The app on a real loopback socket; yields its base URL."""
-    async with running(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_level="warning")) as port:
-        yield f"http://127.0.0.1:{port}"
+    """The app on a real loopback socket; yields its base URL, which becomes the gateway's public URL (the audience
+    of client assertions) unless its settings name one."""
+    config = uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_level="warning", proxy_headers=False)
+    async with running(config) as port:
+        configured = gateway.settings.base_url
+        gateway.settings = gateway.settings.served_at("127.0.0.1", port)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:  # served again later, it listens on another port
+            gateway.settings = gateway.settings.model_copy(update={"base_url": configured})
 
 
 # name → (role, ODS): two trusts, two providers and an operator, each a registered client with its own key.

@@ -16,6 +16,7 @@ from gateway.budget import checkpoint
 from gateway.errors import Issue
 
 Row = tuple[Record, dict[str, str]]
+MAX_PRESCRIPTIONS = 5_000  # spec v1.2 "size": a file may hold up to 5,000 prescriptions (as Ascribe and HL7 v2)
 _COLUMN_ORDER = {name: i for i, name in enumerate(COLUMN_NAMES)}
 _prescription_values = itemgetter(*PRESCRIPTION_COLUMNS)
 
@@ -47,9 +48,22 @@ class JacAdapter:
             checkpoint()
             values = table.values(record)
             groups.setdefault((values["RxNumber"], values["RxVersion"]), []).append((record, values))
+            if len(groups) > MAX_PRESCRIPTIONS:  # refused before any row is checked: the file is over budget
+                result.file_issues.append(_too_many(record.line))
+                return result
         result.prescriptions = [_parse_group(rx_number, rx_version, rows, table.width, today)
                                 for (rx_number, rx_version), rows in groups.items()]
         return result
+
+
+def _too_many(line: int) -> Issue:
+    return codes.issue(
+        codes.TOO_MANY_PRESCRIPTIONS,
+        f"line {line} starts prescription {MAX_PRESCRIPTIONS + 1:,}: a file may hold at most {MAX_PRESCRIPTIONS:,}",
+        line=line,
+        value=f"more than {MAX_PRESCRIPTIONS:,}",
+        expected=f"1 to {MAX_PRESCRIPTIONS:,} prescriptions (RxNumber and RxVersion) per file; split the export",
+    )
 
 
 def _parse_group(rx_number: str, rx_version: str, rows: list[Row], width: int, today: date) -> ParsedPrescription:

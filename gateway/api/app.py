@@ -16,6 +16,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
 from gateway.api.routes import (
     admin,
+    clients,
     directory,
     exports,
     fhir,
@@ -37,6 +38,7 @@ from gateway.console import kpi_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
+from gateway.security.purge import start_token_purge
 from gateway.services.context import Gateway
 from gateway.services.health import MLLP as MLLP_LISTENER
 from gateway.services.hl7 import mllp_handler
@@ -68,6 +70,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
         hooks = start_webhook_workers(gw)
         gw.telemetry.watch_listener(MLLP_LISTENER, mllp)  # readiness (docs/observability.md)
         alerts = start_alert_evaluator(gw)
+        purge = start_token_purge(gw)  # used assertion ids and expired tokens (docs/security.md)
         try:
             yield
         finally:
@@ -77,6 +80,8 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
                 await hooks.stop()
             if alerts is not None:
                 await alerts.stop()
+            if purge is not None:
+                await purge.stop()
             if mllp is not None:
                 mllp.close()
                 await mllp.wait_closed()
@@ -97,6 +102,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)
     app.include_router(invoices.router)  # claims, invoices, decisions and prices (docs/invoicing.md)
     app.include_router(spend.router)  # spend per trust, provider, medicine and month (docs/invoicing.md)
+    app.include_router(clients.router)  # operator API: client lifecycle and token revocation (docs/security.md)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])
     return app

@@ -24,14 +24,15 @@ from gateway.console.session import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     check_csrf,
+    check_login_form,
     clear_session_cookie,
     current_session,
-    new_login_csrf,
+    open_login_form,
     read_form,
-    set_login_csrf,
     set_session_cookie,
 )
 from gateway.errors import GatewayError, InputError, Issue, Location
+from gateway.security.client_address import request_address
 from gateway.security.errors import AuthenticationError, ForbiddenError
 from gateway.security.operators import OperatorRole, Permission, can
 from gateway.security.ratelimit import RateLimitedError, RateLimiter
@@ -95,16 +96,16 @@ async def static_file(name: str) -> Response:
 
 @router.get("/console/login", response_class=HTMLResponse)
 async def login_page(request: Request, gw: Gw) -> Response:
-    return _login_form(request, gw)
+    return await _login_form(request, gw)
 
 
-def _login_form(request: Request, gw: Gateway, error: str | None = None, status: int = 200) -> Response:
-    """The login page with a fresh double-submit token in both the form and its cookie."""
-    token = new_login_csrf()
+async def _login_form(request: Request, gw: Gateway, error: str | None = None, status: int = 200) -> Response:
+    """The login page, on a new pre-session (its cookie, and its CSRF token in the form)."""
+    form = await open_login_form(gw)
     page = templates.TemplateResponse(
-        request, "login.html", {"me": None, "error": error, "csrf": token}, status_code=status
+        request, "login.html", {"me": None, "error": error, "csrf": form.csrf}, status_code=status
     )
-    set_login_csrf(page, gw, token)
+    form.set_cookie(page, gw)
     return page
 
 
@@ -119,17 +120,16 @@ def _login_limiter(request: Request) -> RateLimiter:
 @router.post("/console/login")
 async def login_submit(request: Request, gw: Gw) -> Response:
     form = await read_form(request)
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     try:
-        check_csrf(form, cookie)
-        _login_limiter(request).check(request.client.host if request.client else "unknown")
+        await check_login_form(request, gw, form)
+        _login_limiter(request).check(request_address(request, gw.settings.trusted_proxies))
         s = await operators.login(gw, form.get("username", ""), form.get("password", ""))
     except RateLimitedError:
-        return _login_form(request, gw, "too many sign-in attempts from here; wait a minute", 429)
+        return await _login_form(request, gw, "too many sign-in attempts from here; wait a minute", 429)
     except ForbiddenError:
-        return _login_form(request, gw, "the form expired; please sign in again", 403)
+        return await _login_form(request, gw, "the form expired; please sign in again", 403)
     except AuthenticationError:
-        return _login_form(request, gw, "wrong username or password, or the account is locked", 401)
+        return await _login_form(request, gw, "wrong username or password, or the account is locked", 401)
     response = RedirectResponse("/console", status_code=303)
     set_session_cookie(response, gw, s.token, gw.settings.console_session_seconds)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")

@@ -1,14 +1,19 @@
 """Console request plumbing: the session cookie, CSRF checks on every POST form, small form bodies.
 
 The session cookie is HttpOnly and SameSite=Strict (and Secure outside test and demo mode, which serve plain
-HTTP on loopback). Every POST form carries the session's CSRF token (synchroniser token pattern); the login
-form, which has no session yet, carries a token that must equal a cookie set with the form (double submit).
+HTTP on loopback). Every POST form carries the session's CSRF token (synchroniser token pattern). The login form,
+which has no session yet, gets a pre-session: a random cookie whose hash is stored with the form's CSRF token, so a
+sign-in is accepted only with a form this server gave to this browser, once (login CSRF: a page elsewhere cannot
+sign the browser in to an account of its choosing, even if it can set cookies).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from fastapi import Request, Response
@@ -18,11 +23,13 @@ from gateway.limits import form_fields, whole_number
 from gateway.security.errors import ForbiddenError
 from gateway.services.context import Gateway
 from gateway.services.operators import ConsoleSession, session_for
+from gateway.store import presessions
 
 SESSION_COOKIE: Final = "hgw_session"
 LOGIN_CSRF_COOKIE: Final = "hgw_login_csrf"
 MAX_FORM_BYTES: Final = 64 * 1024
 MAX_FORM_FIELDS: Final = 200
+LOGIN_FORM_SECONDS: Final = 1800
 
 
 class CsrfError(ForbiddenError):
@@ -43,20 +50,47 @@ def clear_session_cookie(response: Response, gw: Gateway) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookies(gw))
 
 
-def new_login_csrf() -> str:
-    return secrets.token_urlsafe(32)
+@dataclass(frozen=True, slots=True)
+class LoginForm:
+    """A pre-session just opened: the cookie naming it and the CSRF token its form carries."""
+
+    cookie: str
+    csrf: str
+
+    def set_cookie(self, response: Response, gw: Gateway) -> None:
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            self.cookie,
+            max_age=LOGIN_FORM_SECONDS,
+            path="/console/login",
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies(gw),
+        )
 
 
-def set_login_csrf(response: Response, gw: Gateway, token: str) -> None:
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        max_age=3600,
-        path="/console/login",
-        httponly=True,
-        samesite="strict",
-        secure=secure_cookies(gw),
-    )
+async def open_login_form(gw: Gateway) -> LoginForm:
+    """A new pre-session, stored; the caller sets its cookie on the page carrying its form."""
+    form = LoginForm(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+    now = gw.clock()
+    async with gw.sessions() as session, session.begin():
+        expires = now + timedelta(seconds=LOGIN_FORM_SECONDS)
+        await presessions.open_presession(session, _sha(form.cookie), form.csrf, now, expires)
+    return form
+
+
+async def check_login_form(request: Request, gw: Gateway, form: dict[str, str]) -> None:
+    """CsrfError unless the form carries the CSRF token of the pre-session its cookie names (used up now)."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    expected = None
+    if cookie and len(cookie) <= 128:
+        async with gw.sessions() as session, session.begin():
+            expected = await presessions.redeem_presession(session, _sha(cookie), gw.clock())
+    check_csrf(form, expected or "")
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def current_session(request: Request, gw: Gateway) -> ConsoleSession | None:

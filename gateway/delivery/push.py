@@ -106,7 +106,7 @@ class PushRelay:
     ) -> None:
         self.gw = gw
         self.client = client
-        self.tls = tls or ProviderTls(gw.settings.provider_tls_dir)
+        self.tls = tls or ProviderTls(gw.settings.provider_tls_dir, gw.outbound, gw.resolver)
         self.config = config or PushConfig()
         self.breakers = breakers or BreakerBoard(clock=lambda: gw.clock())
         gw.telemetry.watch_breakers(self.breakers)
@@ -124,7 +124,7 @@ class PushRelay:
         rng: random.Random | None = None,
     ) -> AsyncIterator[PushRelay]:
         """A relay with its own HTTP client on `gw.http_transport`, closed on exit."""
-        tls = ProviderTls(gw.settings.provider_tls_dir)
+        tls = ProviderTls(gw.settings.provider_tls_dir, gw.outbound, gw.resolver)
         async with httpx.AsyncClient(transport=gw.http_transport, follow_redirects=False) as client:
             try:
                 yield cls(gw, client, config=config, breakers=breakers, rng=rng, tls=tls)

@@ -14,14 +14,21 @@ from pathlib import Path
 import httpx
 
 from gateway.errors import ConfigurationError
+from gateway.security.guarded_transport import GuardedTransport
+from gateway.security.outbound import OutboundPolicy, Resolver, system_resolver
 
 
 class ProviderTls:
     """Per-provider HTTP clients carrying that provider's client certificate; built on first use, then kept."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(
+        self, directory: Path | None, policy: OutboundPolicy | None = None, resolver: Resolver = system_resolver
+    ) -> None:
         self.directory = directory
+        self.policy = policy or OutboundPolicy()
+        self.resolver = resolver
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._transports: list[GuardedTransport] = []
 
     def material(self, provider_ods: str) -> tuple[Path, Path, Path | None] | None:
         if self.directory is None:
@@ -47,11 +54,16 @@ class ProviderTls:
             context.load_cert_chain(str(cert), str(key))
         except (OSError, ssl.SSLError) as exc:
             raise ConfigurationError(f"unusable client certificate for {provider_ods}: {exc}") from exc
-        client = httpx.AsyncClient(verify=context, follow_redirects=False)
+        transport = GuardedTransport(self.policy, self.resolver, verify=context)  # the same outbound policy
+        self._transports.append(transport)
+        client = httpx.AsyncClient(transport=transport, follow_redirects=False)
         self._clients[provider_ods] = client
         return client
 
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
+        for transport in self._transports:
+            await transport.close()
+        self._transports.clear()
         self._clients.clear()

@@ -99,7 +99,9 @@ async def run_campaign(cfg: CampaignConfig) -> CampaignReport:
         mix = mix.without("stall-after-answer")
     started = time.monotonic()
     await asyncio.to_thread(upgrade, cfg.database_url)
-    settings = Settings(data_dir=cfg.data_dir, database_url=cfg.database_url, mode="test", push_workers=0)
+    settings = Settings(
+        data_dir=cfg.data_dir, database_url=cfg.database_url, mode="test", push_workers=0, outbound_allow_loopback=True
+    )
     gw = build_gateway(settings)  # makes the data key the workers will read
     dsn = None if cfg.sqlite else _dsn(cfg.database_url)
     workers = 1 if cfg.sqlite else cfg.workers

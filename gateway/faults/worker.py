@@ -142,7 +142,10 @@ def worker_main(spec: WorkerSpec) -> None:
 
 
 async def _run(spec: WorkerSpec) -> None:
-    settings = Settings(data_dir=Path(spec.data_dir), database_url=spec.database_url, mode="test", push_workers=0)
+    settings = Settings(
+        data_dir=Path(spec.data_dir), database_url=spec.database_url, mode="test", push_workers=0,
+        outbound_allow_loopback=True,
+    )
     gw = build_gateway(settings)
     event.listen(gw.engine.sync_engine, "commit", _kill_at_commit)
     config = PushConfig(

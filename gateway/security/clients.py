@@ -17,14 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from gateway import audit
 from gateway.domain.identifiers import is_valid_ods_code
 from gateway.errors import ConflictError, InputError, Issue, Location
+from gateway.security.assertions import MAX_ASSERTION_CHARS, MAX_ASSERTION_LIFETIME, check_claims
 from gateway.security.errors import AuthenticationError
 from gateway.security.keys import ALLOWED_ALGS, parse_jwks
+from gateway.security.outbound import check_url as check_outbound
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services.context import Gateway
+from gateway.store.clients import active_token
 from gateway.store.tables import AccessToken, ApiClient, AssertionJti
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ async def add_client(
         )
     if issues:
         raise InputError(issues)
+    if jwks_url is not None:
+        await check_outbound(gw.outbound, gw.resolver, jwks_url, code="INVALID_VALUE", column="--jwks", path="jwks")
     keys = parse_jwks(jwks if jwks is not None else await fetch_jwks(gw, str(jwks_url)))
     chosen = alg or next(iter(keys.values())).algorithm_name
     if chosen not in ALLOWED_ALGS:
@@ -134,7 +138,8 @@ async def fetch_jwks(gw: Gateway, url: str) -> str:
 async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> IssuedToken:
     """Check a client-credentials request with a private_key_jwt assertion and issue a bearer token.
 
-    `token_url` is this endpoint's public URL; the assertion's aud must be exactly it.
+    `token_url` is this endpoint's configured public URL (`assertions.token_audience`); the assertion's aud must be
+    exactly it.
     """
     if form.get("grant_type") != "client_credentials":
         raise AuthenticationError("grant_type must be client_credentials", oauth_error="unsupported_grant_type")
@@ -143,6 +148,8 @@ async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> I
             f"a client_assertion of type {ASSERTION_TYPE} is required", oauth_error="invalid_request"
         )
     assertion = form["client_assertion"]
+    if len(assertion) > MAX_ASSERTION_CHARS:
+        raise AuthenticationError(f"the client assertion is longer than {MAX_ASSERTION_CHARS} characters")
     try:
         header = jwt.get_unverified_header(assertion)
         unverified = jwt.decode(assertion, options={"verify_signature": False})
@@ -150,7 +157,8 @@ async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> I
         raise AuthenticationError(f"the client assertion is not a JWT: {exc}") from exc
     client_id = unverified.get("iss")
     async with gw.sessions() as session:
-        client = await session.get(ApiClient, str(client_id)) if isinstance(client_id, str) else None
+        known = isinstance(client_id, str) and 0 < len(client_id) <= 64
+        client = await session.get(ApiClient, client_id) if known else None
     if client is None or not client.active:
         raise AuthenticationError("unknown client")
     claims = await _verify(gw, client, assertion, header, token_url)
@@ -201,18 +209,7 @@ async def _verify(
         )
     except jwt.PyJWTError as exc:
         raise AuthenticationError(f"the client assertion does not verify: {exc}") from exc
-    if claims["aud"] != token_url:
-        raise AuthenticationError(f"aud must be exactly {token_url}")
-    if claims["sub"] != client.id or claims["iss"] != client.id:
-        raise AuthenticationError("iss and sub must both be the client id")
-    now = gw.clock().timestamp()
-    exp = claims["exp"]
-    if not isinstance(exp, int | float) or exp <= now:
-        raise AuthenticationError("the client assertion has expired")
-    if exp > now + MAX_ASSERTION_LIFETIME.total_seconds():
-        raise AuthenticationError("exp is more than 5 minutes ahead")
-    if not isinstance(claims["jti"], str) or not claims["jti"]:
-        raise AuthenticationError("jti must be a non-empty string")
+    check_claims(claims, client_id=client.id, audience=token_url, now=gw.clock().timestamp())
     return claims
 
 
@@ -231,9 +228,10 @@ async def authenticate(gw: Gateway, bearer: str | None) -> Principal:
     if not bearer:
         raise AuthenticationError("a bearer token is required", oauth_error="invalid_token")
     async with gw.sessions() as session:
-        row = await session.get(AccessToken, _sha(bearer))
+        # The client's state is read with the token: disabling a client ends every token it holds at once.
+        row = await active_token(session, _sha(bearer))
     if row is None or row.expires_at <= gw.clock():
-        raise AuthenticationError("the access token is unknown or expired", oauth_error="invalid_token")
+        raise AuthenticationError("the access token is unknown, expired or revoked", oauth_error="invalid_token")
     return Principal(row.client_id, Role(row.role), row.ods, frozenset(row.scope.split()))
 
 

@@ -18,6 +18,7 @@ from gateway.audit.event import Detail
 from gateway.domain.identifiers import is_valid_ods_code
 from gateway.domain.model import ServiceType
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
+from gateway.security.outbound import check_url as check_outbound
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.rerouting import reroute_returned
@@ -101,6 +102,8 @@ async def add_provider(
     issues = _check_provider(ods, name, mode, endpoint)
     if issues:
         raise InputError(issues)
+    if endpoint:
+        await _check_destination(gw, endpoint)
     async with gw.sessions() as session, session.begin():
         if await repository.get_by_id(session, Provider, ods) is not None:
             raise ConflictError(f"provider {ods} is already registered")
@@ -124,6 +127,8 @@ async def update_provider(
 ) -> Provider:
     """Change what is given. An inactive provider gets no new orders; those already queued for it wait."""
     _authorise(actor)
+    if isinstance(endpoint, str) and endpoint:
+        await _check_destination(gw, endpoint)
     async with gw.sessions() as session, session.begin():
         await repository.hold_provider(session, ods.strip().upper(), exclusive=True)  # waits for releases in flight
         provider: Provider | None = await repository.get_by_id(session, Provider, ods.strip().upper())
@@ -147,6 +152,11 @@ async def update_provider(
             detail = {"change": "provider-updated", "fields": ",".join(changed)}
             await _audit_change(session, gw, actor, "provider", provider.ods, detail)
     return provider
+
+
+async def _check_destination(gw: Gateway, endpoint: str) -> None:
+    """The outbound policy on a provider endpoint: https, to public addresses or an allowed range."""
+    await check_outbound(gw.outbound, gw.resolver, endpoint, code="INVALID_VALUE", column="--endpoint", path="endpoint")
 
 
 def _check_rule(

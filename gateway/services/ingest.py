@@ -21,7 +21,7 @@ from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
-from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome
+from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome, located_code
 from gateway.services.planning import Arrived, Key, Planner
 from gateway.signing.bundle import is_gateway_provenance
 from gateway.signing.eps import inspect_eps_signature
@@ -90,7 +90,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)
-    summary = await offload(_summary, overall, outcomes)
+    summary = await offload(_summary, overall, outcomes, result.file_issues)
     async with gw.sessions() as session, session.begin():
         await repository.set_inbound_outcome(session, payload_id, overall, summary)
     gw.telemetry.metrics.inbound_payload(result.format, overall)
@@ -144,8 +144,15 @@ async def _store_prescriptions(
     raise AssertionError("unreachable")
 
 
-def _summary(overall: str, outcomes: list[PrescriptionOutcome]) -> str:
-    return json.dumps({"outcome": overall, "prescriptions": [o.as_dict() for o in outcomes]})
+def _summary(overall: str, outcomes: list[PrescriptionOutcome], file_issues: list[Issue]) -> str:
+    """What the inbound row keeps in clear: outcomes and located codes, never a value seen (patient data)."""
+    return json.dumps(
+        {
+            "outcome": overall,
+            "file_issues": [located_code(i) for i in file_issues],
+            "prescriptions": [o.stored_dict() for o in outcomes],
+        }
+    )
 
 
 class _Stale(Exception):

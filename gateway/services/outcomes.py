@@ -41,6 +41,19 @@ class PrescriptionOutcome:
         out["issues"] = [i.as_dict() for i in self.issues]
         return out
 
+    def stored_dict(self) -> dict[str, Any]:
+        """What `inbound_payload.summary` keeps: ids, codes and locations only. An issue's value is the field as
+        received (a rejected row's NHS number, birth date, postcode) and its message may quote it (schema errors
+        do), so neither is stored in clear: the sealed payload gives both back when parsed again."""
+        out = self.as_dict()
+        out["issues"] = [located_code(i) for i in self.issues]
+        return out
+
+
+def located_code(issue: Issue) -> dict[str, object]:
+    """An issue as stored: severity, code and where; never the value seen or a message that may quote it."""
+    return {k: v for k, v in issue.as_dict().items() if k in ("severity", "code", "line", "column", "expression")}
+
 
 @dataclass(slots=True)
 class IngestReport:

@@ -33,6 +33,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.private_files import private_dir
 from gateway.signing.exceptions import DemoKeyError, SigningKeyError
 
 ALG = "ES256"
@@ -241,7 +242,7 @@ class SigningKeyStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         self.directory.chmod(0o700)
         fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         try:

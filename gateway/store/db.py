@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -9,14 +10,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.private_files import private_file
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine for `url`; SQLite gets WAL, full fsync and write-locking transactions."""
+    """An engine for `url`; SQLite gets WAL, full fsync and write-locking transactions, on a file only we read."""
     if is_sqlite(url):
+        secure_sqlite_file(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
@@ -40,6 +44,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # One writer at a time, decided when the transaction starts rather than at its first write:
         # a claim (read then update) can never be interleaved with another claim.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def secure_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 (in a 0700 folder when the folder is new) before SQLite opens it: SQLite makes
+    the WAL and shared-memory files with the database file's mode, so those are 0600 too."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

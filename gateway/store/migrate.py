@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import StoreError
-from gateway.store.db import is_sqlite, sync_url
+from gateway.store.db import is_sqlite, secure_sqlite_file, sync_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -24,13 +24,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to `revision`, creating the SQLite file's folder when needed."""
+    """Bring the database to `revision`, creating the SQLite file (0600, gateway/private_files.py) when needed."""
     if is_sqlite(database_url):
-        from sqlalchemy.engine import make_url
-
-        db = make_url(database_url).database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        secure_sqlite_file(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 

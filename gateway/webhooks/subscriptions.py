@@ -23,6 +23,7 @@ from gateway.delivery.errors import DeliveryError
 from gateway.delivery.policy import stored_policy
 from gateway.errors import InputError, Issue, Location, NotFoundError
 from gateway.security.errors import ForbiddenError
+from gateway.security.outbound import check_url as check_outbound
 from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import webhooks as store
@@ -156,7 +157,7 @@ async def add_subscription(
     """A new subscription for the actor's trust (a trust) or the trust named (an operator, the CLI)."""
     _may_manage(actor)
     trust_ods = _tenant(actor, change.trust_ods)
-    url = check_url(change.url or "", mode=gw.settings.mode)
+    url = await check_destination(gw, change.url or "")
     fmt = check_format(change.format or "")
     kinds = check_events(change.events)
     now = gw.clock()
@@ -199,7 +200,7 @@ async def update_subscription(
     _may_manage(actor)
     if change.trust_ods is not None:
         raise _invalid("READ_ONLY", "trust_ods", "a subscription cannot move to another trust", change.trust_ods, None)
-    url = check_url(change.url, mode=gw.settings.mode) if change.url is not None else None
+    url = await check_destination(gw, change.url) if change.url is not None else None
     fmt = check_format(change.format) if change.format is not None else None
     kinds = check_events(change.events) if change.events is not None else None
     async with gw.sessions() as session, session.begin():
@@ -271,6 +272,13 @@ async def send_test(gw: Gateway, actor: audit.Actor, subscription_id: str, *, ti
         except DeliveryError as exc:
             return TestResult(sub.id, test_id, exc.outcome, exc.status_code, exc.reason)
     return TestResult(sub.id, test_id, "delivered", status, None)
+
+
+async def check_destination(gw: Gateway, url: str) -> str:
+    """`check_url`, then the outbound policy: every address the host resolves to must be allowed."""
+    url = check_url(url, mode=gw.settings.mode)
+    await check_outbound(gw.outbound, gw.resolver, url, code="INVALID_WEBHOOK_URL", column=None, path="url")
+    return url
 
 
 def check_url(url: str, *, mode: str) -> str:

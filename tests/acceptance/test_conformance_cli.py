@@ -33,7 +33,12 @@ def test_gateway_suite_against_hgw_serve(tmp_path: Path) -> None:
     server = subprocess.Popen(
         [*HGW, "--data-dir", str(data), "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path,
-        env={**os.environ, "HGW_MODE": "test"},
+        env={
+            **os.environ,
+            "HGW_MODE": "test",
+            "HGW_BASE_URL": f"http://127.0.0.1:{port}",
+            "HGW_OUTBOUND_ALLOW_LOOPBACK": "true",
+        },
         stdout=subprocess.DEVNULL,
         stderr=log,
     )

@@ -36,6 +36,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "HGW_DATABASE_URL": settings.effective_database_url,
         "HGW_MODE": "test",
         "HGW_LOG_LEVEL": "WARNING",
+        "HGW_OUTBOUND_ALLOW_LOOPBACK": "true",  # the receiver listens on loopback
     }
 
 
@@ -66,7 +67,9 @@ async def test_hgw_worker_processes_deliver_each_order_once_and_stop_on_sigterm(
         if not bare_gw.is_sqlite:
             commands.append([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)])
         workers = [
-            subprocess.Popen(command, env=_env(settings), stderr=subprocess.PIPE)  # noqa: S603
+            subprocess.Popen(  # noqa: S603
+                command, env=_env(settings) | {"HGW_BASE_URL": f"http://127.0.0.1:{port}"}, stderr=subprocess.PIPE
+            )
             for command in commands
         ]
         try:

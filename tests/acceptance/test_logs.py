@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ def test_serve_refuses_demo_keys(tmp_path: Path) -> None:
     (keys / "DEMO").write_text("demo")
     result = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "--data-dir", str(tmp_path), "serve", "--port", "0"],
+        env={**os.environ, "HGW_BASE_URL": "https://gateway.example"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+from click.testing import CliRunner
 
 from adapters.jac.writer import render_export
 from gateway.simulate import provider_messages as msg
@@ -54,3 +58,18 @@ async def export_sids(client: httpx.AsyncClient, count: int, seed: int, trust_od
     r = await post_export(client, export(count, seed=seed, trust_ods=trust_ods))
     assert r.status_code == 200, r.text
     return [p["short_form_id"] for p in r.json()["prescriptions"]]
+
+
+def hgw_runner(database_url: str, data_dir: Path) -> Callable[..., Any]:
+    """hgw(*args, code=0): run `hgw` in-process on this store; assert its exit code and return its JSON output."""
+    from gateway.cli import cli
+
+    runner = CliRunner()
+    base = ["--database-url", database_url, "--data-dir", str(data_dir)]
+
+    def hgw(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(cli, [*base, *args])
+        assert result.exit_code == code, result.output
+        return json.loads(result.output)
+
+    return hgw

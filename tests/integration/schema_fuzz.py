@@ -77,6 +77,11 @@ ROLE_FOR = {
     "DELETE /api/v1/admin/routes/{rule_id}": "operator",
     "GET /api/v1/admin/held": "operator",
     "POST /api/v1/admin/held/route": "operator",
+    # client lifecycle (issue 16): disabling revokes the client's tokens
+    "GET /api/v1/admin/clients": "operator",
+    "POST /api/v1/admin/clients/{client_id}/disable": "operator",
+    "POST /api/v1/admin/clients/{client_id}/enable": "operator",
+    "DELETE /api/v1/admin/clients/{client_id}": "operator",
 }
 
 CHECKS = (not_a_server_error, response_schema_conformance, ignored_auth)

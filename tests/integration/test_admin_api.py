@@ -3,20 +3,17 @@ every problem located, every change audited, and a rule edited here routes the n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from sqlmodel import col, select
 
 from gateway.audit import AuditRecord
-from gateway.cli import cli
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
-from tests.integration.helpers import export, passed_prescriptions, post_export
+from tests.integration.helpers import export, hgw_runner, passed_prescriptions, post_export
 
 ADMIN = "/api/v1/admin"
 
@@ -121,13 +118,7 @@ async def test_routing_rules_edited_over_the_api_route_the_next_export(
 
 
 def test_cli_updates_providers_and_edits_and_removes_routes(database_url: str, tmp_path: Path) -> None:
-    runner = CliRunner()
-    base = ["--database-url", database_url, "--data-dir", str(tmp_path / "data")]
-
-    def hgw(*args: str, code: int = 0) -> Any:
-        result = runner.invoke(cli, [*base, *args])
-        assert result.exit_code == code, result.output
-        return json.loads(result.output)
+    hgw = hgw_runner(database_url, tmp_path / "data")
 
     hgw("providers", "add", "--ods", "VNFKT", "--name", "Five Star", "--mode", "pull")
     rule = hgw("routes", "add", "--provider", "VNFKT", "--trust", "RBA")

@@ -49,6 +49,21 @@ def _sign(key: ClientKey, claims: dict[str, Any], **header: Any) -> str:
     return jwt.encode(claims, key.private_key_pem, algorithm=key.alg, headers={"kid": key.kid, **header})
 
 
+def _without(claims: dict[str, Any], name: str) -> dict[str, Any]:
+    return {c: v for c, v in claims.items() if c != name}
+
+
+def _raw_claims(key: ClientKey, claims: dict[str, Any], **raw: str) -> str:
+    """A signed assertion whose claims `raw` are written into the JSON as given (a number no JSON encoder makes)."""
+    text = json.dumps(claims)[:-1] + "".join(f', "{name}": {value}' for name, value in raw.items()) + "}"
+    header = _b64(json.dumps({"alg": key.alg, "kid": key.kid, "typ": "JWT"}).encode())
+    signing_input = f"{header}.{_b64(text.encode())}"
+    signature = jwt.get_algorithm_by_name(key.alg).sign(
+        signing_input.encode(), serialization.load_pem_private_key(key.private_key_pem, password=None)
+    )
+    return f"{signing_input}.{_b64(signature)}"
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -78,8 +93,8 @@ NEGATIVES: dict[str, Callable[[ClientKey, str], str]] = {
     "aud as a list with extras": lambda k, aud: _sign(k, _claims(k, [aud, "https://evil.example"])),  # type: ignore[arg-type]
     "expired": lambda k, aud: _sign(k, _claims(k, aud, exp=int(time.time()) - 5)),
     "exp too far ahead": lambda k, aud: _sign(k, _claims(k, aud, exp=int(time.time()) + 301 + 60)),
-    "no exp": lambda k, aud: _sign(k, {c: v for c, v in _claims(k, aud).items() if c != "exp"}),
-    "no jti": lambda k, aud: _sign(k, {c: v for c, v in _claims(k, aud).items() if c != "jti"}),
+    "no exp": lambda k, aud: _sign(k, _without(_claims(k, aud), "exp")),
+    "no jti": lambda k, aud: _sign(k, _without(_claims(k, aud), "jti")),
     "sub is not iss": lambda k, aud: _sign(k, _claims(k, aud, sub="someone-else")),
     "alg none": lambda k, aud: _unsigned(k, _claims(k, aud)),
     "HS256 signed with the public key": lambda k, aud: _hs256_with_public_key(k, _claims(k, aud)),
@@ -90,6 +105,21 @@ NEGATIVES: dict[str, Callable[[ClientKey, str], str]] = {
         _claims(k, aud), generate_client_keypair("ES384")[0], algorithm="ES384", headers={"kid": k.kid}
     ),
     "unknown client": lambda k, aud: _sign(k, _claims(k, aud, iss="nobody", sub="nobody")),
+    # Time claims are NumericDates: integers. NaN would never expire (every comparison with it is false).
+    "exp NaN": lambda k, aud: _sign(k, _claims(k, aud, exp=float("nan"))),
+    "exp Infinity": lambda k, aud: _sign(k, _claims(k, aud, exp=float("inf"))),
+    "exp a float": lambda k, aud: _sign(k, _claims(k, aud, exp=time.time() + 60.5)),
+    "exp true": lambda k, aud: _sign(k, _claims(k, aud, exp=True)),
+    "exp a string": lambda k, aud: _sign(k, _claims(k, aud, exp=str(int(time.time()) + 60))),
+    "exp a huge integer": lambda k, aud: _sign(k, _claims(k, aud, exp=10**300)),
+    "exp 5,000 digits": lambda k, aud: _raw_claims(k, _without(_claims(k, aud), "exp"), exp="9" * 5000),
+    "iat NaN": lambda k, aud: _sign(k, _claims(k, aud, iat=float("nan"))),
+    "iat in the future": lambda k, aud: _sign(k, _claims(k, aud, iat=int(time.time()) + 600)),
+    "nbf in the future": lambda k, aud: _sign(k, _claims(k, aud, nbf=int(time.time()) + 600)),
+    "jti of 129 characters": lambda k, aud: _sign(k, _claims(k, aud, jti="j" * 129)),
+    "jti of 100 kB": lambda k, aud: _sign(k, _claims(k, aud, jti="j" * 100_000)),
+    "jti a number": lambda k, aud: _sign(k, _claims(k, aud, jti=12345)),
+    "jti empty": lambda k, aud: _sign(k, _claims(k, aud, jti="")),
     "not a JWT": lambda k, aud: "this-is-not-a-jwt",
 }
 
@@ -180,3 +210,27 @@ async def test_client_registered_by_jwks_url(gw: Gateway, anon: httpx.AsyncClien
     r = await anon.post("/oauth2/token", data=_form(client_assertion(key, f"{base_url}/oauth2/token")))
     assert r.status_code == 200, r.text
     assert served == ["https://provider.example/jwks.json"] * 2  # at registration, then to verify the assertion
+
+
+async def test_the_audience_is_the_configured_url_whatever_the_host_header_says(
+    anon: httpx.AsyncClient, parties: dict[str, ClientKey], base_url: str, gw: Gateway
+) -> None:
+    """An assertion minted for another service (aud: its URL) cannot be replayed here by sending its Host."""
+    key = parties["trust"]
+    assert gw.settings.base_url == base_url
+    for host, proto in (("other-service.example", "http"), ("other-service.example", "https")):
+        forged = client_assertion(key, f"{proto}://{host}/oauth2/token")
+        headers = {"Host": host, "X-Forwarded-Proto": proto, "X-Forwarded-Host": host}
+        r = await anon.post("/oauth2/token", data=_form(forged), headers=headers)
+        assert r.status_code == 401 and base_url in r.json()["error_description"], r.text
+    https_here = client_assertion(key, f"{base_url.replace('http:', 'https:')}/oauth2/token")
+    r = await anon.post("/oauth2/token", data=_form(https_here), headers={"X-Forwarded-Proto": "https"})
+    assert r.status_code == 401, r.text
+    good = client_assertion(key, f"{base_url}/oauth2/token")
+    r = await anon.post("/oauth2/token", data=_form(good), headers={"Host": "other-service.example"})
+    assert r.status_code == 200, r.text
+
+
+async def test_an_assertion_longer_than_16_kib_is_refused_before_it_is_read(anon: httpx.AsyncClient) -> None:
+    r = await anon.post("/oauth2/token", data=_form("e" * 20_000 + ".e.e"))
+    assert r.status_code == 401 and "longer" in r.json()["error_description"]

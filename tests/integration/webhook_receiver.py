@@ -96,5 +96,5 @@ def quick_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Setti
     """conftest's settings, with webhook workers that look for work every 50 ms instead of every second."""
     return Settings(
         data_dir=tmp_path / "data", database_url=database_url, mode="test", port=0, token_seconds=3600,
-        webhook_poll_seconds=0.05, **overrides,
+        outbound_allow_loopback=True, webhook_poll_seconds=0.05, **overrides,
     )

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.deps import get_gateway, read_body
 from gateway.limits import form_fields
+from gateway.security.assertions import token_audience
+from gateway.security.client_address import request_address
 from gateway.security.clients import issue_token
 from gateway.security.errors import AuthenticationError
 from gateway.services.context import Gateway
@@ -20,12 +22,11 @@ router = APIRouter(tags=["auth"])
 async def token(
     request: Request, body: Annotated[bytes, Depends(read_body)], gw: Annotated[Gateway, Depends(get_gateway)]
 ) -> JSONResponse:
-    gw.limiter.check(f"ip:{request.client.host if request.client else '-'}")
+    gw.limiter.check(f"ip:{request_address(request, gw.settings.trusted_proxies)}")
     form = form_fields(body, max_fields=32)  # an assertion grant has five
-    # The audience is this endpoint's public URL: configured (HGW_BASE_URL) behind a proxy, else as requested.
-    base = gw.settings.base_url or f"{request.url.scheme}://{request.url.netloc}"
+    # The audience is this endpoint's configured public URL (HGW_BASE_URL), never the Host the caller sent.
     try:
-        issued = await issue_token(gw, form, token_url=f"{base.rstrip('/')}/oauth2/token")
+        issued = await issue_token(gw, form, token_url=token_audience(gw.settings.public_base_url))
     except AuthenticationError as exc:
         status = 401 if exc.oauth_error == "invalid_client" else 400
         return JSONResponse(

@@ -779,3 +779,17 @@ def test_golden_files(jac: JacAdapter, case: str) -> None:
 
 def test_there_are_golden_cases() -> None:
     assert len([p for p in GOLDEN.iterdir() if (p / "input.csv").exists()]) >= 2
+
+
+# --- limits (spec v1.2 "size": up to 5,000 prescriptions per file, as Ascribe and HL7 v2) -----------------------------
+
+
+def test_five_thousand_prescriptions_are_read_and_one_more_refuses_the_file(
+    jac: JacAdapter, example_rows: list[dict[str, str]]
+) -> None:
+    first = example_rows[0]
+    many = [{**first, "RxNumber": f"HC-26-{n:06d}", "LineNo": "1"} for n in range(5000)]
+    assert len(parse(jac, many).prescriptions) == 5000
+    refused = parse(jac, [*many, {**first, "RxNumber": "HC-26-999999", "LineNo": "1"}])
+    assert refused.file_rejected and refused.prescriptions == []
+    assert [(i.code, i.location.line) for i in refused.file_issues] == [("TOO_MANY_PRESCRIPTIONS", 5002)]

@@ -1,0 +1,85 @@
+"""The connection-time half of the outbound policy (`outbound.py`): an httpx transport whose connections go only to
+addresses the policy allows. The host is resolved once per connection, every address checked, and the socket opened
+to the first checked address; TLS still verifies the certificate against the host name, so nothing else changes.
+Redirects are never followed by the gateway's clients, and proxies from the environment are not used."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+from gateway.security.outbound import OutboundPolicy, Resolver, system_resolver
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """TCP connections to the policy's allowed addresses only."""
+
+    def __init__(self, policy: OutboundPolicy, resolver: Resolver, inner: httpcore.AsyncNetworkBackend) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.resolver(host, port)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
+        for address in addresses:
+            problem = self.policy.address_problem(address)
+            if problem is not None:
+                raise httpcore.ConnectError(f"refused by the outbound policy: {host} resolves to {problem}")
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve")
+        return await self.inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("the outbound policy allows no Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """`httpx.AsyncHTTPTransport` (no environment proxies) on a `GuardedBackend`.
+
+    One is shared by every client the gateway opens (`Gateway.http_transport`), so a client closing does not close
+    it: `close()` does, when the gateway closes."""
+
+    def __init__(
+        self,
+        policy: OutboundPolicy,
+        resolver: Resolver = system_resolver,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(policy, resolver, inner or httpcore.AnyIOBackend()),
+        )
+
+    async def aclose(self) -> None:
+        """Kept open for the gateway's next client (see the class docstring)."""
+
+    async def close(self) -> None:
+        await super().aclose()
