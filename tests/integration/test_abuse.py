@@ -26,9 +26,11 @@ import pytest
 from sqlalchemy import text
 
 from gateway.logs import JsonFormatter
+from gateway.security.client_auth import ClientKey, token_request
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
-from gateway.simulate.parties import ClientKey, party_client, register_party
+from gateway.simulate.parties import party_client, register_party
+from gateway.simulate.provider_messages import passed_orders, release_request
 from tests.conftest import serve
 from tests.integration.helpers import export
 from tests.paths import DATA
@@ -47,9 +49,17 @@ class Figures:
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     responses_5xx: int = 0
     longest_healthz_stall_ms: float = 0.0
+    cross_tenant_attempts: int = 0
+    cross_tenant_successes: int = 0
+    assertions_forged_or_replayed: int = 0
+    assertions_forged_or_replayed_accepted: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "cross_tenant_attempts": self.cross_tenant_attempts,
+            "cross_tenant_successes": self.cross_tenant_successes,
+            "assertions_forged_or_replayed": self.assertions_forged_or_replayed,
+            "assertions_forged_or_replayed_accepted": self.assertions_forged_or_replayed_accepted,
             "responses_5xx": self.responses_5xx,
             "longest_healthz_stall_ms": round(self.longest_healthz_stall_ms, 1),
             "cases": self.cases,
@@ -138,7 +148,9 @@ class Parties:
 async def parties(gw: Gateway) -> AsyncIterator[Parties]:
     keys = {
         "trust": await register_party(gw, "trust", "RBA"),
+        "other_trust": await register_party(gw, "trust", "RHM"),
         "provider": await register_party(gw, "provider", "VNFKT"),
+        "other_provider": await register_party(gw, "provider", "VNCEL"),
         "operator": await register_party(gw, "operator", "X26"),
     }
     async with serve(gw) as base_url:
@@ -347,3 +359,42 @@ class Lines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
+
+
+async def test_other_tenants_see_nothing_and_forged_or_replayed_assertions_get_no_token(parties: Parties) -> None:
+    """Tallies for the report; each attempt must fail (the full tenancy matrix is tests/integration/test_tenancy.py)."""
+    trust, other_trust = parties.clients["trust"], parties.clients["other_trust"]
+    other_provider = parties.clients["other_provider"]
+    r = answered(
+        await trust.post("/api/v1/exports", content=export(3, seed=17), headers={"Content-Type": "text/csv"}), 200
+    )
+    ids = [p["prescription_id"] for p in r.json()["prescriptions"]]
+    attempts = [other_trust.get(f"/api/v1/prescriptions/{i}") for i in ids]
+    attempts += [other_provider.get(f"/api/v1/prescriptions/{i}") for i in ids]  # routed to VNFKT, not VNCEL
+    attempts += [other_trust.get("/api/v1/kpis?trust=RBA"), other_provider.get("/api/v1/kpis?provider=VNFKT")]
+    for attempt in attempts:
+        r = await attempt
+        FIGURES.cross_tenant_attempts += 1
+        FIGURES.cross_tenant_successes += r.status_code < 400
+        answered(r, 401, 403, 404)
+    released = answered(
+        await other_provider.post(
+            "/FHIR/R4/Task/$release", json=release_request("VNCEL"), headers={"Content-Type": "application/fhir+json"}
+        ),
+        200,
+    )
+    FIGURES.cross_tenant_attempts += 1
+    FIGURES.cross_tenant_successes += bool(passed_orders(released.json()))
+    assert FIGURES.cross_tenant_successes == 0
+
+    token_url = f"{parties.base_url}/oauth2/token"
+    trust_key = parties.keys["trust"]
+    forged = ClientKey(trust_key.client_id, parties.keys["other_trust"].private_key_pem, trust_key.kid, trust_key.alg)
+    replayed = token_request(trust_key, token_url)
+    async with httpx.AsyncClient(base_url=parties.base_url) as anon:
+        assert answered(await anon.post("/oauth2/token", data=replayed), 200).json()["access_token"]
+        for form in (token_request(forged, token_url), replayed):
+            r = answered(await anon.post("/oauth2/token", data=form), 400, 401)
+            FIGURES.assertions_forged_or_replayed += 1
+            FIGURES.assertions_forged_or_replayed_accepted += "access_token" in r.json()
+    assert FIGURES.assertions_forged_or_replayed_accepted == 0
