@@ -133,10 +133,9 @@ def _too_deep(path: str) -> Issue:
 
 def whole_number(text: str) -> int | None:
     """A non-negative whole number written in ASCII digits, or None (also for one too long to be a sane value)."""
-    digits = text.strip()
-    if not digits.isascii() or not digits.isdigit():
+    if not text.isascii() or not text.isdigit():
         return None
-    digits = digits.lstrip("0") or "0"
+    digits = text.lstrip("0") or "0"
     return int(digits) if len(digits) <= MAX_NUMBER_CHARS else None
 
 

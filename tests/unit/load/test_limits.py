@@ -73,8 +73,8 @@ def test_ordinary_json_reads_as_json_does(value: object) -> None:
 
 
 def test_whole_numbers_from_query_strings() -> None:
-    assert whole_number("48") == 48 and whole_number(" 007 ") == 7 and whole_number("0") == 0
-    for bad in ("", "-1", "1.5", "٣", "4e2", "9" * 5_000, "1" + "0" * MAX_NUMBER_CHARS):
+    assert whole_number("48") == 48 and whole_number("007") == 7 and whole_number("0") == 0
+    for bad in ("", " 5", "-1", "1.5", "٣", "4e2", "9" * 5_000, "1" + "0" * MAX_NUMBER_CHARS):
         assert whole_number(bad) is None, bad[:20]
 
 
