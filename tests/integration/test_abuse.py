@@ -37,7 +37,10 @@ from tests.paths import DATA
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the gateway, not the database
 
-HEALTHZ_BOUND = 2.0  # seconds: what the suite asserts (the design target is 0.1 s; the report has the real figure)
+# Seconds asserted. The server shares this test's event loop (tests/conftest.py `serve`), so a stall here includes the
+# test's own client work (signing assertions, reading answers): the server's own latency is measured from another
+# process by tests/acceptance/test_serve_under_load.py (2 s asserted). The design target is 0.1 s; see the report.
+HEALTHZ_BOUND = 5.0
 CASE_BOUND = 120.0  # seconds for any one hostile request to be answered
 MEMORY_BOUND_MB = 512  # growth of peak RSS during one case
 HL7 = "x-application/hl7-v2+er7"
