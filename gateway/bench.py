@@ -18,6 +18,7 @@ import psycopg
 
 from adapters.jac.writer import render_export
 from gateway.bench_formats import format_figures
+from gateway.bench_load import load_figures
 from gateway.fhir.naive import build_prescription_order_naive
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
@@ -109,6 +110,7 @@ def run_bench(*, prescriptions: int, postgres_url: str, naive_sample: int) -> di
     figures["bundle_build_validate_serialise"] = _bundle_paths(payload, naive_sample)
     figures["validator_standard_bundle"] = bench_figures(200)
     figures["parse_and_map_per_format_one_core"] = format_figures(min(prescriptions, 2000))
+    figures["hostile_input_shapes"] = load_figures()  # issue 16: doubling sizes, linear ratios
     figures["peak_rss_mb"] = _peak_rss_mb()
     return figures
 

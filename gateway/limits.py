@@ -9,6 +9,7 @@ ValueError from Python's integer-digit limit (HTTP 500).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qs
@@ -19,7 +20,12 @@ LIMIT_EXCEEDED: Final = "LIMIT_EXCEEDED"
 MAX_JSON_DEPTH: Final = 64  # a FHIR message bundle nests about 12 deep
 MAX_JSON_MEMBERS: Final = 10_000  # keys of one object
 MAX_JSON_ITEMS: Final = 100_000  # items of one array (a batch of 5,000 messages fits)
-MAX_NUMBER_CHARS: Final = 40  # characters of one JSON number, or of a whole number in a query string
+MAX_NUMBER_CHARS: Final = 40  # characters of one JSON integer, or of a whole number in a query string
+MAX_DECIMAL_CHARS: Final = 1_000  # of one JSON number with a fraction or exponent (read as Decimal: linear)
+MAX_JSON_BYTES: Final = 4 * 1024 * 1024  # a FHIR message is tens of kilobytes; a batch of 1,000 fits
+# Commas (counted before parsing, at memory speed): Python's JSON parser holds the interpreter while it reads, so a
+# body of millions of tiny values would stall every other request for as long, even in a worker thread.
+MAX_JSON_COMMAS: Final = 250_000
 
 
 def limit_issue(path: str, message: str, expected: str, value: str | None = None) -> Issue:
@@ -32,15 +38,16 @@ class _TooBig(Exception):
         self.issue = issue
 
 
-def _number(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+def _number(convert: Callable[[str], Any], most: int) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
-        if len(text) > MAX_NUMBER_CHARS:
+        if len(text) > most:
             raise _TooBig(
-                limit_issue(
-                    "body", f"a number of {len(text)} characters", f"at most {MAX_NUMBER_CHARS}", text[:20] + "…"
-                )
+                limit_issue("body", f"a number of {len(text)} characters", f"at most {most}", text[:20] + "…")
             )
-        return convert(text)
+        value = convert(text)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _TooBig(limit_issue("body", "a number out of range", "a finite number", text[:20]))
+        return value
 
     return parse
 
@@ -59,9 +66,29 @@ def _constant(name: str) -> Any:
 
 def load_json(raw: bytes | str, *, parse_float: Callable[[str], Any] = float) -> Any:
     """`raw` as JSON, or an InputError: INVALID_JSON (located by line and column) or LIMIT_EXCEEDED (too deep,
-    too wide, a number too long). Linear in the size of `raw`."""
+    too wide, a number too long) or PAYLOAD_TOO_LARGE. Linear in the size of `raw`."""
+    if len(raw) > MAX_JSON_BYTES:
+        raise InputError(
+            [
+                Issue(
+                    "PAYLOAD_TOO_LARGE",
+                    "the JSON body is too large",
+                    Location(path="body"),
+                    value=f"{len(raw)} bytes",
+                    expected=f"at most {MAX_JSON_BYTES} bytes",
+                )
+            ]
+        )
+    commas = raw.count(b",") if isinstance(raw, bytes) else raw.count(",")
+    if commas > MAX_JSON_COMMAS:
+        raise InputError([limit_issue("body", f"the JSON holds {commas} values or more", f"at most {MAX_JSON_COMMAS}")])
     try:
-        value = json.loads(raw, parse_int=_number(int), parse_float=_number(parse_float), parse_constant=_constant)
+        value = json.loads(
+            raw,
+            parse_int=_number(int, MAX_NUMBER_CHARS),
+            parse_float=_number(parse_float, MAX_DECIMAL_CHARS),
+            parse_constant=_constant,
+        )
     except _TooBig as exc:
         raise InputError([exc.issue]) from None
     except RecursionError:
@@ -106,10 +133,9 @@ def _too_deep(path: str) -> Issue:
 
 def whole_number(text: str) -> int | None:
     """A non-negative whole number written in ASCII digits, or None (also for one too long to be a sane value)."""
-    digits = text.strip()
-    if not digits.isascii() or not digits.isdigit():
+    if not text.isascii() or not text.isdigit():
         return None
-    digits = digits.lstrip("0") or "0"
+    digits = text.lstrip("0") or "0"
     return int(digits) if len(digits) <= MAX_NUMBER_CHARS else None
 
 

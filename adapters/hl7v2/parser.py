@@ -116,7 +116,7 @@ def parse_message(raw: RawMessage, today: date) -> tuple[ParsedPrescription, Mes
             codes.TOO_MANY_SEGMENTS, MAX_SEGMENTS_PER_MESSAGE + 1, None,
             f"the message has {len(raw.lines)} segments: it is refused unread",
             value=str(len(raw.lines)), expected=f"at most {MAX_SEGMENTS_PER_MESSAGE} segments per message"))
-        return ParsedPrescription("", "", lines, issues=issues), _header_only(raw)
+        return ParsedPrescription("", "", lines[:1], issues=issues), _header_only(raw)
     try:
         segments = parse_segments(raw.lines)
     except Er7Error as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -34,14 +35,15 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def json_response(content: Any, status_code: int = 200) -> Response:
-    """A JSON response rendered off the event loop (a report of thousands of prescriptions takes a while)."""
+async def json_response(content: Callable[[], Any], status_code: int = 200) -> Response:
+    """A JSON response built (`content()`) and rendered off the event loop: a report of thousands of prescriptions
+    takes a while."""
     body = await offload(_render_json, content)
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-def _render_json(content: Any) -> bytes:
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+def _render_json(content: Callable[[], Any]) -> bytes:
+    return json.dumps(content(), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def _too_large(limit: int, seen: str) -> InputError:

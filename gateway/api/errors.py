@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -84,7 +85,10 @@ def install_error_handlers(app: FastAPI) -> None:
         issues = _validation_issues(exc)
         if request.url.path.startswith("/FHIR/"):
             return FhirJSONResponse(operation_outcome(issues), status_code=422)
-        return JSONResponse({"error": "INVALID_PARAMETER", "issues": [i.as_dict() for i in issues]}, status_code=422)
+        # FastAPI's own `detail` is kept beside the gateway's shape: it is what the OpenAPI schema declares for 422.
+        detail = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        body = {"error": "INVALID_PARAMETER", "issues": [i.as_dict() for i in issues], "detail": detail}
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from adapters.hl7v2 import reject_payload, render_ack
-from gateway.budget import offload
+from gateway.budget import offload, request_budget
 from gateway.errors import GatewayError, Issue, Location
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services.context import Gateway
@@ -32,7 +32,8 @@ def mllp_handler(gw: Gateway, trust_ods: str) -> Callable[[bytes], Awaitable[byt
 
     async def handle(frame: bytes) -> bytes:
         try:
-            report = await ingest_export(gw, principal, frame, HL7_MEDIA_TYPE)
+            with request_budget(gw.settings.request_cpu_seconds):  # a frame is a request: same CPU budget
+                report = await ingest_export(gw, principal, frame, HL7_MEDIA_TYPE)
         except GatewayError as exc:
             issue = Issue(code=exc.code, message=str(exc), location=Location(path="MSH"))
             return await offload(reject_payload, frame, issue, now=gw.clock())

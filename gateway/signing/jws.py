@@ -51,7 +51,7 @@ def parse_detached(text: str) -> DetachedJws:
         raise MalformedSignatureError("jws", "the payload part must be empty (detached)")
     try:
         header = json.loads(_b64url_decode(header_b64))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise MalformedSignatureError("jws header", "not base64url JSON") from exc
     if not isinstance(header, dict):
         raise MalformedSignatureError("jws header", "not a JSON object")

@@ -3,11 +3,11 @@ OperationOutcome out. Bodies that are not JSON, or name no resource, are `InputE
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from gateway.errors import InputError, Issue, Location
+from gateway.limits import load_json
 from gateway.validator.outcome import operation_outcome
 from gateway.validator.validator import Validator
 
@@ -18,10 +18,7 @@ def _fail(code: str, message: str, path: str, value: str | None = None) -> Input
 
 def read_validate_request(body: bytes) -> tuple[Any, str | None]:
     """The resource to validate and the profile asked for (None: the resource's own or the default)."""
-    try:
-        data = json.loads(body, parse_float=Decimal)
-    except ValueError as exc:
-        raise _fail("INVALID_JSON", f"the body is not JSON: {exc}", "body") from exc
+    data = load_json(body, parse_float=Decimal)  # bounded depth, width and numbers (gateway/limits.py)
     if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
         return data, None
     resource: Any = None

@@ -8,7 +8,6 @@ receiver on the same machine). A new subscription is owed the events recorded af
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from gateway import audit
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.policy import stored_policy
 from gateway.errors import InputError, Issue, Location, NotFoundError
+from gateway.limits import load_json
 from gateway.security.errors import ForbiddenError
 from gateway.security.outbound import check_url as check_outbound
 from gateway.security.principal import Principal, Role, require_role
@@ -109,10 +109,7 @@ def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
 
 def parse_change(raw: bytes, *, creating: bool) -> SubscriptionChange:
     """A JSON request body as a change; located errors for anything wrong with it."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _invalid("INVALID_JSON", "body", "the body is not JSON", None, "a JSON object") from exc
+    body = load_json(raw)  # bounded depth, width and numbers (gateway/limits.py)
     if not isinstance(body, dict):
         raise _invalid("INVALID_JSON", "body", "the body is not a JSON object", None, "a JSON object")
     unknown = sorted(set(body) - _FIELDS)

@@ -34,9 +34,9 @@ async def post_export(
             ack = await offload(ack_for, gw, report)
             if HL7_MEDIA_TYPE in accept:
                 return Response(ack, status_code=status, media_type=HL7_MEDIA_TYPE)
-            return await json_response(report.as_dict() | {"hl7_ack": ack.decode("utf-8", "replace")}, status)
+            return await json_response(lambda: report.as_dict() | {"hl7_ack": ack.decode("utf-8", "replace")}, status)
         if report.format == "unknown" and any(i.code == "UNSUPPORTED_MEDIA_TYPE" for i in report.file_issues):
             status = 415
-        return await json_response(report.as_dict(), status)
+        return await json_response(report.as_dict, status)
 
     return await idem.run(answer)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from gateway.api.deps import read_body
 from gateway.api.fhir_response import FhirJSONResponse
+from gateway.budget import offload
 from gateway.validator.operation import validate_request
 from gateway.validator.validator import Validator
 
@@ -23,7 +24,7 @@ async def post_validate(
     body: Annotated[bytes, Depends(read_body)],
     profile: Annotated[str | None, Query(description="Canonical URL of the profile to validate against")] = None,
 ) -> FhirJSONResponse:
-    outcome = validate_request(Validator.from_package(), body, profile=profile)
+    outcome = await offload(validate_request, Validator.from_package(), body, profile=profile)
     return FhirJSONResponse(outcome)
 
 
@@ -33,7 +34,7 @@ async def post_validate_type(
     body: Annotated[bytes, Depends(read_body)],
     profile: Annotated[str | None, Query(description="Canonical URL of the profile to validate against")] = None,
 ) -> FhirJSONResponse:
-    outcome = validate_request(Validator.from_package(), body, resource_type, profile)
+    outcome = await offload(validate_request, Validator.from_package(), body, resource_type, profile)
     return FhirJSONResponse(outcome)
 
 

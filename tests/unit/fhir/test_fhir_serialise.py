@@ -44,14 +44,20 @@ def test_other_objects_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "line"),
-    [(b'{\n"a": 1,\n}', 3), (b"[1, 2]", None), (b"\xff", None), (b'{"a": ' + b"9" * 5000 + b"}", None)],
+    ("raw", "line", "code"),
+    [
+        (b'{\n"a": 1,\n}', 3, "INVALID_JSON"),
+        (b"[1, 2]", None, "INVALID_JSON"),
+        (b"\xff", None, "INVALID_JSON"),
+        (b'{"a": ' + b"9" * 5000 + b"}", None, "LIMIT_EXCEEDED"),
+        (b'{"a": ' + b"[" * 1000 + b"]" * 1000 + b"}", None, "LIMIT_EXCEEDED"),
+    ],
 )
-def test_bad_json_is_an_input_error(raw: bytes, line: int | None) -> None:
+def test_bad_json_is_an_input_error(raw: bytes, line: int | None, code: str) -> None:
     with pytest.raises(InputError) as caught:
         loads_bundle(raw)
     (issue,) = caught.value.issues
-    assert issue.code == "INVALID_JSON"
+    assert issue.code == code
     assert issue.location.line == line
 
 

@@ -12,7 +12,10 @@ from gateway.api.errors import error_status
 from gateway.errors import InputError
 from gateway.limits import (
     LIMIT_EXCEEDED,
+    MAX_JSON_BYTES,
+    MAX_JSON_COMMAS,
     MAX_JSON_DEPTH,
+    MAX_JSON_ITEMS,
     MAX_JSON_MEMBERS,
     MAX_NUMBER_CHARS,
     form_fields,
@@ -70,8 +73,8 @@ def test_ordinary_json_reads_as_json_does(value: object) -> None:
 
 
 def test_whole_numbers_from_query_strings() -> None:
-    assert whole_number("48") == 48 and whole_number(" 007 ") == 7 and whole_number("0") == 0
-    for bad in ("", "-1", "1.5", "٣", "4e2", "9" * 5_000, "1" + "0" * MAX_NUMBER_CHARS):
+    assert whole_number("48") == 48 and whole_number("007") == 7 and whole_number("0") == 0
+    for bad in ("", " 5", "-1", "1.5", "٣", "4e2", "9" * 5_000, "1" + "0" * MAX_NUMBER_CHARS):
         assert whole_number(bad) is None, bad[:20]
 
 
@@ -81,3 +84,13 @@ def test_forms_with_too_many_fields_are_refused_not_a_500() -> None:
         form_fields(body, max_fields=200)
     assert caught.value.issues[0].code == LIMIT_EXCEEDED and error_status(caught.value) == 422
     assert form_fields(b"a=1&a=2&b=", max_fields=200) == {"a": "1", "b": ""}
+
+
+def test_json_too_large_or_of_too_many_values_is_refused_before_parsing() -> None:
+    big = b'{"a": "' + b"x" * MAX_JSON_BYTES + b'"}'
+    error = refused(big)
+    assert error.issues[0].code == "PAYLOAD_TOO_LARGE" and error_status(error) == 413
+    many = b"[" + b"0," * MAX_JSON_COMMAS + b"0]"
+    error = refused(many)
+    assert error.issues[0].code == LIMIT_EXCEEDED and error_status(error) == 422
+    assert len(load_json(b"[" + b"0," * (MAX_JSON_ITEMS - 1) + b"0]")) == MAX_JSON_ITEMS
