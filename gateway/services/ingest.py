@@ -27,6 +27,7 @@ from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
 from gateway.store import repository
 from gateway.store.sealed import inbound_context
+from gateway.store.supply_tables import SupplyChange
 from gateway.store.tables import (
     FhirMessage,
     InboundPayload,
@@ -130,6 +131,7 @@ async def _store_prescriptions(
                 await repository.bulk_insert(session, FhirMessage, rows.messages)
                 await repository.bulk_insert(session, OutboxEntry, rows.outbox)
                 await repository.bulk_insert(session, LifecycleEvent, rows.events)
+                await repository.bulk_insert(session, SupplyChange, rows.supply)
                 await _audit(session, gw, principal, payload_id, outcomes)
             gw.outbox_signal.notify(row["provider_ods"] for row in rows.outbox)  # committed: wake long-polls
             return outcomes

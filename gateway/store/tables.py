@@ -446,3 +446,4 @@ class Alert(SQLModel, table=True):
 
 # Attempts are counted over a recent window (failure rate, last successful push): index them by time.
 Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[attr-defined]
+import gateway.store.supply_tables  # noqa: E402, F401  (issue 18: patient safety tables)
