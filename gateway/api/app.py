@@ -16,6 +16,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
 from gateway.api.routes import (
     admin,
+    adverse_events,
     at_risk,
     exports,
     fhir,
@@ -90,6 +91,8 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
         app.include_router(module.router)
     app.include_router(kpis.router)  # the national homecare KPIs (docs/kpis.md)
     app.include_router(at_risk.router)  # patients at risk of a missed dose (docs/patient-safety.md)
+    app.include_router(adverse_events.router)  # and missed doses, as FHIR AdverseEvents
+    app.include_router(adverse_events.kpi_router)  # counted per 1,000 patient-months (docs/kpis.md)
     app.include_router(kpi_page.router)  # and their console page, /console/kpis
     app.include_router(admin.router)  # operator API: providers, routing rules, held prescriptions (docs/delivery.md)
     app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)

@@ -142,12 +142,17 @@ def end_of(day: date) -> datetime:
     return datetime(following.year, following.month, following.day, tzinfo=UK_TIME)
 
 
+def cutoff_of(gw: Gateway, day: date) -> datetime:
+    """What is counted for `day`: everything recorded before its end, or up to now (included) for today."""
+    return min(gw.clock() + timedelta(microseconds=1), end_of(day))
+
+
 async def compute(
     gw: Gateway, day: date, *, trust_ods: str | None = None, provider_ods: str | None = None, days: int | None = None
 ) -> list[AtRisk]:
     """The treatments at risk on `day` among those the filters allow, as the store knew them at the end of the
     day (or now, for today). No tenancy check: callers check first."""
-    cutoff = min(gw.clock(), end_of(day))
+    cutoff = cutoff_of(gw, day)
     async with gw.sessions() as session:
         facts = await supply_facts.load(session, cutoff, trust_ods=trust_ods, provider_ods=provider_ods)
     rows = await asyncio.to_thread(at_risk, facts, day, thresholds(gw), days=days)

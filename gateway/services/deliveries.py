@@ -201,6 +201,7 @@ async def record_delivery_status(
                 scheduled=delivery.scheduled_date,
                 delivered_at=delivery.delivered_at if report.state == "delivered" else None,
                 days=days,
+                provider_ods=provider_ods,
                 now=now,
             )
         )

@@ -35,6 +35,7 @@ def delivery_change(
     scheduled: Any,
     delivered_at: datetime | None,
     days: int | None,
+    provider_ods: str,
     now: datetime,
 ) -> SupplyChange:
     """A delivery report as the supply history keeps it: the state, the agreed date, and when delivered, the UK
@@ -47,4 +48,5 @@ def delivery_change(
         scheduled_date=scheduled,
         delivered_on=delivered_at.astimezone(UK_TIME).date() if delivered_at is not None else None,
         days_supply=days if delivered_at is not None else None,
+        provider_ods=provider_ods,
     )

@@ -28,6 +28,7 @@ class SupplyChange(SQLModel, table=True):
     scheduled_date: date | None = Field(default=None, description="the first delivery date, or the agreed date")
     delivered_on: date | None = Field(default=None, description="the UK date a delivery was made")
     days_supply: int | None = Field(default=None, description="days one delivery lasts")
+    provider_ods: str | None = Field(default=None, max_length=12, description="the provider that reported it")
 
 
 class ProviderPauseChange(SQLModel, table=True):

@@ -83,6 +83,7 @@ def upgrade() -> None:
     sa.Column('scheduled_date', sa.Date(), nullable=True),
     sa.Column('delivered_on', sa.Date(), nullable=True),
     sa.Column('days_supply', sa.Integer(), nullable=True),
+    sa.Column('provider_ods', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
     sa.ForeignKeyConstraint(['prescription_id'], ['prescription.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
