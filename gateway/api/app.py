@@ -32,7 +32,7 @@ from gateway.api.routes import (
     webhooks,
 )
 from gateway.api.routes.metrics import install_observability
-from gateway.console import kpi_page, risk_page
+from gateway.console import kpi_page, not_found, risk_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
@@ -99,4 +99,5 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])
+    app.include_router(not_found.router)  # last: any other /console/ address is an HTML 404
     return app

@@ -17,6 +17,7 @@ from gateway.api.deps import get_gateway
 from gateway.console.pages import _context, _guarded
 from gateway.services.at_risk import parse_as_of, parse_days, worklist
 from gateway.services.context import Gateway
+from gateway.services.kpis import parse_int
 from gateway.services.operators import ConsoleSession
 from gateway.services.supply_model import REASONS
 
@@ -46,7 +47,8 @@ async def at_risk_page(request: Request, gw: Gw) -> Response:
             }
             for r in found.rows
         ]
-        values = {"as_of": as_of.isoformat(), "days": q.get("days") or "", "rows": rows, "live_seconds": 60}
+        live = parse_int(q.get("live"), "live", 60, 1, 3600)  # seconds between refreshes
+        values = {"as_of": as_of.isoformat(), "days": q.get("days") or "", "rows": rows, "live_seconds": live}
         return templates.TemplateResponse(request, "at_risk.html", _context(request, s, **values))
 
     return await _guarded(request, gw, handler)
