@@ -146,6 +146,25 @@ class Settings(BaseSettings):
             if part.strip():
                 ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad range
         return value
+    # --- patient safety (docs/patient-safety.md) ---
+    risk_days: int = Field(default=7, ge=1, le=90, description="days of supply left at which a patient is at risk")
+    risk_days_by_service: str | None = Field(
+        default=None, description="per service type, e.g. DELIVERY_NURSING=10,DELIVERY_TRAINING=14"
+    )
+    risk_interval_seconds: int = Field(
+        default=300, ge=0, description="how often the at-risk list is evaluated for events and metrics (0: never)"
+    )
+
+    @field_validator("risk_days_by_service")
+    @classmethod
+    def _service_thresholds(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_service_days(value)
+        return value
+
+    @property
+    def risk_thresholds(self) -> dict[str, int]:
+        return parse_service_days(self.risk_days_by_service or "")
 
     @field_validator("database_url")
     @classmethod
@@ -175,6 +194,17 @@ class Settings(BaseSettings):
         """These settings once listening on host:port: the public URL becomes that address unless one is configured
         (a demo or a test server bound to port 0 learns its port only when it listens)."""
         return self if self.base_url else self.model_copy(update={"base_url": f"http://{host}:{port}"})
+
+
+def parse_service_days(text: str) -> dict[str, int]:
+    """`SERVICE=DAYS,…` as a mapping; ValueError naming the bad part."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, days = part.partition("=")
+        if not name.strip() or not days.strip().isdigit() or not 1 <= int(days) <= 90:
+            raise ValueError(f"{part!r} is not SERVICE_TYPE=DAYS with 1 to 90 days")
+        out[name.strip().upper()] = int(days)
+    return out
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -17,6 +17,7 @@ from gateway.delivery.worker import PushWorkers, start_loop
 from gateway.logs import log
 from gateway.observability.telemetry import Heartbeat
 from gateway.services.context import Gateway
+from gateway.services.risk_watch import watch
 
 logger = logging.getLogger("gateway.alerts")
 
@@ -36,6 +37,10 @@ async def run_evaluator(
             await evaluate(gw, notifiers)
         except Exception as exc:  # the next interval tries again
             log(logger, logging.ERROR, "alert evaluation failed", error=type(exc).__name__)
+        try:
+            await watch(gw, notifiers)  # patients at risk: episodes, events, notices (docs/patient-safety.md)
+        except Exception as exc:
+            log(logger, logging.ERROR, "at-risk evaluation failed", error=type(exc).__name__)
 
 
 def start_alert_evaluator(gw: Gateway) -> PushWorkers | None:

@@ -16,6 +16,8 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.middleware import install_middleware
 from gateway.api.routes import (
     admin,
+    adverse_events,
+    at_risk,
     clients,
     directory,
     exports,
@@ -34,7 +36,7 @@ from gateway.api.routes import (
     webhooks,
 )
 from gateway.api.routes.metrics import install_observability
-from gateway.console import kpi_page
+from gateway.console import kpi_page, not_found, risk_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
@@ -96,7 +98,11 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     for module in (oauth, jwks, exports, prescriptions, status_feed, fhir, tasks, health, console, webhooks):
         app.include_router(module.router)
     app.include_router(kpis.router)  # the national homecare KPIs (docs/kpis.md)
+    app.include_router(at_risk.router)  # patients at risk of a missed dose (docs/patient-safety.md)
+    app.include_router(adverse_events.router)  # and missed doses, as FHIR AdverseEvents
+    app.include_router(adverse_events.kpi_router)  # counted per 1,000 patient-months (docs/kpis.md)
     app.include_router(kpi_page.router)  # and their console page, /console/kpis
+    app.include_router(risk_page.router)  # the console's "At risk" page, /console/at-risk
     app.include_router(admin.router)  # operator API: providers, routing rules, held prescriptions (docs/delivery.md)
     app.include_router(directory.router)  # operator API: organisation directory, team contacts (issue 15)
     app.include_router(ops.router)  # operator API: overview, messages, replay, pause (docs/console.md)
@@ -105,4 +111,5 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.include_router(clients.router)  # operator API: client lifecycle and token revocation (docs/security.md)
     # $validate and the CapabilityStatement: anyone authenticated.
     app.include_router(fhir_conformance.router, dependencies=[Depends(current_principal)])
+    app.include_router(not_found.router)  # last: any other /console/ address is an HTML 404
     return app

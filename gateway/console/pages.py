@@ -50,8 +50,10 @@ BROWSE_FIELDS = ("date_from", "date_to", "state", "provider", "trust", "prescrip
 
 def _context(request: Request, s: ConsoleSession, **values: Any) -> dict[str, Any]:
     perms = {p.value.replace("-", "_"): can(s.actor, p) for p in Permission}
+    # Read by `_guarded` for every signed-in page: the open alerts' banner and the thresholds that colour figures.
+    banner = {"open_alerts": getattr(request.state, "open_alerts", []), "limits": getattr(request.state, "limits", {})}
     # create_app always mounts the KPI page (gateway/console/kpi_page.py), so every page links it.
-    return {"me": s.actor, "csrf": s.csrf_token, "perms": perms, "kpi_link": True, **values}
+    return {"me": s.actor, "csrf": s.csrf_token, "perms": perms, "kpi_link": True, **banner, **values}
 
 
 def _error_page(request: Request, s: ConsoleSession | None, exc: GatewayError) -> HTMLResponse:
@@ -69,6 +71,11 @@ async def _guarded(request: Request, gw: Gateway, handler: Handler, *, form: dic
         if request.cookies.get(SESSION_COOKIE):
             clear_session_cookie(response, gw)
         return response
+    request.state.open_alerts = await operations.open_alert_lines(gw)
+    request.state.limits = {
+        "failure_pct": gw.settings.alert_failure_rate * 100,
+        "queue_age_seconds": gw.settings.alert_queue_age_minutes * 60,
+    }
     try:
         if form is not None:
             check_csrf(form, s.csrf_token)
@@ -236,7 +243,14 @@ async def messages_search(request: Request, gw: Gw) -> Response:
         params = {k: form.get(k, "").strip() for k in BROWSE_FIELDS if form.get(k, "").strip()}
         nhs = form.get("nhs_number", "").strip()
         if nhs:
-            params["nhs_index"] = operations.nhs_index_of(gw, nhs)
+            try:
+                params["nhs_index"] = operations.nhs_index_of(gw, nhs)
+            except InputError as exc:  # the form again, with the other filters kept, saying what is wrong
+                result = await operations.browse(gw, s.actor, _browse_query(params))
+                issue = exc.issues[0]
+                said = f"NHS number: {issue.message} (expected {issue.expected})."
+                ctx = _context(request, s, r=result, f=params, links={}, replay_filters={}, form_error=said)
+                return templates.TemplateResponse(request, "messages.html", ctx, status_code=400)
         if form.get("page_size"):
             params["page_size"] = form["page_size"]
         _browse_query(params)  # refuse bad dates here, on the form's page

@@ -13,6 +13,7 @@ from gateway.delivery.push import PushConfig, policy_for
 from gateway.errors import InputError, Issue, Location, NotFoundError
 from gateway.services.context import Gateway
 from gateway.store import repository
+from gateway.store.supply_tables import ProviderPauseChange
 from gateway.store.tables import OutboxEntry, Provider
 
 STATES = ("queued", "leased", "acknowledged", "rejected", "cancelled", "dead", "dismissed")
@@ -81,6 +82,7 @@ async def set_paused(gw: Gateway, provider_ods: str, paused: bool, *, actor: aud
         provider = await _provider(session, provider_ods)
         provider.paused = paused
         session.add(provider)
+        session.add(ProviderPauseChange(provider_ods=provider.ods, paused=paused, at=gw.clock()))
         action = "operator.pause" if paused else "operator.resume"
         await audit.append(session, gw.clock, actor, action, "provider", provider.ods, "success")
     return provider

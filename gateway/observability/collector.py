@@ -8,7 +8,7 @@ Circuit states and heartbeats are this process's own (each process keeps its own
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -20,7 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import StoreError
 from gateway.observability.telemetry import Telemetry
+from gateway.services.supply_model import CODES
 from gateway.store import metrics as store_metrics
+from gateway.store import risk_episodes
 from gateway.store.metrics import QUEUE_STATES, QueueSnapshot
 
 BREAKER_STATES = ("closed", "half-open", "open")
@@ -31,6 +33,7 @@ class StoreReadings:
     now: datetime
     queue: QueueSnapshot
     open_alerts: dict[str, int]
+    at_risk: dict[str, int] = field(default_factory=dict)  # reason code → treatments at risk (open episodes)
 
 
 async def read_store(sessions: async_sessionmaker[AsyncSession], now: datetime) -> StoreReadings:
@@ -39,9 +42,10 @@ async def read_store(sessions: async_sessionmaker[AsyncSession], now: datetime) 
         async with sessions() as session:
             queue = await store_metrics.queue_snapshot(session)
             alerts = await store_metrics.open_alert_counts(session)
+            at_risk = await risk_episodes.open_counts_by_reason(session)
     except SQLAlchemyError as exc:
         raise StoreError(f"the metrics could not be read from the database ({type(exc).__name__})") from exc
-    return StoreReadings(now, queue, alerts)
+    return StoreReadings(now, queue, alerts, at_risk)
 
 
 class StoreCollector(Collector):
@@ -132,6 +136,13 @@ class StoreCollector(Collector):
         for rule, count in sorted(readings.open_alerts.items()):
             alerts.add_metric([rule], count)
         yield alerts
+
+        at_risk = GaugeMetricFamily(
+            "hgw_patients_at_risk", "Patients at risk of a missed dose, by reason (last evaluation)", labels=["reason"]
+        )
+        for reason in CODES:
+            at_risk.add_metric([reason], readings.at_risk.get(reason, 0))
+        yield at_risk
 
 
 def render(telemetry: Telemetry, readings: StoreReadings | None) -> bytes:

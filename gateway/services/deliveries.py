@@ -19,6 +19,7 @@ from gateway.security.principal import UPDATE, Principal, Role, require_role, re
 from gateway.services.context import Gateway
 from gateway.services.inbound_messages import sealed_inbound
 from gateway.services.supply import Change, active_lines, resettle
+from gateway.services.supply_history import delivery_change
 from gateway.services.task_fields import (
     NHS_NUMBER_SYSTEM,
     TASK_INPUT_SYSTEM,
@@ -180,6 +181,7 @@ async def record_delivery_status(
         if report.failure_reason:
             delivery.failure_reason = report.failure_reason
         change = None
+        days = None
         if report.state == "delivered":
             delivered_at = report.occurred_at or now
             delivery.delivered_at = delivered_at
@@ -191,6 +193,18 @@ async def record_delivery_status(
         p.updated_at = now
         session.add(delivery)
         session.add(p)
+        session.add(
+            delivery_change(
+                p.id,
+                report.number,
+                report.state,
+                scheduled=delivery.scheduled_date,
+                delivered_at=delivery.delivered_at if report.state == "delivered" else None,
+                days=days,
+                provider_ods=provider_ods,
+                now=now,
+            )
+        )
         await audit.append(
             session,
             gw.clock,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from gateway.services.context import Gateway
-from gateway.store.sealed import message_context
-from gateway.store.tables import FhirMessage, Prescription
+from gateway.store.sealed import inbound_context, message_context
+from gateway.store.tables import FhirMessage, InboundPayload, Prescription
 
 
 def sealed_inbound(
@@ -22,4 +23,21 @@ def sealed_inbound(
         receiver_ods=receiver,
         body_enc=gw.cipher.seal(raw, context=message_context(message_id, sender)),
         created_at=now,
+    )
+
+
+def raw_payload(
+    gw: Gateway, payload_id: str, tenant_ods: str | None, fmt: str, content_type: str, body: bytes, now: datetime
+) -> InboundPayload:
+    """The `inbound_payload` row keeping `body` as received (sealed, bound to id and tenant), stored before it is
+    parsed."""
+    return InboundPayload(
+        id=payload_id,
+        tenant_ods=tenant_ods,
+        format=fmt,
+        content_type=content_type[:100],
+        sha256=hashlib.sha256(body).hexdigest(),
+        size=len(body),
+        body_enc=gw.cipher.seal(body, context=inbound_context(payload_id, tenant_ods)),
+        received_at=now,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -21,6 +20,7 @@ from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
+from gateway.services.inbound_messages import raw_payload
 from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome, located_code
 from gateway.services.planning import Arrived, Key, Planner
 from gateway.signing.bundle import is_gateway_provenance
@@ -28,10 +28,9 @@ from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
 from gateway.store import repository
 from gateway.store.directory import load_directory
-from gateway.store.sealed import inbound_context
+from gateway.store.supply_tables import SupplyChange
 from gateway.store.tables import (
     FhirMessage,
-    InboundPayload,
     LifecycleEvent,
     OutboxEntry,
     Prescription,
@@ -66,18 +65,8 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     payload_id = str(uuid.uuid4())
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        session.add(
-            InboundPayload(
-                id=payload_id,
-                tenant_ods=tenant_ods,
-                format=adapter.name if adapter else "unknown",
-                content_type=content_type[:100],
-                sha256=hashlib.sha256(payload).hexdigest(),
-                size=len(payload),
-                body_enc=gw.cipher.seal(payload, context=inbound_context(payload_id, tenant_ods)),
-                received_at=now,
-            )
-        )
+        fmt = adapter.name if adapter else "unknown"
+        session.add(raw_payload(gw, payload_id, tenant_ods, fmt, content_type, payload, now))
     try:
         result = await offload(parse_payload, payload, content_type)
     except InputError as exc:
@@ -133,6 +122,7 @@ async def _store_prescriptions(
                 await repository.bulk_insert(session, FhirMessage, rows.messages)
                 await repository.bulk_insert(session, OutboxEntry, rows.outbox)
                 await repository.bulk_insert(session, LifecycleEvent, rows.events)
+                await repository.bulk_insert(session, SupplyChange, rows.supply)
                 await _audit(session, gw, principal, payload_id, outcomes)
             gw.outbox_signal.notify(row["provider_ods"] for row in rows.outbox)  # committed: wake long-polls
             return outcomes

@@ -19,6 +19,7 @@ from gateway.domain.identifiers import is_valid_nhs_number
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
 from gateway.security.operators import OpsActor, Permission, require_permission
 from gateway.services.context import Gateway
+from gateway.store import alerts as alert_store
 from gateway.store import console as store
 from gateway.store import repository
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Provider
@@ -340,3 +341,9 @@ async def audit_trail(
         "pages": max(1, -(-total // page_size)),
         "records": records,
     }
+
+
+async def open_alert_lines(gw: Gateway) -> list[str]:
+    """One line per open alert (rule, provider and what was measured: no patient data), for the console banner."""
+    async with gw.sessions() as session:
+        return [a.summary for a in await alert_store.open_alerts(session)]

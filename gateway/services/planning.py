@@ -24,6 +24,7 @@ from gateway.services.changes import Update, plan_amend, plan_cancel
 from gateway.services.context import Gateway
 from gateway.services.outcomes import PrescriptionOutcome
 from gateway.services.routing import Router
+from gateway.services.supply_history import prescribed
 from gateway.signing.bundle import sign_bundle
 from gateway.store.repository import Current
 from gateway.store.sealed import message_context, prescription_context
@@ -41,6 +42,7 @@ class Rows:
     messages: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    supply: list[dict[str, Any]] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
 
 
@@ -246,6 +248,7 @@ class Planner:
                     "status": lifecycle.ITEM_TO_BE_DISPENSED,
                 }
             )
+        self.rows.supply.append(prescribed(ids.prescription_id, p, self.now))
         self.rows.events.append(
             event(
                 ids.prescription_id,

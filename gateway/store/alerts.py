@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.store.tables import Alert, AlertRule
@@ -43,8 +43,8 @@ async def list_alerts(session: AsyncSession, *, states: Sequence[str], limit: in
     return list((await session.exec(stmt)).all())
 
 
-async def insert_open(session: AsyncSession, alert: Alert) -> bool:
-    """Open `alert`; False when another evaluator already holds an open alert with its key."""
+async def insert_open(session: AsyncSession, alert: SQLModel) -> bool:
+    """Open `alert` (or an at-risk episode); False when another evaluator already holds an open one with its key."""
     try:
         async with session.begin_nested():
             session.add(alert)

@@ -447,6 +447,7 @@ class Alert(SQLModel, table=True):
 # Attempts are counted over a recent window (failure rate, last successful push): index them by time.
 Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[attr-defined]
 
+import gateway.store.supply_tables  # noqa: E402, F401  (issue 18: patient safety tables)
 from gateway.store import directory as _directory  # noqa: E402,F401  (organisation directory tables)
 from gateway.store import security_tables  # noqa: E402, F401 - issue 16: console sign-in pre-sessions
 from gateway.store.invoice_tables import Invoice, InvoiceLine, PriceEntry  # noqa: E402,F401  (issue 20: invoicing)

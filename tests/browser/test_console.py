@@ -72,6 +72,7 @@ async def test_sign_in_pages_and_filters(site: Site) -> None:
     await page.fill("#f-nhs", "123 456 7890")
     await page.click("#apply-filters")
     await expect(page.locator("#error")).to_contain_text("not a valid NHS number")
+    await expect(page.locator("#filters")).to_be_visible()  # the form stays, with what else was chosen
 
 
 async def test_dry_run_then_replay_pause_and_resume(site: Site) -> None:

@@ -1,0 +1,40 @@
+"""The "At risk" page in Debian's chromium: linked from every page, the worklist by days left with its colour
+bands, and the table refreshing itself when a patient enters the list. Screenshots kept as artefacts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from adapters.jac.writer import render_export
+from gateway.security.principal import ROLE_SCOPES, Principal, Role
+from gateway.services.ingest import ingest_export
+from gateway.simulate.samples import export_rows
+from tests.browser.conftest import Site
+
+pytestmark = pytest.mark.browser
+
+
+async def test_at_risk_worklist_and_live_refresh(site: Site) -> None:
+    page = await site.login("vera")  # a viewer: NHS numbers masked
+    await page.click("#nav-at-risk")
+    await expect(page.locator("h1")).to_have_text("Patients at risk of a missed dose")
+    rows = page.locator("#risk-table tbody tr")
+    # The four seeded orders were never acknowledged and ask for no first delivery date: needed today.
+    await expect(rows).to_have_count(4)
+    await expect(rows.first.locator("td.days")).to_have_text("0")
+    await expect(rows.first).to_have_class("risk-urgent")
+    await expect(page.locator("#risk-table")).to_contain_text("order-not-acknowledged")
+    assert "•••" in await rows.first.inner_text()
+    await site.shot(page, "at-risk-01-worklist")
+
+    await page.goto("/console/at-risk?live=1")
+    await expect(rows).to_have_count(4)
+    trust = Principal("browser-trust", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
+    report = await ingest_export(site.gw, trust, render_export(export_rows(1, seed=77)), "text/csv")
+    assert report.prescriptions[0].outcome == "accepted"
+    await expect(rows).to_have_count(5, timeout=15_000)  # refreshed by live.js, without a reload
+    await expect(page.locator("#risk-live")).to_have_attribute("data-refreshed", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    await site.shot(page, "at-risk-02-refreshed")
