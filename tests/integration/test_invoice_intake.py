@@ -141,3 +141,17 @@ async def test_prices_by_api_and_command_audited_and_spend_by_command(
             "totals"
         ]["total"]
     )
+
+
+async def test_the_same_delivery_billed_twice_at_once_is_one_duplicate(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    facts = await _prescription(trust, provider, 312, deliveries=1)
+    await _deliver(provider, facts, 1)
+    bills = bill.medicine_bills(facts, 1, 100)
+    headers = {"Content-Type": "text/csv"}
+    bodies = [bill.csv_invoice(f"RACE-{n}", date(2026, 12, 20), "RBA", bills) for n in range(4)]
+    answers = await asyncio.gather(*(provider.post("/api/v1/invoices", content=b, headers=headers) for b in bodies))
+    assert [r.status_code for r in answers] == [201] * 4
+    results = sorted(line["result"] for r in answers for line in r.json()["lines"])
+    assert results == ["duplicate"] * (3 * len(bills)) + ["price-mismatch"] * len(bills)  # no price list loaded
