@@ -209,6 +209,20 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
         "A polling provider gets its token with a private_key_jwt client assertion whose aud is the token URL.",
         "DESIGN Public contract (POST /oauth2/token)",
     ),
+    (
+        "PRV-BILL-1",
+        "SHALL",
+        "A claim or invoice a provider sends (billing through the gateway is optional) is one the gateway accepts: an "
+        "EPS dispensing Claim that EPS's rules accept, a FHIR Invoice or a CSV invoice whose figures add up.",
+        "DESIGN §11; docs/invoicing.md; EPS coordinator claim-validator.ts",
+    ),
+    (
+        "PRV-BILL-2",
+        "SHOULD",
+        "Each billed line names the order's prescription (short-form id) and a line item of it, for no more than the "
+        "order's quantity per delivery.",
+        "DESIGN §11; docs/invoicing.md#Reconciliation",
+    ),
     # --- a trust system -------------------------------------------------------------------------------------------
     (
         "TRU-FMT-1",

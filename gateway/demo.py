@@ -18,6 +18,7 @@ from gateway.logs import configure_logging
 from gateway.services import admin, operators
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.billing import bill_and_decide
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.provider import SimulatedProvider
@@ -102,6 +103,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
             out(f"not every prescription was delivered within {timeout:.0f} s")
         if code == 0:
             out(f"all {len(ids)} prescriptions delivered")
+            await bill_and_decide(gw, client, provider_clients, TRUST, ids, out)  # invoicing (docs/invoicing.md)
         if not once:
             out(f"serving the demo until Ctrl-C — console: {base}/console")
             with contextlib.suppress(asyncio.CancelledError):

@@ -48,6 +48,7 @@ def suite_spec(name: str) -> SuiteSpec:
         return SuiteSpec(GATEWAY, _http_only, required_parties=("trust", "provider"))
     if name == "provider":
         from conformance.suites import provider as provider
+        from conformance.suites import provider_billing as provider_billing  # registers PRV-BILL
 
         return SuiteSpec(provider.SUITE, provider.mode_of, provider.session)
     if name == "trust":

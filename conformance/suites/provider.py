@@ -29,6 +29,7 @@ from gateway.fhir.responses import release_parameters, success_outcome
 SUITE = Suite("provider", "Homecare Gateway conformance: homecare provider")
 CODES = ("ok", "transient-error", "fatal-error")
 HEADERS_PATH = "Bundle.entry[0].resource"
+BILLING_PATHS = ("/FHIR/R4/Claim", "/FHIR/R4/Invoice", "/api/v1/invoices")  # docs/invoicing.md
 
 push = SUITE.group("PRV-ORDER", "Orders pushed to the provider's $process-message")
 pull = SUITE.group("PRV-PULL", "A polling provider against the suite acting as the gateway")
@@ -245,6 +246,8 @@ class PollingGateway:
             return _fhir(200, success_outcome("received"))
         if arrival.method == "POST" and path.endswith("/Task"):
             return _fhir(201, success_outcome("delivery status recorded"))
+        if arrival.method == "POST" and path.endswith(BILLING_PATHS):
+            return _fhir(200, success_outcome("received; checked by the PRV-BILL tests"))
         return _fhir(
             404,
             {

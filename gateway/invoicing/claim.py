@@ -29,6 +29,7 @@ from typing import Any, Final
 from gateway.errors import InputError, Issue, Location
 from gateway.invoicing.billed import MEDICINE, BilledInvoice, BilledLine
 from gateway.invoicing.money import quantity_or_none
+from gateway.invoicing.shape import dicts, dig, obj
 
 NHS_SD: Final = "https://fhir.nhs.uk/StructureDefinition/"
 EXT_TASK_STATUS: Final = NHS_SD + "Extension-EPS-TaskBusinessStatus"
@@ -44,30 +45,22 @@ BILLED_TYPES: Final = ("0001", "0003")  # item fully dispensed, item dispensed -
 MISSING_ENDORSEMENT: Final = "The claim is missing the required endorsement code."
 
 
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _ext(holder: dict[str, Any], url: str) -> dict[str, Any] | None:
-    found = [e for e in holder.get("extension", []) if isinstance(e, dict) and e.get("url") == url]
+    found = [e for e in dicts(holder.get("extension")) if e.get("url") == url]
     return found[0] if found else None
 
 
 def _codings(concepts: object) -> list[dict[str, Any]]:
     if not isinstance(concepts, list):
         return []
-    return [c for cc in concepts if isinstance(cc, dict) for c in cc.get("coding", []) if isinstance(c, dict)]
+    return [c for cc in dicts(concepts) for c in dicts(cc.get("coding"))]
 
 
 def _contained(claim: dict[str, Any], reference: object, kind: str) -> dict[str, Any] | None:
     if not isinstance(reference, str) or not reference.startswith("#"):
         return None
     return next(
-        (
-            r
-            for r in claim.get("contained", [])
-            if isinstance(r, dict) and r.get("resourceType") == kind and r.get("id") == reference[1:]
-        ),
+        (r for r in dicts(claim.get("contained")) if r.get("resourceType") == kind and r.get("id") == reference[1:]),
         None,
     )
 
@@ -81,7 +74,7 @@ def claim_issues(claim: dict[str, Any]) -> list[Issue]:
     if claim.get("resourceType") != "Claim":
         return [_issue("INVALID_RESOURCE_TYPE", "Incorrect FHIR resource type. Expected Claim.", "resourceType")]
     issues: list[Issue] = []
-    provider = _obj(claim.get("provider"))
+    provider = obj(claim.get("provider"))
     role = _contained(claim, provider.get("reference"), "PractitionerRole")
     if role is None:
         issues.append(
@@ -97,7 +90,7 @@ def claim_issues(claim: dict[str, Any]) -> list[Issue]:
                     'Claim.contained("PractitionerRole").practitioner',
                 )
             )
-        org = _obj(role.get("organization"))
+        org = obj(role.get("organization"))
         if _contained(claim, org.get("reference"), "Organization") is None:
             issues.append(
                 _issue(
@@ -119,7 +112,7 @@ def claim_issues(claim: dict[str, Any]) -> list[Issue]:
         issues.append(
             _issue("MISSING_VALUE", "the EPS-TaskBusinessStatus extension is missing", "Claim.item.extension")
         )
-    details = [d for d in item.get("detail", []) if isinstance(d, dict)] if isinstance(item.get("detail"), list) else []
+    details = dicts(item.get("detail"))
     for n, detail in enumerate(details):
         issues += _detail_issues(detail, f"Claim.item.detail[{n}]")
     if not _endorsed(details):
@@ -152,10 +145,10 @@ def _endorsed(details: list[dict[str, Any]]) -> bool:
 
 
 def _short_form(claim: dict[str, Any]) -> str | None:
-    prescription = _obj(claim.get("prescription"))
+    prescription = obj(claim.get("prescription"))
     group = _ext(prescription, EXT_GROUP_IDENTIFIER) or {}
     short = _ext(group, "shortForm") or {}
-    value = short.get("valueIdentifier", {}).get("value") if isinstance(short.get("valueIdentifier"), dict) else None
+    value = dig(short, "valueIdentifier", "value")
     return value.strip().upper() if isinstance(value, str) and value.strip() else None
 
 
@@ -167,15 +160,14 @@ def read_claim(claim: dict[str, Any], provider_ods: str, today: date) -> BilledI
     sid = _short_form(claim) or ""
     item = claim["item"][0]
     lines: list[BilledLine] = []
-    for n, detail in enumerate(item.get("detail", [])):
+    for n, detail in enumerate(dicts(item.get("detail"))):
         path = f"Claim.item.detail[{n}]"
         types = [c.get("code") for c in _codings(detail.get("modifier")) if c.get("system") == DISPENSE_TYPE]
         if types[0] not in BILLED_TYPES:
             continue  # not dispensed: nothing to pay for
-        ref = (_ext(detail, EXT_REQUEST_REF) or {}).get("valueReference", {})
-        line_item = ref.get("identifier", {}).get("value") if isinstance(ref, dict) else None
+        line_item = dig(_ext(detail, EXT_REQUEST_REF), "valueReference", "identifier", "value")
         codes = [c.get("code") for c in _codings([detail.get("productOrService")]) if c.get("system") == SNOMED]
-        quantity = quantity_or_none((detail.get("quantity") or {}).get("value"))
+        quantity = quantity_or_none(dig(detail, "quantity", "value"))
         problems = []
         if not codes or not isinstance(codes[0], str):
             problems.append(_issue("MISSING_VALUE", "no SNOMED (dm+d) product", f"{path}.productOrService"))
@@ -188,14 +180,14 @@ def read_claim(claim: dict[str, Any], provider_ods: str, today: date) -> BilledI
                 len(lines) + 1,
                 Location(path=path),
                 sid,
-                str(line_item).lower() if line_item else None,
+                line_item.lower()[:36] if isinstance(line_item, str) and line_item else None,
                 None,
                 MEDICINE,
                 str(codes[0]),
                 Decimal(quantity),
             )
         )
-    identifiers = [i for i in claim.get("identifier", []) if isinstance(i, dict)]
+    identifiers = dicts(claim.get("identifier"))
     reference = str(identifiers[0].get("value", "")) if identifiers else ""
     if not reference:
         raise InputError([_issue("MISSING_VALUE", "the claim has no identifier", "Claim.identifier")])

@@ -17,6 +17,7 @@ from gateway.errors import InputError, Issue, Location
 from gateway.fhir.urls import HOMECARE_BASE
 from gateway.invoicing.billed import MEDICINE, SERVICE, BilledInvoice, BilledLine, arithmetic_issues
 from gateway.invoicing.money import pence_or_none, plain, quantity_or_none, rate_or_none
+from gateway.invoicing.shape import dicts, dig, obj
 
 ODS: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
 SNOMED: Final = "http://snomed.info/sct"
@@ -81,7 +82,7 @@ def read_fhir_invoice(resource: dict[str, Any], provider_ods: str) -> BilledInvo
     idents = resource.get("identifier")
     number = (
         next(
-            (i.get("value") for i in idents if isinstance(i, dict) and i.get("system") == INVOICE_NUMBER),
+            (i.get("value") for i in dicts(idents) if i.get("system") == INVOICE_NUMBER),
             None,
         )
         if isinstance(idents, list)
@@ -143,14 +144,14 @@ def _line(r: _Reader, n: int, value: object) -> BilledLine | None:
     before = len(r.issues)
     parts = {
         e.get("url"): e
-        for ext in item.get("extension", [])
-        if isinstance(ext, dict) and ext.get("url") == EXT_INVOICE_LINE
-        for e in ext.get("extension", [])
+        for ext in dicts(item.get("extension"))
+        if ext.get("url") == EXT_INVOICE_LINE
+        for e in dicts(ext.get("extension"))
         if isinstance(e, dict)
     }
     ext_path = f"{path}.extension('{EXT_INVOICE_LINE}')"
     sid = r.text(
-        parts.get("prescription", {}).get("valueIdentifier", {}).get("value"),
+        dig(parts, "prescription", "valueIdentifier", "value"),
         f"{ext_path}.prescription",
         "the prescription's short-form id",
     ).upper()
@@ -158,16 +159,17 @@ def _line(r: _Reader, n: int, value: object) -> BilledLine | None:
         r.problem(
             f"{ext_path}.prescription", "INVALID_PRESCRIPTION_ID", "not a short-form id", "XXXXXX-XXXXXX-XXXXXX", sid
         )
-    item_id = parts.get("lineItem", {}).get("valueIdentifier", {}).get("value")
-    delivery = parts.get("delivery", {}).get("valuePositiveInt")
+    item_id = dig(parts, "lineItem", "valueIdentifier", "value")
+    if item_id is not None and (not isinstance(item_id, str) or not 0 < len(item_id) <= 36):
+        r.problem(f"{ext_path}.lineItem", "INVALID_VALUE", "not a line-item id", "the EPS line-item UUID", item_id)
+    delivery = dig(parts, "delivery", "valuePositiveInt")
     if delivery is not None and (
         not isinstance(delivery, int) or isinstance(delivery, bool) or not 1 <= delivery <= 999
     ):
         r.problem(f"{ext_path}.delivery", "INVALID_VALUE", "not a delivery number", "1, 2, 3 …", delivery)
         delivery = None
-    coding = (r.obj(item.get("chargeItemCodeableConcept"), f"{path}.chargeItemCodeableConcept").get("coding") or [{}])[
-        0
-    ]
+    r.obj(item.get("chargeItemCodeableConcept"), f"{path}.chargeItemCodeableConcept")
+    coding = (dicts(dig(item, "chargeItemCodeableConcept", "coding")) or [{}])[0]
     system, code = coding.get("system"), coding.get("code")
     kind = MEDICINE if system == SNOMED else SERVICE if system == SERVICE_CODES else None
     if kind is None or not isinstance(code, str) or not code or len(code) > 40:
@@ -178,11 +180,9 @@ def _line(r: _Reader, n: int, value: object) -> BilledLine | None:
             f"{SNOMED} or {SERVICE_CODES}",
             code,
         )
-    components = {c.get("type"): c for c in item.get("priceComponent", []) if isinstance(c, dict)}
-    base, tax = components.get("base", {}), components.get("tax", {})
-    unit = next(
-        (c for c in item.get("priceComponent", []) if isinstance(c, dict) and c.get("type") == "informational"), {}
-    )
+    components = {c.get("type"): c for c in dicts(item.get("priceComponent"))}
+    base, tax = obj(components.get("base")), obj(components.get("tax"))
+    unit = next((c for c in dicts(item.get("priceComponent")) if c.get("type") == "informational"), {})
     pc = f"{path}.priceComponent"
     quantity = quantity_or_none(base.get("factor"))
     if quantity is None:
@@ -208,7 +208,7 @@ def _line(r: _Reader, n: int, value: object) -> BilledLine | None:
         n + 1,
         Location(path=path),
         sid,
-        str(item_id).lower() if item_id else None,
+        item_id.lower() if isinstance(item_id, str) else None,
         delivery,
         kind,
         str(code),

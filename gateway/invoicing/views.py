@@ -27,8 +27,11 @@ FHIR_STATUS: Final = {"pending": "issued", "approved": "balanced", "disputed": "
 RESULT_SYSTEM: Final = f"{HOMECARE_BASE}/CodeSystem/homecare-invoice-line-result"
 
 
-def scope_of(principal: Principal) -> dict[str, str | None]:
-    """The invoices a caller may see, as filters: its own side of the bill, or everything for an operator."""
+def scope_of(principal: Principal | None) -> dict[str, str | None]:
+    """The invoices a caller may see, as filters: its own side of the bill, or everything for an operator (and
+    for the console and command line, which pass None)."""
+    if principal is None:
+        return {}
     if principal.role is Role.PROVIDER:
         require_role(principal, Role.PROVIDER, scopes=UPDATE)
         return {"provider_ods": principal.ods}
@@ -82,7 +85,7 @@ def invoice_json(invoice: Invoice, lines: list[InvoiceLine]) -> dict[str, Any]:
 
 
 async def list_invoices(
-    gw: Gateway, principal: Principal, *, status: str | None = None, limit: int = 100
+    gw: Gateway, principal: Principal | None, *, status: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """The caller's invoices, newest first, each with its lines."""
     scope = scope_of(principal)

@@ -10,11 +10,15 @@ from typing import Any
 import httpx
 
 from gateway.simulate import provider_messages as msg
+from gateway.simulate.invoices import claim
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}
 
 
 class SimulatedProvider:
+    BILLS = False
+    """Whether it sends an EPS dispensing Claim for each order once every delivery is made (docs/invoicing.md)."""
+
     def __init__(
         self,
         client: httpx.AsyncClient,
@@ -55,6 +59,8 @@ class SimulatedProvider:
                 "/FHIR/R4/$process-message", msg.dispense_notification(self.ods, facts, n, self.source, self.clock())
             )
             await self._post("/FHIR/R4/Task", msg.delivery_task(self.ods, facts, n, "delivered", at=self.clock()))
+        if self.BILLS:
+            await self._post("/FHIR/R4/Claim", claim(facts, self.ods))
 
     async def run(self, *, interval: float = 0.5, stop: asyncio.Event | None = None) -> None:
         """Poll until `stop` is set, fulfilling whatever is released."""
@@ -68,3 +74,9 @@ class SimulatedProvider:
                     await asyncio.wait_for(stop.wait(), timeout=interval)
                 except TimeoutError:
                     pass
+
+
+class BillingSimulatedProvider(SimulatedProvider):
+    """The simulated provider that also claims for what it delivered."""
+
+    BILLS = True

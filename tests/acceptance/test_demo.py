@@ -25,6 +25,12 @@ def test_demo_once_delivers_everything(tmp_path: Path) -> None:
     for short_form_id, _ in posted:
         assert re.search(rf"{re.escape(short_form_id)} delivery-delivered", out), short_form_id
     assert "all 6 prescriptions delivered" in out
+    # The providers bill what they delivered; the CSV invoice carries deliberate discrepancies.
+    billed = dict(re.findall(r"^(VNFKT|VNCEL) billed DEMO-\w+-1: £[\d.]+, lines (.+)$", out, re.MULTILINE))
+    assert set(billed) == {"VNFKT", "VNCEL"}, out
+    assert {"matched", "duplicate", "not-delivered", "vat-mismatch"} <= set(billed["VNFKT"].split(", "))
+    assert set(billed["VNCEL"].split(", ")) == {"matched"}
+    assert re.search(r"approved spend this month: £[1-9]", out)
     assert (tmp_path / "demo" / "hgw.sqlite3").exists()
     # The demo's console operators, with fresh passwords, printed for signing in (demo mode only).
     logins = dict(re.findall(r"console sign-in \((\w+)\): (\S+) / \S{12,}", out))

@@ -82,6 +82,17 @@ ROLE_FOR = {
     "POST /api/v1/admin/clients/{client_id}/disable": "operator",
     "POST /api/v1/admin/clients/{client_id}/enable": "operator",
     "DELETE /api/v1/admin/clients/{client_id}": "operator",
+    # invoicing (issue 20): providers bill, trusts decide, operators load prices and read spend
+    "POST /FHIR/R4/Claim": "provider",
+    "POST /FHIR/R4/Invoice": "provider",
+    "GET /FHIR/R4/Invoice/{invoice_id}": "provider",
+    "POST /api/v1/invoices": "provider",
+    "GET /api/v1/invoices": "trust",
+    "GET /api/v1/invoices/{invoice_id}": "trust",
+    "POST /api/v1/invoices/{invoice_id}/decisions": "trust",
+    "POST /api/v1/admin/prices": "operator",
+    "GET /api/v1/admin/prices": "operator",
+    "GET /api/v1/spend": "operator",
 }
 
 CHECKS = (not_a_server_error, response_schema_conformance, ignored_auth)

@@ -9,17 +9,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from conformance.cli import execute
 from conformance.context import SuiteContext
 from conformance.runner import RunResult, run_suite
 from conformance.suites import suite_spec
+from gateway.invoicing.claim import MISSING_ENDORSEMENT
 from gateway.security.client_auth import ClientKey
 from gateway.security.keys import generate_client_keypair
 from gateway.simulate import provider_messages as msg
+from gateway.simulate.invoices import claim
 from gateway.simulate.parties import party_client
-from gateway.simulate.provider import SimulatedProvider
+from gateway.simulate.provider import BillingSimulatedProvider, SimulatedProvider
 from gateway.simulate.provider_endpoint import SimulatedProviderEndpoint
 from tests.conftest import running
 from tests.integration.test_push_mtls import _cert, _key, _write
@@ -120,12 +123,35 @@ async def _pull(ctx: SuiteContext, provider: type[SimulatedProvider]) -> RunResu
 async def test_polling_reference_provider_passes() -> None:
     lines: list[str] = []
     ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, options={"provider_ods": "VNFKT"}, out=lines.append)
-    result = await _pull(ctx, SimulatedProvider)
-    assert _outcomes(result) == {f"PRV-PULL-00{n}": "pass" for n in range(1, 5)}, lines
+    result = await _pull(ctx, BillingSimulatedProvider)
+    expected = {f"PRV-PULL-00{n}": "pass" for n in range(1, 5)} | {"PRV-BILL-001": "pass", "PRV-BILL-002": "pass"}
+    assert _outcomes(result) == expected, lines
     assert not [f for r in result.results for f in r.findings], lines
     inbound = [e for e in result.exchanges if e.direction == "inbound"]
     assert any(e.url.endswith("/Task/$release") for e in inbound)
     assert all(e.request_headers.get("authorization") in (None, "[redacted]") for e in inbound)
+
+
+class UnendorsedClaimProvider(BillingSimulatedProvider):
+    """Claims for what it delivered, but with no endorsement: EPS refuses such a claim, and so does the gateway."""
+
+    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        if path.endswith("/Claim"):
+            body = claim(msg.order_facts(self.order), self.ods, endorsed=False)
+        return await super()._post(path, body)
+
+    async def fulfil(self, order: dict[str, Any]) -> None:
+        self.order = order
+        await super().fulfil(order)
+
+
+async def test_polling_provider_whose_claim_eps_would_refuse_fails_billing() -> None:
+    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, options={"provider_ods": "VNFKT"}, out=lambda _: None)
+    result = await _pull(ctx, UnendorsedClaimProvider)
+    billed = next(r for r in result.results if r.id == "PRV-BILL-001")
+    assert billed.outcome == "fail"
+    assert [f.message for f in billed.findings][0] == MISSING_ENDORSEMENT
+    assert next(r for r in result.results if r.id == "PRV-BILL-002").outcome == "skip"
 
 
 class WrongAckPollingProvider(SimulatedProvider):

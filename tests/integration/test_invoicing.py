@@ -4,6 +4,7 @@ spend equal to the approved lines, and no invoice read across tenants."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,12 +15,14 @@ import pytest
 from adapters.jac.writer import render_export
 from gateway.domain.identifiers import new_short_form_id
 from gateway.fhir.serialise import dumps_bundle
+from gateway.services import operators
 from gateway.services.context import Gateway
 from gateway.simulate import invoices as bill
 from gateway.simulate.samples import MEDICINES
 from tests.integration.helpers import FHIR, post_export, post_fhir
 from tests.integration.test_lifecycle_scenarios import _deliver, _prescription, _rows
 
+PASSWORD = "invoice-page-test-password-1"  # noqa: S105 - a test operator
 UNIT = 12_500  # £125.00 for every medicine in the price list
 ISSUED = date(2026, 12, 20)
 
@@ -175,6 +178,25 @@ async def test_every_reconciliation_result_from_real_flows(
     fhir_spend = (await trust.get("/api/v1/spend", params={"from": "2026-12", "format": "fhir"})).json()
     scores = [g["measureScore"]["value"] for e in fhir_spend["entry"] for g in e["resource"]["group"]]
     assert sum(Decimal(str(s)) for s in scores) * 100 == pence
+
+    # The console shows the invoices, the lines that did not match and the spend chart.
+    await operators.add_operator(gw, username="viewer1", role="viewer", password=PASSWORD)
+    session = await operators.login(gw, "viewer1", PASSWORD)
+    async with httpx.AsyncClient(base_url=str(trust.base_url), cookies={"hgw_session": session.token}) as browser:
+        page = (await browser.get("/console/invoices", params={"from": "2026-11", "to": "2026-12"})).text
+        assert 'id="nav-invoices"' in page and page.count('<tr data-invoice="') == 3
+        shown = set(re.findall(r'<tr class="result-([a-z-]+)">', page))
+        assert shown == {
+            "not-delivered",
+            "duplicate",
+            "quantity-mismatch",
+            "price-mismatch",
+            "vat-mismatch",
+            "unknown-prescription",
+            "cancelled",
+        }
+        assert f"Approved £{spend['totals']['total']}" in page and 'data-series="VNFKT"' in page
+        assert (await browser.get("/console/invoices", params={"from": "2026-13"})).status_code == 400
 
     # No cross-tenant read: the other trust and the other provider see nothing of these.
     other_trust = as_party("other_trust")

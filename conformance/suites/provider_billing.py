@@ -1,0 +1,100 @@
+"""The provider suite's billing tests (pull mode): after delivering the suite's order, the provider bills it to the
+gateway — an EPS Claim, a FHIR Invoice or a CSV invoice (docs/invoicing.md) — and the suite reads it with the
+gateway's own readers: refused exactly as the gateway would refuse it, and each line checked against the order."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from conformance.context import SuiteContext
+from conformance.listener import Arrival, Listener
+from conformance.model import TestRun
+from conformance.suites.provider import BILLING_PATHS, SUITE, _provider_ods
+from gateway.errors import InputError
+from gateway.invoicing.billed import MEDICINE, BilledInvoice
+from gateway.invoicing.claim import read_claim
+from gateway.invoicing.csv_invoice import parse_csv_invoice
+from gateway.invoicing.fhir_invoice import LINE_ITEM, read_fhir_invoice
+from gateway.simulate import provider_messages as msg
+
+billing = SUITE.group("PRV-BILL", "A polling provider bills the order it delivered")
+
+
+def _is_bill(arrival: Arrival) -> bool:
+    return arrival.method == "POST" and arrival.path.rstrip("/").endswith(BILLING_PATHS)
+
+
+def read_bill(arrival: Arrival, provider_ods: str) -> BilledInvoice:
+    """The bill in `arrival`, read as the gateway reads it; InputError with the gateway's located issues."""
+    path = arrival.path.rstrip("/")
+    if path.endswith("/api/v1/invoices"):
+        return parse_csv_invoice(arrival.body, provider_ods)
+    try:
+        resource = json.loads(arrival.body, parse_float=Decimal)
+    except ValueError as exc:
+        raise InputError([]) from exc
+    if not isinstance(resource, dict):
+        raise InputError([])
+    if path.endswith("/Claim"):
+        return read_claim(resource, provider_ods, date.today())
+    return read_fhir_invoice(resource, provider_ods)
+
+
+@billing.test(
+    "PRV-BILL-001",
+    "The provider's claim or invoice is one the gateway accepts",
+    requirements=["PRV-BILL-1"],
+    depends=["PRV-PULL-002"],
+    modes=["pull"],
+)
+async def bill_accepted(ctx: SuiteContext, t: TestRun) -> None:
+    listener: Listener = ctx.state["listener"]
+    arrival = await listener.wait_for(_is_bill, ctx.timeout)
+    if arrival is None:
+        t.skip(f"the provider billed nothing within {ctx.timeout:g} s (billing through the gateway is optional)")
+    try:
+        ctx.state["bill"] = read_bill(arrival, _provider_ods(ctx))
+    except InputError as exc:
+        for issue in exc.issues or []:
+            t.check(False, "PRV-BILL-1", issue.message, issue.location.describe())
+        t.fail("PRV-BILL-1", f"{arrival.path} would be refused by the gateway", arrival.path)
+
+
+@billing.test(
+    "PRV-BILL-002",
+    "Each billed line names the order and one of its line items, within the quantity per delivery",
+    requirements=["PRV-BILL-2"],
+    depends=["PRV-BILL-001"],
+    modes=["pull"],
+)
+async def bill_lines(ctx: SuiteContext, t: TestRun) -> None:
+    bill: BilledInvoice = ctx.state["bill"]
+    facts = msg.order_facts(ctx.state["gateway"].order.bundle)
+    items: dict[str, tuple[str, Decimal]] = {}
+    for request in facts["requests"]:
+        item = next(i["value"] for i in request["identifier"] if i["system"] == LINE_ITEM)
+        code = request["medicationCodeableConcept"]["coding"][0]["code"]
+        items[item] = (code, Decimal(str(request["dispenseRequest"]["quantity"]["value"])))
+    t.check(bool(bill.lines), "PRV-BILL-2", "the bill has no lines", "lines")
+    for line in bill.lines:
+        where = line.where.describe()
+        t.check(
+            line.short_form_id == facts["short_form_id"],
+            "PRV-BILL-2",
+            f"line {line.line_no} names {line.short_form_id}, the order is {facts['short_form_id']}",
+            where,
+        )
+        if line.kind != MEDICINE:
+            continue
+        known: Any = items.get(line.line_item_id or "") or next((v for v in items.values() if v[0] == line.code), None)
+        if not t.check(known is not None, "PRV-BILL-2", f"line {line.line_no} names no line item of the order", where):
+            continue
+        t.check(
+            line.quantity <= known[1],
+            "PRV-BILL-2",
+            f"line {line.line_no} bills {line.quantity}, more than the {known[1]} a delivery holds",
+            where,
+        )
