@@ -7,7 +7,8 @@
   orders queued beforehand, orders/s: over real HTTP with `BATCH_CLIENTS` concurrent provider clients each
   acknowledging a release with one FHIR batch (`POST /FHIR/R4`, one `$process-message` entry per order), spread
   over `SERVER_PROCESSES` gateway server processes and over one; the same at the service layer (no HTTP, one
-  caller); and over HTTP one `$process-message` per order (8 in flight).
+  caller); and over HTTP, one order at a time as EPS providers work, `$release` of one order by id and one
+  `$process-message` per order (`gateway.bench_single`, 16 in flight over `SERVER_PROCESSES` processes).
 - push throughput with 1 and 2 worker processes: orders queued beforehand, time until all are acknowledged.
 
 Every figure is measured, never assumed; sizes are parameters so a test can run it small.
@@ -32,6 +33,7 @@ import httpx
 from adapters.jac.writer import render_export
 from gateway.api.app import create_app
 from gateway.bench import PostgresUnreachable, scratch_database
+from gateway.bench_single import IN_FLIGHT, single_message_figures
 from gateway.faults.processes import WorkerPool, receiver_process
 from gateway.faults.worker import WorkerSpec
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
@@ -162,12 +164,19 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-async def _queue(gw: Gateway, provider_ods: str, mode: str, orders: int, endpoint: str | None = None) -> None:
-    await admin.add_provider(gw, ods=provider_ods, name="Bench", mode=mode, endpoint=endpoint)
-    await admin.add_route(gw, provider_ods=provider_ods)
+async def _queue(
+    gw: Gateway, provider_ods: str, mode: str, orders: int, endpoint: str | None = None, *, prefix: str = "Q"
+) -> list[str]:
+    """`orders` orders queued for the provider (added with its route unless it exists); their short-form ids."""
+    if prefix == "Q":
+        await admin.add_provider(gw, ods=provider_ods, name="Bench", mode=mode, endpoint=endpoint)
+        await admin.add_route(gw, provider_ods=provider_ods)
+    ids: list[str] = []
     for start in range(0, orders, 200):
-        rows = export_rows(min(200, orders - start), seed=start, rx_prefix=f"Q{start:06d}")
-        await ingest_export(gw, TRUST, render_export(rows), "text/csv")
+        rows = export_rows(min(200, orders - start), seed=start, rx_prefix=f"{prefix}{start:06d}")
+        report = await ingest_export(gw, TRUST, render_export(rows), "text/csv")
+        ids += [p.short_form_id for p in report.prescriptions if p.short_form_id]
+    return ids
 
 
 @contextlib.contextmanager
@@ -210,11 +219,10 @@ def _serve_process(settings_json: str, report: Any) -> None:
 
 
 async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
-    single = max(1, orders // 5)  # one request per order is slow: a smaller sample gives the same rate
-    await _queue(gw, PULL_ODS, "pull", orders * 3 + single)
+    single = max(1, orders // 5)  # one request per order: a smaller sample gives the rate
+    await _queue(gw, PULL_ODS, "pull", orders * 3)
     key = await register_party(gw, "provider", PULL_ODS)
     batch_rates: dict[int, float] = {}
-    single_rate = 0.0
     for processes in (1, SERVER_PROCESSES):
         with _server_processes(gw.settings, processes) as urls:
             clients = [party_client(urls[n % len(urls)], key, timeout=120) for n in range(BATCH_CLIENTS)]
@@ -223,21 +231,23 @@ async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
                 for provider in providers:
                     await provider.get("/FHIR/R4/metadata")  # the token, outside the measurement
                 batch_rates[processes] = await _timed_concurrent(orders, [_batch_round(p) for p in providers])
-                if processes == 1:
-                    first = providers[0]
-                    single_rate = await _timed(single, lambda limit, first=first: _http_round(first, limit))
     service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
+    # Queued after the batch figures took theirs, so that only these are left to release one by one.
+    short_form_ids = await _queue(gw, PULL_ODS, "pull", single, prefix="S")
+    with _server_processes(gw.settings, SERVER_PROCESSES) as urls:
+        one_by_one = await single_message_figures(urls, key, PULL_ODS, short_form_ids)
     return {
         "orders_each_way": orders,
         "http_batch_orders_per_second": batch_rates[SERVER_PROCESSES],
         "http_batch_one_server_process_orders_per_second": batch_rates[1],
         "service_batch_orders_per_second": service_rate,
-        "http_single_orders_per_second": single_rate,
+        "http_single_orders_per_second": one_by_one["acknowledgements_per_second"],
+        "http_release_one_by_id_per_second": one_by_one["release_one_by_id_per_second"],
         "single_orders": single,
         "batch_clients": BATCH_CLIENTS,
         "server_processes": SERVER_PROCESSES,
         "release_batch": gw.settings.release_max,
-        "acknowledgements_in_flight_single": 8,
+        "single_in_flight": IN_FLIGHT,
         "target_orders_per_second": 2000,
     }
 
@@ -296,19 +306,6 @@ async def _timed(orders: int, round_: Any) -> float:
             break
         done += got
     return round(done / (time.perf_counter() - start), 1)
-
-
-async def _http_round(provider: httpx.AsyncClient, limit: int) -> int:
-    ids = await _release(provider, limit)
-    slots = asyncio.Semaphore(8)
-
-    async def ack(message_id: str) -> None:
-        async with slots:
-            body = provider_messages.acknowledgement(PULL_ODS, message_id, "https://bench.example/fhir")
-            (await provider.post("/FHIR/R4/$process-message", json=body, headers=FHIR)).raise_for_status()
-
-    await asyncio.gather(*(ack(m) for m in ids))
-    return len(ids)
 
 
 async def _service_round(gw: Gateway, limit: int) -> int:

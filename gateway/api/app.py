@@ -30,6 +30,7 @@ from gateway.api.routes import (
     webhooks,
 )
 from gateway.api.routes.metrics import install_observability
+from gateway.audit.loop import start_audit_sequencer
 from gateway.console import kpi_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
@@ -65,6 +66,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
         hooks = start_webhook_workers(gw)
         gw.telemetry.watch_listener(MLLP_LISTENER, mllp)  # readiness (docs/observability.md)
         alerts = start_alert_evaluator(gw)
+        sequencer = start_audit_sequencer(gw)  # chains the audit entries (docs/audit.md)
         try:
             yield
         finally:
@@ -74,6 +76,8 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
                 await hooks.stop()
             if alerts is not None:
                 await alerts.stop()
+            if sequencer is not None:
+                await sequencer.stop()
             if mllp is not None:
                 mllp.close()
                 await mllp.wait_closed()
