@@ -440,7 +440,7 @@ def bench(
     from gateway.bench_delivery import delivery_figures
     from gateway.bench_summary import QUICK, Sizes, summary
 
-    sizes = QUICK if quick else Sizes(prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples)
+    sizes = QUICK if quick else Sizes(prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, 5.0)
     figures: dict[str, Any] = {"quick": quick}
     if not delivery:
         figures |= run_bench(
@@ -449,7 +449,7 @@ def bench(
         )
     figures["delivery"] = delivery_figures(
         postgres_url, latency_samples=sizes.latency_samples, poll_orders=sizes.poll_orders,
-        push_orders=sizes.push_orders,
+        push_orders=sizes.push_orders, open_loop_seconds=sizes.open_loop_seconds,
     )
     figures["peak_rss_mb"] = peak_rss_mb()
     figures["summary"] = summary(figures)

@@ -596,6 +596,38 @@ async def test_the_sequencer_signs_a_head_once_the_last_is_old_enough(audit_gw: 
     assert (await verify(audit_gw)).signed_heads == 2
 
 
+async def test_the_sequencer_chains_in_batches_in_append_order(audit_gw: Gateway) -> None:
+    for i in range(7):
+        async with audit_gw.sessions() as session, session.begin():
+            await append(session, audit_gw.clock, TRUST, "patient-data.read", "prescription", f"rx-{i}", "success")
+    result = await sequence(audit_gw, sign=False, batch=3)  # three transactions: 3, 3 and 1
+    assert (result.sequenced, result.last_seq) == (7, 7)
+    async with audit_gw.engine.connect() as conn:
+        rows = (await conn.execute(select(AuditRecord.seq, AuditRecord.entity_id).order_by(TABLE.c.seq))).all()
+        left = (await conn.execute(select(PENDING.c.id))).all()
+    assert [tuple(r) for r in rows] == [(i + 1, f"rx-{i}") for i in range(7)] and left == []
+    assert (await verify(audit_gw)).ok
+
+
+async def test_a_running_server_chains_entries_in_the_background(settings: Any) -> None:
+    """The sequencer loop of `hgw serve` (every HGW_AUDIT_SEQUENCE_SECONDS) chains what requests appended."""
+    from gateway.services.context import build_gateway
+    from tests.conftest import serve
+
+    gw = build_gateway(settings.model_copy(update={"audit_sequence_seconds": 0.05, "push_workers": 0}))
+    try:
+        async with serve(gw):
+            async with gw.sessions() as session, session.begin():
+                await append(session, gw.clock, TRUST, "patient-data.read", "prescription", "rx-bg", "success")
+            async with asyncio.timeout(30):
+                while (result := await verify(gw)).records == 0:
+                    await asyncio.sleep(0.05)
+        assert result.ok and result.backlog is not None and result.backlog.unsequenced == 0
+        assert result.signed_heads == 1  # the first head is signed at once
+    finally:
+        await gw.close()
+
+
 async def test_verify_reports_entries_not_yet_chained_and_how_old(audit_gw: Gateway) -> None:
     await _append(audit_gw, 1)
     for i in range(2):
