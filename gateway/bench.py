@@ -38,7 +38,7 @@ from gateway.validator.validator import Validator
 BENCH_TRUST = Principal("bench", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
@@ -94,7 +94,14 @@ def _bundle_paths(payload: bytes, sample: int) -> dict[str, Any]:
     }
 
 
-def run_bench(*, prescriptions: int, postgres_url: str, naive_sample: int) -> dict[str, Any]:
+def run_bench(
+    *,
+    prescriptions: int,
+    postgres_url: str,
+    naive_sample: int,
+    validator_runs: int = 200,
+    format_prescriptions: int = 2000,
+) -> dict[str, Any]:
     payload = render_export(export_rows(prescriptions, seed=42, rx_prefix="BENCH"))
     figures: dict[str, Any] = {"export_bytes": len(payload), "prescriptions_in_file": prescriptions}
 
@@ -108,10 +115,9 @@ def run_bench(*, prescriptions: int, postgres_url: str, naive_sample: int) -> di
         figures["sqlite_ingest"] = asyncio.run(_ingest(url, Path(tmp), payload))
         figures["postgresql_ingest"] = _postgres(postgres_url, Path(tmp), payload)
     figures["bundle_build_validate_serialise"] = _bundle_paths(payload, naive_sample)
-    figures["validator_standard_bundle"] = bench_figures(200)
-    figures["parse_and_map_per_format_one_core"] = format_figures(min(prescriptions, 2000))
+    figures["validator_standard_bundle"] = bench_figures(validator_runs)
+    figures["parse_and_map_per_format_one_core"] = format_figures(min(prescriptions, format_prescriptions))
     figures["hostile_input_shapes"] = load_figures()  # issue 16: doubling sizes, linear ratios
-    figures["peak_rss_mb"] = _peak_rss_mb()
     return figures
 
 

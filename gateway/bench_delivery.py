@@ -7,8 +7,10 @@
   orders queued beforehand, orders/s: over real HTTP with `BATCH_CLIENTS` concurrent provider clients each
   acknowledging a release with one FHIR batch (`POST /FHIR/R4`, one `$process-message` entry per order), spread
   over `SERVER_PROCESSES` gateway server processes and over one; the same at the service layer (no HTTP, one
-  caller); and over HTTP one `$process-message` per order (8 in flight).
+  caller); and over HTTP, one order at a time as EPS providers work, `$release` of one order by id and one
+  `$process-message` per order (`gateway.bench_single`, 16 in flight over `SERVER_PROCESSES` processes).
 - push throughput with 1 and 2 worker processes: orders queued beforehand, time until all are acknowledged.
+- push latency at 1,000 messages a second offered by an open-loop generator (`gateway.bench_open_loop`).
 
 Every figure is measured, never assumed; sizes are parameters so a test can run it small.
 """
@@ -32,8 +34,9 @@ import httpx
 from adapters.jac.writer import render_export
 from gateway.api.app import create_app
 from gateway.bench import PostgresUnreachable, scratch_database
-from gateway.faults.processes import WorkerPool, receiver_process
-from gateway.faults.worker import WorkerSpec
+from gateway.bench_open_loop import percentile, push_open_loop, receipts, worker_pool
+from gateway.bench_single import IN_FLIGHT, single_message_figures
+from gateway.faults.processes import receiver_process
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services import acknowledgements, admin, release
 from gateway.services.context import Gateway, build_gateway
@@ -53,10 +56,14 @@ PULL = Principal("bench-provider", Role.PROVIDER, PULL_ODS, frozenset(ROLE_SCOPE
 FHIR = {"Content-Type": "application/fhir+json"}
 BATCH_CLIENTS = 4
 SERVER_PROCESSES = 2  # gateway instances behind a load balancer, as docs/delivery.md deploys them
+OPEN_LOOP_RATE = 1000  # messages a second offered to push (issue 19)
+SERVER_START_SECONDS = 180  # a loaded machine takes long to import the gateway in a new process
 
 
-def delivery_figures(postgres_url: str, *, latency_samples: int, poll_orders: int, push_orders: int) -> dict[str, Any]:
-    """All three figures, each on its own scratch database next to `postgres_url`'s."""
+def delivery_figures(
+    postgres_url: str, *, latency_samples: int, poll_orders: int, push_orders: int, open_loop_seconds: float
+) -> dict[str, Any]:
+    """All the figures, each on its own scratch database next to `postgres_url`'s."""
     try:
         push_latency = _scratch(postgres_url, _push_latency, latency_samples)
     except PostgresUnreachable as exc:
@@ -68,7 +75,16 @@ def delivery_figures(postgres_url: str, *, latency_samples: int, poll_orders: in
             f"{n}_worker_process{'es' if n > 1 else ''}": _scratch(postgres_url, _push_throughput(n), push_orders)
             for n in (1, 2)
         },
+        "push_open_loop": _scratch(postgres_url, _open_loop(open_loop_seconds), OPEN_LOOP_RATE),
     }
+
+
+def _open_loop(seconds: float) -> Any:
+    async def measure(gw: Gateway, rate: int) -> dict[str, Any]:
+        with _server_processes(gw.settings, SERVER_PROCESSES) as urls:
+            return await push_open_loop(gw, urls, rate=rate, seconds=seconds)
+
+    return measure
 
 
 def _scratch(postgres_url: str, work: Any, size: int) -> dict[str, Any]:
@@ -113,20 +129,12 @@ async def _served(gw: Gateway) -> AsyncIterator[str]:
         await task
 
 
-def _pool(gw: Gateway, processes: int, *, poll: float) -> WorkerPool:
-    spec = WorkerSpec(
-        database_url=gw.settings.effective_database_url, data_dir=str(gw.settings.data_dir), loops=1, poll=poll,
-        timeout=10.0, lease=60.0, batch=20, concurrency=8,
-    )
-    return WorkerPool(spec, processes)
-
-
 async def _push_latency(gw: Gateway, samples: int) -> dict[str, Any]:
     with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
         await admin.add_provider(gw, ods=PUSH_ODS, name="Bench Push", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(gw, provider_ods=PUSH_ODS)
         trust_key = await register_party(gw, "trust", "RBA")
-        pool = _pool(gw, 1, poll=PUSH_POLL)
+        pool = worker_pool(gw, 1, poll=PUSH_POLL)
         pool.fill()
         posted: dict[str, float] = {}
         try:
@@ -140,7 +148,7 @@ async def _push_latency(gw: Gateway, samples: int) -> dict[str, Any]:
                     if n:  # the first one warms the worker's connections
                         posted[response.json()["prescriptions"][0]["message_id"]] = sent
                     await asyncio.sleep(0.1)
-                received = await _wait_received(receiver.ledger, set(posted))
+                received = await receipts(receiver.ledger, set(posted), timeout=120)
         finally:
             pool.stop()
     latencies = sorted((received[m] - t) * 1000 for m, t in posted.items())
@@ -148,31 +156,24 @@ async def _push_latency(gw: Gateway, samples: int) -> dict[str, Any]:
         "samples": len(latencies),
         "worker_poll_seconds": PUSH_POLL,
         "p50_ms": round(statistics.median(latencies), 1),
-        "p99_ms": round(_percentile(latencies, 0.99), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(latencies[-1], 1),
     }
 
 
-async def _wait_received(ledger: Any, ids: set[str], timeout: float = 120.0) -> dict[str, float]:
-    async with asyncio.timeout(timeout):
-        while True:
-            report = await ledger(times=True)
-            first: dict[str, float] = report["first_receipt"]
-            if ids <= set(first):
-                return first
-            await asyncio.sleep(0.05)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
-
-
-async def _queue(gw: Gateway, provider_ods: str, mode: str, orders: int, endpoint: str | None = None) -> None:
-    await admin.add_provider(gw, ods=provider_ods, name="Bench", mode=mode, endpoint=endpoint)
-    await admin.add_route(gw, provider_ods=provider_ods)
+async def _queue(
+    gw: Gateway, provider_ods: str, mode: str, orders: int, endpoint: str | None = None, *, prefix: str = "Q"
+) -> list[str]:
+    """`orders` orders queued for the provider (added with its route unless it exists); their short-form ids."""
+    if prefix == "Q":
+        await admin.add_provider(gw, ods=provider_ods, name="Bench", mode=mode, endpoint=endpoint)
+        await admin.add_route(gw, provider_ods=provider_ods)
+    ids: list[str] = []
     for start in range(0, orders, 200):
-        rows = export_rows(min(200, orders - start), seed=start, rx_prefix=f"Q{start:06d}")
-        await ingest_export(gw, TRUST, render_export(rows), "text/csv")
+        rows = export_rows(min(200, orders - start), seed=start, rx_prefix=f"{prefix}{start:06d}")
+        report = await ingest_export(gw, TRUST, render_export(rows), "text/csv")
+        ids += [p.short_form_id for p in report.prescriptions if p.short_form_id]
+    return ids
 
 
 @contextlib.contextmanager
@@ -191,7 +192,7 @@ def _server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
             process = context.Process(target=_serve_process, args=(settings.model_dump_json(), child), daemon=True)
             process.start()
             processes.append(process)
-            if not parent.poll(60):
+            if not parent.poll(SERVER_START_SECONDS):
                 raise RuntimeError("a gateway server process did not start")
             urls.append(f"http://127.0.0.1:{parent.recv()}")
         yield urls
@@ -216,11 +217,10 @@ def _serve_process(settings_json: str, report: Any) -> None:
 
 
 async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
-    single = max(1, orders // 5)  # one request per order is slow: a smaller sample gives the same rate
-    await _queue(gw, PULL_ODS, "pull", orders * 3 + single)
+    single = max(1, orders // 5)  # one request per order: a smaller sample gives the rate
+    await _queue(gw, PULL_ODS, "pull", orders * 3)
     key = await register_party(gw, "provider", PULL_ODS)
     batch_rates: dict[int, float] = {}
-    single_rate = 0.0
     for processes in (1, SERVER_PROCESSES):
         with _server_processes(gw.settings, processes) as urls:
             clients = [party_client(urls[n % len(urls)], key, timeout=120) for n in range(BATCH_CLIENTS)]
@@ -229,21 +229,23 @@ async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
                 for provider in providers:
                     await provider.get("/FHIR/R4/metadata")  # the token, outside the measurement
                 batch_rates[processes] = await _timed_concurrent(orders, [_batch_round(p) for p in providers])
-                if processes == 1:
-                    first = providers[0]
-                    single_rate = await _timed(single, lambda limit, first=first: _http_round(first, limit))
     service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
+    # Queued after the batch figures took theirs, so that only these are left to release one by one.
+    short_form_ids = await _queue(gw, PULL_ODS, "pull", single, prefix="S")
+    with _server_processes(gw.settings, SERVER_PROCESSES) as urls:
+        one_by_one = await single_message_figures(urls, key, PULL_ODS, short_form_ids)
     return {
         "orders_each_way": orders,
         "http_batch_orders_per_second": batch_rates[SERVER_PROCESSES],
         "http_batch_one_server_process_orders_per_second": batch_rates[1],
         "service_batch_orders_per_second": service_rate,
-        "http_single_orders_per_second": single_rate,
+        "http_single_orders_per_second": one_by_one["acknowledgements_per_second"],
+        "http_release_one_by_id_per_second": one_by_one["release_one_by_id_per_second"],
         "single_orders": single,
         "batch_clients": BATCH_CLIENTS,
         "server_processes": SERVER_PROCESSES,
         "release_batch": gw.settings.release_max,
-        "acknowledgements_in_flight_single": 8,
+        "single_in_flight": IN_FLIGHT,
         "target_orders_per_second": 2000,
     }
 
@@ -304,19 +306,6 @@ async def _timed(orders: int, round_: Any) -> float:
     return round(done / (time.perf_counter() - start), 1)
 
 
-async def _http_round(provider: httpx.AsyncClient, limit: int) -> int:
-    ids = await _release(provider, limit)
-    slots = asyncio.Semaphore(8)
-
-    async def ack(message_id: str) -> None:
-        async with slots:
-            body = provider_messages.acknowledgement(PULL_ODS, message_id, "https://bench.example/fhir")
-            (await provider.post("/FHIR/R4/$process-message", json=body, headers=FHIR)).raise_for_status()
-
-    await asyncio.gather(*(ack(m) for m in ids))
-    return len(ids)
-
-
 async def _service_round(gw: Gateway, limit: int) -> int:
     result = await release.release_orders(gw, PULL, max_count=limit)
     acks = [acknowledgements.Ack(order.message_id, "ok") for order in result.orders]
@@ -330,7 +319,7 @@ def _push_throughput(processes: int) -> Any:
     async def measure(gw: Gateway, orders: int) -> dict[str, Any]:
         with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
             await _queue(gw, PUSH_ODS, "push", orders, endpoint=receiver.endpoint)
-            pool = _pool(gw, processes, poll=PUSH_POLL)
+            pool = worker_pool(gw, processes, poll=PUSH_POLL)
             start = time.perf_counter()
             pool.fill()
             try:

@@ -473,6 +473,7 @@ def simulate_trust(
 )
 @click.option("--delivery", is_flag=True, help="Only the delivery figures: push latency, poll + ack, push throughput.")
 @click.option("--faults", is_flag=True, help="Run the delivery fault campaign and print its report instead.")
+@click.option("--quick", is_flag=True, help="Every figure, smaller (under a minute): a smoke run for CI.")
 @click.option("--orders", type=int, default=500, show_default=True, help="Orders per push delivery figure.")
 @click.option(
     "--poll-orders",
@@ -494,6 +495,7 @@ def bench(
     naive_sample: int,
     delivery: bool,
     faults: bool,
+    quick: bool,
     orders: int,
     poll_orders: int,
     latency_samples: int,
@@ -511,16 +513,23 @@ def bench(
         )
         _emit(report)
         sys.exit(0 if report["passed"] else 1)
+    from gateway.bench import peak_rss_mb, run_bench
     from gateway.bench_delivery import delivery_figures
+    from gateway.bench_summary import QUICK, Sizes, summary
 
-    figures: dict[str, Any] = {}
+    sizes = QUICK if quick else Sizes(prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, 5.0)
+    figures: dict[str, Any] = {"quick": quick}
     if not delivery:
-        from gateway.bench import run_bench
-
-        figures = run_bench(prescriptions=prescriptions, postgres_url=postgres_url, naive_sample=naive_sample)
+        figures |= run_bench(
+            prescriptions=sizes.prescriptions, postgres_url=postgres_url, naive_sample=sizes.naive_sample,
+            validator_runs=sizes.validator_runs, format_prescriptions=sizes.format_prescriptions,
+        )
     figures["delivery"] = delivery_figures(
-        postgres_url, latency_samples=latency_samples, poll_orders=poll_orders, push_orders=orders
+        postgres_url, latency_samples=sizes.latency_samples, poll_orders=sizes.poll_orders,
+        push_orders=sizes.push_orders, open_loop_seconds=sizes.open_loop_seconds,
     )
+    figures["peak_rss_mb"] = peak_rss_mb()
+    figures["summary"] = summary(figures)
     _emit(figures)
 
 

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     worker_stale_seconds: int = Field(
         default=120, ge=5, description="a worker without a heartbeat for this long makes /readyz answer 503"
     )
+    audit_sequence_seconds: float = Field(
+        default=0.5, ge=0, description="how often this process chains pending audit entries (0: not in this process)"
+    )
+    audit_head_seconds: float = Field(default=60, ge=0, description="the sequencer signs the chain's head this often")
+    audit_max_unsequenced_seconds: float = Field(
+        default=60, ge=0, description="an audit entry waiting this long to be chained is an alert (0: off)"
+    )
     alert_interval_seconds: int = Field(
         default=60, ge=0, description="how often this process evaluates the alert rules (0: not in this process)"
     )

@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.alerts.measure import Observation, Readings, observe
 from gateway.alerts.notify import Notice, NotificationError, Notifier
 from gateway.alerts.rules import Kind, RuleBook
+from gateway.audit.pending import AuditPending
 from gateway.logs import log
 from gateway.services.context import Gateway
 from gateway.store import alerts as store
@@ -77,7 +80,8 @@ async def read(gw: Gateway) -> tuple[RuleBook, Readings]:
         last_ok = (
             await store_metrics.last_push_success_since(session, now - timedelta(minutes=silent)) if silent else {}
         )
-    return book, Readings(now, queue, outcomes, last_ok)
+        unsequenced = (await session.exec(select(func.min(AuditPending.at)))).one()
+    return book, Readings(now, queue, outcomes, last_ok, unsequenced)
 
 
 async def evaluate(gw: Gateway, notifiers: Sequence[Notifier]) -> EvaluationReport:

@@ -17,6 +17,8 @@ class Readings:
     """window minutes → provider → (push attempts, failed) within it."""
     last_push_success: dict[str, datetime]
     """provider → latest successful push (within the longest silence threshold)."""
+    oldest_unsequenced_audit: datetime | None = None
+    """When the oldest audit entry the sequencer has not chained yet was appended (None: none waits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,10 @@ class Observation:
     @property
     def key(self) -> str:
         return open_key(self.kind, self.subject)
+
+
+# The subject of the audit-lag rule: the gateway's audit trail, not a provider.
+AUDIT_SUBJECT = "audit"
 
 
 def open_key(kind: str, subject: str) -> str:
@@ -87,4 +93,6 @@ def observe(readings: Readings, book: RuleBook) -> list[Observation]:
                 enough = attempts >= book.min_attempts
                 add(Kind.FAILURE_RATE, ods, rate, True if enough else None,
                     f"{failed} of {attempts} push attempts failed in the last {threshold.window_minutes:g} min")
+    waited = _minutes(now, readings.oldest_unsequenced_audit) * 60
+    add(Kind.AUDIT_LAG, AUDIT_SUBJECT, waited, True, f"the oldest audit entry not chained yet waited {waited:.0f} s")
     return found

@@ -23,6 +23,8 @@ class Kind(StrEnum):
     """Minutes the oldest order out with a provider has waited for its acknowledgement."""
     FAILURE_RATE = "failure-rate"
     """Share of a provider's push attempts that failed within the window."""
+    AUDIT_LAG = "audit-lag"
+    """Seconds the oldest audit entry has waited for the sequencer (subject `audit`, not a provider)."""
 
 
 UNITS = {
@@ -31,6 +33,7 @@ UNITS = {
     Kind.PROVIDER_SILENT: "min",
     Kind.ACK_LAG: "min",
     Kind.FAILURE_RATE: "ratio",
+    Kind.AUDIT_LAG: "s",
 }
 
 
@@ -60,6 +63,7 @@ class RuleBook:
             Kind.PROVIDER_SILENT: Threshold(settings.alert_silent_minutes),
             Kind.ACK_LAG: Threshold(settings.alert_ack_lag_minutes),
             Kind.FAILURE_RATE: Threshold(settings.alert_failure_rate, window),
+            Kind.AUDIT_LAG: Threshold(settings.audit_max_unsequenced_seconds),
         }
         overrides: dict[tuple[Kind, str], Threshold | None] = {}
         for row in rows:

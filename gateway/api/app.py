@@ -36,6 +36,7 @@ from gateway.api.routes import (
     webhooks,
 )
 from gateway.api.routes.metrics import install_observability
+from gateway.audit.loop import start_audit_sequencer
 from gateway.console import invoice_page, kpi_page, not_found, risk_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
@@ -73,6 +74,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
         gw.telemetry.watch_listener(MLLP_LISTENER, mllp)  # readiness (docs/observability.md)
         alerts = start_alert_evaluator(gw)
         purge = start_token_purge(gw)  # used assertion ids and expired tokens (docs/security.md)
+        sequencer = start_audit_sequencer(gw)  # chains the audit entries (docs/audit.md)
         try:
             yield
         finally:
@@ -84,6 +86,8 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
                 await alerts.stop()
             if purge is not None:
                 await purge.stop()
+            if sequencer is not None:
+                await sequencer.stop()
             if mllp is not None:
                 mllp.close()
                 await mllp.wait_closed()

@@ -1,7 +1,9 @@
 """The audit trail: append-only, hash-chained records of every patient-data access and operator action.
 
-`append` writes a record inside the caller's transaction; `verify` walks the chain and names the first
-broken record; `guard` holds the triggers that refuse UPDATE and DELETE. See docs/audit.md.
+`append` writes an entry inside the caller's transaction, without waiting for other appenders; `sequence` chains
+committed entries into hash-chained records and signs the chain's head; `verify` walks the chain and its signed
+heads and names the first broken record; `guard` holds the triggers that refuse UPDATE and DELETE. See
+docs/audit.md.
 """
 
 from gateway.audit.actions import ACTIONS, ActionSpec
@@ -9,6 +11,8 @@ from gateway.audit.actor import SYSTEM, Actor, OperatorActor, SystemActor
 from gateway.audit.chain import Entry, append, append_many
 from gateway.audit.errors import AuditError, AuditRefusedError, AuditStoreError
 from gateway.audit.guard import (
+    append_only_sql,
+    drop_append_only_sql,
     drop_entity_guard_sql,
     drop_guard_sql,
     entity_guard_sql,
@@ -16,8 +20,10 @@ from gateway.audit.guard import (
     postgres_guard_sql,
     sqlite_guard_sql,
 )
+from gateway.audit.pending import AuditHead, AuditPending
 from gateway.audit.record import AuditEntity, AuditRecord, Outcome
-from gateway.audit.verify import Anchor, Problem, VerifyResult, verify
+from gateway.audit.sequencer import SequenceResult, sequence
+from gateway.audit.verify import Anchor, Backlog, Problem, VerifyResult, verify
 
 __all__ = [
     "ACTIONS",
@@ -25,7 +31,10 @@ __all__ = [
     "ActionSpec",
     "Actor",
     "Anchor",
+    "Backlog",
     "AuditEntity",
+    "AuditHead",
+    "AuditPending",
     "AuditError",
     "AuditRecord",
     "AuditRefusedError",
@@ -34,15 +43,19 @@ __all__ = [
     "OperatorActor",
     "Outcome",
     "Problem",
+    "SequenceResult",
     "SystemActor",
     "VerifyResult",
     "append",
     "append_many",
+    "append_only_sql",
+    "drop_append_only_sql",
     "drop_entity_guard_sql",
     "drop_guard_sql",
     "entity_guard_sql",
     "guard_sql",
     "postgres_guard_sql",
+    "sequence",
     "sqlite_guard_sql",
     "verify",
 ]

@@ -9,6 +9,7 @@ import sys
 import click
 
 from gateway.audit.errors import AuditError
+from gateway.audit.sequencer import SequenceResult, sequence
 from gateway.audit.verify import Anchor, VerifyResult, verify
 from gateway.services.context import build_gateway
 from gateway.settings import Settings
@@ -37,7 +38,8 @@ def audit() -> None:
 )
 @click.pass_context
 def verify_command(ctx: click.Context, anchor: Anchor | None) -> None:
-    """Walk the chain and name the first tampered record. Exit 0 intact, 1 tampered, 2 unable to check."""
+    """Walk the chain and its signed heads and name the first tampered record; report the entries not chained yet.
+    Exit 0 intact, 1 tampered, 2 unable to check."""
     settings: Settings = ctx.obj
 
     async def run() -> VerifyResult:
@@ -54,3 +56,24 @@ def verify_command(ctx: click.Context, anchor: Anchor | None) -> None:
         sys.exit(2)
     click.echo(json.dumps(result.as_json(), indent=2))
     sys.exit(0 if result.ok else 1)
+
+
+@audit.command("sequence")
+def sequence_command() -> None:
+    """Chain every committed pending entry now and sign the head (servers do this in the background).
+    Exit 0 done, 2 unable to."""
+    settings: Settings = click.get_current_context().obj
+
+    async def run() -> SequenceResult:
+        gw = build_gateway(settings)
+        try:
+            return await sequence(gw, sign=True, wait=True)
+        finally:
+            await gw.close()
+
+    try:
+        result = asyncio.run(run())
+    except AuditError as exc:
+        click.echo(json.dumps({"error": exc.code, "message": str(exc)}))
+        sys.exit(2)
+    click.echo(json.dumps(result.as_json()))

@@ -35,49 +35,51 @@ def postgres_guard_sql() -> list[str]:
     ]
 
 
-_PG_ENTITY_FUNCTION: Final = """
-CREATE OR REPLACE FUNCTION audit_entity_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING MESSAGE = 'audit_entity is append-only: ' || TG_OP || ' refused',
-        ERRCODE = 'insufficient_privilege';
-END
-$$
-""".strip()
-
-
-def entity_guard_sql(dialect: str) -> list[str]:
-    """The same guard for `audit_entity` (migration 0012 added the table)."""
+def append_only_sql(table: str, dialect: str) -> list[str]:
+    """The guard of a table added after `audit_record` (`audit_entity`, migration 0012; `audit_head`, 0018)."""
     if dialect == "postgresql":
         return [
-            _PG_ENTITY_FUNCTION,
-            "DROP TRIGGER IF EXISTS audit_entity_no_update_delete ON audit_entity",
-            "CREATE TRIGGER audit_entity_no_update_delete BEFORE UPDATE OR DELETE ON audit_entity "
-            "FOR EACH ROW EXECUTE FUNCTION audit_entity_append_only()",
-            "DROP TRIGGER IF EXISTS audit_entity_no_truncate ON audit_entity",
-            "CREATE TRIGGER audit_entity_no_truncate BEFORE TRUNCATE ON audit_entity "
-            "FOR EACH STATEMENT EXECUTE FUNCTION audit_entity_append_only()",
+            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+            f"    RAISE EXCEPTION USING MESSAGE = '{table} is append-only: ' || TG_OP || ' refused',\n"
+            "        ERRCODE = 'insufficient_privilege';\nEND\n$$",
+            f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
+            f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()",
         ]
     if dialect == "sqlite":
         return [
-            "CREATE TRIGGER IF NOT EXISTS audit_entity_no_update BEFORE UPDATE ON audit_entity "
-            "BEGIN SELECT RAISE(ABORT, 'audit_entity is append-only: UPDATE refused'); END",
-            "CREATE TRIGGER IF NOT EXISTS audit_entity_no_delete BEFORE DELETE ON audit_entity "
-            "BEGIN SELECT RAISE(ABORT, 'audit_entity is append-only: DELETE refused'); END",
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
         ]
     raise ValueError(f"no audit guard for the {dialect} dialect")
+
+
+def drop_append_only_sql(table: str, dialect: str) -> list[str]:
+    """Undo `append_only_sql(table, dialect)`."""
+    if dialect == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
+            f"DROP FUNCTION IF EXISTS {table}_append_only()",
+        ]
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_delete", f"DROP TRIGGER IF EXISTS {table}_no_update"]
+    raise ValueError(f"no audit guard for the {dialect} dialect")
+
+
+def entity_guard_sql(dialect: str) -> list[str]:
+    """The guard for `audit_entity` (migration 0012 added the table)."""
+    return append_only_sql("audit_entity", dialect)
 
 
 def drop_entity_guard_sql(dialect: str) -> list[str]:
     """Undo `entity_guard_sql(dialect)`."""
-    if dialect == "postgresql":
-        return [
-            "DROP TRIGGER IF EXISTS audit_entity_no_truncate ON audit_entity",
-            "DROP TRIGGER IF EXISTS audit_entity_no_update_delete ON audit_entity",
-            "DROP FUNCTION IF EXISTS audit_entity_append_only()",
-        ]
-    if dialect == "sqlite":
-        return ["DROP TRIGGER IF EXISTS audit_entity_no_delete", "DROP TRIGGER IF EXISTS audit_entity_no_update"]
-    raise ValueError(f"no audit guard for the {dialect} dialect")
+    return drop_append_only_sql("audit_entity", dialect)
 
 
 def sqlite_guard_sql() -> list[str]:

@@ -44,7 +44,17 @@ class Outcome(StrEnum):
         return {"success": "0", "refused": "4", "failed": "8"}[self.value]
 
 
-class AuditRecord(SQLModel, table=True):
+class AuditColumns(SQLModel):
+    """Who did what to which kind of entity: the columns a record shares with its pending entry."""
+
+    actor_client_id: str = Field(max_length=64)
+    actor_role: str = Field(max_length=16)
+    actor_ods: str | None = Field(default=None, max_length=12)
+    action: str = Field(max_length=48)
+    entity_type: str = Field(max_length=32)
+
+
+class AuditRecord(AuditColumns, table=True):
     """One audited action. Rows are only ever inserted: triggers refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_record"
@@ -57,11 +67,6 @@ class AuditRecord(SQLModel, table=True):
     # Assigned by `append` as last + 1 under a lock, never by a sequence: sequences leave gaps on rollback.
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     at: datetime = Field(sa_column=_ts())
-    actor_client_id: str = Field(max_length=64)
-    actor_role: str = Field(max_length=16)
-    actor_ods: str | None = Field(default=None, max_length=12)
-    action: str = Field(max_length=48)
-    entity_type: str = Field(max_length=32)
     entity_id: str = Field(max_length=64)
     outcome: str = Field(max_length=12)
     event_json: str = Field(description="the FHIR R4 AuditEvent, ids and codes only")

@@ -1,9 +1,10 @@
-"""Walking the audit chain in seq order and naming the first record that breaks it."""
+"""Walking the audit chain in seq order and naming the first record that breaks it; checking the signed heads on the
+way; reporting the entries the sequencer has not chained yet."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
@@ -13,7 +14,11 @@ from sqlmodel import col, select
 
 from gateway.audit.errors import AuditStoreError
 from gateway.audit.event import entity_ids
+from gateway.audit.heads import head_signature_problem
+from gateway.audit.pending import AuditHead
 from gateway.audit.record import GENESIS_HASH, AuditEntity, AuditRecord, record_hash
+from gateway.audit.sequencer import backlog
+from gateway.signing.keys import SigningKeyStore
 
 if TYPE_CHECKING:
     from gateway.services.context import Gateway
@@ -31,6 +36,8 @@ class Problem(StrEnum):
     ANCHOR_MISMATCH = "anchor-mismatch"
     TRUNCATED = "truncated"
     ENTITY_INDEX = "entity-index"
+    HEAD_SIGNATURE = "head-signature"
+    HEAD_MISMATCH = "head-mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +60,22 @@ class Anchor:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """Entries appended but not chained yet, and how long the oldest has waited (`maximum`: the alert threshold)."""
+
+    unsequenced: int
+    oldest_seconds: float | None
+    maximum_seconds: float
+
+    @property
+    def behind(self) -> bool:
+        return bool(self.maximum_seconds) and (self.oldest_seconds or 0.0) >= self.maximum_seconds
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """`records` counts the records found intact, in order, before the first problem (all of them when ok)."""
+    """`records` counts the records found intact, in order, before the first problem (all of them when ok);
+    `signed_heads` the signed heads found valid among them."""
 
     ok: bool
     records: int
@@ -62,6 +83,8 @@ class VerifyResult:
     problem: Problem | None = None
     reason: str | None = None
     head: Anchor | None = None
+    signed_heads: int = 0
+    backlog: Backlog | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +94,11 @@ class VerifyResult:
             "problem": self.problem.value if self.problem else None,
             "reason": self.reason,
             "head": str(self.head) if self.head else None,
+            "signed_heads": self.signed_heads,
+            "unsequenced": self.backlog.unsequenced if self.backlog else None,
+            "oldest_unsequenced_seconds": self.backlog.oldest_seconds if self.backlog else None,
+            "max_unsequenced_seconds": self.backlog.maximum_seconds if self.backlog else None,
+            "sequencing_behind": self.backlog.behind if self.backlog else None,
         }
 
 
@@ -79,12 +107,14 @@ class _Walk:
     """The state carried from one record to the next."""
 
     anchor: Anchor | None
+    keys: SigningKeyStore | None = None
     expected_seq: int = 1
     prev_hash: str = GENESIS_HASH
     anchor_seen: bool = False
+    signed_heads: int = 0
 
-    def check(self, record: AuditRecord, indexed: set[str]) -> VerifyResult | None:
-        """`indexed`: the entity ids `audit_entity` holds for this record."""
+    def check(self, record: AuditRecord, indexed: set[str], head: AuditHead | None = None) -> VerifyResult | None:
+        """`indexed`: the entity ids `audit_entity` holds for this record; `head`: the signed head naming it."""
         intact = self.expected_seq - 1
         if record.seq < self.expected_seq:
             return VerifyResult(
@@ -119,6 +149,10 @@ class _Walk:
                     Problem.ANCHOR_MISMATCH,
                     f"record {record.seq} no longer has the anchored hash: the chain was rewritten at or before it",
                 )
+        if head is not None:
+            problem = self._head(record, head, intact)
+            if problem is not None:
+                return problem
         named = entity_ids(record.event_json)
         if indexed != (set(named) if len(named) > 1 else set()):
             return VerifyResult(
@@ -132,10 +166,39 @@ class _Walk:
         self.prev_hash = record.hash
         return None
 
-    def finish(self, stray_index_seq: int | None) -> VerifyResult:
-        """`stray_index_seq`: the first seq after the last record that `audit_entity` still names, if any."""
+    def _head(self, record: AuditRecord, head: AuditHead, intact: int) -> VerifyResult | None:
+        why = head_signature_problem(self.keys, head)
+        if why is not None:
+            return VerifyResult(
+                False, intact, record.seq, Problem.HEAD_SIGNATURE, f"the signed head at record {record.seq}: {why}"
+            )
+        if head.hash != record.hash:
+            return VerifyResult(
+                False,
+                intact,
+                record.seq,
+                Problem.HEAD_MISMATCH,
+                f"record {record.seq} no longer has the hash its signed head states: the chain was rewritten at or "
+                "before it",
+            )
+        self.signed_heads += 1
+        return None
+
+    def finish(self, stray_index_seq: int | None, stray_head_seq: int | None = None) -> VerifyResult:
+        """`stray_index_seq`: the first seq after the last record that `audit_entity` still names, if any;
+        `stray_head_seq`: the first signed head past the last record, if any."""
         last = self.expected_seq - 1
         head = Anchor(last, self.prev_hash) if last else None
+        if stray_head_seq is not None:
+            return VerifyResult(
+                False,
+                last,
+                last + 1,
+                Problem.TRUNCATED,
+                f"the chain ends at record {last} but a head was signed at record {stray_head_seq}: records removed",
+                head,
+                self.signed_heads,
+            )
         if stray_index_seq is not None:
             return VerifyResult(
                 False,
@@ -144,6 +207,7 @@ class _Walk:
                 Problem.ENTITY_INDEX,
                 f"the entity index names record {stray_index_seq}, which the chain does not hold: records removed",
                 head,
+                self.signed_heads,
             )
         if self.anchor is not None and not self.anchor_seen:
             return VerifyResult(
@@ -153,36 +217,55 @@ class _Walk:
                 Problem.TRUNCATED,
                 f"the chain ends at record {last} but record {self.anchor.seq} was anchored: records removed",
                 head,
+                self.signed_heads,
             )
-        return VerifyResult(True, last, head=head)
+        return VerifyResult(True, last, head=head, signed_heads=self.signed_heads)
 
 
 async def verify(gw: Gateway, *, anchor: Anchor | None = None) -> VerifyResult:
-    """Check seq continuity, every prev_hash link and every hash; the first failure is returned.
+    """Check seq continuity, every prev_hash link, every hash and every signed head; the first failure is returned,
+    with the backlog of entries not chained yet.
 
-    Without `anchor`, removing or consistently re-hashing the newest records cannot be seen: nothing after
-    them links to them. With the head of an earlier run as `anchor`, it can.
+    Without `anchor` or a signed head after them, removing or consistently re-hashing the newest records cannot be
+    seen: nothing after them links to them. With the head of an earlier run as `anchor`, or a head the sequencer
+    signed since, it can.
     """
-    walk = _Walk(anchor)
+    walk = _Walk(anchor, gw.signing)
     after: int | None = None
     try:
+        waiting, oldest = await backlog(gw)
+        age = round((gw.clock() - oldest).total_seconds(), 1) if oldest is not None else None
+        pending = Backlog(waiting, age, gw.settings.audit_max_unsequenced_seconds)
         while True:
             query = select(AuditRecord).order_by(col(AuditRecord.seq)).limit(BATCH)
             if after is not None:
                 query = query.where(col(AuditRecord.seq) > after)
             async with gw.engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
-                index = await _index(conn, after, rows[-1].seq if len(rows) == BATCH else None)
+                through = rows[-1].seq if len(rows) == BATCH else None
+                index = await _index(conn, after, through)
+                heads = await _heads(conn, after, through)
             for row in rows:
                 record = AuditRecord(**row._mapping)
-                problem = walk.check(record, index.pop(record.seq, set()))
+                problem = walk.check(record, index.pop(record.seq, set()), heads.pop(record.seq, None))
                 if problem is not None:
-                    return problem
+                    return replace(problem, backlog=pending)
             if len(rows) < BATCH:
-                return walk.finish(min(index) if index else None)
+                end = walk.finish(min(index) if index else None, min(heads) if heads else None)
+                return replace(end, backlog=pending)
             after = rows[-1].seq
     except SQLAlchemyError as exc:
         raise AuditStoreError(f"could not read the audit chain: {exc.__class__.__name__}") from exc
+
+
+async def _heads(conn: AsyncConnection, after: int | None, through: int | None) -> dict[int, AuditHead]:
+    """The signed heads by seq, for seq after `after` up to `through` (None: no end)."""
+    query = select(AuditHead)
+    if after is not None:
+        query = query.where(col(AuditHead.seq) > after)
+    if through is not None:
+        query = query.where(col(AuditHead.seq) <= through)
+    return {row.seq: AuditHead(**row._mapping) for row in (await conn.execute(query)).all()}
 
 
 async def _index(conn: AsyncConnection, after: int | None, through: int | None) -> dict[int, set[str]]:

@@ -305,6 +305,7 @@ async def audit_trail(
     require_permission(actor, Permission.READ_AUDIT)
     if page < 1 or page_size not in PAGE_SIZES:
         raise _bad("page", "bad page or page size", f"page >= 1, page size one of {PAGE_SIZES}")
+    await audit.sequence(gw, sign=False, wait=True)  # the trail up to now, not up to the last background run
     async with gw.sessions() as session, session.begin():
         total, rows = await store.audit_page(
             session,

@@ -8,6 +8,7 @@ from playwright.async_api import expect
 from sqlmodel import col, select
 
 from gateway.audit.record import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.store.tables import OutboxEntry, Provider
 from tests.browser.conftest import PASSWORD, Site
 
@@ -21,6 +22,7 @@ async def _state(site: Site, message_id: str) -> str:
 
 
 async def _actions(site: Site, action: str) -> list[AuditRecord]:
+    await sequence(site.gw, wait=True)
     async with site.gw.sessions() as session:
         stmt = select(AuditRecord).where(AuditRecord.action == action).order_by(col(AuditRecord.seq))
         return list((await session.exec(stmt)).all())

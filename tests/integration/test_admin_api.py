@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import col, select
 
 from gateway.audit import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, hgw_runner, passed_prescriptions, post_export
@@ -23,6 +24,7 @@ def _paths(r: httpx.Response) -> list[tuple[str, str | None]]:
 
 
 async def _config_changes(gw: Gateway) -> list[AuditRecord]:
+    await sequence(gw, wait=True)  # the entries committed so far, chained
     async with gw.sessions() as session:
         stmt = select(AuditRecord).where(AuditRecord.action == "configuration.change").order_by(col(AuditRecord.seq))
         return list((await session.exec(stmt)).all())

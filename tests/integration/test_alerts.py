@@ -24,6 +24,7 @@ from gateway.alerts.evaluate import EvaluationReport, evaluate
 from gateway.alerts.notify import Notice, NotificationError
 from gateway.alerts.rules import Kind
 from gateway.audit.record import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.cli import cli
 from gateway.delivery.push import PushRelay
 from gateway.delivery.replay import replay_message
@@ -50,6 +51,7 @@ QUIET = {
     "alert_ack_lag_minutes": 0,
     "alert_failure_rate": 0,
     "alert_resolve_after_seconds": 300,
+    "audit_max_unsequenced_seconds": 0,
     "push_workers": 0,
 }
 
@@ -109,6 +111,20 @@ async def env_factory(settings: Settings) -> AsyncIterator[Any]:
     yield make
     for gw in made:
         await gw.close()
+
+
+async def test_audit_lag_opens_while_entries_wait_for_the_sequencer_and_resolves_once_chained(
+    env_factory: Any,
+) -> None:
+    env: Env = await env_factory(audit_max_unsequenced_seconds=60, alert_resolve_after_seconds=0)
+    await sequence(env.gw, wait=True)  # the fixture's configuration changes
+    await env.ingest(1, seed=3)  # prescription.create, appended, not chained
+    assert await env.evaluate() == []
+    env.advance(2)
+    assert await env.evaluate() == [("opened", "audit-lag", "audit")]
+    assert env.recorder.notices == [("opened", "audit-lag", "audit")]
+    await sequence(env.gw, wait=True)
+    assert await env.evaluate() == [("resolved", "audit-lag", "audit")]
 
 
 async def test_queue_age_opens_once_and_resolves_once(env_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -301,6 +317,7 @@ async def test_the_alerts_cli(env_factory: Any) -> None:
     assert code == 0 and rows == []
     code, removed = await _hgw(settings, "alerts", "rules", "remove", "--kind", "provider-silent")
     assert code == 0 and removed == {"removed": {"kind": "provider-silent", "provider_ods": "*"}}
+    await sequence(env.gw, wait=True)
     async with env.gw.sessions() as session:
         stmt = select(AuditRecord).where(AuditRecord.entity_type == "alert-rule").order_by(AuditRecord.seq)
         records = (await session.exec(stmt)).all()

@@ -1,4 +1,5 @@
-"""The audit chain on SQLite and PostgreSQL: appends serialise, tampering is named, the guard refuses edits."""
+"""The audit chain on SQLite and PostgreSQL: appends do not wait, the sequencer chains them once and in order,
+tampering is named (against anchors and signed heads), the guard refuses edits."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,8 @@ from gateway.audit import (
     SYSTEM,
     Anchor,
     AuditEntity,
+    AuditHead,
+    AuditPending,
     AuditRecord,
     AuditRefusedError,
     Entry,
@@ -29,8 +32,10 @@ from gateway.audit import (
     Problem,
     append,
     append_many,
+    drop_append_only_sql,
     drop_entity_guard_sql,
     drop_guard_sql,
+    sequence,
     verify,
 )
 from gateway.audit.chain import MAX_ENTITIES
@@ -44,6 +49,8 @@ TRUST = Principal("trust-rba-client", Role.TRUST, "RBA", frozenset())
 OPERATOR = Principal("operator-client", Role.OPERATOR, "X26", frozenset())
 TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
 INDEX = AuditEntity.__table__  # type: ignore[attr-defined]
+HEADS = AuditHead.__table__  # type: ignore[attr-defined]
+PENDING = AuditPending.__table__  # type: ignore[attr-defined]
 NHS_NUMBER = "9434765919"
 
 
@@ -54,20 +61,28 @@ def audit_gw(bare_gw: Gateway) -> Gateway:
 
 
 async def _append(gw: Gateway, count: int, *, actor: Principal = TRUST) -> list[AuditRecord]:
-    """`count` records, each in its own transaction."""
-    records = []
+    """`count` entries, each in its own transaction, then chained by the sequencer: their records."""
     for i in range(count):
         async with gw.sessions() as session, session.begin():
-            records.append(
-                await append(session, gw.clock, actor, "patient-data.read", "prescription", f"rx-{i}", "success")
-            )
-    return records
+            await append(session, gw.clock, actor, "patient-data.read", "prescription", f"rx-{i}", "success")
+    return await _sequenced(gw)
+
+
+async def _sequenced(gw: Gateway, *, sign: bool = False) -> list[AuditRecord]:
+    """Run the sequencer; the records it chained, in order."""
+    result = await sequence(gw, sign=sign, wait=True)
+    assert not result.busy
+    async with gw.engine.connect() as conn:
+        query = select(AuditRecord).where(AuditRecord.seq > result.last_seq - result.sequenced).order_by(TABLE.c.seq)
+        return [AuditRecord(**row._mapping) for row in (await conn.execute(query)).all()]
 
 
 async def _raw(gw: Gateway, *statements: Any) -> None:
     """Run statements as someone with database access would: with the guard dropped."""
     async with gw.engine.begin() as conn:
-        for statement in [*drop_guard_sql(conn.dialect.name), *drop_entity_guard_sql(conn.dialect.name)]:
+        dialect = conn.dialect.name
+        drop = [*drop_guard_sql(dialect), *drop_entity_guard_sql(dialect), *drop_append_only_sql("audit_head", dialect)]
+        for statement in drop:
             await conn.execute(text(statement))
         for statement in statements:
             await conn.execute(statement)
@@ -106,8 +121,9 @@ async def test_audit_row_rolls_back_with_the_action(audit_gw: Gateway) -> None:
             await append(session, audit_gw.clock, OPERATOR, "operator.replay", "message", "m-1", "success")
             raise RuntimeError("the replay failed after the audit row was written")
     [third] = await _append(audit_gw, 1)
-    assert third.seq == 3
-    assert (await verify(audit_gw)).ok
+    assert (third.seq, third.action) == (3, "patient-data.read")
+    result = await verify(audit_gw)
+    assert result.ok and result.backlog is not None and result.backlog.unsequenced == 0
 
 
 async def test_edited_row_is_named(audit_gw: Gateway) -> None:
@@ -135,39 +151,48 @@ async def test_rehashed_edit_is_named_at_its_successor(audit_gw: Gateway) -> Non
 
 
 async def test_concurrent_appends_make_a_perfect_chain(audit_gw: Gateway) -> None:
-    start = asyncio.Barrier(20)
+    """Twenty appenders and four sequencers at once: every entry is chained exactly once, with no gap."""
+    start = asyncio.Barrier(24)
 
-    async def one(i: int) -> int:
-        await start.wait()  # all twenty contend for the chain head at once
+    async def one(i: int) -> None:
+        await start.wait()  # all contend at once
         async with audit_gw.sessions() as session, session.begin():
-            record = await append(
-                session, audit_gw.clock, TRUST, "prescription.create", "prescription", f"rx-{i}", "success"
-            )
-        return record.seq
+            await append(session, audit_gw.clock, TRUST, "prescription.create", "prescription", f"rx-{i}", "success")
 
-    seqs = await asyncio.gather(*(one(i) for i in range(20)))
-    assert sorted(seqs) == list(range(1, 21))
+    async def sequencer() -> int:
+        await start.wait()
+        return (await sequence(audit_gw, sign=False)).sequenced
+
+    *_, counts = await asyncio.gather(
+        *(one(i) for i in range(20)), asyncio.gather(*(sequencer() for _ in range(4)))
+    )
+    records = await _sequenced(audit_gw)
+    async with audit_gw.engine.connect() as conn:
+        chained = [r.entity_id for r in (await conn.execute(select(AuditRecord).order_by(TABLE.c.seq))).all()]
+    assert sum(counts) + len(records) == 20
+    assert sorted(chained) == sorted(f"rx-{i}" for i in range(20))
     result = await verify(audit_gw)
-    assert result.ok and result.records == 20
+    assert result.ok and result.records == 20 and result.backlog is not None and result.backlog.unsequenced == 0
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_an_appender_waits_for_the_open_transaction(audit_gw: Gateway) -> None:
-    """PostgreSQL only (SQLite serialises every transaction at BEGIN IMMEDIATE, so there is no lock to observe):
-    the second appender blocks on the advisory lock until the first commits."""
+async def test_an_appender_does_not_wait_for_an_open_transaction(audit_gw: Gateway) -> None:
+    """PostgreSQL only (SQLite serialises every transaction at BEGIN IMMEDIATE): a second audited transaction
+    commits while the first is still open, and the sequencer chains only what has committed, in append order."""
 
-    async def second() -> int:
+    async def second() -> None:
         async with audit_gw.sessions() as session, session.begin():
-            return (await append(session, audit_gw.clock, TRUST, "order.release", "outbox", "7", "success")).seq
+            await append(session, audit_gw.clock, TRUST, "order.release", "outbox", "7", "success")
 
     async with audit_gw.sessions() as session, session.begin():
-        first = await append(session, audit_gw.clock, OPERATOR, "operator.pause", "provider", "VNFKT", "success")
-        waiter = asyncio.create_task(second())
+        await append(session, audit_gw.clock, OPERATOR, "operator.pause", "provider", "VNFKT", "success")
         async with asyncio.timeout(10):
-            while not await _advisory_waiters(audit_gw):
-                await asyncio.sleep(0.01)
-        assert not waiter.done()
-    assert (first.seq, await waiter) == (1, 2)
+            await second()  # would wait for this transaction's end if appenders were serialised
+        assert await _advisory_waiters(audit_gw) == 0
+        [chained] = await _sequenced(audit_gw)
+        assert (chained.seq, chained.entity_id) == (1, "7")
+    [later] = await _sequenced(audit_gw)
+    assert (later.seq, later.entity_id) == (2, "VNFKT")
     assert (await verify(audit_gw)).ok
 
 
@@ -179,19 +204,22 @@ async def _advisory_waiters(gw: Gateway) -> int:
 
 async def test_guard_refuses_update_and_delete(audit_gw: Gateway) -> None:
     await _append(audit_gw, 2)
+    await _sequenced(audit_gw, sign=True)
     refused = [
         "UPDATE audit_record SET outcome = 'refused' WHERE seq = 1",
         "DELETE FROM audit_record WHERE seq = 2",
         "DELETE FROM audit_record",
+        "UPDATE audit_head SET seq = 1",
+        "DELETE FROM audit_head",
     ]
     if not audit_gw.is_sqlite:
-        refused.append("TRUNCATE audit_record")
+        refused += ["TRUNCATE audit_record", "TRUNCATE audit_head"]
     for statement in refused:
         with pytest.raises(DBAPIError, match="append-only"):
             async with audit_gw.engine.begin() as conn:
                 await conn.execute(text(statement))
     result = await verify(audit_gw)
-    assert result.ok and result.records == 2
+    assert result.ok and result.records == 2 and result.signed_heads == 1
 
 
 async def test_audit_events_are_valid_fhir_with_ids_only(audit_gw: Gateway) -> None:
@@ -212,7 +240,8 @@ async def test_audit_events_are_valid_fhir_with_ids_only(audit_gw: Gateway) -> N
     )
     for actor, action, entity_type, entity_id, outcome, detail in given:
         async with audit_gw.sessions() as session, session.begin():
-            record = await append(session, audit_gw.clock, actor, action, entity_type, entity_id, outcome, detail)
+            await append(session, audit_gw.clock, actor, action, entity_type, entity_id, outcome, detail)
+        [record] = await _sequenced(audit_gw)
         event = AuditEvent.model_validate_json(record.event_json)
         spec = ACTIONS[action]
         assert (event.action, event.outcome, event.type.code) == (spec.fhir_action, outcome.fhir_code, spec.type.code)
@@ -296,8 +325,8 @@ async def _append_batch(gw: Gateway, ids: list[str], detail: dict[str, str] | No
     """One batch action over `ids`, as a release or a batch of acknowledgements records it."""
     async with gw.sessions() as session, session.begin():
         entries = Entry.batch(TRUST, "order.acknowledge", "message", ids, "success", detail)
-        rows = await append_many(session, gw.clock, entries)
-    return [AuditRecord(**row) for row in rows]
+        await append_many(session, gw.clock, entries)
+    return await _sequenced(gw)
 
 
 async def _index_rows(gw: Gateway) -> list[tuple[int, str, str]]:
@@ -499,7 +528,7 @@ async def test_tamper_corpus(audit_gw: Gateway, capsys: pytest.CaptureFixture[st
     caught: list[str] = []
     missed: list[str] = []
     for case in CORPUS:
-        await _raw(audit_gw, delete(TABLE))
+        await _raw(audit_gw, delete(TABLE), delete(HEADS))
         await _append(audit_gw, 8)
         head = (await verify(audit_gw)).head
         await case.tamper(audit_gw)
@@ -516,6 +545,106 @@ async def test_tamper_corpus(audit_gw: Gateway, capsys: pytest.CaptureFixture[st
     assert not missed, missed
 
 
+# --- signed heads and the backlog ------------------------------------------------------------------------------------
+
+# What a head the sequencer signed reports for each tail rewrite the corpus checks against an external anchor.
+HEAD_PROBLEM = {Problem.TRUNCATED: Problem.TRUNCATED, Problem.ANCHOR_MISMATCH: Problem.HEAD_MISMATCH}
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS if c.anchored], ids=lambda c: c.name)
+async def test_a_signed_head_catches_tail_rewrites_without_an_anchor(audit_gw: Gateway, case: Case) -> None:
+    await _append(audit_gw, 7)
+    async with audit_gw.sessions() as session, session.begin():
+        await append(session, audit_gw.clock, TRUST, "patient-data.read", "prescription", "rx-7", "success")
+    await _sequenced(audit_gw, sign=True)
+    intact = await verify(audit_gw)
+    assert intact.ok and intact.signed_heads == 1 and intact.head is not None and intact.head.seq == 8
+    await case.tamper(audit_gw)
+    result = await verify(audit_gw)
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, case.first_bad_seq, HEAD_PROBLEM[case.problem])
+
+
+async def test_an_edited_or_forged_head_is_named(audit_gw: Gateway) -> None:
+    from gateway.audit.heads import sign_head
+    from gateway.signing.keys import SigningKeyStore
+
+    await _append(audit_gw, 3)
+    await _sequenced(audit_gw, sign=True)
+    await _raw(audit_gw, update(HEADS).where(HEADS.c.seq == 3).values(at=datetime(2020, 1, 1, tzinfo=UTC)))
+    edited = await verify(audit_gw)
+    assert (edited.ok, edited.first_bad_seq, edited.problem) == (False, 3, Problem.HEAD_SIGNATURE)
+    assert "edited or forged" in (edited.reason or "")
+
+    await _raw(audit_gw, delete(HEADS))
+    assert (await verify(audit_gw)).ok
+    two = (await _row(audit_gw, 2)).hash
+    other = SigningKeyStore.load_or_create(audit_gw.settings.data_dir / "elsewhere", "test")
+    forged = sign_head(other, 2, two, audit_gw.clock())
+    await _raw(audit_gw, insert(HEADS).values(**forged.model_dump()))
+    result = await verify(audit_gw)
+    assert (result.ok, result.first_bad_seq, result.problem) == (False, 2, Problem.HEAD_SIGNATURE)
+    assert "not one of the gateway's" in (result.reason or "")
+
+
+async def test_the_sequencer_signs_a_head_once_the_last_is_old_enough(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 2)
+    assert (await sequence(audit_gw)).signed_head == 2  # no head yet: the first is signed at once
+    await _append(audit_gw, 1)
+    assert (await sequence(audit_gw)).signed_head is None  # the last head is younger than audit_head_seconds
+    assert (await sequence(audit_gw, sign=True)).signed_head == 3
+    assert (await sequence(audit_gw, sign=True)).signed_head is None  # nothing new to sign
+    assert (await verify(audit_gw)).signed_heads == 2
+
+
+async def test_the_sequencer_chains_in_batches_in_append_order(audit_gw: Gateway) -> None:
+    for i in range(7):
+        async with audit_gw.sessions() as session, session.begin():
+            await append(session, audit_gw.clock, TRUST, "patient-data.read", "prescription", f"rx-{i}", "success")
+    result = await sequence(audit_gw, sign=False, batch=3)  # three transactions: 3, 3 and 1
+    assert (result.sequenced, result.last_seq) == (7, 7)
+    async with audit_gw.engine.connect() as conn:
+        rows = (await conn.execute(select(AuditRecord.seq, AuditRecord.entity_id).order_by(TABLE.c.seq))).all()
+        left = (await conn.execute(select(PENDING.c.id))).all()
+    assert [tuple(r) for r in rows] == [(i + 1, f"rx-{i}") for i in range(7)] and left == []
+    assert (await verify(audit_gw)).ok
+
+
+async def test_a_running_server_chains_entries_in_the_background(settings: Any) -> None:
+    """The sequencer loop of `hgw serve` (every HGW_AUDIT_SEQUENCE_SECONDS) chains what requests appended."""
+    from gateway.services.context import build_gateway
+    from tests.conftest import serve
+
+    gw = build_gateway(settings.model_copy(update={"audit_sequence_seconds": 0.05, "push_workers": 0}))
+    try:
+        async with serve(gw):
+            async with gw.sessions() as session, session.begin():
+                await append(session, gw.clock, TRUST, "patient-data.read", "prescription", "rx-bg", "success")
+            async with asyncio.timeout(30):
+                while (result := await verify(gw)).records == 0:
+                    await asyncio.sleep(0.05)
+        assert result.ok and result.backlog is not None and result.backlog.unsequenced == 0
+        assert result.signed_heads == 1  # the first head is signed at once
+    finally:
+        await gw.close()
+
+
+async def test_verify_reports_entries_not_yet_chained_and_how_old(audit_gw: Gateway) -> None:
+    await _append(audit_gw, 1)
+    for i in range(2):
+        async with audit_gw.sessions() as session, session.begin():
+            await append(session, audit_gw.clock, TRUST, "patient-data.read", "prescription", f"late-{i}", "success")
+    fresh = await verify(audit_gw)
+    assert fresh.ok and fresh.records == 1 and fresh.backlog is not None
+    assert fresh.backlog.unsequenced == 2 and fresh.backlog.oldest_seconds is not None
+    assert not fresh.backlog.behind
+    later = replace(audit_gw, clock=lambda: datetime.now(UTC) + timedelta(seconds=61))
+    stale = await verify(later)
+    assert stale.ok and stale.backlog is not None and stale.backlog.behind
+    assert stale.as_json()["sequencing_behind"] is True and stale.as_json()["unsequenced"] == 2
+    await _sequenced(audit_gw)
+    assert (await verify(later)).as_json()["unsequenced"] == 0
+
+
 # --- the command line -------------------------------------------------------------------------------------------------
 
 
@@ -524,12 +653,20 @@ async def _cli(gw: Gateway, *args: str) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, audit, ["verify", *args], obj=gw.settings)
 
 
-async def test_cli_verify(audit_gw: Gateway) -> None:
-    await _append(audit_gw, 4)
+async def test_cli_sequence_and_verify(audit_gw: Gateway) -> None:
+    for i in range(4):
+        async with audit_gw.sessions() as session, session.begin():
+            await append(session, audit_gw.clock, TRUST, "patient-data.read", "prescription", f"rx-{i}", "success")
+    pending = json.loads((await _cli(audit_gw)).output)
+    assert (pending["records"], pending["unsequenced"]) == (0, 4)
+    chained = await asyncio.to_thread(CliRunner().invoke, audit, ["sequence"], obj=audit_gw.settings)
+    assert chained.exit_code == 0, chained.output
+    assert json.loads(chained.output) == {"sequenced": 4, "last_seq": 4, "signed_head": 4, "busy": False}
     ok = await _cli(audit_gw)
     assert ok.exit_code == 0, ok.output
     intact = json.loads(ok.output)
     assert intact["ok"] is True and intact["records"] == 4 and intact["first_bad_seq"] is None
+    assert (intact["signed_heads"], intact["unsequenced"]) == (1, 0)
 
     await _raw(audit_gw, _edit(2, outcome="refused"))
     bad = await _cli(audit_gw)
@@ -558,6 +695,7 @@ async def test_the_flow_leaves_an_intact_audit_trail(trust: Any, provider: Any, 
     order = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")["resource"]["entry"][0]
     facts = msg.order_facts(order["resource"])
     await post_fhir(provider, "/FHIR/R4/$process-message", msg.acknowledgement("VNFKT", facts["message_id"], "x"))
+    await sequence(gw, wait=True)
     async with gw.engine.connect() as conn:
         actions = [a for (a,) in (await conn.execute(text("SELECT action FROM audit_record ORDER BY seq"))).all()]
     flow = [a for a in actions if not a.endswith("configuration.change")]  # the fixture's providers and clients

@@ -12,6 +12,7 @@ from sqlmodel import col, func, select
 
 from gateway import audit, lifecycle
 from gateway.audit.record import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.services.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.store import repository
@@ -47,6 +48,7 @@ async def _state(gw: Gateway, message_id: str) -> tuple[str, str, list[str]]:
 
 async def _counts(gw: Gateway) -> tuple[dict[str, list[str]], int]:
     """The orders named by order.acknowledge audit records, by response code, and acknowledged timeline events."""
+    await sequence(gw, wait=True)
     async with gw.sessions() as session:
         records = (
             await session.exec(select(AuditRecord).where(AuditRecord.action == "order.acknowledge"))

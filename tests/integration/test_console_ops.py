@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from gateway import audit
 from gateway.audit.actor import OperatorActor
 from gateway.audit.record import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.cli import cli
 from gateway.delivery.breaker import BreakerBoard
 from gateway.errors import ConflictError, InputError
@@ -41,6 +42,7 @@ class Clock:
 
 
 async def _audit(gw: Gateway, action: str) -> list[AuditRecord]:
+    await sequence(gw, wait=True)
     async with gw.sessions() as session:
         stmt = select(AuditRecord).where(AuditRecord.action == action).order_by(col(AuditRecord.seq))
         return list((await session.exec(stmt)).all())

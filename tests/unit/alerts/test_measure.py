@@ -14,6 +14,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(
     mode="test", alert_queue_age_minutes=60, alert_dead_letters=1, alert_silent_minutes=30, alert_ack_lag_minutes=45,
     alert_failure_rate=0.5, alert_failure_window_minutes=15, alert_failure_min_attempts=4,
+    audit_max_unsequenced_seconds=0,  # the audit-lag rule has its own test
 )
 
 
@@ -86,3 +87,15 @@ def test_failure_rate_needs_enough_attempts_for_a_verdict() -> None:
 def test_an_inactive_provider_is_watched_only_for_dead_letters() -> None:
     queue = QueueSnapshot({("OLD", "dead"): 3}, {"OLD": ago(900)}, {}, [provider("OLD", "pull", active=False)])
     assert firing(Readings(NOW, queue, {}, {}), RuleBook.build(SETTINGS, [])) == {("dead-letters", "OLD"): True}
+
+
+def test_audit_lag_watches_the_oldest_entry_the_sequencer_has_not_chained() -> None:
+    queue = QueueSnapshot({}, {}, {}, [])
+    book = RuleBook.build(SETTINGS.model_copy(update={"audit_max_unsequenced_seconds": 60}), [])
+    late = observe(Readings(NOW, queue, {}, {}, NOW - timedelta(seconds=90)), book)
+    assert [(o.kind, o.subject, o.value, o.firing) for o in late] == [(Kind.AUDIT_LAG, "audit", 90.0, True)]
+    assert late[0].summary == "audit: the oldest audit entry not chained yet waited 90 s (threshold 60 s)"
+    assert firing(Readings(NOW, queue, {}, {}, NOW - timedelta(seconds=5)), book) == {("audit-lag", "audit"): False}
+    assert firing(Readings(NOW, queue, {}, {}), book) == {("audit-lag", "audit"): False}  # nothing waits
+    off = RuleBook.build(SETTINGS.model_copy(update={"audit_max_unsequenced_seconds": 0}), [])
+    assert firing(Readings(NOW, queue, {}, {}, NOW - timedelta(hours=1)), off) == {}
