@@ -10,7 +10,7 @@ import click
 from gateway import audit
 from gateway.cli_support import PLAIN
 from gateway.invoicing import prices
-from gateway.invoicing.spend import SpendReport, build_spend, parse_month, render_csv, render_fhir
+from gateway.invoicing.spend import SpendReport, render_csv, render_fhir, spend_request
 from gateway.services.context import Gateway
 from gateway.services.kpis import parse_ods
 
@@ -69,16 +69,8 @@ def spend(
     """Approved spend per trust, provider, medicine or service and month (docs/invoicing.md)."""
 
     async def work(gw: Gateway) -> SpendReport:
-        start = parse_month(month_from, "--from", gw.clock().strftime("%Y-%m"))
-        return await build_spend(
-            gw,
-            None,
-            month_from=start,
-            month_to=parse_month(month_to, "--to", start),
-            trust_ods=parse_ods(trust, "trust"),
-            provider_ods=parse_ods(provider, "provider"),
-            publication=publication,
-        )
+        raw = {"from": month_from, "to": month_to, "trust": trust, "provider": provider}
+        return await spend_request(gw, None, raw, publication=publication, names=("--from", "--to"))
 
     report = PLAIN.run(ctx, work)
     if fmt == "csv":

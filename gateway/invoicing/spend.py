@@ -24,6 +24,7 @@ from gateway.invoicing.fhir_invoice import SERVICE_CODES, SNOMED
 from gateway.invoicing.money import plain, pounds
 from gateway.security.principal import READ, UPDATE, Principal, Role, require_role
 from gateway.services.context import Gateway
+from gateway.services.kpis import parse_ods
 from gateway.store import invoices as store
 
 SMALL: Final = 5
@@ -198,6 +199,28 @@ async def build_spend(
         )
     rows = await asyncio.to_thread(aggregate, lines, publication=publication)
     return SpendReport(month_from, month_to, rows, publication)
+
+
+async def spend_request(
+    gw: Gateway,
+    principal: Principal | None,
+    raw: dict[str, str | None],
+    *,
+    publication: bool = False,
+    names: tuple[str, str] = ("from", "to"),
+) -> SpendReport:
+    """`build_spend` from the request's text (`from`, `to`, `trust`, `provider`; `names` locates the months'
+    errors: query parameters or command-line flags), each checked with a located error."""
+    start = parse_month(raw.get("from"), names[0], gw.clock().strftime("%Y-%m"))
+    return await build_spend(
+        gw,
+        principal,
+        month_from=start,
+        month_to=parse_month(raw.get("to"), names[1], start),
+        trust_ods=parse_ods(raw.get("trust"), "trust"),
+        provider_ods=parse_ods(raw.get("provider"), "provider"),
+        publication=publication,
+    )
 
 
 def render_csv(report: SpendReport) -> bytes:

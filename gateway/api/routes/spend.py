@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
 from gateway.api.fhir_response import FhirJSONResponse
-from gateway.invoicing.spend import build_spend, parse_month, render_csv, render_fhir, spend_format
+from gateway.invoicing.spend import render_csv, render_fhir, spend_format, spend_request
 from gateway.services.context import Gateway
-from gateway.services.kpis import parse_ods
 
 router = APIRouter(prefix="/api/v1", tags=["invoicing"])
 
@@ -29,16 +28,8 @@ async def get_spend(
     publication: Annotated[bool, Query(description="merge small rows, for publishing")] = False,
 ) -> Response:
     chosen = spend_format(format)
-    start = parse_month(month_from, "from", gw.clock().strftime("%Y-%m"))
-    report = await build_spend(
-        gw,
-        principal,
-        month_from=start,
-        month_to=parse_month(month_to, "to", start),
-        trust_ods=parse_ods(trust, "trust"),
-        provider_ods=parse_ods(provider, "provider"),
-        publication=publication,
-    )
+    raw = {"from": month_from, "to": month_to, "trust": trust, "provider": provider}
+    report = await spend_request(gw, principal, raw, publication=publication)
     if chosen == "csv":
         return Response(render_csv(report), media_type="text/csv")
     if chosen == "fhir":
