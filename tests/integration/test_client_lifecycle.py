@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlmodel import col, func, select
 
 from gateway.audit import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.cli import cli
 from gateway.security import client_admin
 from gateway.security.client_auth import ClientKey, client_assertion
@@ -41,6 +42,7 @@ async def _count(gw: Gateway, table: Any, client_id: str | None = None) -> int:
 
 
 async def _security_changes(gw: Gateway, client_id: str) -> list[str]:
+    await sequence(gw, wait=True)  # the entries committed so far, chained
     async with gw.sessions() as session:
         rows = await session.exec(
             select(AuditRecord)

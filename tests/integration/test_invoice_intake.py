@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from gateway.audit.record import AuditRecord
+from gateway.audit.sequencer import sequence
 from gateway.invoicing.claim import MISSING_ENDORSEMENT
 from gateway.invoicing.cli import prices_group, spend
 from gateway.services.context import Gateway
@@ -127,6 +128,7 @@ async def test_prices_by_api_and_command_audited_and_spend_by_command(
     listed = (await trust.get("/api/v1/admin/prices")).json()["prices"]
     assert {p["trust_ods"] for p in listed} == {"RBA"} and any(p["unit_price"] == "45.00" for p in listed)
 
+    await sequence(gw, wait=True)  # the entries committed so far, chained
     async with gw.sessions() as session:
         actions = (await session.exec(select(AuditRecord.action, AuditRecord.actor_role))).all()
     assert sum(a == "price.change" for a, _ in actions) == 3  # the API load, the two command imports
