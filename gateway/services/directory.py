@@ -82,9 +82,9 @@ async def add_organisation(
     issues = _check_ods(ods, "--ods", "ods") + _check_phone(telecom)
     if parent is not None:
         issues += _check_ods(parent, "--parent", "parent_ods")
-    if not (0 < len(name.strip()) <= 200):
+    if not (0 < len(name.strip()) <= 200) or not name.isprintable():
         issues.append(_issue("INVALID_VALUE", "an organisation needs a name", "--name", "name", name, "1-200 chars"))
-    if not lines or postcode is None:
+    if not lines or postcode is None or not address.isprintable() or len(address) > 500:
         issues.append(
             _issue(
                 "INVALID_VALUE",
