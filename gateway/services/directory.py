@@ -7,6 +7,7 @@ JSON field in `path`, the file line in `line`) and audited as `configuration.cha
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any, Final
@@ -47,7 +48,7 @@ async def load_directory(gw: Gateway) -> Directory:
 async def import_ods_file(gw: Gateway, payload: bytes, actor: audit.Actor = audit.SYSTEM) -> dict[str, Any]:
     """Load an NHS ODS `etr.csv` file; good lines are stored, each bad line reported with its line number."""
     _authorise(actor)
-    parsed = parse_ods_file(payload, gw.clock())
+    parsed = await asyncio.to_thread(parse_ods_file, payload, gw.clock())  # up to 100,000 lines: off the loop
     if not parsed.rows and parsed.issues:
         raise InputError(parsed.issues)
     async with gw.sessions() as session, session.begin():
@@ -81,9 +82,9 @@ async def add_organisation(
     issues = _check_ods(ods, "--ods", "ods") + _check_phone(telecom)
     if parent is not None:
         issues += _check_ods(parent, "--parent", "parent_ods")
-    if not (0 < len(name.strip()) <= 200):
+    if not (0 < len(name.strip()) <= 200) or not name.isprintable():
         issues.append(_issue("INVALID_VALUE", "an organisation needs a name", "--name", "name", name, "1-200 chars"))
-    if not lines or postcode is None:
+    if not lines or postcode is None or not address.isprintable() or len(address) > 500:
         issues.append(
             _issue(
                 "INVALID_VALUE",

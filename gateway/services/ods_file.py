@@ -52,6 +52,14 @@ def parse_ods_file(payload: bytes, now: datetime) -> OdsFile:
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = payload.decode("cp1252", errors="replace")  # older ODS files are Windows-1252
+    try:
+        _read_rows(text, out, now)
+    except csv.Error as exc:  # NUL bytes, a field past the csv module's limit: not an ODS file
+        out.issues.append(Issue("INVALID_FILE", f"not a CSV file: {exc}", Location(), expected="the etr.csv layout"))
+    return out
+
+
+def _read_rows(text: str, out: OdsFile, now: datetime) -> None:
     for line, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
         if line > MAX_ROWS:
             out.issues.append(Issue("FILE_TOO_LARGE", f"more than {MAX_ROWS} organisations", Location(line=line)))
@@ -78,9 +86,14 @@ def parse_ods_file(payload: bytes, now: datetime) -> OdsFile:
         closed = _date(cells[CLOSE_DATE], line, CLOSE_DATE, out.issues)
         if not cells[NAME] or len(cells[NAME]) > 200:
             out.issues.append(Issue("INVALID_VALUE", "an organisation needs a name", Location(line=line, column="2")))
+        phone = cells[TELEPHONE] if len(cells) > TELEPHONE else ""
+        for column, limit in ((NATIONAL_GROUPING, 12), (HEALTH_GEOGRAPHY, 12), (POSTCODE, 12), (TELEPHONE, 40)):
+            value = phone if column == TELEPHONE else cells[column]
+            if len(value) > limit:
+                where = Location(line=line, column=str(column + 1))
+                out.issues.append(Issue("INVALID_VALUE", f"longer than {limit} characters", where, value=value[:60]))
         if len(out.issues) > before:
             continue
-        phone = cells[TELEPHONE] if len(cells) > TELEPHONE else ""
         out.rows.append(
             {
                 "ods": code,
@@ -96,4 +109,3 @@ def parse_ods_file(payload: bytes, now: datetime) -> OdsFile:
                 "updated_at": now,
             }
         )
-    return out

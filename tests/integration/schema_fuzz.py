@@ -76,6 +76,11 @@ ROLE_FOR = {
     "PATCH /api/v1/admin/routes/{rule_id}": "operator",
     "DELETE /api/v1/admin/routes/{rule_id}": "operator",
     "GET /api/v1/admin/held": "operator",
+    "GET /api/v1/admin/organisations": "operator",
+    "POST /api/v1/admin/organisations": "operator",
+    "POST /api/v1/admin/organisations/import": "operator",
+    "GET /api/v1/admin/team-contacts": "operator",
+    "PUT /api/v1/admin/team-contacts/{trust_ods}": "operator",
     "POST /api/v1/admin/held/route": "operator",
     # client lifecycle (issue 16): disabling revokes the client's tokens
     "GET /api/v1/admin/clients": "operator",

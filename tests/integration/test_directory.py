@@ -125,3 +125,10 @@ async def test_directory_admin_api_is_for_operators_validated_and_imports_etr(
     assert refused.status_code == 400 and refused.json()["issues"][0]["expression"] == "job_role"
     contacts = (await operator.get(f"{ADMIN}/team-contacts")).json()["team_contacts"]
     assert {"trust_ods": "RTX", "telecom": "01632 960778", "job_role": "R8001"} in contacts
+
+
+async def test_control_characters_are_refused_not_stored(operator: httpx.AsyncClient) -> None:
+    body = {"ods": "RBA09", "name": "NUL\x00CLINIC", "address": "LINE\x00, TAUNTON, TA1 5DA", "telecom": "01632 960123"}
+    r = await operator.post(f"{ADMIN}/organisations", json=body)
+    assert r.status_code == 400, r.text
+    assert {i["expression"] for i in r.json()["issues"]} == {"name", "address"}

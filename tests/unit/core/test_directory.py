@@ -81,3 +81,9 @@ def test_windows_1252_files_and_oversized_files() -> None:
     assert parsed.rows[0]["name"] == "CAFÉ TRUST"
     huge = parse_ods_file(b"x" * 20_000_001, NOW)
     assert not huge.rows and huge.issues[0].code == "FILE_TOO_LARGE"
+
+
+def test_what_is_not_an_ods_file_is_refused_not_raised() -> None:
+    for junk in (b"\x00\x01,\x00", b'"' + b"x" * 200_000, b"RBA,NAME,Y58,QSL,,,,,,TA1 5DA-TOO-LONG-POSTCODE,,\n"):
+        parsed = parse_ods_file(junk, NOW)
+        assert not parsed.rows and parsed.issues
