@@ -5,8 +5,8 @@ and digests their exclusive-C14N form; the prescriber signs a SignedInfo carryin
 verification does the same translation again and compares. This module restates that translation for the parts that
 are signed (EPS coordinator, NHSDigital/electronic-prescription-service-api, `services/translation/request/`:
 `signature.ts` extractFragments + convertFragmentsToHashableFormat; `prescription.ts`, `practitioner.ts`,
-`organization.ts`, `patient.ts`, `line-item.ts`, `job-role-code.ts`, `common/dateTime.ts`,
-`common/dosage-instructions.ts`; HL7 v3 classes in `packages/models/hl7-v3/`):
+`organization.ts`, `patient.ts`, `job-role-code.ts`, `common/index.ts`; HL7 v3 classes in `packages/models/hl7-v3/`;
+line items in `line_items`, HL7 v3 datatypes in `hl7v3`):
 
     <FragmentsToBeHashed>
       <Fragment><time value="author time"/><id root="PRESCRIPTION-UUID"/></Fragment>
@@ -16,24 +16,22 @@ are signed (EPS coordinator, NHSDigital/electronic-prescription-service-api, `se
     </FragmentsToBeHashed>
 
 Each fragment root declares `xmlns="urn:hl7-org:v3"`. Element order follows EPS's classes; attribute order does not
-matter (C14N sorts them); an attribute EPS leaves undefined is left out. What this does not rebuild raises
-FragmentError naming the FHIR element, so a caller can say "not checked" rather than "does not match".
+matter (C14N sorts them); an attribute EPS leaves undefined is left out. An order EPS itself cannot translate
+raises FragmentError naming the FHIR element (EPS answers such an order with an error, so no signature fits it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints
 
 from gateway.signing import hl7v3 as v3
+from gateway.signing import line_items
 from gateway.signing.exceptions import FragmentError
 
 PRESCRIPTION_ID_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionId"
-CONTROLLED_DRUG_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-ControlledDrug"
-REPEAT_INFORMATION_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-RepeatInformation"
-ENDORSEMENT_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionEndorsement"
 JOB_ROLE_SYSTEMS = (
     "https://fhir.nhs.uk/CodeSystem/NHSDigital-SDS-JobRoleCode",
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-SDSJobRoleName",
@@ -45,7 +43,6 @@ PROFESSIONAL_CODE_SYSTEMS = tuple(
 )  # fmt: skip
 UNKNOWN_GP = "V81999"
 _GENDER = {"unknown": "0", "male": "1", "female": "2", "other": "9"}
-_TREATMENT_TYPE = {"acute": "0001", "continuous": "0002", "continuous-repeat-dispensing": "0003"}
 
 
 def fragments_to_be_hashed(bundle: Mapping[str, Any], *, author_time: object) -> bytes:
@@ -91,10 +88,15 @@ class _Translation:
         v3.hl7_root(head, "id").set("root", v3.global_id(_prescription_id(first)))
         self._agent_person(v3.hl7_root(etree.SubElement(root, "Fragment"), "AgentPerson"), self._requester(first))
         self._record_target(v3.hl7_root(etree.SubElement(root, "Fragment"), "recordTarget"))
-        repeat_high = self._repeat_high()
+        repeat = line_items.repeat_high(self.requests)
         for index, request in enumerate(self.requests):
             fragment = v3.hl7_root(etree.SubElement(root, "Fragment"), "pertinentLineItem")
-            self._line_item(fragment, request, index, repeat_high)
+            instructions = line_items.additional_instructions(
+                request, self.communication, self.resolve, first=index == 0
+            )
+            line_items.write_line_item(
+                fragment, request, repeat=repeat, instructions=instructions, resolve=self.resolve
+            )
         out: bytes = etree.tostring(root, method="c14n", exclusive=True, with_comments=False)
         return out
 
@@ -255,121 +257,6 @@ class _Translation:
         else:
             v3.sub(provider, "id", root="1.2.826.0.1285.0.1.10", extension=gp)
 
-    def _repeat_high(self) -> str | None:
-        """prescription.ts convertRepeatNumber: 1 for continuous; for repeat dispensing the repeats allowed + 1, from
-        basedOn's EPS-RepeatInformation when a released prescription carries it, else from dispenseRequest."""
-        course = _course_of_therapy(self.requests)
-        if course == "continuous":
-            return "1"
-        if course != "continuous-repeat-dispensing":
-            return None
-        first = self.requests[0]
-        allowed = next(
-            (
-                inner.get("valueInteger")
-                for based_on in first.get("basedOn") or []
-                for extension in _extensions(based_on, REPEAT_INFORMATION_URL)
-                for inner in extension.get("extension") or []
-                if inner.get("url") == "numberOfRepeatsAllowed"
-            ),
-            None,
-        )
-        from_request = (first.get("dispenseRequest") or {}).get("numberOfRepeatsAllowed")
-        if from_request is None or from_request == "":  # EPS reads numbers losslessly: 0 is present
-            raise FragmentError(
-                "MedicationRequest.dispenseRequest.numberOfRepeatsAllowed", "Number of repeats allowed is required"
-            )
-        return str(int(allowed if allowed is not None else from_request) + 1)
-
-    # line-item.ts convertMedicationRequestToLineItem, without repeatNumber.low and pertinentInformation4
-    def _line_item(self, item: etree._Element, request: Mapping[str, Any], index: int, repeat: str | None) -> None:
-        item.set("classCode", "SBADM")
-        item.set("moodCode", "RQO")
-        item_id = v3.identifier(request.get("identifier"), "https://fhir.nhs.uk/Id/prescription-order-item-number")
-        if item_id is None:
-            raise FragmentError("MedicationRequest.identifier", "no prescription-order-item-number")
-        v3.sub(item, "id", root=v3.global_id(item_id))
-        v3.snomed(item, "code", "225426007", "Administration of therapeutic substance (procedure)")
-        v3.sub(item, "effectiveTime", nullFlavor="NA")
-        if repeat is not None:
-            v3.sub(v3.sub(item, "repeatNumber"), "high", value=repeat)
-        medication = self._medication_coding(request)
-        product = v3.sub(item, "product", typeCode="PRD", contextControlCode="OP")
-        manufactured = v3.sub(product, "manufacturedProduct", classCode="MANU")
-        material = v3.sub(manufactured, "manufacturedRequestedMaterial", classCode="MMAT", determinerCode="KIND")
-        v3.snomed(material, "code", medication.get("code"), medication.get("display"))
-        quantity = request.get("dispenseRequest", {}).get("quantity")
-        if not isinstance(quantity, Mapping):
-            raise FragmentError("MedicationRequest.dispenseRequest.quantity", "required")
-        component = v3.sub(item, "component", typeCode="COMP")
-        v3.sub(component, "seperatableInd", value="false")
-        supply = v3.sub(component, "lineItemQuantity", classCode="SPLY", moodCode="RQO")
-        v3.snomed(supply, "code", "373784005", "Dispensing medication (procedure)")
-        value = _number(quantity.get("value"))
-        amount = v3.sub(supply, "quantity", value=value, unit="1")
-        v3.sub(amount, "translation", value=value, codeSystem=v3.SNOMED_OID, code=quantity.get("code"),
-             displayName=quantity.get("unit"))  # fmt: skip
-        instructions = self._additional_instructions(request, first=index == 0)
-        if instructions:
-            v3.annotation(item, "pertinentInformation1", "pertinentAdditionalInstructions", "AI").append(
-                v3.text_value(instructions)
-            )
-        for extension in _extensions(request, ENDORSEMENT_URL):
-            codings = (extension.get("valueCodeableConcept") or {}).get("coding") or []
-            code = next(
-                (c.get("code") for c in codings if c.get("system") == "https://fhir.nhs.uk/CodeSystem/medicationrequest-endorsement"),
-                None,
-            )  # fmt: skip
-            if code is None:
-                raise FragmentError("MedicationRequest.extension", "an endorsement without an EPS endorsement code")
-            endorsement = v3.annotation(item, "pertinentInformation3", "pertinentPrescriberEndorsement", "PE")
-            v3.sub(endorsement, "value", codeSystem="2.16.840.1.113883.2.1.3.2.4.16.32", code=code)
-        dosage = v3.annotation(item, "pertinentInformation2", "pertinentDosageInstructions", "DI")
-        dosage.append(v3.text_value(_dosage_text(request.get("dosageInstruction"))))
-
-    def _medication_coding(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
-        concept = request.get("medicationCodeableConcept")
-        if concept is None and request.get("medicationReference") is not None:
-            concept = self.resolve(request["medicationReference"], "MedicationRequest.medicationReference").get("code")
-        codings = (concept or {}).get("coding") or []
-        for coding in codings:
-            if isinstance(coding, Mapping) and coding.get("system") == "http://snomed.info/sct":
-                return coding
-        raise FragmentError("MedicationRequest.medication", "no SNOMED CT coding")
-
-    def _additional_instructions(self, request: Mapping[str, Any], *, first: bool) -> str:
-        parts: list[str] = []
-        if first:
-            for payload in _payloads(self.communication):
-                if "contentReference" in payload:
-                    listed = self.resolve(payload["contentReference"], "CommunicationRequest.payload.contentReference")
-                    for entry in listed.get("entry") or []:
-                        display = (entry.get("item") or {}).get("display")
-                        if display:
-                            parts.append(f"<medication>{v3.xml_text(display)}</medication>")
-            parts += [
-                f"<patientInfo>{v3.xml_text(p['contentString'])}</patientInfo>"
-                for p in _payloads(self.communication)
-                if p.get("contentString")
-            ]
-        words = None
-        for extension in _extensions(request, CONTROLLED_DRUG_URL):
-            for inner in extension.get("extension") or []:
-                if inner.get("url") == "quantityWords" and inner.get("valueString"):
-                    words = f"CD: {inner['valueString']}"
-        notes = request.get("note") or []
-        if len(notes) > 1:
-            raise FragmentError("MedicationRequest.note", "EPS takes at most one note")
-        text = "\n".join(t for t in (words, notes[0].get("text") if notes else None) if t)
-        return "".join(parts) + v3.xml_text(text)
-
-
-def _payloads(requests: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    for request in requests:
-        for payload in request.get("payload") or []:
-            if isinstance(payload, Mapping):
-                yield payload
-
 
 def _professional_code(practitioner: Mapping[str, Any]) -> str:
     codes = [v for s in PROFESSIONAL_CODE_SYSTEMS if (v := v3.identifier(practitioner.get("identifier"), s))]
@@ -389,19 +276,6 @@ def _job_role(role: Mapping[str, Any]) -> str:
     raise FragmentError("PractitionerRole.code", "no SDS job role code")
 
 
-def _course_of_therapy(requests: Sequence[Mapping[str, Any]]) -> str:
-    """course-of-therapy-type.ts: one code for all, or acute and continuous mixed (which counts as acute)."""
-    codes = {c.get("code") for r in requests for c in (r.get("courseOfTherapyType") or {}).get("coding") or []}
-    if codes == {"acute", "continuous"}:
-        return "acute"
-    if len(codes) != 1 or next(iter(codes)) not in _TREATMENT_TYPE:
-        raise FragmentError(
-            "MedicationRequest.courseOfTherapyType.coding",
-            "one course of therapy type for every MedicationRequest, or a mixture of acute and continuous",
-        )
-    return str(next(iter(codes)))
-
-
 def _prescription_id(request: Mapping[str, Any]) -> str:
     group = request.get("groupIdentifier") or {}
     for extension in group.get("extension") or []:
@@ -410,26 +284,3 @@ def _prescription_id(request: Mapping[str, Any]) -> str:
             if value:
                 return str(value)
     raise FragmentError("MedicationRequest.groupIdentifier.extension", "no long-form prescription id")
-
-
-def _extensions(resource: Mapping[str, Any], url: str) -> list[Mapping[str, Any]]:
-    return [e for e in resource.get("extension") or [] if isinstance(e, Mapping) and e.get("url") == url]
-
-
-def _dosage_text(dosages: object) -> str:
-    if not isinstance(dosages, list) or not dosages:
-        raise FragmentError("MedicationRequest.dosageInstruction", "required")
-    if len(dosages) == 1:
-        return str(dosages[0].get("text") or "")
-    if any(not d.get("sequence") for d in dosages):
-        raise FragmentError("MedicationRequest.dosageInstruction.sequence", "dosage instructions lack sequencing")
-    by_sequence: dict[int, list[str]] = {}
-    for dosage in dosages:
-        by_sequence.setdefault(int(dosage["sequence"]), []).append(str(dosage.get("text") or ""))
-    return ", then ".join(", and ".join(by_sequence[s]) for s in sorted(by_sequence))
-
-
-def _number(value: object) -> str:
-    if isinstance(value, bool) or value is None:
-        raise FragmentError("MedicationRequest.dispenseRequest.quantity.value", "required")
-    return str(value)

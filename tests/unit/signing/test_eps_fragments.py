@@ -162,3 +162,22 @@ def test_what_cannot_be_rebuilt_is_located(mutate: Any, path: str) -> None:
     with pytest.raises(FragmentError) as caught:
         fragments_to_be_hashed(bundle, author_time=SIGNED_AT)
     assert caught.value.path == path
+
+
+@pytest.mark.parametrize(
+    ("dosages", "text"),
+    [
+        pytest.param([{"text": "a", "sequence": 1}, {"text": "b", "sequence": 1}, {"text": "c", "sequence": 2}],
+                     "a, and b, then c", id="concurrent-then-consecutive"),  # fmt: skip
+        pytest.param([{"text": "a", "sequence": 1}, {"text": "c", "sequence": 3}], "a, then , then c", id="gap"),
+    ],
+)
+def test_several_dosages_read_as_eps_writes_them(dosages: list[dict[str, Any]], text: str) -> None:
+    bundle = _load(ORDER_A)
+    request = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest")
+    request["dosageInstruction"] = dosages
+    xml = fragments_to_be_hashed(bundle, author_time=SIGNED_AT).decode()
+    assert f'<code code="DI" codeSystem="2.16.840.1.113883.2.1.3.2.4.17.30"></code><value>{text}</value>' in xml
+    request["dosageInstruction"] = [{"text": "a"}, {"text": "b"}]  # EPS needs sequences to order several
+    with pytest.raises(FragmentError, match="sequencing"):
+        fragments_to_be_hashed(bundle, author_time=SIGNED_AT)
