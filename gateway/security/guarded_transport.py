@@ -15,6 +15,15 @@ import httpx
 from gateway.security.outbound import OutboundPolicy, Resolver, system_resolver
 
 
+class OutboundRefused(httpcore.ConnectError):
+    """A connection the outbound policy refuses; httpx raises it as the cause of an `httpx.ConnectError`
+    (`refused_by_policy` tells the two apart: a refusal is permanent, a failed connection is not)."""
+
+
+def refused_by_policy(exc: BaseException) -> bool:
+    return isinstance(exc.__cause__, OutboundRefused)
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """TCP connections to the policy's allowed addresses only."""
 
@@ -38,7 +47,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             problem = self.policy.address_problem(address)
             if problem is not None:
-                raise httpcore.ConnectError(f"refused by the outbound policy: {host} resolves to {problem}")
+                raise OutboundRefused(f"refused by the outbound policy: {host} resolves to {problem}")
         if not addresses:
             raise httpcore.ConnectError(f"{host} does not resolve")
         return await self.inner.connect_tcp(
