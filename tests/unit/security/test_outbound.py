@@ -120,3 +120,12 @@ async def test_the_transport_refuses_to_connect_to_a_refused_address_whatever_th
         with pytest.raises(httpx.ConnectError, match="does not resolve"):
             await client.get("https://nowhere.example/")
     await transport.close()
+
+
+async def test_the_test_network_connects_to_loopback_only() -> None:
+    """What every test gets (tests/conftest.py): a name resolved to a public address is refused at once, unsent."""
+    transport = GuardedTransport(OutboundPolicy(), StaticResolver({}, otherwise=("93.184.215.14",)))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx.ConnectError, match="loopback only, not 93.184.215.14"):
+            await client.get("https://anywhere.example/")
+    await transport.close()
