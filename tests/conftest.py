@@ -18,8 +18,10 @@ import pytest
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.security import guarded_transport
 from gateway.security import outbound as outbound_rules
 from gateway.security.client_auth import ClientKey
+from gateway.security.guarded_transport import LoopbackOnlyBackend
 from gateway.security.outbound import StaticResolver
 from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway
@@ -154,14 +156,16 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-# Names in tests resolve without DNS: localhost to loopback, any other (provider.example, …) to one public address
-# that no test connects to (their HTTP goes to an httpx.MockTransport or a loopback receiver).
+# Names in tests resolve without DNS: localhost to loopback, any other (provider.example, …) to one public address,
+# which passes the outbound policy but is never connected to (LoopbackOnlyBackend refuses it at once).
 TEST_RESOLVER = StaticResolver({"localhost": ["127.0.0.1"]}, otherwise=("93.184.215.14",))
 
 
 @pytest.fixture(autouse=True)
 def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DNS, and no connection off the machine: the gateway's guarded transport connects to loopback only."""
     monkeypatch.setattr(outbound_rules, "system_resolver", TEST_RESOLVER)
+    monkeypatch.setattr(guarded_transport, "network_backend", LoopbackOnlyBackend)
 
 
 @pytest.fixture

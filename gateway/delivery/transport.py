@@ -25,6 +25,7 @@ from gateway.errors import GatewayError
 from gateway.fhir.inbound import read_message
 from gateway.fhir.serialise import loads_bundle
 from gateway.logs import redact
+from gateway.security.guarded_transport import refused_by_policy
 
 FHIR_JSON = "application/fhir+json"
 EXCERPT_CHARS = 300
@@ -94,6 +95,10 @@ def transport_errors(timeout: float, *, url_name: str, bad_url_outcome: str) -> 
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         reason = f"the {url_name} URL is unusable ({type(exc).__name__})"
         raise PermanentDeliveryError(reason, outcome=bad_url_outcome) from exc
+    except httpx.ConnectError as exc:
+        if refused_by_policy(exc):  # the host resolves to an address not allowed (docs/security.md): retrying is moot
+            raise PermanentDeliveryError(f"{exc}", outcome="blocked-address") from exc
+        raise EndpointUnavailableError(f"connection failed ({type(exc).__name__})", outcome="connection-error") from exc
     except httpx.TransportError as exc:
         reason = f"connection failed ({type(exc).__name__})"
         raise EndpointUnavailableError(reason, outcome="connection-error") from exc

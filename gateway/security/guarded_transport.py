@@ -5,6 +5,7 @@ Redirects are never followed by the gateway's clients, and proxies from the envi
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +14,15 @@ import httpcore
 import httpx
 
 from gateway.security.outbound import OutboundPolicy, Resolver, system_resolver
+
+
+class OutboundRefused(httpcore.ConnectError):
+    """A connection the outbound policy refuses; httpx raises it as the cause of an `httpx.ConnectError`
+    (`refused_by_policy` tells the two apart: a refusal is permanent, a failed connection is not)."""
+
+
+def refused_by_policy(exc: BaseException) -> bool:
+    return isinstance(exc.__cause__, OutboundRefused)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -38,7 +48,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             problem = self.policy.address_problem(address)
             if problem is not None:
-                raise httpcore.ConnectError(f"refused by the outbound policy: {host} resolves to {problem}")
+                raise OutboundRefused(f"refused by the outbound policy: {host} resolves to {problem}")
         if not addresses:
             raise httpcore.ConnectError(f"{host} does not resolve")
         return await self.inner.connect_tcp(
@@ -52,6 +62,41 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
+
+
+class LoopbackOnlyBackend(httpcore.AsyncNetworkBackend):
+    """The fake network for tests: connects to loopback addresses and refuses any other at once, so a test that
+    resolves names to public addresses (to pass the policy) never sends a packet off the machine."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if not _is_loopback(host):
+            raise httpcore.ConnectError(f"tests connect to loopback only, not {host}")
+        return await self.inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("no Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def network_backend() -> httpcore.AsyncNetworkBackend:
+    """The network a `GuardedTransport` connects through when given none (tests put `LoopbackOnlyBackend` here)."""
+    return httpcore.AnyIOBackend()
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -75,7 +120,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(policy, resolver, inner or httpcore.AnyIOBackend()),
+            network_backend=GuardedBackend(policy, resolver, inner or network_backend()),
         )
 
     async def aclose(self) -> None:
@@ -83,3 +128,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
     async def close(self) -> None:
         await super().aclose()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -8,8 +8,10 @@ import asyncio
 import httpx
 import pytest
 
+from gateway.delivery.errors import PermanentDeliveryError
+from gateway.delivery.transport import transport_errors
 from gateway.errors import InputError
-from gateway.security.guarded_transport import GuardedTransport
+from gateway.security.guarded_transport import GuardedTransport, refused_by_policy
 from gateway.security.outbound import OutboundPolicy, StaticResolver, check_url, parse_cidrs
 
 NAMES = {
@@ -108,8 +110,22 @@ async def test_the_transport_refuses_to_connect_to_a_refused_address_whatever_th
     names["rebind.example"] = ["169.254.169.254"]  # the attacker's DNS answers differently now
     transport = GuardedTransport(policy, resolver)
     async with httpx.AsyncClient(transport=transport) as client:
-        with pytest.raises(httpx.ConnectError, match="169.254.169.254 is not a public address"):
+        with pytest.raises(httpx.ConnectError, match="169.254.169.254 is not a public address") as refused:
             await client.post("https://rebind.example/hook", content=b"{}")
+        assert refused_by_policy(refused.value)
+        with pytest.raises(PermanentDeliveryError, match="169.254.169.254") as permanent:  # as push and webhooks see it
+            with transport_errors(10, url_name="endpoint", bad_url_outcome="bad-url"):
+                await client.post("https://rebind.example/hook", content=b"{}")
+        assert permanent.value.outcome == "blocked-address"
         with pytest.raises(httpx.ConnectError, match="does not resolve"):
             await client.get("https://nowhere.example/")
+    await transport.close()
+
+
+async def test_the_test_network_connects_to_loopback_only() -> None:
+    """What every test gets (tests/conftest.py): a name resolved to a public address is refused at once, unsent."""
+    transport = GuardedTransport(OutboundPolicy(), StaticResolver({}, otherwise=("93.184.215.14",)))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx.ConnectError, match="loopback only, not 93.184.215.14"):
+            await client.get("https://anywhere.example/")
     await transport.close()
