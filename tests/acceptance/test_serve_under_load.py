@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -45,7 +46,7 @@ async def _prepare(data_dir: Path, database_url: str) -> ClientKey:
         await gw.close()
 
 
-def _start(tmp_path: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
+def _start(tmp_path: Path, database_url: str, port: int, log: BinaryIO) -> subprocess.Popen[bytes]:
     env = clean_env() | {
         "HGW_DATA_DIR": str(tmp_path / "data"),
         "HGW_DATABASE_URL": database_url,
@@ -53,7 +54,6 @@ def _start(tmp_path: Path, database_url: str, port: int) -> subprocess.Popen[byt
         "HGW_BASE_URL": f"http://127.0.0.1:{port}",
         "HGW_SHUTDOWN_GRACE_SECONDS": str(GRACE),
     }
-    log = (tmp_path / "serve.log").open("wb")
     return subprocess.Popen(  # noqa: S603 - our own CLI
         [*HGW, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -97,7 +97,8 @@ async def test_healthz_answers_during_heavy_requests_and_sigterm_stops_within_gr
     key = await _prepare(tmp_path / "data", database_url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(tmp_path, database_url, port)
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = _start(tmp_path, database_url, port, log)
     try:
         await _until_healthy(base, proc)
         nte = ORDER + b"\r" + b"\r".join(b"NTE|1||note %d" % i for i in range(200_000)) + b"\r"
