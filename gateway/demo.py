@@ -14,6 +14,7 @@ import uvicorn
 
 from gateway.api.app import create_app
 from gateway.crypto import KeyRing
+from gateway.demo_history import seed_history
 from gateway.logs import configure_logging
 from gateway.services import admin, operators
 from gateway.services.context import Gateway, build_gateway
@@ -49,6 +50,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
         await admin.add_provider(gw, ods=ods, name=name, mode="pull")
     await admin.add_route(gw, provider_ods=PROVIDERS[0][0])  # the default route
     await configure_sample_directory(gw)  # the trust's organisations and homecare team, as EPS needs them
+    history = await seed_history(gw, tuple(ods for ods, _ in PROVIDERS))  # months of KPIs and patients at risk
     console_logins = await _demo_operators(gw)
     trust_key = await register_party(gw, "trust", TRUST)
     provider_keys = {ods: await register_party(gw, "provider", ods) for ods, _ in PROVIDERS}
@@ -70,6 +72,7 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
     base = f"http://{settings.host}:{port}"
     out(f"Homecare Gateway demo at {base} — console: {base}/console")
     out(f"store: {settings.effective_database_url}; logs: {log_file}")
+    out(history.line())
     for username, role, password in console_logins:
         out(f"console sign-in ({role}): {username} / {password}")
     stop = asyncio.Event()
@@ -118,12 +121,20 @@ async def run_demo(settings: Settings, *, once: bool, timeout: float = 60.0, out
 
 
 async def _demo_operators(gw: Gateway) -> list[tuple[str, str, str]]:
-    """Console operators for the demo only (fresh random passwords, printed): an admin and an auditor."""
+    """Console users for the demo only (fresh random passwords, printed): an admin and an auditor of the gateway,
+    and a trust's and a provider's staff (docs/console.md, "One portal")."""
     logins = []
-    for username, role in (("demo", "admin"), ("demo-auditor", "auditor")):
+    for username, role, org, kind in (
+        ("demo", "admin", None, None),
+        ("demo-auditor", "auditor", None, None),
+        ("demo-trust", "viewer", TRUST, "trust"),
+        ("demo-provider", "viewer", PROVIDERS[0][0], "provider"),
+    ):
         password = secrets.token_urlsafe(12)
-        await operators.add_operator(gw, username=username, role=role, password=password)
-        logins.append((username, role, password))
+        await operators.add_operator(
+            gw, username=username, role=role, password=password, organisation=org, organisation_kind=kind
+        )
+        logins.append((username, role if org is None else f"{role}, {kind} {org}", password))
     return logins
 
 

@@ -22,10 +22,14 @@ OPERATOR_PREFIX = "operator:"
 
 @dataclass(frozen=True, slots=True)
 class OperatorActor:
-    """A person signed in to the operator console, with their console role (viewer, operator, admin, auditor)."""
+    """A person signed in to the console, with their console role (viewer, operator, admin, auditor). Staff of a
+    trust or a provider carry their organisation (`organisation_kind` trust or provider) and see only its own
+    (docs/console.md, "One portal"); the gateway's operators carry none and see all."""
 
     username: str
     role: str
+    organisation_ods: str | None = None
+    organisation_kind: str | None = None
 
 
 Actor = Principal | SystemActor | OperatorActor

@@ -43,12 +43,31 @@ def operators_group() -> None:
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice([r.value for r in OperatorRole]))
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--organisation", help="ODS code of the trust or provider this user works for (default: the gateway)")
+@click.option("--organisation-kind", type=click.Choice(["trust", "provider"]))
 @click.pass_context
-def operators_add(ctx: click.Context, username: str, role: str, password_stdin: bool) -> None:
-    """Add an operator. The password comes from --password-stdin, HGW_OPERATOR_PASSWORD, or a prompt."""
+def operators_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    password_stdin: bool,
+    organisation: str | None,
+    organisation_kind: str | None,
+) -> None:
+    """Add an operator, or a trust's or provider's user (--organisation, --organisation-kind). The password comes
+    from --password-stdin, HGW_OPERATOR_PASSWORD, or a prompt."""
     password = _password(password_stdin)
     info = out.run(
-        ctx, lambda gw: operators.add_operator(gw, username=username, role=role, password=password, actor=CLI)
+        ctx,
+        lambda gw: operators.add_operator(
+            gw,
+            username=username,
+            role=role,
+            password=password,
+            actor=CLI,
+            organisation=organisation,
+            organisation_kind=organisation_kind,
+        ),
     )
     out.emit(info.as_json())
 

@@ -71,7 +71,8 @@ async def _guarded(request: Request, gw: Gateway, handler: Handler, *, form: dic
         if request.cookies.get(SESSION_COOKIE):
             clear_session_cookie(response, gw)
         return response
-    request.state.open_alerts = await operations.open_alert_lines(gw)
+    # Alerts are about the gateway's operations: its operators see them, an organisation's staff do not.
+    request.state.open_alerts = await operations.open_alert_lines(gw) if can(s.actor, Permission.VIEW) else []
     request.state.limits = {
         "failure_pct": gw.settings.alert_failure_rate * 100,
         "queue_age_seconds": gw.settings.alert_queue_age_minutes * 60,
@@ -162,6 +163,8 @@ async def logout_submit(request: Request, gw: Gw) -> Response:
 @router.get("/console", response_class=HTMLResponse)
 async def overview_page(request: Request, gw: Gw) -> Response:
     async def handler(s: ConsoleSession) -> Response:
+        if s.actor.organisation_ods is not None:  # a trust's or a provider's staff: their own worklist
+            return RedirectResponse("/console/at-risk", status_code=303)
         data = await operations.overview(gw, s.actor)
         return templates.TemplateResponse(request, "overview.html", _context(request, s, o=data))
 

@@ -1,6 +1,7 @@
 """The console's "At risk" page, `/console/at-risk`: the patients whose medicine runs out before a confirmed
 delivery, with the reasons, who must act and what to do, sorted by days left (docs/patient-safety.md). The same
-worklist as `GET /api/v1/patients-at-risk`; NHS numbers masked, as for every console operator. The table refreshes
+worklist as `GET /api/v1/patients-at-risk`: a trust's or provider's staff see their own patients with NHS numbers,
+the gateway's operators everyone, NHS numbers masked. The table refreshes
 itself every minute with JavaScript (`live.js`); without it the page is a plain page.
 """
 
@@ -18,6 +19,7 @@ from gateway.console.pages import _context, _guarded
 from gateway.services.at_risk import parse_as_of, parse_days, worklist
 from gateway.services.context import Gateway
 from gateway.services.kpis import parse_int
+from gateway.services.masking import MASK
 from gateway.services.operators import ConsoleSession
 from gateway.services.supply_model import REASONS
 
@@ -44,6 +46,7 @@ async def at_risk_page(request: Request, gw: Gw) -> Response:
                 "row": r,
                 "band": urgency(r.days_left),
                 "reasons": [(code, REASONS[code].owner.value) for code in r.reasons],
+                "nhs_number": found.patients.get(r.prescription_id, MASK),
             }
             for r in found.rows
         ]

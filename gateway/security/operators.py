@@ -59,6 +59,10 @@ def role_of(actor: OpsActor) -> OperatorRole:
     if isinstance(actor, Principal):
         require_role(actor, Role.OPERATOR, scopes=("operations",))
         return OperatorRole.OPERATOR
+    if actor.organisation_ods is not None:
+        raise ForbiddenError(
+            f"{actor.organisation_ods}'s staff see their own patients only, not the gateway's operations"
+        )
     return OperatorRole(actor.role)
 
 

@@ -173,7 +173,9 @@ async def worklist(
 ) -> Worklist:
     """The at-risk list `actor` may see. Naming another tenant is refused (403)."""
     scope = visible_scope(actor, provider_ods, trust_ods)
-    tenant = isinstance(actor, Principal) and actor.role in (Role.TRUST, Role.PROVIDER)
+    tenant = (isinstance(actor, Principal) and actor.role in (Role.TRUST, Role.PROVIDER)) or (
+        isinstance(actor, OperatorActor) and actor.organisation_ods is not None
+    )
     if unmask_reason is not None and not tenant:
         _check_unmask(actor, unmask_reason)
     rows = await compute(gw, as_of, trust_ods=scope.trust_ods, provider_ods=scope.provider_ods, days=days)

@@ -21,6 +21,7 @@ from gateway.budget import offload
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir.datatypes import UK_TIME
 from gateway.limits import whole_number
+from gateway.security.errors import ForbiddenError
 from gateway.security.operators import Permission, require_permission
 from gateway.security.principal import READ, Principal, Role, require_role, require_same_tenant
 from gateway.services.context import Gateway
@@ -152,6 +153,8 @@ def visible_scope(principal: Actor, provider_ods: str | None, trust_ods: str | N
     """The caller's filters narrowed to its tenancy: a trust sees its own, a provider its own, an operator all.
     Naming another tenant is refused (403), never quietly answered with nothing. A console operator (any role with
     the view permission) and the gateway itself (`audit.SYSTEM`: the `hgw` command line) see all, as an operator."""
+    if isinstance(principal, OperatorActor) and principal.organisation_ods is not None:
+        return _organisation_scope(principal, provider_ods, trust_ods)
     if not isinstance(principal, Principal):
         if isinstance(principal, OperatorActor):
             require_permission(principal, Permission.VIEW)
@@ -166,6 +169,17 @@ def visible_scope(principal: Actor, provider_ods: str | None, trust_ods: str | N
             require_same_tenant(principal, provider_ods, "the provider parameter")
         provider_ods = principal.ods
     return store.Scope(provider_ods=provider_ods, trust_ods=trust_ods)
+
+
+def _organisation_scope(actor: OperatorActor, provider_ods: str | None, trust_ods: str | None) -> store.Scope:
+    """A trust's or a provider's console user: its own, exactly as the API's trust and provider clients."""
+    own = actor.organisation_ods or ""
+    named = trust_ods if actor.organisation_kind == "trust" else provider_ods
+    if named is not None and named != own:
+        raise ForbiddenError(f"{actor.username} acts for {own}, not {named}")
+    if actor.organisation_kind == "trust":
+        return store.Scope(provider_ods=provider_ods, trust_ods=own)
+    return store.Scope(provider_ods=own, trust_ods=trust_ods)
 
 
 # --- accumulation ----------------------------------------------------------------------------------------------------

@@ -37,10 +37,21 @@ class OperatorInfo:
     locked_until: datetime | None
     last_login_at: datetime | None
     created_at: datetime
+    organisation_ods: str | None = None
+    organisation_kind: str | None = None
 
     @classmethod
     def from_row(cls, row: Operator) -> OperatorInfo:
-        return cls(row.username, row.role, row.active, row.locked_until, row.last_login_at, row.created_at)
+        return cls(
+            row.username,
+            row.role,
+            row.active,
+            row.locked_until,
+            row.last_login_at,
+            row.created_at,
+            row.organisation_ods,
+            row.organisation_kind,
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -50,6 +61,8 @@ class OperatorInfo:
             "locked_until": self.locked_until.isoformat() if self.locked_until else None,
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
             "created_at": self.created_at.isoformat(),
+            "organisation": self.organisation_ods,
+            "organisation_kind": self.organisation_kind,
         }
 
 
@@ -61,6 +74,10 @@ class ConsoleSession:
     csrf_token: str
     expires_at: datetime
     token: str = ""
+
+
+def actor_of(row: Operator) -> OperatorActor:
+    return OperatorActor(row.username, row.role, row.organisation_ods, row.organisation_kind)
 
 
 def _invalid(field: str, message: str, value: str | None = None, expected: str | None = None) -> InputError:
@@ -79,14 +96,32 @@ def check_username(username: str) -> str:
 
 
 async def add_operator(
-    gw: Gateway, *, username: str, role: str, password: str, actor: OpsActor | audit.SystemActor = audit.SYSTEM
+    gw: Gateway,
+    *,
+    username: str,
+    role: str,
+    password: str,
+    actor: OpsActor | audit.SystemActor = audit.SYSTEM,
+    organisation: str | None = None,
+    organisation_kind: str | None = None,
 ) -> OperatorInfo:
-    """Register an operator. The local command line (SYSTEM) or a console admin may do this."""
+    """Register an operator, or (with `organisation` and its kind, trust or provider) a member of a trust's or a
+    provider's staff, who sees only that organisation's patients. The local command line (SYSTEM) or a console
+    admin may do this."""
     if not isinstance(actor, audit.SystemActor):
         require_permission(actor, Permission.MANAGE_OPERATORS)
     name = check_username(username)
     if role not in set(OperatorRole):
         raise _invalid("role", "unknown role", role, ", ".join(OperatorRole))
+    if (organisation is None) != (organisation_kind is None) or organisation_kind not in (None, "trust", "provider"):
+        raise _invalid(
+            "organisation_kind",
+            "an organisation is a trust or a provider",
+            organisation_kind,
+            "both --organisation ODS and --organisation-kind trust|provider, or neither",
+        )
+    if organisation is not None and not (organisation.isalnum() and 3 <= len(organisation) <= 12):
+        raise _invalid("organisation", "the organisation is an ODS code", organisation, "3 to 12 letters and digits")
     problem = password_problem(password)
     if problem is not None:
         raise _invalid("password", "the password is too weak", expected=problem)
@@ -95,7 +130,15 @@ async def add_operator(
     async with gw.sessions() as session, session.begin():
         if await store.get_operator(session, name) is not None:
             raise ConflictError(f"operator {name} already exists")
-        row = Operator(username=name, role=role, password_hash=hashed, created_at=now, updated_at=now)
+        row = Operator(
+            username=name,
+            role=role,
+            password_hash=hashed,
+            organisation_ods=organisation.upper() if organisation else None,
+            organisation_kind=organisation_kind,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(row)
         await audit.append(
             session,
@@ -187,7 +230,7 @@ async def login(gw: Gateway, username: str, password: str) -> ConsoleSession:
             reason = ""
         if reason:
             actor: OperatorActor | audit.SystemActor = (
-                OperatorActor(row.username, row.role) if row is not None else audit.SystemActor("console-login")
+                actor_of(row) if row is not None else audit.SystemActor("console-login")
             )
             await audit.append(
                 session, gw.clock, actor, "operator.login", "operator", entity, "refused", {"reason": reason}
@@ -212,7 +255,7 @@ async def login(gw: Gateway, username: str, password: str) -> ConsoleSession:
                 )
             )
             await store.purge_sessions(session, now)
-            who = OperatorActor(row.username, row.role)
+            who = actor_of(row)
             await audit.append(session, gw.clock, who, "operator.login", "operator", row.username, "success")
     if reason:
         raise AuthenticationError("wrong username or password, or the account is locked", oauth_error="access_denied")
@@ -241,7 +284,7 @@ async def session_for(gw: Gateway, token: str | None) -> ConsoleSession | None:
             if fresh is not None:
                 fresh.last_seen_at = now
                 session.add(fresh)
-    return ConsoleSession(OperatorActor(operator.username, operator.role), row.csrf_token, row.expires_at)
+    return ConsoleSession(actor_of(operator), row.csrf_token, row.expires_at)
 
 
 async def logout(gw: Gateway, token: str, actor: OperatorActor | None = None) -> None:

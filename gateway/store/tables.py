@@ -351,6 +351,8 @@ class Operator(SQLModel, table=True):
 
     username: str = Field(primary_key=True, max_length=64)
     role: str = Field(max_length=16, description="viewer, operator, admin or auditor")
+    organisation_ods: str | None = Field(default=None, max_length=12, description="a trust's or provider's staff")
+    organisation_kind: str | None = Field(default=None, max_length=8, description="trust or provider")
     password_hash: str = Field(max_length=255, description="scrypt$n$r$p$salt$hash (gateway.security.passwords)")
     active: bool = True
     failed_logins: int = Field(default=0, description="wrong passwords in a row; reset by a good one")

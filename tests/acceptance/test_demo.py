@@ -35,6 +35,12 @@ def test_demo_once_delivers_everything(tmp_path: Path) -> None:
     # The demo's console operators, with fresh passwords, printed for signing in (demo mode only).
     logins = dict(re.findall(r"console sign-in \((\w+)\): (\S+) / \S{12,}", out))
     assert logins == {"admin": "demo", "auditor": "demo-auditor"}
+    # A trust's and a provider's staff sign in to the same console (one portal).
+    staff = dict(re.findall(r"console sign-in \(viewer, (\w+ \w+)\): (\S+) / \S{12,}", out))
+    assert staff == {"trust RBA": "demo-trust", "provider VNFKT": "demo-provider"}
+    # Months of history behind the KPI charts and the at-risk list.
+    history = re.search(r"history: (\d+) prescriptions over 5 months, (\d+) deliveries, (\d+) missed doses", out)
+    assert history is not None and int(history[1]) >= 20 and int(history[2]) >= 60 and int(history[3]) >= 5
 
 
 def test_demo_once_fails_when_delivery_cannot_finish(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""patient safety: supply history, provider pauses, at-risk episodes, missed doses
+"""patient safety: supply history, provider pauses, at-risk episodes, missed doses; console users of an organisation
 
 Revision ID: 0016
 Revises: 0013
@@ -20,6 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('operator', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('organisation_ods', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True))
+        batch_op.add_column(sa.Column('organisation_kind', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True))
     op.create_table('provider_pause_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider_ods', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
@@ -110,3 +113,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_provider_pause_change_at')
 
     op.drop_table('provider_pause_change')
+    with op.batch_alter_table('operator', schema=None) as batch_op:
+        batch_op.drop_column('organisation_kind')
+        batch_op.drop_column('organisation_ods')
