@@ -473,7 +473,7 @@ def simulate_trust(
 )
 @click.option("--delivery", is_flag=True, help="Only the delivery figures: push latency, poll + ack, push throughput.")
 @click.option("--faults", is_flag=True, help="Run the delivery fault campaign and print its report instead.")
-@click.option("--quick", is_flag=True, help="Every figure, smaller (under a minute): a smoke run for CI.")
+@click.option("--quick", is_flag=True, help="Every figure, small (a minute on an idle machine): CI smoke.")
 @click.option("--orders", type=int, default=500, show_default=True, help="Orders per push delivery figure.")
 @click.option(
     "--poll-orders",
@@ -483,6 +483,9 @@ def simulate_trust(
     help="Orders per poll + acknowledge figure (each released and acknowledged; a second or more of work).",
 )
 @click.option("--latency-samples", type=int, default=50, show_default=True, help="Orders timed for push latency.")
+@click.option(
+    "--open-loop-seconds", type=float, default=5.0, show_default=True, help="Seconds of 1,000 push messages/s offered."
+)
 @click.option("--kills", type=int, default=200, show_default=True, help="--faults: SIGKILLs of worker processes.")
 @click.option("--fault-orders", type=int, default=300, show_default=True, help="--faults: prescriptions sent.")
 @click.option("--workers", type=int, default=4, show_default=True, help="--faults: worker processes at a time.")
@@ -499,6 +502,7 @@ def bench(
     orders: int,
     poll_orders: int,
     latency_samples: int,
+    open_loop_seconds: float,
     kills: int,
     fault_orders: int,
     workers: int,
@@ -517,7 +521,9 @@ def bench(
     from gateway.bench_delivery import delivery_figures
     from gateway.bench_summary import QUICK, Sizes, summary
 
-    sizes = QUICK if quick else Sizes(prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, 5.0)
+    sizes = QUICK if quick else Sizes(
+        prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, open_loop_seconds
+    )
     figures: dict[str, Any] = {"quick": quick}
     if not delivery:
         figures |= run_bench(
