@@ -23,6 +23,7 @@ from gateway.security.principal import WRITE, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome
 from gateway.services.planning import Arrived, Key, Planner
+from gateway.services.reused_ids import refuse_reused_ids
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
 from gateway.store import repository
@@ -112,6 +113,8 @@ async def _store_prescriptions(
     for attempt in (1, 2, 3):
         async with gw.sessions() as session:
             router = await repository.load_router(session)
+            if prebuilt:
+                await refuse_reused_ids(session, parsed, prebuilt)
             existing = await _existing_versions(session, parsed)
             current = await repository.current_versions(session, changes) if changes else {}
         planner = Planner(
