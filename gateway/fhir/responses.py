@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import Issue
+from gateway.validator.catalogue import cite
 
 SPINE_ERROR_SYSTEM = "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode"
 HGW_ERROR_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/gateway-error-code"
@@ -46,7 +47,7 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
         }
         if issue.location.path:
             entry["expression"] = [issue.location.path]
-        out.append(entry)
+        out.append(cite(entry))
     return {"resourceType": "OperationOutcome", "id": str(uuid.uuid4()), "issue": out}
 
 

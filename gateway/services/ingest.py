@@ -23,6 +23,7 @@ from gateway.services.context import Gateway
 from gateway.services.inbound_messages import raw_payload
 from gateway.services.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome, located_code
 from gateway.services.planning import Arrived, Key, Planner
+from gateway.services.reused_ids import refuse_reused_ids
 from gateway.signing.bundle import is_gateway_provenance
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
@@ -104,6 +105,8 @@ async def _store_prescriptions(
         async with gw.sessions() as session:
             router = await repository.load_router(session)
             directory = await load_directory(session)
+            if prebuilt:
+                await refuse_reused_ids(session, parsed, prebuilt)
             existing = await _existing_versions(session, parsed)
             current = await repository.current_versions(session, changes) if changes else {}
         planner = Planner(

@@ -12,6 +12,7 @@ from gateway.fhir.serialise import loads_bundle
 from gateway.security.principal import UPDATE, WRITE, Principal, Role, require_role, require_same_tenant
 from gateway.services import acknowledgements, dispensing, rejections
 from gateway.services.context import Gateway
+from gateway.services.dispenser import dispensing_organisation
 from gateway.services.ingest import ingest_export
 from gateway.validator.profiles import HOMECARE_ACKNOWLEDGEMENT, HOMECARE_DISPENSE_NOTIFICATION
 from gateway.validator.validator import Validator
@@ -81,6 +82,12 @@ def check_provider_message(principal: Principal, bundle: Any, header: MessageHea
     issues = [i for i in Validator.from_package().validate(bundle, profile) if i.severity in ("error", "fatal")]
     if issues:
         raise InputError(issues)
+    dispenser = dispensing_organisation(bundle) if header.event == "dispense-notification" else None
+    if dispenser is not None:
+        # EPS names the dispenser by the performer's organisation, whatever MessageHeader.sender says (EPS's own
+        # examples send the prescriber's organisation or Spine there): that organisation must be the caller.
+        require_same_tenant(principal, dispenser, "MedicationDispense.performer")
+        return
     if header.sender_ods is None:
         raise fail(
             "Bundle.entry[0].resource.sender.identifier", "the sender's ODS code is required", code="MISSING_VALUE"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.errors import Issue
+from gateway.validator.catalogue import cite
 from gateway.validator.issues import ValidationIssue, issue_type
 
 VALIDATION_CODE_SYSTEM = "https://fhir.homecaregateway.uk/CodeSystem/validation-issue"
@@ -31,7 +32,7 @@ def outcome_issue(issue: Issue) -> dict[str, Any]:
             entry = {"extension": extensions, **entry}
     if issue.location.path:
         entry["expression"] = [issue.location.path]
-    return entry
+    return cite(entry)
 
 
 def diagnostics(issue: Issue) -> str:

@@ -164,7 +164,7 @@ def test_readers_refuse_any_shape_with_a_located_error(index: int, data: st.Data
     if key != "resourceType":
         broken[key] = data.draw(json_values)
     for item in broken.get("input", []) if isinstance(broken.get("input"), list) else []:
-        if isinstance(item, dict) and data.draw(st.booleans()):
+        if isinstance(item, dict) and item and data.draw(st.booleans()):
             item[data.draw(st.sampled_from(sorted(item)))] = data.draw(json_values)
     try:
         reader(broken)

@@ -49,7 +49,11 @@ def test_outcome_carries_stable_code_location_and_seen_and_expected_values() -> 
     [entry] = outcome["issue"]
     assert entry["severity"] == "error"
     assert entry["code"] == "value"
-    assert entry["details"]["coding"] == [{"system": HGW_ERROR_SYSTEM, "code": "INVALID_NHS_NUMBER"}]
+    # The gateway's code first, then the Spine code EPS answers the same refusal with (gateway.validator.catalogue).
+    assert entry["details"]["coding"] == [{"system": HGW_ERROR_SYSTEM, "code": "INVALID_NHS_NUMBER"},
+                                          {"system": SPINE_ERROR_SYSTEM, "code": "INVALID_VALUE"}]
+    [source] = entry["extension"]
+    assert source["valueCoding"]["code"] == "eps" and "Modulus 11" in source["valueCoding"]["display"]
     assert entry["details"]["text"] == "the NHS number fails the Modulus 11 check"
     assert entry["expression"] == ["Bundle.entry[3].resource.identifier[0].value"]
     assert entry["diagnostics"] == (

@@ -17,6 +17,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.routes.fhir_conformance import router
 from gateway.fhir.serialise import dumps_bundle
 from gateway.validator.bench import bench_figures
+from gateway.validator.catalogue import SOURCE_EXTENSION, SPINE_ERROR_SYSTEM
 from gateway.validator.cli import validate
 from gateway.validator.outcome import VALIDATION_CODE_SYSTEM, operation_outcome
 from gateway.validator.profiles import CAPABILITY_STATEMENT, HOMECARE_PRESCRIPTION_ORDER
@@ -27,11 +28,15 @@ def test_outcome_carries_code_expression_profile_and_element(validator: Validato
     outcome = operation_outcome(validator.validate({"resourceType": "Patient", "gender": "F"}))
     (issue,) = outcome["issue"]
     assert issue["severity"] == "error" and issue["code"] == "code-invalid"
-    assert issue["details"]["coding"] == [{"system": VALIDATION_CODE_SYSTEM, "code": "CODE_NOT_IN_VALUESET"}]
+    assert issue["details"]["coding"] == [{"system": VALIDATION_CODE_SYSTEM, "code": "CODE_NOT_IN_VALUESET"},
+                                          {"system": SPINE_ERROR_SYSTEM, "code": "INVALID_VALUE"}]
     assert issue["expression"] == ["Patient.gender"]
     assert "[Patient.gender in http://hl7.org/fhir/StructureDefinition/Patient]" in issue["diagnostics"]
     assert {e["url"].rsplit("-", 1)[-1]: e for e in issue["extension"]}.keys() == {"ValidationProfile",
-                                                                                     "ValidationElement"}
+                                                                                     "ValidationElement",
+                                                                                     "ValidationRuleSource"}
+    [source] = [e for e in issue["extension"] if e["url"] == SOURCE_EXTENSION]
+    assert source["valueCoding"]["code"] == "fhir-r4-core"
     assert validator.validate(outcome) == []  # our OperationOutcome is itself valid FHIR
 
 
