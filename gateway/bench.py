@@ -27,7 +27,7 @@ from gateway.services import admin
 from gateway.services.context import build_gateway
 from gateway.services.ingest import ingest_export, parse_payload
 from gateway.settings import Settings
-from gateway.simulate.directory import sample_prescribing
+from gateway.simulate.directory import configure_sample_directory, sample_prescribing
 from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
 from gateway.validator.bench import bench_figures
@@ -51,6 +51,7 @@ async def _ingest(database_url: str, data_dir: Path, payload: bytes) -> dict[str
     try:
         await admin.add_provider(gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
         await admin.add_route(gw, provider_ods="VNFKT")
+        await configure_sample_directory(gw)
         start = time.perf_counter()
         report = await ingest_export(gw, BENCH_TRUST, payload, "text/csv")
         elapsed = time.perf_counter() - start

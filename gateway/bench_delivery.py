@@ -43,6 +43,7 @@ from gateway.services.context import Gateway, build_gateway
 from gateway.services.ingest import ingest_export
 from gateway.settings import Settings
 from gateway.simulate import provider_messages
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger
@@ -133,6 +134,7 @@ async def _push_latency(gw: Gateway, samples: int) -> dict[str, Any]:
     with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
         await admin.add_provider(gw, ods=PUSH_ODS, name="Bench Push", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(gw, provider_ods=PUSH_ODS)
+        await configure_sample_directory(gw)
         trust_key = await register_party(gw, "trust", "RBA")
         pool = worker_pool(gw, 1, poll=PUSH_POLL)
         pool.fill()
@@ -168,6 +170,7 @@ async def _queue(
     if prefix == "Q":
         await admin.add_provider(gw, ods=provider_ods, name="Bench", mode=mode, endpoint=endpoint)
         await admin.add_route(gw, provider_ods=provider_ods)
+        await configure_sample_directory(gw)
     ids: list[str] = []
     for start in range(0, orders, 200):
         rows = export_rows(min(200, orders - start), seed=start, rx_prefix=f"{prefix}{start:06d}")

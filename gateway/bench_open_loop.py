@@ -23,6 +23,7 @@ from gateway.faults.processes import WorkerPool, receiver_process
 from gateway.faults.worker import WorkerSpec
 from gateway.services import admin
 from gateway.services.context import Gateway
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.samples import export_rows
 
@@ -52,6 +53,7 @@ async def push_open_loop(gw: Gateway, urls: list[str], *, rate: float, seconds: 
     with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
         await admin.add_provider(gw, ods=PUSH_ODS, name="Bench Open Loop", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(gw, provider_ods=PUSH_ODS)
+        await configure_sample_directory(gw)
         key = await register_party(gw, "trust", "RBA")
         pool = worker_pool(gw, WORKERS, poll=0.05)
         pool.fill()

@@ -39,6 +39,7 @@ from gateway.services.context import Gateway, build_gateway
 from gateway.services.ingest import ingest_export
 from gateway.services.outcomes import ACCEPTED
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger
 from gateway.store.db import is_sqlite
@@ -113,6 +114,7 @@ async def run_campaign(cfg: CampaignConfig) -> CampaignReport:
             await admin.add_provider(gw, ods=PROVIDER_ODS, name="Fault Campaign Homecare", mode="push",
                                      endpoint=receiver.endpoint)
             await admin.add_route(gw, provider_ods=PROVIDER_ODS)
+            await configure_sample_directory(gw)  # the trust's organisations, as EPS needs them
             spec = WorkerSpec(
                 database_url=cfg.database_url,
                 data_dir=str(cfg.data_dir),

@@ -22,6 +22,7 @@ from gateway.services import admin
 from gateway.services.context import Gateway
 from gateway.services.ingest import ingest_export
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger, repository
 from tests.acceptance.processes import clean_env, free_port, hgw
@@ -62,6 +63,7 @@ async def test_hgw_worker_processes_deliver_each_order_once_and_stop_on_sigterm(
     with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
         await admin.add_provider(bare_gw, ods=PUSH_ODS, name="Push Homecare", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(bare_gw, provider_ods=PUSH_ODS)
+        await configure_sample_directory(bare_gw)
         commands = [[sys.executable, "-m", "gateway.cli", "worker", "--count", "2", "--poll", "0.1"]]
         port = free_port()
         if not bare_gw.is_sqlite:
@@ -144,6 +146,7 @@ async def test_a_worker_that_lost_its_lease_to_another_process_cannot_complete_t
     with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
         await admin.add_provider(bare_gw, ods=PUSH_ODS, name="Push Homecare", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(bare_gw, provider_ods=PUSH_ODS)
+        await configure_sample_directory(bare_gw)
         report = await ingest_export(bare_gw, TRUST, render_export(export_rows(1, seed=4)), "text/csv")
         message_id = report.prescriptions[0].message_id
         async with httpx.AsyncClient() as client:

@@ -98,6 +98,10 @@ ROLE_FOR = {
     "POST /api/v1/admin/prices": "operator",
     "GET /api/v1/admin/prices": "operator",
     "GET /api/v1/spend": "operator",
+    # patient safety (issue 18): supply ends, missed doses and the harm a provider or trust reports
+    "GET /api/v1/patients-at-risk": "operator",
+    "GET /api/v1/kpis/missed-doses": "operator",
+    "POST /FHIR/R4/AdverseEvent": "trust",
 }
 
 CHECKS = (not_a_server_error, response_schema_conformance, ignored_auth)
