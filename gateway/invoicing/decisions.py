@@ -2,7 +2,9 @@
 
 A line is decided once (a second decision on it is a conflict); the invoice's status follows from its lines:
 pending while any line is, else approved, disputed, or part-approved. A dispute carries a reason code (the
-line's reconciliation result when none is given): free text could carry patient data, so none is taken.
+line's reconciliation result when none is given): free text could carry patient data, so none is taken. Each
+decision is an `invoice-decided` event owed, in the same transaction, to the provider's webhook subscriptions
+(gateway/webhooks/invoice_events.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gateway.services.context import Gateway
 from gateway.store import invoices as store
 from gateway.store import repository
 from gateway.store.invoice_tables import Invoice, InvoiceLine
+from gateway.webhooks import invoice_events
 
 APPROVE: Final = "approve"
 DISPUTE: Final = "dispute"
@@ -105,5 +108,8 @@ async def decide(
             "disputed": counts["disputed"],
             "status": invoice.status,
         }
+        if touched:  # the provider is told (its webhooks); nothing settled, nothing to tell
+            event = await invoice_events.record_decided(session, invoice, touched, lines, now)
+            detail["event"] = invoice_events.wire_id(event.id or 0)
         await audit.append(session, gw.clock, principal, "invoice.decide", "invoice", invoice.id, "success", detail)
     return invoice, lines

@@ -93,3 +93,22 @@ class InvoiceLine(SQLModel, table=True):
     decision_reason: str | None = Field(default=None, max_length=200)
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class InvoiceEvent(SQLModel, table=True):
+    """Something that happened to an invoice that its provider is told of by webhook: today `invoice-decided`, the
+    trust's decisions on some of its lines. `lines` is fixed when it happens, so every retry sends the same event;
+    it names lines by number and short-form prescription id only (no patient data)."""
+
+    __tablename__ = "invoice_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24, description="invoice-decided")
+    invoice_id: str = Field(foreign_key="invoice.id", max_length=36, index=True)
+    reference: str = Field(max_length=64, description="the provider's invoice number")
+    provider_ods: str = Field(max_length=12, index=True)
+    trust_ods: str = Field(max_length=12)
+    status: str = Field(max_length=16, description="the invoice's status after the event")
+    lines: str = Field(description="JSON: each decided line's outcome (line, prescription, decision, reason)")
+    pending: int = Field(default=0, description="lines still undecided after the event")
+    at: datetime = Field(sa_column=_ts())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -296,12 +296,16 @@ class LifecycleTask(SQLModel, table=True):
 
 # --- trust webhooks (issue 8: status back to trusts by webhook) -------------------------------------------------------
 class WebhookSubscription(SQLModel, table=True):
-    """Where a trust wants its lifecycle events pushed. `cursor`: every matching event up to it is dispatched."""
+    """Where a trust wants its lifecycle events pushed, or a provider the decisions on its invoices.
+    `cursor` (a trust's): every matching lifecycle event up to it is dispatched."""
 
     __tablename__ = "webhook_subscription"
 
     id: str = Field(primary_key=True, max_length=36)
-    trust_ods: str = Field(max_length=12, index=True)
+    trust_ods: str = Field(max_length=12, index=True, description="the owner's ODS code: a trust's, or a provider's")
+    tenant_kind: str = Field(
+        default="trust", max_length=8, sa_column_kwargs={"server_default": "trust"}, description="trust or provider"
+    )
     url: str = Field(max_length=2000)
     format: str = Field(max_length=8, description="fhir or json")
     events: str | None = Field(default=None, description="comma-separated event kinds; blank: every event")
@@ -316,19 +320,28 @@ class WebhookSubscription(SQLModel, table=True):
 
 
 class WebhookDelivery(SQLModel, table=True):
-    """One lifecycle event owed to one subscription: queued, leased, delivered or dead (with the reason)."""
+    """One event owed to one subscription: queued, leased, delivered or dead (with the reason). A trust's
+    subscription is owed lifecycle events (`event_id`), a provider's invoice events (`invoice_event_id`); exactly
+    one of the two is set, and one subscription only ever has one kind."""
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+        UniqueConstraint("subscription_id", "invoice_event_id", name="uq_webhook_delivery_invoice_event"),
+        CheckConstraint("(event_id IS NULL) <> (invoice_event_id IS NULL)", name="ck_webhook_delivery_one_event"),
         Index("ix_webhook_delivery_claim", "state", "available_at"),
         Index("ix_webhook_delivery_order", "subscription_id", "prescription_id", "event_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     subscription_id: str = Field(foreign_key="webhook_subscription.id", max_length=36)
-    event_id: int = Field(foreign_key="lifecycle_event.id")
-    prescription_id: str = Field(max_length=36, description="events of one prescription are delivered in order")
+    event_id: int | None = Field(default=None, foreign_key="lifecycle_event.id", description="a trust's: the event")
+    invoice_event_id: int | None = Field(
+        default=None, foreign_key="invoice_event.id", description="a provider's: the invoice event"
+    )
+    prescription_id: str = Field(
+        max_length=36, description="events of one prescription (an invoice, for invoice events) go in order"
+    )
     state: str = Field(max_length=12, description="queued, leased, delivered, dead")
     available_at: datetime = Field(sa_column=_ts())
     lease_token: int = Field(default=0, description="fencing token; bumps on every lease")
@@ -452,4 +465,4 @@ Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[
 import gateway.store.supply_tables  # noqa: E402, F401  (issue 18: patient safety tables)
 from gateway.store import directory as _directory  # noqa: E402,F401  (organisation directory tables)
 from gateway.store import security_tables  # noqa: E402, F401 - issue 16: console sign-in pre-sessions
-from gateway.store.invoice_tables import Invoice, InvoiceLine, PriceEntry  # noqa: E402,F401  (issue 20: invoicing)
+from gateway.store.invoice_tables import Invoice, InvoiceEvent, InvoiceLine, PriceEntry  # noqa: E402,F401  (issue 20: invoicing)

@@ -1,4 +1,5 @@
-"""`hgw webhooks …`: trust webhook subscriptions from the command line (acting as the gateway itself). JSON out."""
+"""`hgw webhooks …`: trust and provider webhook subscriptions from the command line (acting as the gateway itself).
+JSON out."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from gateway.webhooks import subscriptions as service
 
 @click.group()
 def webhooks() -> None:
-    """Trust webhooks: signed lifecycle events pushed to each trust's URL."""
+    """Webhooks: signed lifecycle events pushed to each trust's URL, invoice decisions to each provider's."""
 
 
 @webhooks.command("add")
-@click.option("--trust", "trust_ods", required=True, help="The trust's ODS code: whose events are sent.")
+@click.option("--trust", "trust_ods", help="The trust's ODS code: whose lifecycle events are sent.")
+@click.option("--provider", "provider_ods", help="Or a provider's ODS code: the decisions on its invoices are sent.")
 @click.option("--url", required=True, help="Where to POST them (https; http to loopback in demo and test mode).")
 @click.option("--format", "fmt", type=click.Choice(payload.FORMATS), required=True)
 @click.option("--event", "events", multiple=True, help="Only this event kind (repeatable); default: every event.")
@@ -32,7 +34,8 @@ def webhooks() -> None:
 @click.pass_context
 def webhooks_add(
     ctx: click.Context,
-    trust_ods: str,
+    trust_ods: str | None,
+    provider_ods: str | None,
     url: str,
     fmt: str,
     events: tuple[str, ...],
@@ -42,9 +45,11 @@ def webhooks_add(
     base: float | None,
     cap: float | None,
 ) -> None:
-    """Subscribe URL to a trust's lifecycle events; prints the subscription (its id) as one JSON object."""
+    """Subscribe URL to a trust's lifecycle events (--trust) or a provider's invoice decisions (--provider);
+    prints the subscription (its id) as one JSON object."""
     change = service.SubscriptionChange(
-        url=url, format=fmt, events=list(events) or None, active=not inactive, trust_ods=trust_ods
+        url=url, format=fmt, events=list(events) or None, active=not inactive, trust_ods=trust_ods,
+        provider_ods=provider_ods,
     )
 
     async def work(gw: Gateway) -> dict[str, Any]:
@@ -59,12 +64,13 @@ def webhooks_add(
 
 @webhooks.command("list")
 @click.option("--trust", "trust_ods", help="Only this trust's.")
+@click.option("--provider", "provider_ods", help="Only this provider's.")
 @click.pass_context
-def webhooks_list(ctx: click.Context, trust_ods: str | None) -> None:
-    """Every subscription (or one trust's)."""
+def webhooks_list(ctx: click.Context, trust_ods: str | None, provider_ods: str | None) -> None:
+    """Every subscription (or one trust's, or one provider's)."""
 
     async def work(gw: Gateway) -> list[dict[str, Any]]:
-        subs = await service.list_subscriptions(gw, audit.SYSTEM, trust_ods=trust_ods)
+        subs = await service.list_subscriptions(gw, audit.SYSTEM, trust_ods=trust_ods, provider_ods=provider_ods)
         return [service.subscription_json(s, gw) for s in subs]
 
     out.emit(out.run(ctx, work))

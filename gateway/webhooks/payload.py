@@ -42,10 +42,21 @@ def render(event: StatusEvent, fmt: str, *, source: str, destination: str) -> by
     return dumps_bundle(status_bundle(event, source=source, destination=destination))
 
 
-def ping_body(fmt: str, *, trust_ods: str, test_id: str, now: datetime, source: str, destination: str) -> bytes:
-    """A `webhook-test` request, so a trust can check its receiver and signature check before real events come."""
+def ping_body(
+    fmt: str,
+    *,
+    trust_ods: str,
+    test_id: str,
+    now: datetime,
+    source: str,
+    destination: str,
+    owner_field: str = "trust_ods",
+) -> bytes:
+    """A `webhook-test` request, so a trust (or a provider) can check its receiver and signature check before real
+    events come. `trust_ods` is the subscription owner's ODS code, named in the JSON as `owner_field`
+    (`provider_ods` for a provider's subscription)."""
     if fmt == "json":
-        return _dumps({"event_id": test_id, "at": now.isoformat(), "trust_ods": trust_ods, "kind": TEST_EVENT_KIND})
+        return _dumps({"event_id": test_id, "at": now.isoformat(), owner_field: trust_ods, "kind": TEST_EVENT_KIND})
     header_id = _uuid(f"test-{test_id}")
     header = _header(header_id, trust_ods, source, destination, focus=None)
     return dumps_bundle(_bundle(_uuid(f"bundle-{test_id}"), test_id, now, [(header_id, header)]))

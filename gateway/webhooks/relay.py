@@ -1,5 +1,8 @@
 """The webhook relay: owe each trust's new lifecycle events to its subscriptions, then POST them, signed, in order.
 
+A provider's subscriptions are owed invoice events (`invoice_events`) when they are recorded, not by dispatch;
+claiming and delivering them is the same as for a trust's (their body and event id are the invoice event's).
+
 One round (`WebhookRelay.run_once`):
 
 1. **Dispatch.** For every active subscription (locked, so two workers never dispatch to one at once), insert a
@@ -40,7 +43,7 @@ from gateway.services.status_feed import SCAN, SETTLE, settled_horizon, status_e
 from gateway.store import repository
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
-from gateway.webhooks import payload
+from gateway.webhooks import invoice_events, payload
 from gateway.webhooks.signature import signed_headers
 from gateway.webhooks.transport import post_event
 
@@ -72,9 +75,12 @@ class WebhookJob:
     delivery_id: int
     subscription_id: str
     trust_ods: str
+    """The subscription owner's ODS code (a provider's when `tenant_kind` is provider)."""
+    tenant_kind: str
     url: str
     format: str
     event_id: int
+    """The lifecycle event's id (a trust's), or the invoice event's (a provider's)."""
     lease_token: int
     attempt: int
     queued_at: datetime
@@ -209,7 +215,7 @@ class WebhookRelay:
                         continue
                     rows = await store.claim_deliveries(
                         session, subscription_id=sub.id, now=now, lease_until=now + self.config.lease,
-                        limit=allowed, skip_locked=not self.gw.is_sqlite,
+                        limit=allowed, skip_locked=not self.gw.is_sqlite, invoices=sub.tenant_kind == store.PROVIDER,
                     )
                     policy = subscription_policy(sub, self.config.default_policy)
                     jobs.extend(_job(sub, row, policy) for row in rows)
@@ -241,6 +247,12 @@ class WebhookRelay:
         return await self._finish(job, answer, None)
 
     async def _body(self, job: WebhookJob) -> bytes | None:
+        if job.tenant_kind == store.PROVIDER:
+            async with self.gw.sessions() as session:
+                found = await store.invoice_event(session, job.event_id)
+            if found is None or found.provider_ods != job.trust_ods:
+                return None
+            return invoice_events.render(found, base_url=self.gw.settings.public_base_url)
         async with self.gw.sessions() as session:
             rows = await repository.trust_events(
                 session, trust_ods=job.trust_ods, after=job.event_id - 1, upto=job.event_id, limit=1
@@ -251,7 +263,7 @@ class WebhookRelay:
         return payload.render(event, job.format, source=self.gw.settings.public_base_url, destination=job.url)
 
     def _headers(self, job: WebhookJob, body: bytes) -> dict[str, str]:
-        event_id = str(job.event_id)
+        event_id = invoice_events.wire_id(job.event_id) if job.tenant_kind == store.PROVIDER else str(job.event_id)
         return webhook_headers(
             self.gw, job.subscription_id, job.format, body, event_id, self.gw.clock(),
             extra={"Idempotency-Key": event_id, "X-HGW-Attempt": str(job.attempt)},
@@ -303,9 +315,10 @@ def _job(sub: WebhookSubscription, row: WebhookDelivery, policy: RetryPolicy) ->
         delivery_id=row.id or 0,
         subscription_id=sub.id,
         trust_ods=sub.trust_ods,
+        tenant_kind=sub.tenant_kind,
         url=sub.url,
         format=sub.format,
-        event_id=row.event_id,
+        event_id=row.event_id if row.event_id is not None else row.invoice_event_id or 0,
         lease_token=row.lease_token,
         attempt=row.attempts,
         queued_at=row.queued_at,

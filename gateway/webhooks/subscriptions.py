@@ -1,8 +1,10 @@
-"""Managing webhook subscriptions: a trust manages its own, operators (and the local `hgw` command) any trust's.
+"""Managing webhook subscriptions: a trust or a provider manages its own, operators (and the local `hgw` command) any.
 
-A trust's subscription is found only by that trust: another trust asking for it is told it does not exist, exactly
-as for a missing one. A URL must be https, except that demo and test mode allow http to a loopback address (a
-receiver on the same machine). A new subscription is owed the events recorded after it was made.
+A trust subscribes to its lifecycle events; a provider to the decisions trusts record on its invoices
+(`invoice-decided`, gateway/webhooks/invoice_events.py), sent as JSON. A subscription is found only by its owner:
+another trust or provider asking for it is told it does not exist, exactly as for a missing one. A URL must be
+https, except that demo and test mode allow http to a loopback address (a receiver on the same machine). A new
+subscription is owed the events recorded after it was made.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gateway.security.principal import Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
-from gateway.webhooks import payload
+from gateway.webhooks import invoice_events, payload
 from gateway.webhooks.relay import WebhookConfig, event_kinds, subscription_policy, webhook_headers
 from gateway.webhooks.transport import post_event
 
@@ -36,9 +38,10 @@ MAX_URL = 2000
 DELIVERY_STATES = ("queued", "leased", "delivered", "dead")
 _KIND = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _ODS = re.compile(r"[A-Z0-9]{3,12}")
-_MANAGE = ("prescriptions:write", "operations")
-_READ = ("prescriptions:read", "operations")
-_FIELDS = {"url", "format", "events", "active", "trust_ods"}
+_MANAGE = ("prescriptions:write", "operations", "orders:update")
+_READ = ("prescriptions:read", "operations", "orders:update")
+_FIELDS = {"url", "format", "events", "active", "trust_ods", "provider_ods"}
+TRUST, PROVIDER = store.TRUST, store.PROVIDER
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class SubscriptionChange:
     clear_events: bool = False
     active: bool | None = None
     trust_ods: str | None = None
+    provider_ods: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,8 @@ def subscription_json(sub: WebhookSubscription, gw: Gateway) -> dict[str, Any]:
     policy = subscription_policy(sub, WebhookConfig().default_policy)
     return {
         "id": sub.id,
-        "trust_ods": sub.trust_ods,
+        ("provider_ods" if sub.tenant_kind == PROVIDER else "trust_ods"): sub.trust_ods,
+        "tenant_kind": sub.tenant_kind,
         "url": sub.url,
         "format": sub.format,
         "events": event_kinds(sub),
@@ -94,9 +99,14 @@ def subscription_json(sub: WebhookSubscription, gw: Gateway) -> dict[str, Any]:
 
 
 def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
+    """One event owed to a subscription; an invoice event (a provider's) by its wire id and its invoice."""
+    if row.invoice_event_id is not None:
+        which: dict[str, Any] = {"event_id": invoice_events.wire_id(row.invoice_event_id),
+                                 "invoice_id": row.prescription_id}
+    else:
+        which = {"event_id": row.event_id, "prescription_id": row.prescription_id}
     return {
-        "event_id": row.event_id,
-        "prescription_id": row.prescription_id,
+        **which,
         "state": row.state,
         "attempts": row.attempts,
         "queued_at": row.queued_at.isoformat(),
@@ -123,6 +133,7 @@ def parse_change(raw: bytes, *, creating: bool) -> SubscriptionChange:
     fmt = body.get("format")
     active = body.get("active")
     trust_ods = body.get("trust_ods")
+    provider_ods = body.get("provider_ods")
     if url is not None and not isinstance(url, str):
         raise _invalid("INVALID_WEBHOOK_URL", "url", "url must be a string", str(url), "an https URL")
     if fmt is not None and not isinstance(fmt, str):
@@ -131,13 +142,16 @@ def parse_change(raw: bytes, *, creating: bool) -> SubscriptionChange:
         raise _invalid("INVALID_VALUE", "active", "active must be true or false", str(active), "true or false")
     if trust_ods is not None and not isinstance(trust_ods, str):
         raise _invalid("INVALID_VALUE", "trust_ods", "trust_ods must be a string", str(trust_ods), "an ODS code")
+    if provider_ods is not None and not isinstance(provider_ods, str):
+        raise _invalid("INVALID_VALUE", "provider_ods", "provider_ods must be a string", str(provider_ods),
+                       "an ODS code")
     events = body.get("events")
     if events is not None and (not isinstance(events, list) or not all(isinstance(e, str) for e in events)):
         raise _invalid("INVALID_VALUE", "events", "events must be a list of event kinds", str(events)[:80],
                        'e.g. ["delivery-delivered", "cancelled"], or null for every event')
     return SubscriptionChange(
         url=url, format=fmt, events=events, clear_events="events" in body and events is None,
-        active=active, trust_ods=trust_ods,
+        active=active, trust_ods=trust_ods, provider_ods=provider_ods,
     )
 
 
@@ -151,37 +165,46 @@ async def add_subscription(
     backoff_base_seconds: float | None = None,
     backoff_cap_seconds: float | None = None,
 ) -> WebhookSubscription:
-    """A new subscription for the actor's trust (a trust) or the trust named (an operator, the CLI)."""
+    """A new subscription for the actor's own trust or provider, or the one named (an operator, the CLI)."""
     _may_manage(actor)
-    trust_ods = _tenant(actor, change.trust_ods)
+    kind, owner = _tenant(actor, change)
     url = await check_destination(gw, change.url or "")
-    fmt = check_format(change.format or "")
-    kinds = check_events(change.events)
+    fmt = check_format(change.format or "", kind)
+    kinds = check_events(change.events, kind)
     now = gw.clock()
     sub = WebhookSubscription(
-        id=str(uuid.uuid4()), trust_ods=trust_ods, url=url, format=fmt, events=",".join(kinds) if kinds else None,
+        id=str(uuid.uuid4()), trust_ods=owner, tenant_kind=kind, url=url, format=fmt,
+        events=",".join(kinds) if kinds else None,
         active=True if change.active is None else change.active, created_at=now, updated_at=now,
         max_attempts=max_attempts, max_age_seconds=max_age_seconds,
         backoff_base_seconds=backoff_base_seconds, backoff_cap_seconds=backoff_cap_seconds,
     )
     _check_policy(sub)
     async with gw.sessions() as session, session.begin():
-        sub.cursor = await store.last_event_id(session)
+        if kind == TRUST:
+            sub.cursor = await store.last_event_id(session)
         session.add(sub)
         await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
-                           {"change": "webhook-add", "trust": trust_ods})
+                           {"change": "webhook-add", kind: owner})
     return sub
 
 
 async def list_subscriptions(
-    gw: Gateway, actor: audit.Actor, *, trust_ods: str | None = None
+    gw: Gateway, actor: audit.Actor, *, trust_ods: str | None = None, provider_ods: str | None = None
 ) -> list[WebhookSubscription]:
-    """A trust's own subscriptions; for operators every trust's, or the one trust asked for."""
+    """A trust's or a provider's own subscriptions; for operators every one, or the one trust's or provider's
+    asked for."""
     _may_read(actor)
-    if isinstance(actor, Principal) and actor.role is Role.TRUST:
-        trust_ods = actor.ods
+    kind: str | None = None
+    owner: str | None = None
+    if isinstance(actor, Principal) and actor.role in (Role.TRUST, Role.PROVIDER):
+        kind, owner = (TRUST if actor.role is Role.TRUST else PROVIDER), actor.ods
+    elif trust_ods:
+        kind, owner = TRUST, trust_ods.strip().upper()
+    elif provider_ods:
+        kind, owner = PROVIDER, provider_ods.strip().upper()
     async with gw.sessions() as session:
-        return await store.subscriptions(session, trust_ods=trust_ods.upper() if trust_ods else None)
+        return await store.subscriptions(session, trust_ods=owner, tenant_kind=kind)
 
 
 async def get_subscription(gw: Gateway, actor: audit.Actor, subscription_id: str) -> WebhookSubscription:
@@ -195,13 +218,17 @@ async def update_subscription(
 ) -> WebhookSubscription:
     """Change url, format, events or active; what is not given stays."""
     _may_manage(actor)
-    if change.trust_ods is not None:
-        raise _invalid("READ_ONLY", "trust_ods", "a subscription cannot move to another trust", change.trust_ods, None)
+    for field, named in (("trust_ods", change.trust_ods), ("provider_ods", change.provider_ods)):
+        if named is not None:
+            raise _invalid("READ_ONLY", field, "a subscription cannot move to another owner", named[:20], None)
     url = await check_destination(gw, change.url) if change.url is not None else None
-    fmt = check_format(change.format) if change.format is not None else None
-    kinds = check_events(change.events) if change.events is not None else None
+    now = gw.clock()
     async with gw.sessions() as session, session.begin():
         sub = await _visible(session, actor, subscription_id)
+        fmt = check_format(change.format, sub.tenant_kind) if change.format is not None else None
+        kinds = check_events(change.events, sub.tenant_kind) if change.events is not None else None
+        if change.active and not sub.active:
+            await store.restart_waiting(session, sub.id, now)  # paused, not aged: waiting events start afresh
         if url is not None:
             sub.url = url
         if fmt is not None:
@@ -210,10 +237,10 @@ async def update_subscription(
             sub.events = ",".join(kinds) if kinds else None
         if change.active is not None:
             sub.active = change.active
-        sub.updated_at = gw.clock()
+        sub.updated_at = now
         session.add(sub)
         await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
-                           {"change": "webhook-update", "trust": sub.trust_ods})
+                           {"change": "webhook-update", sub.tenant_kind: sub.trust_ods})
     return sub
 
 
@@ -224,7 +251,7 @@ async def remove_subscription(gw: Gateway, actor: audit.Actor, subscription_id: 
         sub = await _visible(session, actor, subscription_id)
         await store.remove_subscription(session, sub.id)
         await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
-                           {"change": "webhook-remove", "trust": sub.trust_ods})
+                           {"change": "webhook-remove", sub.tenant_kind: sub.trust_ods})
 
 
 async def list_deliveries(
@@ -260,7 +287,7 @@ async def send_test(gw: Gateway, actor: audit.Actor, subscription_id: str, *, ti
     test_id = f"test-{uuid.uuid4()}"
     body = payload.ping_body(
         sub.format, trust_ods=sub.trust_ods, test_id=test_id, now=now,
-        source=gw.settings.public_base_url, destination=sub.url,
+        source=gw.settings.public_base_url, destination=sub.url, owner_field=f"{sub.tenant_kind}_ods",
     )
     headers = webhook_headers(gw, sub.id, sub.format, body, test_id, now)
     async with httpx.AsyncClient(transport=gw.http_transport, follow_redirects=False) as client:
@@ -308,20 +335,29 @@ def check_url(url: str, *, mode: str) -> str:
     raise _invalid("INVALID_WEBHOOK_URL", "url", why, url[:200], expected)
 
 
-def check_format(fmt: str) -> str:
-    if fmt not in payload.FORMATS:
-        raise _invalid("INVALID_VALUE", "format", "unknown webhook format", fmt[:20], " or ".join(payload.FORMATS))
+def check_format(fmt: str, tenant_kind: str = TRUST) -> str:
+    """The format if a `tenant_kind` (trust or provider) subscription may take it: a provider's events are JSON."""
+    formats = invoice_events.PROVIDER_FORMATS if tenant_kind == PROVIDER else payload.FORMATS
+    if fmt not in formats:
+        why = "unknown webhook format" if fmt not in payload.FORMATS else "a provider's webhook events are sent as json"
+        raise _invalid("INVALID_VALUE", "format", why, fmt[:20], " or ".join(formats))
     return fmt
 
 
-def check_events(events: list[str] | None) -> list[str] | None:
-    """The event kinds, deduplicated in order; None or [] means every event."""
+def check_events(events: list[str] | None, tenant_kind: str = TRUST) -> list[str] | None:
+    """The event kinds, deduplicated in order; None or [] means every event (of a provider's: every invoice event)."""
     if not events:
         return None
     for n, kind in enumerate(events):
         if _KIND.fullmatch(kind) is None:
             raise _invalid("INVALID_VALUE", f"events[{n}]", "not an event kind", kind[:40],
                            "a lower-case event kind as in the status feed, e.g. delivery-delivered")
+        if tenant_kind == PROVIDER and kind not in invoice_events.PROVIDER_EVENT_KINDS:
+            raise _invalid("INVALID_VALUE", f"events[{n}]", "not an event a provider is sent", kind[:40],
+                           " or ".join(invoice_events.PROVIDER_EVENT_KINDS))
+        if tenant_kind == TRUST and kind in invoice_events.PROVIDER_EVENT_KINDS:
+            raise _invalid("INVALID_VALUE", f"events[{n}]", "an event sent to providers, not to trusts", kind[:40],
+                           "a lifecycle event kind as in the status feed, e.g. delivery-delivered")
     return list(dict.fromkeys(events))
 
 
@@ -344,34 +380,50 @@ def _loopback(host: str) -> bool:
 
 def _may_manage(actor: audit.Actor) -> None:
     if isinstance(actor, Principal):
-        require_role(actor, Role.TRUST, Role.OPERATOR, scopes=_MANAGE)
+        require_role(actor, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=_MANAGE)
 
 
 def _may_read(actor: audit.Actor) -> None:
     if isinstance(actor, Principal):
-        require_role(actor, Role.TRUST, Role.OPERATOR, scopes=_READ)
+        require_role(actor, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=_READ)
 
 
-def _tenant(actor: audit.Actor, named: str | None) -> str:
-    """Whose subscription this is: a trust's own (it may name only itself), or the trust an operator names."""
-    if isinstance(actor, Principal) and actor.role is Role.TRUST:
-        if named is not None and named.strip().upper() != actor.ods:
-            raise ForbiddenError(f"trust_ods names {named[:12]}, but this client acts for {actor.ods}")
-        return actor.ods
-    if not named:
-        why = "an operator must name the trust the webhook is for"
-        raise _invalid("REQUIRED", "trust_ods", why, None, "an ODS code")
-    ods = named.strip().upper()
+def _tenant(actor: audit.Actor, change: SubscriptionChange) -> tuple[str, str]:
+    """Whose subscription this is, as (trust or provider, ODS code): a trust's or a provider's own (it may name
+    only itself), or the trust or provider an operator names."""
+    named = {TRUST: change.trust_ods, PROVIDER: change.provider_ods}
+    if isinstance(actor, Principal) and actor.role in (Role.TRUST, Role.PROVIDER):
+        kind = TRUST if actor.role is Role.TRUST else PROVIDER
+        for other, ods in named.items():
+            if ods is not None and (other != kind or ods.strip().upper() != actor.ods):
+                raise ForbiddenError(f"{other}_ods names {ods[:12]}, but this client acts for {kind} {actor.ods}")
+        return kind, actor.ods
+    given = [(kind, ods) for kind, ods in named.items() if ods]
+    if len(given) != 1:
+        why = "an operator must name the trust or the provider the webhook is for" if not given else (
+            "name either trust_ods or provider_ods, not both"
+        )
+        raise _invalid("REQUIRED", "trust_ods", why, None, "an ODS code in trust_ods or provider_ods")
+    kind, raw = given[0]
+    ods = raw.strip().upper()
     if _ODS.fullmatch(ods) is None:
-        raise _invalid("INVALID_VALUE", "trust_ods", "not an ODS code", named[:20], "3 to 12 letters and digits")
-    return ods
+        raise _invalid("INVALID_VALUE", f"{kind}_ods", "not an ODS code", raw[:20], "3 to 12 letters and digits")
+    return kind, ods
 
 
 async def _visible(session: AsyncSession, actor: audit.Actor, subscription_id: str) -> WebhookSubscription:
+    """The subscription if the actor may see it: a trust or provider only its own; else NotFoundError."""
     sub: WebhookSubscription | None = await session.get(WebhookSubscription, subscription_id)
-    if sub is None or (isinstance(actor, Principal) and actor.role is Role.TRUST and sub.trust_ods != actor.ods):
+    if sub is None or (isinstance(actor, Principal) and not _owns(actor, sub)):
         raise NotFoundError(f"webhook subscription {subscription_id[:40]} not found")
     return sub
+
+
+def _owns(actor: Principal, sub: WebhookSubscription) -> bool:
+    if actor.role is Role.OPERATOR:
+        return True
+    kind = {Role.TRUST: TRUST, Role.PROVIDER: PROVIDER}.get(actor.role)
+    return sub.tenant_kind == kind and sub.trust_ods == actor.ods
 
 
 def _invalid(code: str, where: str, message: str, value: str | None, expected: str | None) -> InputError:

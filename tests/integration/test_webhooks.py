@@ -65,14 +65,18 @@ async def test_each_trust_manages_only_its_own_webhooks(as_party: Callable[[str]
     assert (r.status_code, _issue(r)) == (400, ("INVALID_JSON", "body"))
     assert [h["id"] for h in (await trust.get(HOOKS)).json()["webhooks"]] == [made["id"]]  # nothing else was made
 
-    # Another trust neither sees nor touches it; a provider may not subscribe at all.
-    assert (await other.get(HOOKS)).json() == {"webhooks": []}
-    assert (await other.get(hook)).status_code == 404
-    assert (await other.patch(hook, json={"active": False})).status_code == 404
-    assert (await other.delete(hook)).status_code == 404
-    assert (await other.post(f"{hook}/test")).status_code == 404
-    assert (await other.get(f"{hook}/deliveries")).status_code == 404
-    assert (await provider.post(HOOKS, json={"url": "https://t.example/h", "format": "json"})).status_code == 403
+    # Another trust, or a provider, neither sees nor touches it (a provider's own subscriptions are its invoice
+    # events': tests/integration/test_invoice_webhooks.py).
+    for outsider in (other, provider):
+        assert (await outsider.get(HOOKS)).json() == {"webhooks": []}
+        assert (await outsider.get(hook)).status_code == 404
+        assert (await outsider.patch(hook, json={"active": False})).status_code == 404
+        assert (await outsider.delete(hook)).status_code == 404
+        assert (await outsider.post(f"{hook}/test")).status_code == 404
+        assert (await outsider.get(f"{hook}/deliveries")).status_code == 404
+        assert (await outsider.post(f"{hook}/replay")).status_code == 404
+    r = await provider.post(HOOKS, json={"url": "https://t.example/h", "format": "json", "trust_ods": "RBA"})
+    assert r.status_code == 403  # a provider cannot subscribe to a trust's events
     assert (await trust.get(hook)).json()["active"] is True
 
     # Operators manage any trust's, naming it.

@@ -1,4 +1,4 @@
-"""Webhook subscriptions over JSON: a trust manages its own, an operator any trust's (naming it)."""
+"""Webhook subscriptions over JSON: a trust or a provider manages its own, an operator any (naming whose)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from gateway.api.idempotency import Idempotency
 from gateway.services.context import Gateway
 from gateway.webhooks import subscriptions as service
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["trust"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["trust", "provider"])
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
-@router.post("", status_code=201, summary="Subscribe a URL to the trust's status events")
+@router.post(
+    "", status_code=201,
+    summary="Subscribe a URL to the trust's status events, or to the provider's invoice decisions",
+)
 async def add_webhook(
     body: Annotated[bytes, Depends(read_body)], gw: GatewayDep, principal: CurrentPrincipal, idem: Idempotency
 ) -> Response:
@@ -29,13 +32,14 @@ async def add_webhook(
     return await idem.run(answer)  # a retried subscribe with the same key does not subscribe twice
 
 
-@router.get("", summary="The trust's webhook subscriptions (an operator: every trust's, or ?trust=)")
+@router.get("", summary="The caller's own webhook subscriptions (an operator: every one, or ?trust= or ?provider=)")
 async def list_webhooks(
     gw: GatewayDep,
     principal: CurrentPrincipal,
     trust: Annotated[str | None, Query(max_length=12, description="operators: one trust's ODS code")] = None,
+    provider: Annotated[str | None, Query(max_length=12, description="operators: one provider's ODS code")] = None,
 ) -> dict[str, Any]:
-    subs = await service.list_subscriptions(gw, principal, trust_ods=trust)
+    subs = await service.list_subscriptions(gw, principal, trust_ods=trust, provider_ods=provider)
     return {"webhooks": [service.subscription_json(s, gw) for s in subs]}
 
 
