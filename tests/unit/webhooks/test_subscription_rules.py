@@ -58,6 +58,20 @@ def test_formats_and_event_kinds() -> None:
     assert caught.value.issues[0].location.path == "events[1]"
 
 
+def test_a_providers_formats_and_event_kinds() -> None:
+    assert check_format("json", "provider") == "json"
+    with pytest.raises(InputError) as caught:
+        check_format("fhir", "provider")
+    assert "sent as json" in caught.value.issues[0].message and caught.value.issues[0].expected == "json"
+    assert check_events(None, "provider") is None
+    assert check_events(["invoice-decided", "invoice-decided"], "provider") == ["invoice-decided"]
+    for kinds, who, where in ((["invoice-decided", "cancelled"], "provider", "events[1]"),
+                              (["cancelled", "invoice-decided"], "trust", "events[1]")):
+        with pytest.raises(InputError) as caught:
+            check_events(kinds, who)
+        assert (caught.value.issues[0].code, caught.value.issues[0].location.path) == ("INVALID_VALUE", where)
+
+
 @pytest.mark.parametrize(
     ("body", "code", "where"),
     [
@@ -69,6 +83,7 @@ def test_formats_and_event_kinds() -> None:
         (b'{"url": "https://x.example", "format": "json", "active": "yes"}', "INVALID_VALUE", "active"),
         (b'{"url": "https://x.example", "format": "json", "events": "cancelled"}', "INVALID_VALUE", "events"),
         (b'{"url": "https://x.example", "format": "json", "secret": "s"}', "UNKNOWN_FIELD", "secret"),
+        (b'{"url": "https://x.example", "format": "json", "provider_ods": 7}', "INVALID_VALUE", "provider_ods"),
     ],
 )
 def test_bad_request_bodies_are_located(body: bytes, code: str, where: str) -> None:
