@@ -48,6 +48,7 @@ class CpuBudget:
 
     seconds: float
     spent: float = 0.0
+    settled: bool = False  # the request's work is stored: what is left (its answer) is never refused
 
 
 _budget: ContextVar[CpuBudget | None] = ContextVar("hgw_cpu_budget", default=None)
@@ -65,10 +66,19 @@ def request_budget(seconds: float) -> Iterator[CpuBudget]:
         _budget.reset(token)
 
 
+def settle() -> None:
+    """The current request's work is committed: from now on its budget refuses nothing, so the answer describing
+    what was stored (a report, an ACK) is always given, never a 422 saying nothing was stored."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.settled = True
+
+
 def checkpoint() -> None:
-    """Raise BudgetExceededError when the current request's work has spent its budget (no-op without one)."""
+    """Raise BudgetExceededError when the current request's work has spent its budget (no-op without one, or
+    once the request's work is settled)."""
     budget, started = _budget.get(), _started.get()
-    if budget is None or started is None:
+    if budget is None or started is None or budget.settled:
         return
     if budget.spent + time.thread_time() - started > budget.seconds:
         raise BudgetExceededError(budget.seconds)

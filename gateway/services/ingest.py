@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from adapters import ParsedPrescription, ParseResult, adapter_for
 from adapters.fhir import eps_ids
 from gateway import audit
-from gateway.budget import offload
+from gateway.budget import offload, settle
 from gateway.domain.model import Action
 from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds
@@ -77,6 +77,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     if not result.file_rejected:
         prebuilt = await offload(_eps_bundles, gw, payload, result, now) if result.format == "fhir" else {}
         outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
+    settle()  # every outcome is decided (and stored): the summary and the answer must follow, whatever they cost
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from adapters.jac import render_export
 from gateway.domain.identifiers import is_valid_nhs_number
@@ -18,11 +21,12 @@ ERROR_KEYS = {"location", "field", "value", "expected", "message", "code"}
 OUTCOME_KEYS = {"ref", "version", "action", "lines", "outcome", "errors", "warnings", "bundle"}
 
 
-def _configure_trust(cwd: Path) -> None:
-    """What the trust administers once (`hgw organisations add|contact`) in the data directory `hgw ingest` reads:
-    without it every prescription is refused, saying what to configure."""
-    if (cwd / "data").exists():
-        return
+@pytest.fixture(scope="module")
+def configured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding what the trust administers once (`hgw organisations add|contact`), made by the
+    commands themselves: without it every prescription is refused, saying what to configure. Made once per module
+    (each step starts a Python process) and copied into each test's working directory."""
+    cwd = tmp_path_factory.mktemp("configured")
     steps = (
         ("db", "upgrade"),
         ("organisations", "add", "--ods", "RBA", "--name", "TAUNTON AND SOMERSET NHS FOUNDATION TRUST",
@@ -35,6 +39,23 @@ def _configure_trust(cwd: Path) -> None:
     for step in steps:
         done = hgw(*step, cwd=cwd, timeout=60)
         assert done.returncode == 0, done.stderr
+    return cwd / "data"
+
+
+@pytest.fixture(autouse=True)
+def _configured_template(configured: Path) -> Iterator[None]:
+    _TEMPLATE.append(configured)
+    yield
+    _TEMPLATE.clear()
+
+
+_TEMPLATE: list[Path] = []
+
+
+def _configure_trust(cwd: Path) -> None:
+    """The configured data directory, copied into `cwd` unless the test made its own."""
+    if not (cwd / "data").exists():
+        shutil.copytree(_TEMPLATE[0], cwd / "data")
 
 
 def ingest(file: Path, *extra: str) -> tuple[int, dict[str, Any]]:

@@ -29,6 +29,7 @@ from gateway.logs import JsonFormatter
 from gateway.security.client_auth import ClientKey, token_request
 from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.provider_messages import passed_orders, release_request
 from tests.conftest import serve
@@ -306,15 +307,16 @@ async def test_healthz_stays_up_while_the_heaviest_requests_run(parties: Parties
 
 
 async def test_a_request_over_its_cpu_budget_is_refused_and_stores_no_prescription(settings: Settings) -> None:
-    tight = settings.model_copy(update={"request_cpu_seconds": 0.05})
+    tight = settings.model_copy(update={"request_cpu_seconds": 0.01})
     gw = build_gateway(tight)
     try:
         key = await register_party(gw, "trust", "RBA")
+        await configure_sample_directory(gw)  # else every prescription is refused unconfigured, well within budget
         async with serve(gw) as base, party_client(base, key, timeout=CASE_BOUND) as trust:
-            async with watched(base, "cpu_budget_0_05s"):
+            async with watched(base, "cpu_budget_0_01s"):
                 r = answered(
                     await trust.post(
-                        "/api/v1/exports", content=export(300, seed=5), headers={"Content-Type": "text/csv"}
+                        "/api/v1/exports", content=export(1000, seed=5), headers={"Content-Type": "text/csv"}
                     ),
                     422,
                 )

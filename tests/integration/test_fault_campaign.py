@@ -41,6 +41,7 @@ def _assert_nothing_lost(report: CampaignReport, prescriptions: int, faults: set
     assert report.interrupted_attempts > 0, summary  # kills landed between a claim and its commit
 
 
+@pytest.mark.exclusive  # restarts PostgreSQL: runs alone, after the parallel run (scripts/test)
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_postgresql_survives_200_sigkills_and_a_restart(database_url: str, tmp_path: Path) -> None:
     config = CampaignConfig(

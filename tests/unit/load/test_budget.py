@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gateway.api.errors import error_status
-from gateway.budget import BUDGET_EXCEEDED, BudgetExceededError, checkpoint, offload, request_budget
+from gateway.budget import BUDGET_EXCEEDED, BudgetExceededError, checkpoint, offload, request_budget, settle
 
 
 def spin(seconds: float) -> int:
@@ -51,3 +51,14 @@ async def test_without_a_request_budget_checkpoints_do_nothing() -> None:
     checkpoint()
     assert await offload(spin, 0.01) > 0
     assert await asyncio.to_thread(spin, 0.01) > 0
+
+
+async def test_once_settled_a_spent_budget_refuses_nothing_more() -> None:
+    """After the request's work is committed, its answer is rendered whatever the budget says: a 422 then would
+    claim nothing was stored when it was."""
+    with request_budget(0.01) as budget:
+        with pytest.raises(BudgetExceededError):
+            await offload(spin, 0.05)
+        settle()
+        assert await offload(spin, 0.02) > 0
+    assert budget.settled and budget.spent > 0.01
