@@ -58,6 +58,12 @@ EVENT_WORDS: Final = {
     "late-dose": "Late dose reported",
 }
 
+# Events whose detail is about the gateway's own workings (ids of files, leases, routing rules, retries): shown to
+# the gateway's operators only; a trust's or a provider's staff see what happened, in the words above.
+OPERATIONS_DETAIL: Final = frozenset(
+    {"received", "queued", "released", "replayed", "dead-letter-dismissed", "provider-transient-error"}
+)
+
 
 def event_words(kind: str) -> str:
     """An event kind in plain words; one not listed, with its dashes as spaces."""
@@ -86,7 +92,15 @@ async def prescriptions_page(request: Request, gw: Gw) -> Response:
 async def prescription_page(request: Request, gw: Gw, short_form_id: str) -> Response:
     async def handler(s: ConsoleSession) -> Response:
         view = await prescription_detail(gw, s.actor, short_form_id)
-        timeline = [{**e, "words": event_words(e["kind"])} for e in view["timeline"]]
+        operations = s.actor.organisation_ods is None
+        timeline = [
+            {
+                **e,
+                "words": event_words(e["kind"]),
+                "detail": e["detail"] if operations or e["kind"] not in OPERATIONS_DETAIL else None,
+            }
+            for e in view["timeline"]
+        ]
         statuses = lifecycle.PRESCRIPTION_STATUS
         values = {"p": view, "timeline": timeline, "statuses": statuses}
         return templates.TemplateResponse(request, "prescription.html", _context(request, s, **values))

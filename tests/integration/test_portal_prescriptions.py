@@ -171,8 +171,10 @@ async def test_a_prescription_and_its_timeline_exactly_where_the_api_shows_it(
             for words in ("Received from the trust", "Accepted by the provider", "Delivered", "Delivery on its way"):
                 assert words in page
             assert _spaced(502) in page and "With Dispenser" in page and "VNCEL" in page
+            assert "lease " not in page and "prescription-order for" not in page  # the gateway's workings: not theirs
             other = await b.get(f"/console/prescriptions/{rx['rhm-vncel']}")
             assert other.status_code == 404 and _spaced(503) not in other.text
         async with httpx.AsyncClient(base_url=url, cookies={"hgw_session": tokens["ops"]}) as b:
             page = (await b.get(f"/console/prescriptions/{rx['rhm-vncel']}")).text
             assert "•••" in page and _spaced(503) not in page and "/console/messages/" in page
+            assert "prescription-order for VNCEL" in page  # the gateway's operators see its workings too
