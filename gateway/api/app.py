@@ -37,7 +37,7 @@ from gateway.api.routes import (
 )
 from gateway.api.routes.metrics import install_observability
 from gateway.audit.loop import start_audit_sequencer
-from gateway.console import invoice_page, kpi_page, not_found, risk_page
+from gateway.console import invoice_page, kpi_page, not_found, prescriptions_page, risk_page
 from gateway.console import routes as console
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
@@ -107,6 +107,7 @@ def create_app(gw: Gateway, *, dispose_on_shutdown: bool = False) -> FastAPI:
     app.include_router(adverse_events.kpi_router)  # counted per 1,000 patient-months (docs/kpis.md)
     app.include_router(kpi_page.router)  # and their console page, /console/kpis
     app.include_router(risk_page.router)  # the console's "At risk" page, /console/at-risk
+    app.include_router(prescriptions_page.router)  # every organisation's prescriptions and timelines (One portal)
     app.include_router(invoice_page.router)  # invoices and spend, /console/invoices (docs/invoicing.md)
     app.include_router(admin.router)  # operator API: providers, routing rules, held prescriptions (docs/delivery.md)
     app.include_router(directory.router)  # operator API: organisation directory, team contacts (issue 15)

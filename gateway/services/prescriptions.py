@@ -1,33 +1,91 @@
-"""The trust's view of one prescription: status, items, deliveries and the whole timeline."""
+"""The trust's view of one prescription: status, items, deliveries and the whole timeline.
+
+The same reading serves the API (`GET /api/v1/prescriptions/{id}`) and the console's prescription page: its
+trust, the provider it is routed to and the gateway's operators may read it; anyone else is answered exactly as if
+it did not exist. Every read is audited (`patient-data.read`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from gateway import audit, lifecycle
+from gateway.audit.actor import OperatorActor
 from gateway.errors import NotFoundError
+from gateway.security.operators import Permission, require_permission
 from gateway.security.principal import READ, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import repository
-from gateway.store.tables import LifecycleEvent
+from gateway.store.tables import Delivery, LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
+
+Reader = Principal | OperatorActor
 
 
-async def prescription_view(gw: Gateway, principal: Principal, any_id: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PrescriptionRecord:
+    """One prescription as read for a permitted reader: the row and everything that happened to it."""
+
+    prescription: Prescription
+    items: list[PrescriptionItem]
+    deliveries: list[Delivery]
+    events: list[LifecycleEvent]
+    outbox: list[OutboxEntry]
+
+
+def require_reader(reader: Reader) -> None:
+    """ForbiddenError unless `reader` may read prescriptions at all: a trust, a provider or an operator client
+    with the read scope; a console user of an organisation; a gateway operator with the view permission."""
+    if isinstance(reader, Principal):
+        require_role(reader, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=READ)
+    elif reader.organisation_ods is None:
+        require_permission(reader, Permission.VIEW)
+
+
+def sees(reader: Reader, p: Prescription) -> bool:
+    """Whether `reader` may read `p`: its trust's, the provider's it is routed to, or an operator."""
+    if isinstance(reader, Principal):
+        return reader.sees_trust(p.trust_ods) or (reader.role is Role.PROVIDER and p.provider_ods == reader.ods)
+    if reader.organisation_ods is None:
+        return True
+    if reader.organisation_kind == "trust":
+        return p.trust_ods == reader.organisation_ods
+    return p.provider_ods == reader.organisation_ods
+
+
+async def read_prescription(gw: Gateway, reader: Reader, any_id: str) -> PrescriptionRecord:
+    """A prescription by long-form or short-form id, with its timeline, for a reader who may see it (audited).
+    Anyone else's prescription answers exactly as one that does not exist."""
+    require_reader(reader)
+    async with gw.sessions() as session, session.begin():
+        p = await repository.find_prescription(session, any_id) if len(any_id) <= 64 else None
+        if p is None or not sees(reader, p):
+            raise NotFoundError(f"prescription {any_id[:64]} not found")
+        record = PrescriptionRecord(
+            p,
+            await repository.prescription_items(session, p.id),
+            await repository.prescription_deliveries(session, p.id),
+            await repository.prescription_events(session, p.id),
+            await repository.outbox_for_prescription(session, p.id),
+        )
+        await audit.append(session, gw.clock, reader, "patient-data.read", "prescription", p.id, "success")
+    return record
+
+
+async def prescription_view(gw: Gateway, principal: Reader, any_id: str) -> dict[str, Any]:
     """Status and timeline by long-form or short-form id, for its trust, its provider or an operator.
     Anyone else's prescription answers exactly as one that does not exist."""
-    require_role(principal, Role.TRUST, Role.PROVIDER, Role.OPERATOR, scopes=READ)
-    async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, any_id)
-        visible = p is not None and (
-            principal.sees_trust(p.trust_ods) or (principal.role is Role.PROVIDER and p.provider_ods == principal.ods)
-        )
-        if p is None or not visible:
-            raise NotFoundError(f"prescription {any_id} not found")
-        items = await repository.prescription_items(session, p.id)
-        deliveries = await repository.prescription_deliveries(session, p.id)
-        events = await repository.prescription_events(session, p.id)
-        outbox = await repository.outbox_for_prescription(session, p.id)
-        await audit.append(session, gw.clock, principal, "patient-data.read", "prescription", p.id, "success")
+    return view_json(await read_prescription(gw, principal, any_id))
+
+
+def view_json(record: PrescriptionRecord) -> dict[str, Any]:
+    """The JSON of `GET /api/v1/prescriptions/{id}`."""
+    p, items, deliveries, events, outbox = (
+        record.prescription,
+        record.items,
+        record.deliveries,
+        record.events,
+        record.outbox,
+    )
     return {
         "id": p.id,
         "short_form_id": p.short_form_id,

@@ -278,3 +278,35 @@ async def audit_page(
     total = int((await session.exec(counted)).one())
     rows = (await session.exec(stmt.order_by(col(AuditRecord.seq).desc()).offset(offset).limit(limit))).all()
     return total, list(rows)
+
+
+# --- the prescriptions page ---
+
+
+async def list_prescriptions(
+    session: AsyncSession,
+    *,
+    trust_ods: str | None,
+    provider_ods: str | None,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Prescription], int]:
+    """A page of prescriptions of `trust_ods` and routed to `provider_ods` (when given), newest first, and how
+    many match in all. A prescription held without a provider matches a trust's filter, never a provider's."""
+    conditions: list[Any] = []
+    if trust_ods is not None:
+        conditions.append(col(Prescription.trust_ods) == trust_ods)
+    if provider_ods is not None:
+        conditions.append(col(Prescription.provider_ods) == provider_ods)
+    if status is not None:
+        conditions.append(col(Prescription.status) == status)
+    page = (
+        select(Prescription)
+        .where(*conditions)
+        .order_by(col(Prescription.created_at).desc(), col(Prescription.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    total = (await session.exec(select(func.count()).select_from(Prescription).where(*conditions))).one()
+    return list((await session.exec(page)).all()), int(total)
