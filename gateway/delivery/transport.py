@@ -21,17 +21,17 @@ from gateway.delivery.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InputError
 from gateway.fhir.inbound import read_message
 from gateway.fhir.serialise import loads_bundle
-from gateway.logs import redact
+from gateway.limits import load_json
 from gateway.security.guarded_transport import refused_by_policy
 
 FHIR_JSON = "application/fhir+json"
 EXCERPT_CHARS = 300
 MAX_ANSWER_BYTES = 1024 * 1024
 _UNAVAILABLE_4XX = frozenset({408, 429})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +55,58 @@ ProviderAnswer = Answered | AwaitingResponse
 
 
 def excerpt(content: bytes) -> str:
-    """The start of an answer, on one line, with anything like an NHS number masked."""
-    text = content[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    return redact(_CONTROL.sub(" ", text))[:EXCERPT_CHARS]
+    """What an answer was, in codes only: its kind (a FHIR resource type, an OperationOutcome's issue codes, a
+    message's response code), or its size when it is not JSON. Never its words: a provider's or receiver's text
+    may name a patient, and attempts are kept in clear for operators (docs/security.md)."""
+    if not content.strip():
+        return "empty"
+    try:
+        parsed = load_json(content)
+    except InputError:
+        return f"not JSON, {len(content)} bytes"
+    if not isinstance(parsed, dict):
+        return f"JSON {type(parsed).__name__}, {len(content)} bytes"
+    kind = _token(parsed.get("resourceType"))
+    if kind is None:
+        return f"JSON object of {len(parsed)} members, {len(content)} bytes"
+    parts = [kind]
+    if kind == "OperationOutcome":
+        parts.extend(_issue_codes(parsed))
+    elif kind == "Bundle":
+        entries = parsed.get("entry")
+        for entry in entries if isinstance(entries, list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict):
+                response = resource.get("response")
+                code = _token(response.get("code")) if isinstance(response, dict) else None
+                inner = _token(resource.get("resourceType"))
+                parts.append(f"{inner}:{code}" if inner and code else inner or "?")
+                if inner == "OperationOutcome":
+                    parts.extend(_issue_codes(resource))
+    return " ".join(parts)[:EXCERPT_CHARS]
+
+
+def _issue_codes(outcome: dict[str, object]) -> list[str]:
+    """`severity/code[/detail code...]` of each issue, tokens only."""
+    found = []
+    issues = outcome.get("issue")
+    for issue in issues if isinstance(issues, list) else []:
+        if not isinstance(issue, dict):
+            continue
+        codes = [_token(issue.get("severity")) or "?", _token(issue.get("code")) or "?"]
+        details = issue.get("details")
+        codings = details.get("coding") if isinstance(details, dict) else None
+        for coding in codings if isinstance(codings, list) else []:
+            code = _token(coding.get("code")) if isinstance(coding, dict) else None
+            if code:
+                codes.append(code)
+        found.append("/".join(codes))
+    return found
+
+
+def _token(value: object) -> str | None:
+    """`value` when it is a code (letters, digits, `._-`, at most 64), else None."""
+    return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
 
 
 def classify(status_code: int, content: bytes, message_id: str) -> ProviderAnswer:

@@ -1,15 +1,14 @@
 """Why a provider rejected an order: the OperationOutcome of its `fatal-error` response message, as one line for
-the trust's timeline. Coded parts are kept; free text only when nothing is coded, with number runs masked,
-because timeline details never hold patient data."""
+the trust's timeline. Only coded parts are kept (the detail code and its display, else the FHIR issue type):
+timeline details go to trusts' webhooks and are kept in clear, so a provider's free text, which may name the
+patient, is never copied there; the provider's words stay in the provider's system."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gateway.services.task_fields import as_dict, as_list
 
-_NUMBER_RUN = re.compile(r"\d[\d ]{5,}\d")
 _LIMIT = 500
 
 
@@ -35,8 +34,7 @@ def _issue(issue: dict[str, Any]) -> str:
             coded.append(f"{code[:64]} {display[:120]}" if isinstance(display, str) and display else code[:64])
     if coded:
         return ", ".join(coded)
-    for free in (details.get("text"), issue.get("diagnostics")):
-        if isinstance(free, str) and free.strip():
-            return _NUMBER_RUN.sub("[number]", free.strip())[:200]
     kind = issue.get("code")
-    return kind if isinstance(kind, str) else ""
+    kind = kind[:64] if isinstance(kind, str) else ""
+    has_text = any(isinstance(free, str) and free.strip() for free in (details.get("text"), issue.get("diagnostics")))
+    return f"{kind or 'unspecified'} (free text not kept)" if has_text else kind

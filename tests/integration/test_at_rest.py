@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -45,6 +46,25 @@ async def _full_flow(trust: httpx.AsyncClient, provider: httpx.AsyncClient, rows
     return sid
 
 
+async def _rejected_in_words(trust: httpx.AsyncClient, provider: httpx.AsyncClient, words: str) -> None:
+    """Another prescription, which the provider rejects giving its reason only in free text naming the patient."""
+    sid = (await post_export(trust, render_export(export_rows(1, seed=35)))).json()["prescriptions"][0]["short_form_id"]
+    r = await post_fhir(provider, "/FHIR/R4/Task/$release", msg.release_request("VNFKT", short_form_id=sid))
+    order = next(p for p in r.json()["parameter"] if p["name"] == "passedPrescriptions")["resource"]["entry"][0]
+    facts = msg.order_facts(order["resource"])
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "id": str(uuid.uuid4()),
+        "issue": [{"severity": "error", "code": "processing", "diagnostics": words, "details": {"text": words}}],
+    }
+    answer = await post_fhir(
+        provider, "/FHIR/R4/$process-message", msg.fatal_response("VNFKT", facts["message_id"], "x", outcome)
+    )
+    assert answer.status_code == 200, answer.text
+    timeline = (await trust.get(f"/api/v1/prescriptions/{sid}")).text
+    assert "free text not kept" in timeline and "QUIXOTEFAMILY" not in timeline
+
+
 async def test_database_dump_holds_no_patient_identifiers(
     trust: httpx.AsyncClient, provider: httpx.AsyncClient, gw: Gateway
 ) -> None:
@@ -60,6 +80,7 @@ async def test_database_dump_holds_no_patient_identifiers(
         )
     nhs = rows[0]["NHSNumber"]
     await _full_flow(trust, provider, rows)
+    await _rejected_in_words(trust, provider, "Mrs Zoë Dulcinea QUIXOTEFAMILY of 77 Windmill Lane, 023 8099 1234")
     dump = _dump(gw)
     assert "inbound_payload" in dump and "prescription" in dump  # the dump is real and has our rows
     spaced = f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}"
@@ -96,7 +117,10 @@ async def test_data_key_rotation_reseals_every_row(
     fresh = build_gateway(gw.settings)
     try:
         assert (await reseal_all(fresh)).resealed == {
-            "inbound_payload": 0, "prescription": 0, "fhir_message": 0, "idempotency_record": 0
+            "inbound_payload": 0,
+            "prescription": 0,
+            "fhir_message": 0,
+            "idempotency_record": 0,
         }
         async with fresh.sessions() as session:
             p = await find_prescription(session, sid)

@@ -91,11 +91,13 @@ def test_one_prescription_per_notification_and_no_gateway_statuses() -> None:
         read_notice(resources, None, bundle)
 
 
-def test_a_rejection_reason_keeps_codes_and_masks_free_text() -> None:
+def test_a_rejection_reason_keeps_codes_and_never_free_text() -> None:
     coded = msg.rejection("VNFKT", "m-1", "x", [("OUT_OF_AREA", "Outside our area"), ("NO_STOCK", "No stock")])
     assert rejections.reason(read_message(coded)[1]) == "OUT_OF_AREA Outside our area; NO_STOCK No stock"
     free = [{"resourceType": "OperationOutcome", "issue": [{"code": "processing", "diagnostics": "NHS 943 476 5919"}]}]
-    assert rejections.reason(free) == "NHS [number]"
+    assert rejections.reason(free) == "processing (free text not kept)"
+    named = [{"resourceType": "OperationOutcome", "issue": [{"details": {"text": "Mrs Ada Smith moved away"}}]}]
+    assert rejections.reason(named) == "unspecified (free text not kept)"
     assert rejections.reason([{"resourceType": "OperationOutcome", "issue": "x"}]) is None
 
 

@@ -59,14 +59,16 @@ async def test_the_signed_bundle_is_sent_as_is_with_the_message_id_as_idempotenc
 
 async def test_202_waits_for_an_asynchronous_response() -> None:
     answer = await _post(lambda _r: httpx.Response(202, text="queued"))
-    assert answer == AwaitingResponse(202, "queued")
+    assert answer == AwaitingResponse(202, "not JSON, 6 bytes")
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 async def test_4xx_is_permanent(status: int) -> None:
     with pytest.raises(PermanentDeliveryError) as caught:
         await _post(lambda _r: httpx.Response(status, text="no"))
-    assert (caught.value.status_code, caught.value.outcome, caught.value.excerpt) == (status, f"http-{status}", "no")
+    assert (caught.value.status_code, caught.value.outcome, caught.value.excerpt) == (
+        status, f"http-{status}", "not JSON, 2 bytes"
+    )
 
 
 async def test_a_redirect_is_not_followed_and_is_permanent() -> None:
@@ -124,11 +126,27 @@ async def test_an_unusable_endpoint_is_permanent() -> None:
             await post_bundle(client, "ftp://provider.example/x", MESSAGE_ID, BODY, timeout=1.0)
 
 
-def test_excerpts_are_short_single_line_and_mask_nhs_numbers() -> None:
-    text = excerpt(json.dumps({"diagnostics": "patient 943 476 5919 not found\nline two" + "x" * 1000}).encode())
-    assert "943 476 5919" not in text and "[redacted]" in text
-    assert "\n" not in text
-    assert len(text) == EXCERPT_CHARS
+def test_excerpts_keep_codes_and_never_words() -> None:
+    words = "patient Ada Smith 943 476 5919 not found\nline two" + "x" * 1000
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "processing", "diagnostics": words,
+                   "details": {"coding": [{"code": "PATIENT_UNKNOWN", "display": words}], "text": words}}],
+    }  # fmt: skip
+    assert excerpt(json.dumps(outcome).encode()) == "OperationOutcome error/processing/PATIENT_UNKNOWN"
+    message = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "MessageHeader",
+               "response": {"code": "fatal-error"}}}, {"resource": outcome}]}  # fmt: skip
+    assert excerpt(json.dumps(message).encode()) == (
+        "Bundle MessageHeader:fatal-error OperationOutcome error/processing/PATIENT_UNKNOWN"
+    )
+    assert excerpt(json.dumps({"resourceType": words, "x": 1}).encode()) == "JSON object of 2 members, " + str(
+        len(json.dumps({"resourceType": words, "x": 1}))
+    ) + " bytes"
+    assert excerpt(words.encode()) == f"not JSON, {len(words.encode())} bytes"
+    assert excerpt(b"  ") == "empty" and excerpt(b"[1]") == "JSON list, 3 bytes"
+    assert len(excerpt(json.dumps({"resourceType": "Bundle", "entry": [{"resource": outcome}] * 50}).encode())) <= (
+        EXCERPT_CHARS
+    )
 
 
 def test_delivery_errors_are_gateway_errors_with_context() -> None:
