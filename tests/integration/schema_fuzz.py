@@ -427,21 +427,29 @@ LINKS: tuple[Link, ...] = (
     # a later one's 200, and a link per status would make the same scenario take another path when replayed.
     *_links("POST /FHIR/R4/Invoice", ("2XX",), _INVOICE_USES, invoice_id="$response.body#/id"),
     *_links("POST /api/v1/invoices", ("2XX",), _INVOICE_USES, invoice_id="$response.body#/id"),
-    # gateway/api/routes/exports.py: 200 with a report per prescription, `prescription_id` when it was taken in.
+    # gateway/api/routes/exports.py: 200 with a report per prescription: `prescription_id` when it was taken in, and
+    # `message_id`, the order message for the provider, which operators follow (and may not dismiss: not dead).
     Link(
         "POST /api/v1/exports",
         ("200",),
         "GET /api/v1/prescriptions/{prescription_id}",
         {"prescription_id": "$response.body#/prescriptions/0/prescription_id"},
     ),
+    *_links(
+        "POST /api/v1/exports",
+        ("200",),
+        ("GET /api/v1/ops/messages/{message_id}", "POST /api/v1/ops/messages/{message_id}/dismiss"),
+        message_id="$response.body#/prescriptions/0/message_id",
+    ),
 )
 
 
-def _sample_export() -> str:
+def _sample_export(seed: int = 0) -> str:
+    """A JAC export of one new prescription; its RxNumber (SF-{seed}-000000) is the seed's."""
     from adapters.jac.writer import render_export
     from gateway.simulate.samples import export_rows
 
-    return render_export(export_rows(1, seed=71, rx_prefix="SF")).decode()
+    return render_export(export_rows(1, seed=seed, rx_prefix="SF")).decode()
 
 
 def _sample_bill() -> Any:
@@ -602,6 +610,7 @@ def fuzz_stateful(raw: dict[str, Any], base_url: str, tokens: dict[str, str]) ->
     findings: dict[tuple[str, str, int], Finding] = {}
     checks_for: dict[str, list[CheckFunction]] = {}
     fresh_ods = (f"SF{n:04d}" for n in itertools.count(1))
+    fresh_exports = itertools.count(1)
     session = requests.Session()
 
     def headers_for(label: str) -> dict[str, str]:
@@ -616,6 +625,9 @@ def fuzz_stateful(raw: dict[str, Any], base_url: str, tokens: dict[str, str]) ->
             # scenario answered 201. Each create gets a new code, so a create answers the same on every pass.
             if case.operation.label == "POST /api/v1/admin/providers" and isinstance(case.body, dict):
                 case.body["ods"] = next(fresh_ods)
+            # An export sent again is a duplicate, answered without the order's message id: each is a new one.
+            if case.operation.label == "POST /api/v1/exports" and isinstance(case.body, str):
+                case.body = _sample_export(next(fresh_exports))
 
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             headers = headers_for(case.operation.label)

@@ -53,6 +53,36 @@ async def _tokens(
     return tokens
 
 
+def _references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _references(value)]
+    if isinstance(node, list):
+        return [ref for item in node for ref in _references(item)]
+    return []
+
+
+def _resolves(doc: dict[str, Any], ref: str) -> bool:
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return ref.startswith("#/")
+
+
+async def test_every_reference_in_the_served_schema_resolves(gw: Gateway) -> None:
+    # A body declared with pydantic's local `#/$defs/…` would name nothing at the document's root: schemathesis
+    # (and client generators) then skip the body, so the operation went unfuzzed.
+    async with serve(gw) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        raw = await _live_schema(client)
+    refs = _references(raw)
+    assert refs, "the schema has no references at all: this test would check nothing"
+    dangling = sorted({ref for ref in refs if not _resolves(raw, ref)})
+    assert not dangling, f"references that name nothing in /openapi.json: {dangling}"
+
+
 async def test_every_non_public_operation_refuses_requests_without_valid_credentials(gw: Gateway) -> None:
     async with serve(gw) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         labels = operation_labels(await _live_schema(client))
