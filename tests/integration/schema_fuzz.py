@@ -570,7 +570,7 @@ def with_declared_links(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # Scenarios and steps per scenario of the stateful run, bounded for CI (HGW_STATEFUL_EXAMPLES=200 by hand).
-STATEFUL_EXAMPLES = int(os.environ.get("HGW_STATEFUL_EXAMPLES", "60"))
+STATEFUL_EXAMPLES = int(os.environ.get("HGW_STATEFUL_EXAMPLES", "50"))
 STATEFUL_STEPS = 10
 # positive, or all (HGW_STATEFUL_MODE=all: negative cases too, along the links, for a deeper run by hand)
 STATEFUL_MODE = os.environ.get("HGW_STATEFUL_MODE", "positive")
