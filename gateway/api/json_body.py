@@ -25,7 +25,35 @@ class StrictBody(BaseModel):
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """Declare the JSON body in OpenAPI (the route reads the raw body itself, to answer in the gateway's shape)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    schema = self_contained(model.model_json_schema())
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def self_contained(schema: dict[str, Any]) -> dict[str, Any]:
+    """pydantic's JSON Schema of a model with nested models, their `$defs` written in place of each reference.
+
+    Set inside an OpenAPI document, `{"$ref": "#/$defs/X"}` would resolve against the document's root, where there
+    is no `$defs`: the body could not be read from the schema (clients' generators and schemathesis skip it).
+    """
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def inline(node: Any, within: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [inline(item, within) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in within:
+                raise ValueError(f"{name} is recursive: its schema cannot be written in place")
+            rest = {key: inline(value, within) for key, value in node.items() if key != "$ref"}
+            resolved: dict[str, Any] = inline(defs[name], within | {name})
+            return resolved | rest
+        return {key: inline(value, within) for key, value in node.items() if key != "$defs"}
+
+    result: dict[str, Any] = inline(schema, frozenset())
+    return result
 
 
 def parse_body(raw: bytes, model: type[M]) -> M:

@@ -9,16 +9,26 @@ no declared auth to probe.
 from __future__ import annotations
 
 import copy
+import itertools
 import os
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+import hypothesis
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Flaky
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.transport import Response
+from schemathesis.engine.errors import is_inconsistent_replay
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance
 
 from gateway import lifecycle
@@ -236,7 +246,9 @@ def operation_labels(raw: dict[str, Any]) -> list[str]:
     return [f"{method.upper()} {path}" for path, item in raw["paths"].items() for method in item if method in _METHODS]
 
 
-def with_declared_auth_and_bodies(raw: dict[str, Any]) -> dict[str, Any]:
+def with_declared_auth_and_bodies(
+    raw: dict[str, Any], bodies: Mapping[str, Mapping[str, dict[str, Any]]] = REQUEST_BODIES
+) -> dict[str, Any]:
     """A copy of `raw` declaring bearer auth on non-public operations and the request bodies they read."""
     doc = copy.deepcopy(raw)
     schemes = doc.setdefault("components", {}).setdefault("securitySchemes", {})
@@ -248,8 +260,8 @@ def with_declared_auth_and_bodies(raw: dict[str, Any]) -> dict[str, Any]:
             label = f"{method.upper()} {path}"
             if label not in PUBLIC:
                 op.setdefault("security", [{BEARER: []}])
-            if label in REQUEST_BODIES and "requestBody" not in op:
-                content = {media: {"schema": shape} for media, shape in REQUEST_BODIES[label].items()}
+            if label in bodies and "requestBody" not in op:
+                content = {media: {"schema": shape} for media, shape in bodies[label].items()}
                 op["requestBody"] = {"required": True, "content": content}
     return doc
 
@@ -280,6 +292,22 @@ def fuzz(raw: dict[str, Any], base_url: str, tokens: dict[str, str]) -> list[Fin
     return list(findings.values())
 
 
+def _collect(
+    exc: Failure | FailureGroup,
+    case: schemathesis.Case,
+    status: int,
+    headers: Mapping[str, str],
+    base_url: str,
+    findings: dict[tuple[str, str, int], Finding],
+) -> None:
+    """Record each failure of `exc` once per (operation, failure class, status), with a curl line to replay it."""
+    for failure in exc.exceptions if isinstance(exc, FailureGroup) else (exc,):
+        key = (case.operation.label, type(failure).__name__, status)
+        if key not in findings:
+            shown = {"Authorization": "Bearer <token>"} if headers else None
+            findings[key] = Finding(*key, failure.title, case.as_curl_command(headers=shown, base_url=base_url))
+
+
 def _fuzz_operation(
     op: schemathesis.APIOperation,
     base_url: str,
@@ -298,11 +326,7 @@ def _fuzz_operation(
                 checks.remove(ignored_auth)
         except (Failure, FailureGroup) as exc:
             # Collected, not raised: one run reports every problem, and hypothesis spends no time shrinking.
-            for failure in exc.exceptions if isinstance(exc, FailureGroup) else (exc,):
-                key = (op.label, type(failure).__name__, response.status_code)
-                if key not in findings:
-                    shown = {"Authorization": "Bearer <token>"} if headers else None
-                    findings[key] = Finding(*key, failure.title, case.as_curl_command(headers=shown, base_url=base_url))
+            _collect(exc, case, response.status_code, headers, base_url, findings)
 
     # The coverage phase adds schemathesis' deterministic boundary and negative cases as explicit examples;
     # the fuzzing phase then draws MAX_EXAMPLES positive and negative cases, derandomized for reproducible CI.
@@ -325,3 +349,341 @@ def _fuzz_operation(
         ),
     )
     test()
+
+
+# --- The stateful run: OpenAPI links between the operations that create a resource and those that use it ---------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An OpenAPI link: a `source` answer with one of `statuses` feeds `target` (parameters and body fields, each a
+    runtime expression such as `$response.body#/id`). What each create answers is in the route named beside it."""
+
+    source: str
+    statuses: tuple[str, ...]
+    target: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, str] | None = None  # merged into the body generated for `target`
+
+
+def _links(source: str, statuses: tuple[str, ...], targets: tuple[str, ...], **parameters: str) -> list[Link]:
+    return [Link(source, statuses, target, parameters) for target in targets]
+
+
+_WEBHOOK_USES = (
+    "GET /api/v1/webhooks/{webhook_id}",
+    "PATCH /api/v1/webhooks/{webhook_id}",
+    "DELETE /api/v1/webhooks/{webhook_id}",
+    "GET /api/v1/webhooks/{webhook_id}/deliveries",
+    "POST /api/v1/webhooks/{webhook_id}/replay",
+    "POST /api/v1/webhooks/{webhook_id}/test",
+)
+_PROVIDER_USES = (
+    "PATCH /api/v1/admin/providers/{ods}",
+    "POST /api/v1/admin/providers/{ods}/pause",
+    "POST /api/v1/admin/providers/{ods}/resume",
+    "POST /api/v1/ops/providers/{ods}/pause",
+    "POST /api/v1/ops/providers/{ods}/resume",
+)
+_INVOICE_USES = (
+    "GET /FHIR/R4/Invoice/{invoice_id}",  # the provider reads the outcome
+    "GET /api/v1/invoices/{invoice_id}",  # the trust billed reads the lines
+    "POST /api/v1/invoices/{invoice_id}/decisions",  # and decides on them
+)
+
+LINKS: tuple[Link, ...] = (
+    # gateway/api/routes/webhooks.py: 201 with the subscription, `id`; changed (200) it is the same one; deleted
+    # (204) it is gone, and reading or changing it again must be a located 404, not a 500.
+    *_links("POST /api/v1/webhooks", ("201",), _WEBHOOK_USES, webhook_id="$response.body#/id"),
+    *_links("PATCH /api/v1/webhooks/{webhook_id}", ("200",), _WEBHOOK_USES, webhook_id="$response.body#/id"),
+    *_links(
+        "DELETE /api/v1/webhooks/{webhook_id}",
+        ("204",),
+        ("GET /api/v1/webhooks/{webhook_id}", "PATCH /api/v1/webhooks/{webhook_id}"),
+        webhook_id="$request.path.webhook_id",
+    ),
+    # gateway/api/routes/admin.py: a provider is 201 with `ods`; a rule 201 with `id` and needs a known provider.
+    *_links("POST /api/v1/admin/providers", ("201",), _PROVIDER_USES, ods="$response.body#/ods"),
+    Link(
+        "POST /api/v1/admin/providers",
+        ("201",),
+        "POST /api/v1/admin/routes",
+        body={"provider_ods": "$response.body#/ods"},
+    ),
+    *_links(
+        "POST /api/v1/admin/routes",
+        ("201",),
+        ("PATCH /api/v1/admin/routes/{rule_id}", "DELETE /api/v1/admin/routes/{rule_id}"),
+        rule_id="$response.body#/id",
+    ),
+    *_links(
+        "DELETE /api/v1/admin/routes/{rule_id}",
+        ("204",),
+        ("PATCH /api/v1/admin/routes/{rule_id}", "DELETE /api/v1/admin/routes/{rule_id}"),
+        rule_id="$request.path.rule_id",
+    ),
+    # gateway/api/routes/invoices.py: 201 with the new invoice (FHIR Invoice or JSON), 200 with it again on a resend;
+    # both carry the gateway's invoice `id`. One link on 2XX, not one on each: the first scenario's create is 201 and
+    # a later one's 200, and a link per status would make the same scenario take another path when replayed.
+    *_links("POST /FHIR/R4/Invoice", ("2XX",), _INVOICE_USES, invoice_id="$response.body#/id"),
+    *_links("POST /api/v1/invoices", ("2XX",), _INVOICE_USES, invoice_id="$response.body#/id"),
+    # gateway/api/routes/exports.py: 200 with a report per prescription: `prescription_id` when it was taken in, and
+    # `message_id`, the order message for the provider, which operators follow (and may not dismiss: not dead).
+    Link(
+        "POST /api/v1/exports",
+        ("200",),
+        "GET /api/v1/prescriptions/{prescription_id}",
+        {"prescription_id": "$response.body#/prescriptions/0/prescription_id"},
+    ),
+    *_links(
+        "POST /api/v1/exports",
+        ("200",),
+        ("GET /api/v1/ops/messages/{message_id}", "POST /api/v1/ops/messages/{message_id}/dismiss"),
+        message_id="$response.body#/prescriptions/0/message_id",
+    ),
+)
+
+
+def _sample_export(seed: int = 0) -> str:
+    """A JAC export of one new prescription; its RxNumber (SF-{seed}-000000) is the seed's."""
+    from adapters.jac.writer import render_export
+    from gateway.simulate.samples import export_rows
+
+    return render_export(export_rows(1, seed=seed, rx_prefix="SF")).decode()
+
+
+def _sample_bill() -> Any:
+    from gateway.domain.identifiers import mod37_2_check_character
+    from gateway.simulate.invoices import Bill
+
+    short_form = "A3B5C7-A99968-4F3E2"  # not one the gateway sent: the line is reconciled as unknown-prescription
+    return Bill(
+        short_form + mod37_2_check_character(short_form), None, 1, "medicine", "13892511000001100", Decimal(2), 150
+    )
+
+
+def _sample_csv_invoice() -> str:
+    from gateway.simulate.invoices import csv_invoice
+
+    return csv_invoice("SF-CSV-1", date(2026, 12, 20), "RBA", [_sample_bill()]).decode()
+
+
+def _sample_fhir_invoice() -> Any:
+    import json
+
+    from gateway.fhir.serialise import dumps_bundle
+    from gateway.simulate.invoices import fhir_invoice
+
+    return json.loads(dumps_bundle(fhir_invoice("SF-FHIR-1", date(2026, 12, 20), "VNFKT", "RBA", [_sample_bill()])))
+
+
+def _closed(shape: dict[str, Any]) -> dict[str, Any]:
+    """`shape` with no properties beyond those it names, at every level."""
+    out = {key: value for key, value in shape.items()}
+    if out.get("type") == "object":
+        out["additionalProperties"] = False
+        out["properties"] = {name: _closed(value) for name, value in out["properties"].items()}
+    if "items" in out:
+        out["items"] = _closed(out["items"])
+    return out
+
+
+_ODS = {"type": "string", "pattern": "^([A-Z0-9]{3}|[A-Z0-9]{5,6})$"}
+
+
+def stateful_bodies() -> dict[str, dict[str, dict[str, Any]]]:
+    """The request bodies of the creates that LINKS start from (and of a webhook change), in the stateful copy only:
+    narrowed to what the gateway takes (a sample JAC export, CSV and FHIR invoice; valid ODS codes and closed
+    objects), since a link is followed only from a resource that was created. These replace what the live schema
+    declares for these operations; the stateless run fuzzes the declared shapes."""
+    return {
+        "POST /api/v1/exports": {"text/csv": {"enum": [_sample_export()]}},
+        "POST /api/v1/invoices": {"text/csv": {"enum": [_sample_csv_invoice()]}},
+        "POST /FHIR/R4/Invoice": {FHIR_JSON: {"enum": [_sample_fhir_invoice()]}},
+        "POST /api/v1/webhooks": {
+            "application/json": _closed(
+                _object(
+                    url=_one_of("http://127.0.0.1:9/hook", "https://trust.example/hook"),
+                    format=_one_of("fhir", "json"),
+                    active={"type": "boolean"},
+                    optional=("active",),
+                )
+            )
+        },
+        "PATCH /api/v1/webhooks/{webhook_id}": {"application/json": _closed(_WEBHOOK)},
+        "POST /api/v1/admin/providers": {
+            "application/json": _object(
+                ods=_ODS,
+                name={"type": "string", "pattern": "^[A-Za-z][A-Za-z ]{0,40}$"},
+                mode=_one_of("pull", "push"),
+                endpoint=_one_of("https://provider.example/fhir"),  # push providers need one
+            )
+            | {"additionalProperties": False}
+        },
+        "POST /api/v1/admin/routes": {
+            "application/json": _object(
+                provider_ods=_one_of(*_PROVIDERS),  # a link puts the ODS code of a provider just created here
+                trust_ods={"enum": [None, "RBA", "RHM"]},
+                dmd_code={"enum": [None, "13892511000001100"]},
+                service_type={"enum": [None, "DELIVERY"]},
+                priority={"type": "integer", "minimum": 1, "maximum": 1000},
+                optional=("trust_ods", "dmd_code", "service_type", "priority"),
+            )
+            | {"additionalProperties": False}
+        },
+    }
+
+
+def _operation_ids(doc: dict[str, Any]) -> dict[str, str]:
+    return {
+        f"{method.upper()} {path}": op["operationId"]
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in _METHODS
+    }
+
+
+def with_declared_links(raw: dict[str, Any]) -> dict[str, Any]:
+    """`with_declared_auth_and_bodies`, the bodies of `stateful_bodies`, and LINKS on their sources' responses.
+
+    A status (range) a link starts from that the live schema does not declare (2XX for invoices, which answer 201 on
+    a create) is declared with the operation's 200 body, so `response_schema_conformance` holds it to that shape.
+    """
+    doc = with_declared_auth_and_bodies(raw)
+    for label, content in stateful_bodies().items():
+        method, path = label.split(" ", 1)
+        shapes = {media: {"schema": shape} for media, shape in content.items()}
+        doc["paths"][path][method.lower()]["requestBody"] = {"required": True, "content": shapes}
+    ids = _operation_ids(doc)
+    for link in LINKS:
+        method, path = link.source.split(" ", 1)
+        responses = doc["paths"][path][method.lower()]["responses"]
+        for status in link.statuses:
+            response = responses.setdefault(status, copy.deepcopy(responses.get("200", {"description": status})))
+            definition: dict[str, Any] = {"operationId": ids[link.target]}
+            if link.parameters:
+                definition["parameters"] = dict(link.parameters)
+            if link.body is not None:
+                definition["requestBody"] = dict(link.body)
+            response.setdefault("links", {})[ids[link.target]] = definition
+    return doc
+
+
+# Scenarios and steps per scenario of the stateful run, bounded for CI (HGW_STATEFUL_EXAMPLES=200 by hand).
+STATEFUL_EXAMPLES = int(os.environ.get("HGW_STATEFUL_EXAMPLES", "50"))
+STATEFUL_STEPS = 10
+# positive, or all (HGW_STATEFUL_MODE=all: negative cases too, along the links, for a deeper run by hand)
+STATEFUL_MODE = os.environ.get("HGW_STATEFUL_MODE", "positive")
+# Runs of the state machine (each a hypothesis "suite") that may be started to use up STATEFUL_EXAMPLES.
+STATEFUL_SUITES = 6
+
+
+@dataclass(slots=True)
+class StatefulRun:
+    """What the stateful run found, how often each link was followed (its value used) and landed (2xx), every
+    request it sent by operation and answer, and how many scenarios and suites that took."""
+
+    findings: list[Finding]
+    followed: Counter[str] = field(default_factory=Counter)
+    landed: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)  # "METHOD /path status"
+    scenarios: int = 0
+    suites: int = 0
+
+
+def fuzz_stateful(raw: dict[str, Any], base_url: str, tokens: dict[str, str]) -> StatefulRun:
+    """Run schemathesis' state machine over LINKS at `base_url`, each request with its operation's role's token.
+
+    Only LINKS connect operations (schemathesis' own link inference is off), so every chain is one declared here.
+    Blocking, like `fuzz`: run it in a thread while the server serves on the loop.
+
+    The server keeps what every scenario did, so a scenario hypothesis replays can take another path (a resource
+    the first pass created is there already); hypothesis then stops the suite as flaky. schemathesis' own runner
+    ends the suite there and starts another; so does this, with the next fixed seed, until STATEFUL_EXAMPLES
+    scenarios have run or STATEFUL_SUITES suites have started.
+    """
+    # Positive cases by default: the stateless run sends the negative ones, and a chain needs its creates to succeed.
+    stateful = {"inference": {"algorithms": []}, "generation": {"mode": STATEFUL_MODE}}
+    config = schemathesis.Config.from_dict({"phases": {"stateful": stateful}})
+    schema = schemathesis.openapi.from_dict(with_declared_links(raw), config=config)
+    run = StatefulRun([])
+    findings: dict[tuple[str, str, int], Finding] = {}
+    checks_for: dict[str, list[CheckFunction]] = {}
+    fresh_ods = (f"SF{n:04d}" for n in itertools.count(1))
+    fresh_exports = itertools.count(1)
+    session = requests.Session()
+
+    def headers_for(label: str) -> dict[str, str]:
+        role = ROLE_FOR.get(label)
+        return {"Authorization": f"Bearer {tokens[role]}"} if role else {}
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        """The generated state machine, authenticated per operation; failures collected, not raised."""
+
+        def before_call(self, case: schemathesis.Case) -> None:
+            # A provider's ODS code is unique: a second create with one would answer 409 where a replay of the
+            # scenario answered 201. Each create gets a new code, so a create answers the same on every pass.
+            if case.operation.label == "POST /api/v1/admin/providers" and isinstance(case.body, dict):
+                case.body["ods"] = next(fresh_ods)
+            # An export sent again is a duplicate, answered without the order's message id: each is a new one.
+            if case.operation.label == "POST /api/v1/exports" and isinstance(case.body, str):
+                case.body = _sample_export(next(fresh_exports))
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            headers = headers_for(case.operation.label)
+            return {"base_url": base_url, "headers": headers, "timeout": 30, "session": session}
+
+        def step(self, input: StepInput) -> StepOutput:
+            output: StepOutput = super().step(input)
+            run.calls[f"{output.case.operation.label} {output.response.status_code}"] += 1
+            if input.transition is not None and input.is_applied:
+                name = f"{input.transition.id.split(' -> ')[0]} → {output.case.operation.label}"
+                run.followed[name] += 1
+                if 200 <= output.response.status_code < 300:
+                    run.landed[name] += 1
+            return output
+
+        def validate_response(
+            self,
+            response: Response,
+            case: schemathesis.Case,
+            additional_checks: list[CheckFunction] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            label = case.operation.label
+            checks = checks_for.setdefault(label, [c for c in CHECKS if (label, c.__name__) not in EXCLUDED])
+            headers = kwargs.get("headers") or {}
+            try:
+                case.validate_response(
+                    response, checks=checks, headers=headers, transport_kwargs=kwargs, recorder=self.recorder
+                )
+                if 200 <= response.status_code < 300 and ignored_auth in checks:
+                    checks.remove(ignored_auth)  # as in `fuzz`: probed once on a success per operation
+            except (Failure, FailureGroup) as exc:
+                _collect(exc, case, response.status_code, headers, base_url, findings)
+
+        def teardown(self) -> None:
+            run.scenarios += 1
+            super().teardown()
+
+    with session:
+        while run.scenarios < STATEFUL_EXAMPLES and run.suites < STATEFUL_SUITES:
+            suite = hypothesis.seed(run.suites)(Workflow) if run.suites else Workflow
+            run.suites += 1
+            try:
+                suite.run(
+                    settings=settings(
+                        max_examples=STATEFUL_EXAMPLES - run.scenarios,
+                        stateful_step_count=STATEFUL_STEPS,
+                        deadline=None,
+                        derandomize=True,
+                        database=None,
+                        phases=[Phase.generate],
+                        suppress_health_check=list(HealthCheck),
+                    )
+                )
+            except Exception as exc:
+                if not (isinstance(exc, Flaky) or is_inconsistent_replay(exc)):
+                    raise
+    run.findings = list(findings.values())
+    return run
