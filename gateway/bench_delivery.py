@@ -82,7 +82,7 @@ def delivery_figures(
 
 def _open_loop(seconds: float) -> Any:
     async def measure(gw: Gateway, rate: int) -> dict[str, Any]:
-        with _server_processes(gw.settings, SERVER_PROCESSES) as urls:
+        with server_processes(gw.settings, SERVER_PROCESSES) as urls:
             return await push_open_loop(gw, urls, rate=rate, seconds=seconds)
 
     return measure
@@ -180,7 +180,7 @@ async def _queue(
 
 
 @contextlib.contextmanager
-def _server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
+def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
     """`count` gateway server processes (as `hgw serve` runs one) on the bench's database; yields their base URLs.
 
     The providers are other machines in real life: the gateway runs in its own processes here so that the bench's
@@ -225,7 +225,7 @@ async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
     key = await register_party(gw, "provider", PULL_ODS)
     batch_rates: dict[int, float] = {}
     for processes in (1, SERVER_PROCESSES):
-        with _server_processes(gw.settings, processes) as urls:
+        with server_processes(gw.settings, processes) as urls:
             clients = [party_client(urls[n % len(urls)], key, timeout=120) for n in range(BATCH_CLIENTS)]
             async with contextlib.AsyncExitStack() as stack:
                 providers = [await stack.enter_async_context(c) for c in clients]
@@ -235,7 +235,7 @@ async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
     service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
     # Queued after the batch figures took theirs, so that only these are left to release one by one.
     short_form_ids = await _queue(gw, PULL_ODS, "pull", single, prefix="S")
-    with _server_processes(gw.settings, SERVER_PROCESSES) as urls:
+    with server_processes(gw.settings, SERVER_PROCESSES) as urls:
         one_by_one = await single_message_figures(urls, key, PULL_ODS, short_form_ids)
     return {
         "orders_each_way": orders,

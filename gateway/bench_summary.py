@@ -21,6 +21,7 @@ SUMMARY_KEYS: Final = (
     "validator_median_ms",
     "jac_parse_map_per_s",
     "peak_rss_mb",
+    "healthz_max_ms_under_heaviest",
 )
 
 
@@ -71,4 +72,5 @@ def summary(figures: dict[str, Any]) -> dict[str, Any]:
         "validator_median_ms": _at(figures, "validator_standard_bundle", "validator_median_ms"),
         "jac_parse_map_per_s": _at(figures, "parse_and_map_per_format_one_core", "jac", "prescriptions_per_second"),
         "peak_rss_mb": figures.get("peak_rss_mb"),
+        "healthz_max_ms_under_heaviest": _at(figures, "healthz_under_heaviest", "healthz_max_ms"),
     }

@@ -519,6 +519,7 @@ def bench(
         sys.exit(0 if report["passed"] else 1)
     from gateway.bench import peak_rss_mb, run_bench
     from gateway.bench_delivery import delivery_figures
+    from gateway.bench_healthz import healthz_figures
     from gateway.bench_summary import QUICK, Sizes, summary
 
     sizes = QUICK if quick else Sizes(
@@ -529,6 +530,9 @@ def bench(
         figures |= run_bench(
             prescriptions=sizes.prescriptions, postgres_url=postgres_url, naive_sample=sizes.naive_sample,
             validator_runs=sizes.validator_runs, format_prescriptions=sizes.format_prescriptions,
+        )
+        figures["healthz_under_heaviest"] = healthz_figures(
+            5000 if not quick else sizes.prescriptions, 200_000 if not quick else 20_000
         )
     figures["delivery"] = delivery_figures(
         postgres_url, latency_samples=sizes.latency_samples, poll_orders=sizes.poll_orders,
