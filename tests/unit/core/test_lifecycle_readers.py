@@ -139,8 +139,8 @@ def test_a_review_date_ends_the_line() -> None:
 
 
 def _json_values(depth: int) -> st.SearchStrategy[Any]:
-    """JSON values nested at most `depth` deep (built out, not `st.recursive`, whose self-check of `extend` is
-    warned here intermittently that `extend` ignores its argument)."""
+    """JSON values nested at most `depth` deep (built out rather than with `st.recursive`, whose check that
+    `extend` uses its argument warned here intermittently)."""
     leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
     if depth == 0:
         return leaves
