@@ -4,6 +4,7 @@ orders (golden and generated) pass every rule."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from gateway.fhir.eps_acceptance.rules import catalogue_markdown
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import loads_bundle
 from gateway.simulate.directory import sample_prescribing
+from tests.paths import EPS_EXAMPLES
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
 GOLDEN = DATA / "order-injectable-with-ancillary" / "expected.json"
@@ -176,6 +178,39 @@ def test_a_cancellation_of_several_items_is_refused_as_eps_does() -> None:
     found = {(i.code, i.location.path) for i in eps_acceptance(bundle)}
     assert ("EPS_CANCELLATION", "Bundle.entry") in found
     assert ("EPS_CANCELLATION", f"{MR1}.statusReason") in found
+
+
+def _with_items(count: int) -> Bundle:
+    """The golden order with its first MedicationRequest repeated up to `count` (each its own line-item id)."""
+    bundle = golden()
+    first = bundle["entry"][1]
+    for n in range(count - 2):
+        extra = copy.deepcopy(first)
+        extra["fullUrl"] = f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
+        extra["resource"]["id"] = extra["fullUrl"][len("urn:uuid:") :]
+        for identifier in extra["resource"]["identifier"]:
+            if identifier["system"] == urls.PRESCRIPTION_ORDER_ITEM_NUMBER:
+                identifier["value"] = extra["resource"]["id"]
+        bundle["entry"].insert(3, extra)
+    return bundle
+
+
+def test_more_than_four_items_is_refused_as_eps_does() -> None:
+    assert [i.code for i in eps_acceptance(_with_items(4))] == []
+    found = [(i.code, i.location.path, i.value) for i in eps_acceptance(_with_items(5))]
+    assert found == [("EPS_MAX_ITEMS", "Bundle.entry", "5")]
+    assert "bundle-validator.ts" in eps_acceptance(_with_items(5))[0].message
+
+
+def test_the_eps_example_epss_coordinator_refused_for_too_many_items_is_refused() -> None:
+    """EPS's own example of a prescription it answers 400 ("Expected at most 4")."""
+    case = EPS_EXAMPLES / "secondary-care/community/acute/nominated-pharmacy/clinical-practitioner/multiple-drugs"
+    request = case / "bulk-translation" / "1-Prepare-Request-Send-400_Bad_Request.json"
+    if not request.is_file():
+        pytest.skip("the shared EPS examples are not here")
+    bundle = json.loads(request.read_bytes())
+    assert len([e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]) > 4
+    assert "EPS_MAX_ITEMS" in {i.code for i in eps_acceptance(bundle)}
 
 
 def test_what_is_not_a_message_is_refused_not_raised() -> None:
