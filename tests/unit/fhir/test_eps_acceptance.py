@@ -21,6 +21,7 @@ from gateway.fhir.eps_acceptance import ALL_RULES, eps_acceptance
 from gateway.fhir.eps_acceptance.rules import catalogue_markdown
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import loads_bundle
+from gateway.services.parts import MAX_ITEMS, split
 from gateway.simulate.directory import sample_prescribing
 from tests.paths import EPS_EXAMPLES
 
@@ -281,3 +282,38 @@ def test_generated_prescriptions_through_the_mapper_break_no_rule(p: HomecarePre
 def test_the_documented_rule_table_is_the_code() -> None:
     doc = (Path(__file__).resolve().parents[3] / "docs" / "eps-acceptance.md").read_text(encoding="utf-8")
     assert catalogue_markdown() in doc
+
+
+@st.composite
+def long_prescriptions(draw: st.DrawFn) -> HomecarePrescription:
+    """A generated prescription of 1 to 12 items, line numbers in export order."""
+    p = draw(prescriptions())
+    count = draw(st.integers(1, 12))
+    items = tuple(p.items[0].model_copy(update={"line_no": n}) for n in range(1, count + 1))
+    return p.model_copy(update={"items": items})
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(long_prescriptions())
+def test_every_part_of_a_split_prescription_is_an_order_eps_takes(p: HomecarePrescription) -> None:
+    """The planner's split (gateway/services/parts.py): parts of at most four items, in export order, covering every
+    item exactly once, each an order EPS accepts with a short-form id of its own."""
+    pieces = split(p)
+    assert len(pieces) == -(-len(p.items) // MAX_ITEMS)
+    assert [i.line_no for piece in pieces for i in piece.items] == [i.line_no for i in p.items]
+    short_forms = set()
+    for piece in pieces:
+        ids = OrderIds.new(piece)
+        short_forms.add(ids.short_form_id)
+        bundle = build_prescription_order(
+            piece,
+            ids,
+            provider_ods="FTX40",
+            source_endpoint="https://gw.example",
+            prescribing=sample_prescribing(p.trust_ods, p.site_code),
+        )
+        assert len([e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]) <= MAX_ITEMS
+        assert eps_acceptance(bundle) == []
+    assert len(short_forms) == len(pieces)
+    if len(p.items) <= MAX_ITEMS:
+        assert pieces == [p]
