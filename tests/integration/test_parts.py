@@ -10,34 +10,14 @@ import httpx
 from adapters.jac.writer import render_export
 from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import MEDICINES, export_rows
+from gateway.simulate.samples import long_prescription_rows
 from tests.integration.helpers import post_export, post_fhir, release, status_feed
 
 CANCEL = {"Action": "CANCEL", "CancelReason": "At the Patient's request"}
 
 
 def _rows(seed: int, items: int, **change: str) -> list[dict[str, str]]:
-    """One prescription of `items` items (LineNo 1…items), all on the first item's schedule."""
-    [first, *_] = export_rows(1, seed=seed)
-    rows = []
-    for n in range(1, items + 1):
-        code, desc, dose, unit, freq, route, qty, qty_unit, _days = MEDICINES[(n - 1) % len(MEDICINES)]
-        rows.append(
-            first
-            | {
-                "LineNo": str(n),
-                "DmdCode": code,
-                "DrugDescription": desc,
-                "Dose": dose,
-                "DoseUnit": unit,
-                "Frequency": freq,
-                "Route": route,
-                "QtyPerDelivery": qty,
-                "QtyUnit": qty_unit,
-            }
-            | change
-        )
-    return rows
+    return [row | change for row in long_prescription_rows(items, seed=seed)]
 
 
 async def _send(trust: httpx.AsyncClient, rows: list[dict[str, str]]) -> dict[str, Any]:
