@@ -58,12 +58,13 @@ class Arrived:
 
 @dataclass
 class Planner:
-    """Plans one export. `prebuilt` maps a prescription's key to the ids and bundle it arrived as (EPS FHIR)."""
+    """Plans one export. `existing` maps a prescription's key to the EPS prescriptions stored for it (its parts, in
+    order); `prebuilt` maps it to the ids and bundle it arrived as (EPS FHIR)."""
 
     gw: Gateway
     router: Router
     directory: Directory
-    existing: dict[Key, Prescription]
+    existing: dict[Key, list[Prescription]]
     tenant_ods: str | None
     payload_id: str
     now: datetime
@@ -136,8 +137,9 @@ class Planner:
             return
         canonical = p.model_dump_json().encode()
         content_sha = hashlib.sha256(canonical).hexdigest()
-        previous = self.existing.get(p.key)
-        if previous is not None:
+        stored = self.existing.get(p.key)
+        if stored:
+            previous = stored[0]
             if previous.content_sha256 != content_sha:
                 outcome.issues.append(
                     Issue(
@@ -154,6 +156,8 @@ class Planner:
             outcome.prescription_id = previous.id
             outcome.short_form_id = previous.short_form_id
             outcome.provider_ods = previous.provider_ods
+            if len(stored) > 1:
+                outcome.parts = [Part(r.part, r.id, r.short_form_id) for r in stored]
             return
         if p.action is Action.AMEND and not plan_amend(self, p, outcome):
             return

@@ -46,19 +46,20 @@ async def set_inbound_outcome(session: AsyncSession, payload_id: str, outcome: s
 
 async def existing_versions(
     session: AsyncSession, trust_ods: str, rx_numbers: Iterable[str]
-) -> dict[tuple[str, int], Prescription]:
-    """Stored prescriptions of `trust_ods` with these RxNumbers, keyed by (RxNumber, RxVersion); of a prescription
-    sent as several parts, its first."""
-    found: dict[tuple[str, int], Prescription] = {}
+) -> dict[tuple[str, int], list[Prescription]]:
+    """Stored prescriptions of `trust_ods` with these RxNumbers, keyed by (RxNumber, RxVersion): each version's
+    EPS prescriptions in part order (one, unless it was sent in parts)."""
+    found: dict[tuple[str, int], list[Prescription]] = {}
     numbers = sorted(set(rx_numbers))
     for start in range(0, len(numbers), _CHUNK):
         chunk = numbers[start : start + _CHUNK]
         rows = await session.exec(
-            select(Prescription).where(Prescription.trust_ods == trust_ods, col(Prescription.rx_number).in_(chunk))
+            select(Prescription)
+            .where(Prescription.trust_ods == trust_ods, col(Prescription.rx_number).in_(chunk))
+            .order_by(col(Prescription.part))
         )
         for row in rows.all():
-            if row.part == 1:
-                found[(row.rx_number, row.rx_version)] = row
+            found.setdefault((row.rx_number, row.rx_version), []).append(row)
     return found
 
 

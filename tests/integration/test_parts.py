@@ -121,6 +121,7 @@ async def test_an_amend_replans_the_parts(trust: httpx.AsyncClient, provider: ht
     assert sorted(msg.order_facts(o)["short_form_id"] for o in orders) == sorted(new)
     resent = await _send(trust, _rows(73, 9, Action="AMEND", RxVersion="2"))
     assert (resent["outcome"], resent["short_form_id"]) == ("duplicate", new[0])
+    assert [p["short_form_id"] for p in resent["parts"]] == new
 
 
 async def test_four_items_stay_one_prescription(trust: httpx.AsyncClient, provider: httpx.AsyncClient) -> None:
