@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from adapters import registered_adapters
+from adapters.ascribe.writer import render_export as ascribe_export
 from adapters.jac.writer import render_export
 from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.simulate import provider_messages as msg
@@ -122,6 +124,17 @@ async def test_an_amend_replans_the_parts(trust: httpx.AsyncClient, provider: ht
     resent = await _send(trust, _rows(73, 9, Action="AMEND", RxVersion="2"))
     assert (resent["outcome"], resent["short_form_id"]) == ("duplicate", new[0])
     assert [p["short_form_id"] for p in resent["parts"]] == new
+
+
+async def test_an_ascribe_export_of_six_items_is_split_alike(trust: httpx.AsyncClient) -> None:
+    [parsed] = registered_adapters()["jac"].parse(render_export(_rows(75, 6))).prescriptions
+    assert parsed.prescription is not None
+    body = ascribe_export([parsed.prescription])
+    r = await trust.post("/api/v1/exports", content=body, headers={"Content-Type": "application/xml"})
+    assert r.status_code == 200, r.text
+    [outcome] = r.json()["prescriptions"]
+    assert outcome["outcome"] == "accepted", outcome
+    assert [p["items"] for p in outcome["parts"]] == [[1, 2, 3, 4], [5, 6]]
 
 
 async def test_four_items_stay_one_prescription(trust: httpx.AsyncClient, provider: httpx.AsyncClient) -> None:
