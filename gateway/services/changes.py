@@ -4,7 +4,9 @@ A cancel before the provider has seen the order cancels it at once. Once release
 `prescription-order-update` (cancel) and the prescription stays with it, marked for cancellation, until the
 provider acknowledges that message. A dispensed, expired or not-dispensed prescription cannot be cancelled.
 An amend is cancel-and-replace: the latest version is cancelled as above and the new version is a new order,
-delivered only after the cancel (the outbox keeps messages of one RxNumber in order).
+delivered only after the cancel (the outbox keeps messages of one RxNumber in order). A prescription sent as
+several EPS prescriptions (parts, `gateway/services/parts.py`) is cancelled or amended whole: every part, or none
+when one of them can no longer be.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gateway.errors import InputError, Issue, Location
 from gateway.fhir.cancellation import build_cancellation
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import dumps_bundle
+from gateway.services.parts import Part, part_note
 from gateway.store.repository import Current
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import OutboxEntry, Prescription, PrescriptionItem
@@ -109,25 +112,38 @@ def plan_amend(pl: Planner, p: HomecarePrescription, outcome: PrescriptionOutcom
 def _cancel(
     pl: Planner, current: Current, reason: str, outcome: PrescriptionOutcome, *, amending: bool = False
 ) -> str | None:
-    """Plan the cancellation of `current`; its outcome word, or None with the refusal added to `outcome`."""
-    pr = current.prescription
-    if pr.status == lifecycle.CANCELLED or current.outbox_event == CANCEL_EVENT:
-        if amending:
-            return "cancelled"  # the version being replaced is already cancelled, or on its way
-        return "duplicate"
-    if lifecycle.is_final(pr.status):
-        outcome.issues.append(
-            _issue(
-                outcome,
-                "Action",
-                "PRESCRIPTION_INVALID_STATE_TRANSITION",
-                f"prescription {pr.short_form_id} is {lifecycle.PRESCRIPTION_STATUS[pr.status]} and cannot be "
-                + ("amended" if amending else "cancelled"),
-                pr.status,
-                "a prescription not yet dispensed",
+    """Plan the cancellation of `current`, every part of it; its outcome word, or None with the refusal added to
+    `outcome` (then no part is touched: the trust's prescription is cancelled whole or not at all)."""
+    pending = [part for part in current.parts if not _cancelled_or_cancelling(part)]
+    if not pending:
+        # The version being replaced is already cancelled, or its cancellation is on its way.
+        return "cancelled" if amending else "duplicate"
+    for part in pending:
+        pr = part.prescription
+        if lifecycle.is_final(pr.status):
+            outcome.issues.append(
+                _issue(
+                    outcome,
+                    "Action",
+                    "PRESCRIPTION_INVALID_STATE_TRANSITION",
+                    f"prescription {pr.short_form_id}{part_note(pr.part, pr.parts, pr.rx_number)} is "
+                    f"{lifecycle.PRESCRIPTION_STATUS[pr.status]} and cannot be "
+                    + ("amended" if amending else "cancelled"),
+                    pr.status,
+                    "a prescription not yet dispensed",
+                )
             )
-        )
-        return None
+            return None
+    words = {_cancel_part(pl, part, reason) for part in pending}
+    return "cancellation-requested" if "cancellation-requested" in words else "cancelled"
+
+
+def _cancelled_or_cancelling(part: Current) -> bool:
+    return part.prescription.status == lifecycle.CANCELLED or part.outbox_event == CANCEL_EVENT
+
+
+def _cancel_part(pl: Planner, current: Current, reason: str) -> str:
+    """Plan the cancellation of one EPS prescription, not final: at once if the provider never took it."""
     box = current.outbox
     # Never taken by the provider: not sent yet, refused, given up on (dead) or already cancelled.
     unseen = (
@@ -145,6 +161,7 @@ def _cancel(
 
 def _cancel_now(pl: Planner, current: Current, reason: str) -> None:
     pr = current.prescription
+    note = part_note(pr.part, pr.parts, pr.rx_number)
     pl.rows.updates.append(
         Update(Prescription, pr.id, {"status": pr.status}, {"status": lifecycle.CANCELLED, "updated_at": pl.now})
     )
@@ -165,7 +182,7 @@ def _cancel_now(pl: Planner, current: Current, reason: str) -> None:
             lifecycle.CANCELLED,
             pr.trust_ods,
             None,
-            f"cancelled before the provider saw it: {reason}",
+            f"cancelled before the provider saw it: {reason}{note}",
         )
     )
 
@@ -224,7 +241,8 @@ def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reaso
             None,
             pr.trust_ods,
             message_id,
-            f"with provider {box.provider_ods}: marked for cancellation ({reason})",
+            f"with provider {box.provider_ods}: marked for cancellation ({reason})"
+            + part_note(pr.part, pr.parts, pr.rx_number),
         )
     )
 
@@ -233,6 +251,16 @@ def _quote(outcome: PrescriptionOutcome, current: Current) -> None:
     outcome.prescription_id = current.prescription.id
     outcome.short_form_id = current.prescription.short_form_id
     outcome.provider_ods = current.prescription.provider_ods
+    if current.others:
+        outcome.parts = [
+            Part(
+                c.prescription.part,
+                c.prescription.id,
+                c.prescription.short_form_id,
+                tuple(i.line_no for i in c.items),
+            )
+            for c in current.parts
+        ]
 
 
 def _issue(outcome: PrescriptionOutcome, column: str, code: str, message: str, value: str, expected: str) -> Issue:

@@ -238,13 +238,13 @@ def _eps_bundles(gw: Gateway, payload: bytes, result: ParseResult, now: datetime
 
 async def _existing_versions(
     session: AsyncSession, parsed: list[ParsedPrescription]
-) -> dict[tuple[str, str, int], Prescription]:
+) -> dict[tuple[str, str, int], list[Prescription]]:
     by_trust: dict[str, set[str]] = {}
     for pp in parsed:
         if pp.prescription is not None:
             by_trust.setdefault(pp.prescription.trust_ods, set()).add(pp.prescription.rx_number)
-    existing: dict[tuple[str, str, int], Prescription] = {}
+    existing: dict[tuple[str, str, int], list[Prescription]] = {}
     for trust, numbers in by_trust.items():
-        for (rx, version), row in (await repository.existing_versions(session, trust, numbers)).items():
-            existing[(trust, rx, version)] = row
+        for (rx, version), rows in (await repository.existing_versions(session, trust, numbers)).items():
+            existing[(trust, rx, version)] = rows
     return existing

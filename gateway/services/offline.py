@@ -6,6 +6,9 @@ What leaves is one document, the command's contract (docs/cli.md):
      "errors": [{"location", "field", "value", "expected", "message", "code"}], "warnings": [...], "bundle"}],
      "file_errors": [...]}
 
+An outcome of more than four items also has "parts": the order of every part the gateway would send (the EPS
+limit, gateway/services/parts.py), `bundle` being the first.
+
 `exit_code` gives 0 when every prescription was accepted, 1 when any was rejected, 2 when the file as a whole was.
 Without a database there is no earlier version to compare with: a NEW line gives its prescription-order, an AMEND
 the order of its new version, a CANCEL the prescription-order-update it stands for; each says (a warning) what only
@@ -30,6 +33,7 @@ from gateway.fhir.cancellation import build_cancellation
 from gateway.fhir.dispense_schedule import schedule_issues
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
+from gateway.services.parts import split
 from gateway.services.planning import located
 from gateway.settings import Settings
 from gateway.store import directory as store_directory
@@ -127,9 +131,10 @@ def _outcome(
     p = pp.prescription
     issues = list(pp.issues)
     bundle: dict[str, Any] | None = None
+    parts: list[dict[str, Any]] = []
     if p is not None and not pp.errors:
         try:
-            bundle = _bundle(p, fmt, payload, provider_ods, directory, pp, issues)
+            bundle = _bundle(p, fmt, payload, provider_ods, directory, pp, issues, parts)
         except GatewayError as exc:  # one prescription that cannot be built does not stop the others
             issues.extend(exc.issues if isinstance(exc, InputError) else [
                 Issue("NOT_BUILT", str(exc), Location(line=pp.lines[0] if pp.lines else None))])  # fmt: skip
@@ -143,6 +148,8 @@ def _outcome(
         "errors": [error_dict(i) for i in issues if _is_error(i)],
         "warnings": [error_dict(i) for i in issues if not _is_error(i)],
         "bundle": None if rejected else bundle,
+        # More than four items: the EPS prescriptions the gateway would send, `bundle` being the first.
+        **({"parts": parts} if len(parts) > 1 and not rejected else {}),
     }
 
 
@@ -154,7 +161,10 @@ def _bundle(
     directory: Directory,
     pp: ParsedPrescription,
     issues: list[Issue],
+    parts: list[dict[str, Any]],
 ) -> dict[str, Any] | None:
+    """The bundle the gateway would send for `p` (the first part's of a prescription of more than four items,
+    every part's then appended to `parts`), adding its findings to `issues`."""
     line = pp.lines[0] if pp.lines else None
     if fmt == "fhir":  # an EPS message goes on unchanged: the bundle is the one sent
         bundle = loads_bundle(payload)
@@ -192,10 +202,17 @@ def _bundle(
         )
         profile = HOMECARE_PRESCRIPTION_ORDER_UPDATE
     else:
-        built = build_prescription_order(
-            p, OrderIds.new(p), provider_ods=provider, source_endpoint=SOURCE_ENDPOINT, prescribing=prescribing
-        )
-        profile = HOMECARE_PRESCRIPTION_ORDER
+        orders = [
+            build_prescription_order(
+                piece, OrderIds.new(piece), provider_ods=provider, source_endpoint=SOURCE_ENDPOINT,
+                prescribing=prescribing,
+            )
+            for piece in split(p)
+        ]
+        for order in orders:
+            issues.extend(Validator.from_package().validate(order, HOMECARE_PRESCRIPTION_ORDER))
+        parts.extend(json.loads(dumps_bundle(order)) for order in orders)
+        return parts[0]
     issues.extend(Validator.from_package().validate(built, profile))
     out: dict[str, Any] = json.loads(dumps_bundle(built))
     return out
@@ -207,7 +224,11 @@ def _is_error(issue: Issue) -> bool:
 
 def text_report(document: dict[str, Any]) -> tuple[str, str]:
     """Without --json: the accepted bundles (JSON, one after another) for stdout, the located errors for stderr."""
-    bundles = [json.dumps(o["bundle"], indent=2) for o in document["outcomes"] if o["bundle"] is not None]
+    bundles = [
+        json.dumps(b, indent=2)
+        for o in document["outcomes"]
+        for b in (o.get("parts") or ([o["bundle"]] if o["bundle"] is not None else []))
+    ]
     lines = [f"file rejected: {_line(e)}" for e in document["file_errors"]]
     for o in document["outcomes"]:
         action = f" {o['action']}" if o["action"] else ""  # unknown when the line could not be read

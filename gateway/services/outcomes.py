@@ -7,6 +7,7 @@ from typing import Any
 
 from adapters.base import ParseResult
 from gateway.errors import Issue
+from gateway.services.parts import Part
 
 # Outcomes that mean the gateway took the prescription (or its change) in.
 ACCEPTED = frozenset({"accepted", "duplicate", "held", "cancelled", "cancellation-requested"})
@@ -26,6 +27,8 @@ class PrescriptionOutcome:
     provider_ods: str | None = None
     reason: str | None = None
     issues: list[Issue] = field(default_factory=list)
+    # A prescription of more than four items went to EPS as these parts; the ids above are part 1's.
+    parts: list[Part] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -38,6 +41,8 @@ class PrescriptionOutcome:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if len(self.parts) > 1:
+            out["parts"] = [part.as_dict() for part in self.parts]
         out["issues"] = [i.as_dict() for i in self.issues]
         return out
 

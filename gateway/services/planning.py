@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from adapters import ParsedPrescription
 from gateway import lifecycle
@@ -23,7 +23,8 @@ from gateway.fhir.serialise import dumps_bundle
 from gateway.services.changes import Update, plan_amend, plan_cancel
 from gateway.services.context import Gateway
 from gateway.services.outcomes import PrescriptionOutcome
-from gateway.services.routing import Router
+from gateway.services.parts import Part, part_note, split
+from gateway.services.routing import Route, Router
 from gateway.services.supply_history import prescribed
 from gateway.signing.bundle import sign_bundle
 from gateway.store.repository import Current
@@ -57,12 +58,13 @@ class Arrived:
 
 @dataclass
 class Planner:
-    """Plans one export. `prebuilt` maps a prescription's key to the ids and bundle it arrived as (EPS FHIR)."""
+    """Plans one export. `existing` maps a prescription's key to the EPS prescriptions stored for it (its parts, in
+    order); `prebuilt` maps it to the ids and bundle it arrived as (EPS FHIR)."""
 
     gw: Gateway
     router: Router
     directory: Directory
-    existing: dict[Key, Prescription]
+    existing: dict[Key, list[Prescription]]
     tenant_ods: str | None
     payload_id: str
     now: datetime
@@ -135,8 +137,9 @@ class Planner:
             return
         canonical = p.model_dump_json().encode()
         content_sha = hashlib.sha256(canonical).hexdigest()
-        previous = self.existing.get(p.key)
-        if previous is not None:
+        stored = self.existing.get(p.key)
+        if stored:
+            previous = stored[0]
             if previous.content_sha256 != content_sha:
                 outcome.issues.append(
                     Issue(
@@ -153,6 +156,8 @@ class Planner:
             outcome.prescription_id = previous.id
             outcome.short_form_id = previous.short_form_id
             outcome.provider_ods = previous.provider_ods
+            if len(stored) > 1:
+                outcome.parts = [Part(r.part, r.id, r.short_form_id) for r in stored]
             return
         if p.action is Action.AMEND and not plan_amend(self, p, outcome):
             return
@@ -164,48 +169,92 @@ class Planner:
             if prescribing is None:
                 return
         route = self.router.route(p)
-        ids = prebuilt.ids if prebuilt else OrderIds.new(p)
-        outcome.prescription_id = ids.prescription_id
-        outcome.short_form_id = ids.short_form_id
         outcome.provider_ods = route.provider_ods
         outcome.reason = route.reason
-        message_row: dict[str, Any] | None = None
-        if route.provider_ods is not None:
-            if prebuilt is not None or prescribing is None:
-                # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
-                bundle, problems = (prebuilt.bundle if prebuilt else {}), []
-            else:
-                bundle = build_prescription_order(
-                    p,
-                    ids,
-                    provider_ods=route.provider_ods,
-                    source_endpoint=self.gw.settings.public_base_url,
-                    prescribing=prescribing,
-                )
-                problems = [
-                    i
-                    for i in Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
-                    if i.severity in ("error", "fatal")
-                ]
-            if problems:
-                # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
-                outcome.issues.extend(problems)
+        # An EPS bundle from the trust's EPR has at most four items (the FHIR adapter refuses more) and goes whole.
+        pieces = [p] if prebuilt is not None else split(p)
+        planned: list[_Planned] = []
+        for part, piece in enumerate(pieces, start=1):
+            ids = prebuilt.ids if prebuilt else OrderIds.new(piece)
+            message_row = self._order_message(piece, ids, route.provider_ods, prescribing, prebuilt, outcome)
+            if message_row is False:
                 outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
                 return
-            bundle = self.sign(bundle)
-            message_row = {
-                "id": ids.message_id,
-                "direction": "out",
-                "event": "prescription-order",
-                "prescription_id": ids.prescription_id,
-                "sender_ods": p.trust_ods,
-                "receiver_ods": route.provider_ods,
-                "body_enc": self.gw.cipher.seal(
-                    dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)
-                ),
-                "created_at": self.now,
-            }
-            outcome.message_id = ids.message_id
+            planned.append(_Planned(part, piece, ids, message_row))
+        outcome.prescription_id = planned[0].ids.prescription_id
+        outcome.short_form_id = planned[0].ids.short_form_id
+        if len(planned) > 1:
+            outcome.parts = [
+                Part(
+                    x.part,
+                    x.ids.prescription_id,
+                    x.ids.short_form_id,
+                    tuple(i.line_no for i in x.piece.items),
+                    x.ids.message_id if x.message_row else None,
+                )
+                for x in planned
+            ]
+        held = [self._store(x, len(planned), content_sha, route, prebuilt) for x in planned]
+        if planned[0].message_row is not None:
+            outcome.message_id = planned[0].ids.message_id
+        outcome.outcome = "held" if any(held) else "accepted"
+
+    def _order_message(
+        self,
+        p: HomecarePrescription,
+        ids: OrderIds,
+        provider_ods: str | None,
+        prescribing: Prescribing | None,
+        prebuilt: Arrived | None,
+        outcome: PrescriptionOutcome,
+    ) -> dict[str, Any] | None | Literal[False]:
+        """The signed order message of one (part of a) prescription: None when there is no provider to send it
+        to yet, False after recording the located problems of a bundle that may not go out."""
+        if provider_ods is None:
+            return None
+        if prebuilt is not None or prescribing is None:
+            # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
+            bundle, problems = (prebuilt.bundle if prebuilt else {}), []
+        else:
+            bundle = build_prescription_order(
+                p,
+                ids,
+                provider_ods=provider_ods,
+                source_endpoint=self.gw.settings.public_base_url,
+                prescribing=prescribing,
+            )
+            problems = [
+                i
+                for i in Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
+                if i.severity in ("error", "fatal")
+            ]
+        if problems:
+            # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
+            outcome.issues.extend(problems)
+            return False
+        bundle = self.sign(bundle)
+        return {
+            "id": ids.message_id,
+            "direction": "out",
+            "event": "prescription-order",
+            "prescription_id": ids.prescription_id,
+            "sender_ods": p.trust_ods,
+            "receiver_ods": provider_ods,
+            "body_enc": self.gw.cipher.seal(dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)),
+            "created_at": self.now,
+        }
+
+    def _store(
+        self,
+        x: _Planned,
+        parts: int,
+        content_sha: str,
+        route: Route,
+        prebuilt: Arrived | None,
+    ) -> bool:
+        """The rows of one planned (part of a) prescription; True when it is held (no provider yet)."""
+        p, ids, message_row = x.piece, x.ids, x.message_row
+        note = part_note(x.part, parts, p.rx_number)
         nhs_number = p.patient.nhs_number if p.patient else ""  # adapters reject a NEW without a patient
         deliveries = max((i.number_of_deliveries for i in p.items), default=0)
         self.rows.prescriptions.append(
@@ -215,14 +264,18 @@ class Planner:
                 "trust_ods": p.trust_ods,
                 "rx_number": p.rx_number,
                 "rx_version": p.rx_version,
+                "part": x.part,
+                "parts": parts,
                 "action": p.action.value,
                 "status": lifecycle.TO_BE_DISPENSED,
                 "provider_ods": route.provider_ods,
                 "service_type": p.service_type.value if p.service_type else None,
                 "route_reason": route.reason,
                 "nhs_index": self.gw.cipher.blind_index(nhs_number),
+                # Each part keeps its own items (a cancellation is built from them); the fingerprint is the whole
+                # prescription's, so that a resend of it is recognised as a duplicate.
                 "canonical_enc": self.gw.cipher.seal(
-                    canonical, context=prescription_context(ids.prescription_id, p.trust_ods)
+                    p.model_dump_json().encode(), context=prescription_context(ids.prescription_id, p.trust_ods)
                 ),
                 "content_sha256": content_sha,
                 "inbound_id": self.payload_id,
@@ -257,7 +310,7 @@ class Planner:
                 lifecycle.TO_BE_DISPENSED,
                 p.trust_ods,
                 None,
-                f"{p.source_format} export {self.payload_id}",
+                f"{p.source_format} export {self.payload_id}{note}",
             )
         )
         if prebuilt:
@@ -273,11 +326,13 @@ class Planner:
                 )
             )
         if message_row is None or route.provider_ods is None:
-            outcome.outcome = "held"
-            self.rows.events.append(event(ids.prescription_id, self.now, "held", None, None, None, route.reason))
-            return
+            self.rows.events.append(
+                event(ids.prescription_id, self.now, "held", None, None, None, f"{route.reason}{note}")
+            )
+            return True
         self.rows.messages.append(message_row)
         self.rows.outbox.append(
+            # One order key for every part: an amend or cancel of the trust's prescription never overtakes a part.
             self.outbox_row(ids.message_id, ids.prescription_id, f"{p.trust_ods}:{p.rx_number}", route.provider_ods)
         )
         self.rows.events.append(
@@ -288,10 +343,20 @@ class Planner:
                 None,
                 route.provider_ods,
                 ids.message_id,
-                f"prescription-order for {route.provider_ods} ({route.reason})",
+                f"prescription-order for {route.provider_ods} ({route.reason}){note}",
             )
         )
-        outcome.outcome = "accepted"
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One part of a prescription, planned: its items, its ids and its order message (None: held)."""
+
+    part: int
+    piece: HomecarePrescription
+    ids: OrderIds
+    message_row: dict[str, Any] | None
 
 
 def sign_order(gw: Gateway, bundle: dict[str, Any], now: datetime) -> dict[str, Any]:

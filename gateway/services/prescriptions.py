@@ -6,7 +6,7 @@ it did not exist. Every read is audited (`patient-data.read`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import audit, lifecycle
@@ -30,6 +30,8 @@ class PrescriptionRecord:
     deliveries: list[Delivery]
     events: list[LifecycleEvent]
     outbox: list[OutboxEntry]
+    # Every part of the trust's prescription, this one included, when it went to EPS as several (else empty).
+    parts: list[Prescription] = field(default_factory=list)
 
 
 def require_reader(reader: Reader) -> None:
@@ -66,6 +68,7 @@ async def read_prescription(gw: Gateway, reader: Reader, any_id: str) -> Prescri
             await repository.prescription_deliveries(session, p.id),
             await repository.prescription_events(session, p.id),
             await repository.outbox_for_prescription(session, p.id),
+            await repository.prescription_parts(session, p) if p.parts > 1 else [],
         )
         await audit.append(session, gw.clock, reader, "patient-data.read", "prescription", p.id, "success")
     return record
@@ -92,6 +95,7 @@ def view_json(record: PrescriptionRecord) -> dict[str, Any]:
         "trust_ods": p.trust_ods,
         "rx_number": p.rx_number,
         "rx_version": p.rx_version,
+        **_part(p, record.parts),
         "provider_ods": p.provider_ods,
         "route_reason": p.route_reason,
         "status": {"code": p.status, "display": lifecycle.PRESCRIPTION_STATUS[p.status]},
@@ -127,6 +131,27 @@ def view_json(record: PrescriptionRecord) -> dict[str, Any]:
             for o in outbox
         ],
         "timeline": [event_json(e) for e in events],
+    }
+
+
+def _part(p: Prescription, parts: list[Prescription]) -> dict[str, Any]:
+    """`part`: which part of the trust's prescription this EPS prescription is, and every part; {} if sent whole."""
+    if p.parts <= 1:
+        return {}
+    return {
+        "part": {
+            "number": p.part,
+            "of": p.parts,
+            "parts": [
+                {
+                    "part": q.part,
+                    "id": q.id,
+                    "short_form_id": q.short_form_id,
+                    "status": {"code": q.status, "display": lifecycle.PRESCRIPTION_STATUS[q.status]},
+                }
+                for q in parts
+            ],
+        }
     }
 
 

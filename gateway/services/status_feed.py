@@ -54,9 +54,12 @@ class StatusEvent:
     actor_ods: str | None
     message_id: str | None
     detail: str | None
+    # Of a trust's prescription sent to EPS as several prescriptions (more than four items): which part this is.
+    part: int = 1
+    parts: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "event_id": self.event_id,
             "at": self.at.isoformat(),
             "trust_ods": self.trust_ods,
@@ -71,6 +74,9 @@ class StatusEvent:
             "message_id": self.message_id,
             "detail": self.detail,
         }
+        if self.parts > 1:
+            out["part"] = {"number": self.part, "of": self.parts}
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,8 @@ def status_event(event: LifecycleEvent, prescription: Prescription, status: str 
         actor_ods=event.actor_ods,
         message_id=event.message_id,
         detail=event.detail,
+        part=prescription.part,
+        parts=prescription.parts,
     )
 
 

@@ -135,3 +135,27 @@ def export_rows(
                 }
             )
     return rows
+
+
+def long_prescription_rows(items: int, *, seed: int = 1, trust_ods: str = "RBA") -> list[dict[str, str]]:
+    """JAC rows of one NEW prescription of `items` items (LineNo 1…items, medicines in turn), all on one schedule:
+    more than four is what EPS takes as one prescription, so the gateway sends it in parts."""
+    first = export_rows(1, seed=seed, trust_ods=trust_ods)[0]
+    rows = []
+    for n in range(1, items + 1):
+        code, desc, dose, unit, freq, route, qty, qty_unit, _days = MEDICINES[(n - 1) % len(MEDICINES)]
+        rows.append(
+            first
+            | {
+                "LineNo": str(n),
+                "DmdCode": code,
+                "DrugDescription": desc,
+                "Dose": dose,
+                "DoseUnit": unit,
+                "Frequency": freq,
+                "Route": route,
+                "QtyPerDelivery": qty,
+                "QtyUnit": qty_unit,
+            }
+        )
+    return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,17 +46,20 @@ async def set_inbound_outcome(session: AsyncSession, payload_id: str, outcome: s
 
 async def existing_versions(
     session: AsyncSession, trust_ods: str, rx_numbers: Iterable[str]
-) -> dict[tuple[str, int], Prescription]:
-    """Stored prescriptions of `trust_ods` with these RxNumbers, keyed by (RxNumber, RxVersion)."""
-    found: dict[tuple[str, int], Prescription] = {}
+) -> dict[tuple[str, int], list[Prescription]]:
+    """Stored prescriptions of `trust_ods` with these RxNumbers, keyed by (RxNumber, RxVersion): each version's
+    EPS prescriptions in part order (one, unless it was sent in parts)."""
+    found: dict[tuple[str, int], list[Prescription]] = {}
     numbers = sorted(set(rx_numbers))
     for start in range(0, len(numbers), _CHUNK):
         chunk = numbers[start : start + _CHUNK]
         rows = await session.exec(
-            select(Prescription).where(Prescription.trust_ods == trust_ods, col(Prescription.rx_number).in_(chunk))
+            select(Prescription)
+            .where(Prescription.trust_ods == trust_ods, col(Prescription.rx_number).in_(chunk))
+            .order_by(col(Prescription.part))
         )
         for row in rows.all():
-            found[(row.rx_number, row.rx_version)] = row
+            found.setdefault((row.rx_number, row.rx_version), []).append(row)
     return found
 
 
@@ -273,12 +276,19 @@ async def sealed_rows(session: AsyncSession, table: type[Any], after: str, limit
 
 @dataclass(frozen=True, slots=True)
 class Current:
-    """The latest stored version of a trust's RxNumber, with its items and its latest outbox message."""
+    """The latest stored version of a trust's RxNumber, with its items and its latest outbox message. Of a
+    prescription sent as several EPS prescriptions, this is part 1 and `others` are the rest, in order."""
 
     prescription: Prescription
     items: list[PrescriptionItem]
     outbox: OutboxEntry | None
     outbox_event: str | None
+    others: tuple[Current, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Current, ...]:
+        """Every part of the version, this one first (just this one when it was sent whole)."""
+        return (self, *self.others)
 
 
 async def current_versions(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Current]:
@@ -294,15 +304,37 @@ async def current_versions(session: AsyncSession, keys: Iterable[tuple[str, str]
         p = (await session.exec(stmt)).first()
         if p is None:
             continue
-        items = await prescription_items(session, p.id)
-        rows = await outbox_for_prescription(session, p.id)
-        latest = rows[-1] if rows else None
-        event = None
-        if latest is not None:
-            message = await session.get(FhirMessage, latest.message_id)
-            event = message.event if message else None
-        found[(trust, rx)] = Current(p, items, latest, event)
+        parts = await prescription_parts(session, p) if p.parts > 1 else [p]
+        currents = [await _current(session, part) for part in parts]
+        found[(trust, rx)] = replace(currents[0], others=tuple(currents[1:]))
     return found
+
+
+async def _current(session: AsyncSession, p: Prescription) -> Current:
+    items = await prescription_items(session, p.id)
+    rows = await outbox_for_prescription(session, p.id)
+    latest = rows[-1] if rows else None
+    event = None
+    if latest is not None:
+        message = await session.get(FhirMessage, latest.message_id)
+        event = message.event if message else None
+    return Current(p, items, latest, event)
+
+
+async def prescription_parts(session: AsyncSession, p: Prescription) -> list[Prescription]:
+    """Every EPS prescription the trust's prescription `p` is part of was sent as, in part order ([p] if whole)."""
+    if p.parts <= 1:
+        return [p]
+    stmt = (
+        select(Prescription)
+        .where(
+            Prescription.trust_ods == p.trust_ods,
+            Prescription.rx_number == p.rx_number,
+            Prescription.rx_version == p.rx_version,
+        )
+        .order_by(col(Prescription.part))
+    )
+    return list((await session.exec(stmt)).all())
 
 
 async def apply_update(session: AsyncSession, table: type[Any], key: Any, expect: dict[str, Any],

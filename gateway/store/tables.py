@@ -51,14 +51,23 @@ class InboundPayload(SQLModel, table=True):
 
 
 class Prescription(SQLModel, table=True):
+    """One EPS prescription. A trust's prescription of more than four items is several of these, its parts
+    (`part` k of `parts`), sharing the trust's RxNumber and RxVersion (issue 15: EPS takes at most four items)."""
+
     __tablename__ = "prescription"
-    __table_args__ = (UniqueConstraint("trust_ods", "rx_number", "rx_version", name="uq_prescription_version"),)
+    __table_args__ = (
+        UniqueConstraint("trust_ods", "rx_number", "rx_version", "part", name="uq_prescription_version_part"),
+    )
 
     id: str = Field(primary_key=True, max_length=36, description="EPS long-form prescription id (UUID)")
     short_form_id: str = Field(max_length=20, unique=True)
     trust_ods: str = Field(max_length=12, index=True)
     rx_number: str = Field(max_length=20)
     rx_version: int
+    part: int = Field(default=1, sa_column_kwargs={"server_default": "1"}, description="this part's number, from 1")
+    parts: int = Field(
+        default=1, sa_column_kwargs={"server_default": "1"}, description="how many EPS prescriptions the trust's is"
+    )
     action: str = Field(max_length=8)
     status: str = Field(max_length=4, index=True, description="EPS prescription status code")
     provider_ods: str | None = Field(default=None, max_length=12, index=True)

@@ -93,6 +93,8 @@ def status_bundle(event: StatusEvent, *, source: str, destination: str) -> dict[
         task["owner"] = {"identifier": {"system": ODS_SYSTEM, "value": event.provider_ods}}
     if event.detail:
         task["note"] = [{"text": event.detail}]
+    if event.parts > 1:
+        task["description"] = f"part {event.part} of {event.parts} of the trust's prescription {event.rx_number}"
     header = _header(header_id, event.trust_ods, source, destination, focus=task_id)
     return _bundle(_uuid(f"bundle-{key}"), key, event.at, [(header_id, header), (task_id, task)])
 

@@ -27,6 +27,7 @@ from gateway.fhir.eps_acceptance.rules import ALL_RULES, EpsRule
 __all__ = ["ALL_RULES", "EpsRule", "eps_acceptance"]
 
 ORDER = "prescription-order"
+MAX_ITEMS = 4  # MedicationRequests per message (bundle-validator.ts)
 UPDATE = "prescription-order-update"
 
 
@@ -45,6 +46,9 @@ def eps_acceptance(bundle: Any) -> list[Issue]:
     requests = message.of_type("MedicationRequest")
     if not requests:
         return [*issues, rules.IDENTICAL.issue("Bundle.entry", "no MedicationRequest in the message")]
+    if len(requests) > MAX_ITEMS:
+        # "Bundle contains too many resources of type MedicationRequest. Expected at most 4."
+        issues.append(rules.MAX_ITEMS.issue("Bundle.entry", value=str(len(requests))))
     issues.extend(common_rules(message, requests))
     for index, role in message.of_type("PractitionerRole"):
         issues.extend(reference_issues(message, message.path(index), role))

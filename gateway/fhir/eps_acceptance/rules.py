@@ -49,6 +49,11 @@ BUNDLE_IDENTIFIER = _rule(
     _COMMON,
     "Bundle.identifier has exactly one rfc4122 (https://tools.ietf.org/html/rfc4122) value",
 )
+MAX_ITEMS = _rule(
+    "EPS_MAX_ITEMS",
+    _VALIDATOR,
+    "a prescription carries at most 4 MedicationRequests (a trust's longer prescription goes as several parts)",
+)
 INTENT = _rule("EPS_INTENT", _VALIDATOR, "MedicationRequest.intent is order, original-order or instance-order")
 MEDICATION_CHOICE = _rule(
     "EPS_MEDICATION_CHOICE",

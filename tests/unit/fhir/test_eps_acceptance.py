@@ -4,6 +4,7 @@ orders (golden and generated) pass every rule."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -20,7 +21,9 @@ from gateway.fhir.eps_acceptance import ALL_RULES, eps_acceptance
 from gateway.fhir.eps_acceptance.rules import catalogue_markdown
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import loads_bundle
+from gateway.services.parts import MAX_ITEMS, split
 from gateway.simulate.directory import sample_prescribing
+from tests.paths import EPS_EXAMPLES
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
 GOLDEN = DATA / "order-injectable-with-ancillary" / "expected.json"
@@ -178,6 +181,39 @@ def test_a_cancellation_of_several_items_is_refused_as_eps_does() -> None:
     assert ("EPS_CANCELLATION", f"{MR1}.statusReason") in found
 
 
+def _with_items(count: int) -> Bundle:
+    """The golden order with its first MedicationRequest repeated up to `count` (each its own line-item id)."""
+    bundle = golden()
+    first = bundle["entry"][1]
+    for n in range(count - 2):
+        extra = copy.deepcopy(first)
+        extra["fullUrl"] = f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
+        extra["resource"]["id"] = extra["fullUrl"][len("urn:uuid:") :]
+        for identifier in extra["resource"]["identifier"]:
+            if identifier["system"] == urls.PRESCRIPTION_ORDER_ITEM_NUMBER:
+                identifier["value"] = extra["resource"]["id"]
+        bundle["entry"].insert(3, extra)
+    return bundle
+
+
+def test_more_than_four_items_is_refused_as_eps_does() -> None:
+    assert [i.code for i in eps_acceptance(_with_items(4))] == []
+    found = [(i.code, i.location.path, i.value) for i in eps_acceptance(_with_items(5))]
+    assert found == [("EPS_MAX_ITEMS", "Bundle.entry", "5")]
+    assert "bundle-validator.ts" in eps_acceptance(_with_items(5))[0].message
+
+
+def test_the_eps_example_epss_coordinator_refused_for_too_many_items_is_refused() -> None:
+    """EPS's own example of a prescription it answers 400 ("Expected at most 4")."""
+    case = EPS_EXAMPLES / "secondary-care/community/acute/nominated-pharmacy/clinical-practitioner/multiple-drugs"
+    request = case / "bulk-translation" / "1-Prepare-Request-Send-400_Bad_Request.json"
+    if not request.is_file():
+        pytest.skip("the shared EPS examples are not here")
+    bundle = json.loads(request.read_bytes())
+    assert len([e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]) > 4
+    assert "EPS_MAX_ITEMS" in {i.code for i in eps_acceptance(bundle)}
+
+
 def test_what_is_not_a_message_is_refused_not_raised() -> None:
     for junk in (None, [], {"resourceType": "Bundle"}, {"resourceType": "Bundle", "entry": [{"resource": 3}]}):
         assert eps_acceptance(junk)
@@ -246,3 +282,38 @@ def test_generated_prescriptions_through_the_mapper_break_no_rule(p: HomecarePre
 def test_the_documented_rule_table_is_the_code() -> None:
     doc = (Path(__file__).resolve().parents[3] / "docs" / "eps-acceptance.md").read_text(encoding="utf-8")
     assert catalogue_markdown() in doc
+
+
+@st.composite
+def long_prescriptions(draw: st.DrawFn) -> HomecarePrescription:
+    """A generated prescription of 1 to 12 items, line numbers in export order."""
+    p = draw(prescriptions())
+    count = draw(st.integers(1, 12))
+    items = tuple(p.items[0].model_copy(update={"line_no": n}) for n in range(1, count + 1))
+    return p.model_copy(update={"items": items})
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(long_prescriptions())
+def test_every_part_of_a_split_prescription_is_an_order_eps_takes(p: HomecarePrescription) -> None:
+    """The planner's split (gateway/services/parts.py): parts of at most four items, in export order, covering every
+    item exactly once, each an order EPS accepts with a short-form id of its own."""
+    pieces = split(p)
+    assert len(pieces) == -(-len(p.items) // MAX_ITEMS)
+    assert [i.line_no for piece in pieces for i in piece.items] == [i.line_no for i in p.items]
+    short_forms = set()
+    for piece in pieces:
+        ids = OrderIds.new(piece)
+        short_forms.add(ids.short_form_id)
+        bundle = build_prescription_order(
+            piece,
+            ids,
+            provider_ods="FTX40",
+            source_endpoint="https://gw.example",
+            prescribing=sample_prescribing(p.trust_ods, p.site_code),
+        )
+        assert len([e for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]) <= MAX_ITEMS
+        assert eps_acceptance(bundle) == []
+    assert len(short_forms) == len(pieces)
+    if len(p.items) <= MAX_ITEMS:
+        assert pieces == [p]

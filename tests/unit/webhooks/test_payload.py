@@ -3,6 +3,7 @@ validator accepts, with ids derived from the event (every retry sends the same b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -54,6 +55,17 @@ def test_an_event_without_status_still_makes_a_valid_task() -> None:
     assert "businessStatus" not in task and "owner" not in task and "note" not in task
     problems = [i for i in Validator.from_package().validate(status_bundle(bare, **ARGS)) if i.severity == "error"]
     assert problems == []
+
+
+def test_an_event_of_one_part_of_a_split_prescription_says_which_part_in_both_formats() -> None:
+    part = dataclasses.replace(EVENT, part=2, parts=3)
+    assert json.loads(render(part, "json", **ARGS))["part"] == {"number": 2, "of": 3}
+    assert "part" not in json.loads(render(EVENT, "json", **ARGS))
+    bundle = status_bundle(part, **ARGS)
+    task = bundle["entry"][1]["resource"]
+    assert task["description"] == "part 2 of 3 of the trust's prescription HC-26-004711"
+    assert "description" not in status_bundle(EVENT, **ARGS)["entry"][1]["resource"]
+    assert [i for i in Validator.from_package().validate(bundle) if i.severity in ("error", "fatal")] == []
 
 
 def test_the_test_event_in_both_formats() -> None:
