@@ -114,7 +114,9 @@ class Listener:
 @contextlib.asynccontextmanager
 async def listening(listener: Listener, host: str, port: int) -> AsyncIterator[str]:
     """Serve `listener` on host:port for the duration; yields its base URL."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP; without it each answer written
+    # in two parts waits out the client's 40 ms delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

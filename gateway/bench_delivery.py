@@ -210,7 +210,9 @@ def _serve_process(settings_json: str, report: Any) -> None:
     import uvicorn
 
     settings = Settings.model_validate_json(settings_json)
-    listener = socket.socket()
+    # IPPROTO_TCP, not the default 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP,
+    # and with Nagle on every answer written in two parts waits out the client's 40 ms delayed ACK.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
