@@ -46,6 +46,18 @@ class Rows:
     supply: list[dict[str, Any]] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
 
+    def mark(self) -> tuple[int, ...]:
+        """Where each list ends now, for `rollback`."""
+        return tuple(len(rows) for rows in self._lists())
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        """Forget every row planned since `mark`."""
+        for rows, length in zip(self._lists(), mark, strict=True):
+            del rows[length:]
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        return (self.prescriptions, self.items, self.messages, self.outbox, self.events, self.supply, self.updates)
+
 
 @dataclass(frozen=True, slots=True)
 class Arrived:
@@ -159,14 +171,18 @@ class Planner:
             if len(stored) > 1:
                 outcome.parts = [Part(r.part, r.id, r.short_form_id) for r in stored]
             return
+        before_amend = self.rows.mark()
         if p.action is Action.AMEND and not plan_amend(self, p, outcome):
             return
+        # An AMEND's new version that cannot go out must leave the version it replaces as it was: plan_amend has
+        # planned that version's cancellation, which the refusals below forget.
 
         prebuilt = self.prebuilt.get(p.key)
         prescribing: Prescribing | None = None
         if prebuilt is None:
             prescribing = self.prescribing(p, outcome)
             if prescribing is None:
+                self.rows.rollback(before_amend)
                 return
         route = self.router.route(p)
         outcome.provider_ods = route.provider_ods
@@ -179,6 +195,7 @@ class Planner:
             message_row = self._order_message(piece, ids, route.provider_ods, prescribing, prebuilt, outcome)
             if message_row is False:
                 outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
+                self.rows.rollback(before_amend)
                 return
             planned.append(_Planned(part, piece, ids, message_row))
         outcome.prescription_id = planned[0].ids.prescription_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,3 +133,21 @@ async def test_amend_before_release_cancels_the_old_version_at_once(
     assert (await _status(trust, first["short_form_id"]))[0] == "0005"
     released = await _release(provider)
     assert [msg.order_facts(o)["short_form_id"] for o in released] == [amended["short_form_id"]]
+
+
+async def test_an_amend_refused_leaves_the_version_it_would_replace(
+    trust: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    """The new version is refused (its items on different schedules, which EPS cannot carry as one prescription):
+    the version it would replace is neither cancelled nor marked for cancellation, and still goes out."""
+    first = await _send(trust, _rows(57))
+    second_line = {**_rows(57)[0], "LineNo": "2", "DaysPerDelivery": "14"}
+    amend = [{**row, "Action": "AMEND", "RxVersion": "2"} for row in (_rows(57)[0], second_line)]
+    refused = await _send(trust, amend)
+    assert refused["outcome"] == "rejected"
+    assert "EPS_SCHEDULE_DIFFERS" in {i["code"] for i in refused["issues"]}
+    assert (await _status(trust, first["short_form_id"]))[0] != "0005"
+    view = (await trust.get(f"/api/v1/prescriptions/{first['short_form_id']}")).json()
+    assert not [e for e in view["timeline"] if "cancel" in json.dumps(e)], view["timeline"]
+    released = await _release(provider)
+    assert [msg.order_facts(o)["short_form_id"] for o in released] == [first["short_form_id"]]
