@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from gateway.bench_summary import SUMMARY_KEYS
+from gateway.bench_summary import QUICK, SUMMARY_KEYS
 from tests.acceptance.processes import hgw
 from tests.conftest import PG_ADMIN_DSN
 
@@ -24,6 +24,20 @@ def test_bench_quick_prints_a_summary_with_the_fixed_keys() -> None:
     assert all(value is None or isinstance(value, int | float) for value in summary.values()), summary
     # Every run measures every key: a part that silently stopped measuring would show here as a null.
     assert all(value is not None for value in summary.values()), summary
-    assert figures["delivery"]["push_open_loop"]["offered_per_second"] == 1000
     assert figures["quick"] is True
+    delivery, sizes = figures["delivery"], QUICK
+    assert delivery["push_open_loop"]["offered_per_second"] == 1000
+    assert delivery["push_open_loop"]["messages"] == round(1000 * sizes.open_loop_seconds)
+    assert delivery["push_latency"]["samples"] == sizes.latency_samples and delivery["push_latency"]["p50_ms"] > 0
+    poll = delivery["poll_and_acknowledge"]
+    assert poll["orders_each_way"] == sizes.poll_orders
+    for rate in ("http_batch_orders_per_second", "http_batch_one_server_process_orders_per_second",
+                 "service_batch_orders_per_second", "http_single_orders_per_second"):  # fmt: skip
+        assert poll[rate] > 0, rate
+    for processes in ("1_worker_process", "2_worker_processes"):
+        assert delivery["push_throughput"][processes]["orders"] == sizes.push_orders
+    assert summary["push_orders_per_s"] == delivery["push_throughput"]["2_worker_processes"]["orders_per_second"]
+    heaviest = figures["healthz_under_heaviest"]
+    assert summary["healthz_max_ms_under_heaviest"] == heaviest["healthz_max_ms"]
+    assert heaviest[f"jac_{sizes.prescriptions}_prescriptions"]["status"] == 200
     print(json.dumps(summary))
