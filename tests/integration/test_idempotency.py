@@ -172,6 +172,35 @@ async def test_task_retry_is_replayed(gw: Gateway, trust: httpx.AsyncClient, pro
     assert [e["kind"] for e in view["timeline"]].count("delivery-scheduled") == 1
 
 
+async def test_a_delivery_task_sent_again_without_its_first_answer_changes_nothing(
+    gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    """The API fault campaign's finding: a server killed after committing a delivery Task and before storing its
+    answer lets the retry run again once the key's claim lapses. The same Task (same id, same state) again is
+    answered 200 "was already", not refused as a transition, and changes nothing; a new Task still moves on."""
+    await _post_export(trust, export(1, seed=41, max_deliveries=1))
+    order = passed_prescriptions(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
+    await _post_fhir(provider, MESSAGE, msg.acknowledgement("VNFKT", order["id"], "x"))
+    facts = msg.order_facts(order)
+    dispatched = msg.delivery_task("VNFKT", facts, 1, "dispatched")
+    delivered = msg.delivery_task("VNFKT", facts, 1, "delivered")
+    for task in (dispatched, delivered):
+        first = await _post_fhir(provider, "/FHIR/R4/Task", task)
+        assert first.status_code == 201, first.text
+        again = await _post_fhir(provider, "/FHIR/R4/Task", task)
+        assert again.status_code == 200, again.text
+        assert "was already" in again.json()["issue"][0]["diagnostics"]
+    # Another Task reporting the state the delivery is already in is still a refused transition.
+    other = await _post_fhir(provider, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, "delivered"))
+    assert other.status_code == 409, other.text
+    view = (await trust.get(f"/api/v1/prescriptions/{facts['short_form_id']}")).json()
+    kinds = [e["kind"] for e in view["timeline"]]
+    assert kinds.count("delivery-dispatched") == 1 and kinds.count("delivery-delivered") == 1
+    async with gw.sessions() as session:
+        made = (await session.exec(select(Prescription.deliveries_made))).one()
+    assert made == 1
+
+
 async def test_a_key_still_in_progress_is_a_conflict(
     gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient
 ) -> None:
