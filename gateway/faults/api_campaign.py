@@ -174,7 +174,7 @@ class ServerSet:
     def start(self, server: _Server, *, doom: bool = True) -> None:
         server.doom = None
         if doom and not self.doomless and self.rng.random() < self.cfg.doom_share:
-            server.doom = f"{self.rng.choice(DOOMS)}:{self.rng.randint(1, 40)}"
+            server.doom = f"{self.rng.choice(DOOMS)}:{self.rng.randint(1, 12)}"
         env = {
             **os.environ,
             "HGW_DATABASE_URL": self.cfg.database_url,
