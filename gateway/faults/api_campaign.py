@@ -585,10 +585,11 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
 
     - export: every (RxNumber, version) the trust saw accepted is one prescription row;
     - release: every order acknowledged was handed over to the provider (lost: never; stuck: still queued or
-      leased); a duplicate is an order the gateway released again after it had been acknowledged (a release
-      attempt later than the acknowledgement). The provider may still see an acknowledged order again in the
-      replay of a `$release` answer whose leases ran out meanwhile (`replayed_after_acknowledged`): the replay
-      is the first answer byte for byte, and the provider knows the order by its MessageHeader.id;
+      leased); a duplicate is an order the gateway released again after its acknowledgement committed (it
+      would be leased again: left leased with an acknowledgement applied, or acknowledged twice). The provider
+      may still see an acknowledged order again in the replay of a `$release` answer whose leases ran out
+      meanwhile (`replayed_after_acknowledged`): the replay is the first answer byte for byte, and the provider
+      knows the order by its MessageHeader.id;
     - acknowledgement: every order the provider saw acknowledged is acknowledged, by one lifecycle event;
     - dispense: every notification the provider saw accepted is one dispense record;
     - dispatch: every dispatch Task the provider saw accepted is one `delivery-dispatched` event;
@@ -602,11 +603,8 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
         outbox = (await session.exec(select(OutboxEntry).where(OutboxEntry.provider_ods == PROVIDER_ODS))).all()
         events = (await session.exec(select(LifecycleEvent))).all()
         dispenses = (await session.exec(select(DispenseRecord))).all()
-        releases = (
-            await session.exec(
-                select(DeliveryAttempt.outbox_id, DeliveryAttempt.at).where(DeliveryAttempt.kind == "release")
-            )
-        ).all()
+        release_attempts = select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.kind == "release")
+        releases = (await session.exec(release_attempts)).one()
         deliveries = (await session.exec(select(Delivery).where(Delivery.number == 1))).all()
     rows = Counter((p.rx_number, p.rx_version) for p in prescriptions)
     by_sfid = {p.short_form_id: p for p in prescriptions}
@@ -619,24 +617,26 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
         "stuck": ledger.unanswered["export"],
         "unconfirmed": sum(1 for key in rows if key not in ledger.exports),
     }
-    acknowledged_at = {e.id: e.acknowledged_at for e in outbox if e.acknowledged_at is not None}
-    released_late = {
-        outbox_id for outbox_id, at in releases if outbox_id in acknowledged_at and at > acknowledged_at[outbox_id]
-    }
-    out["release"] = {
-        "confirmed": len(ledger.received),
-        "lost": sum(1 for e in outbox if e.state == "acknowledged" and e.message_id not in ledger.received),
-        "duplicate_effects": len(released_late),
-        "handed_over_after_acknowledged": ledger.released_after_ack,
-        "stuck": sum(e.state in ("queued", "leased") for e in outbox) + ledger.unanswered["release"],
-        "handed_over_again": sum(n > 1 for n in ledger.received.values()),
-        "replayed_after_acknowledged": ledger.replayed_after_ack,
-        "release_attempts": len(releases),
-    }
     ack_events = Counter(
         e.message_id for e in events if e.message_id is not None and e.kind in ("acknowledged", "cancelled", "rejected")
     )
     state = {e.message_id: e.state for e in outbox}
+    # An order released again after its acknowledgement committed would be leased again: still leased (or queued)
+    # with an acknowledgement applied, or acknowledged a second time. Timestamps cannot tell: a request reads the
+    # clock before it waits for the database, so an acknowledgement stamped first may commit after a release.
+    released_again = sum(
+        (state[m] in ("queued", "leased") and ack_events[m] > 0) or ack_events[m] > 1 for m in state
+    )
+    out["release"] = {
+        "confirmed": len(ledger.received),
+        "lost": sum(1 for e in outbox if e.state == "acknowledged" and e.message_id not in ledger.received),
+        "duplicate_effects": released_again,
+        "handed_over_after_acknowledged": ledger.released_after_ack,
+        "stuck": sum(e.state in ("queued", "leased") for e in outbox) + ledger.unanswered["release"],
+        "handed_over_again": sum(n > 1 for n in ledger.received.values()),
+        "replayed_after_acknowledged": ledger.replayed_after_ack,
+        "release_attempts": int(releases),
+    }
     out["acknowledgement"] = {
         "confirmed": len(ledger.acknowledged),
         "lost": sum(state.get(m) not in ("acknowledged", "cancelled", "rejected") for m in ledger.acknowledged),
