@@ -83,6 +83,8 @@ class ApiCampaignConfig:
     kills: int = 15
     """Random SIGKILLs by the driver, at least (the dooms add their own)."""
     kill_interval: tuple[float, float] = (1.0, 2.5)
+    min_uptime: float = 1.0
+    """A server is killed at random only once it has served this long (and, with two, while the other serves)."""
     doom_share: float = 0.5
     """Share of server starts that carry a doom (a self-kill at the worst moment)."""
     prescriptions: int = 30
@@ -143,6 +145,7 @@ class _Server:
     process: subprocess.Popen[bytes] | None = None
     doom: str | None = None
     ready: bool = False
+    ready_at: float = 0.0
 
 
 @dataclass
@@ -224,6 +227,7 @@ class ServerSet:
                     elif not server.ready:
                         with contextlib.suppress(httpx.HTTPError):
                             server.ready = (await probe.get(f"http://127.0.0.1:{server.port}/healthz")).is_success
+                            server.ready_at = time.monotonic()
                 await asyncio.sleep(0.05)
 
     def _ended(self, pid: int, code: int) -> None:
@@ -238,10 +242,15 @@ class ServerSet:
             self.unexpected_exits.append(code)
 
     def kill_random(self) -> bool:
-        """SIGKILL a random server that is up and serving; False when none is."""
+        """SIGKILL a random server that has been serving for `min_uptime`, while another one serves (when there
+        are two); False when none may be killed now. On a loaded machine a server takes seconds to start: without
+        these rules the kills would outpace the restarts and nothing would get through."""
         up = [s for s in self.servers if s.process is not None and s.ready and s.process.poll() is None]
-        if not up:
+        now = time.monotonic()
+        eligible = [s for s in up if now - s.ready_at >= self.cfg.min_uptime]
+        if not eligible or (len(self.servers) > 1 and len(up) < 2):
             return False
+        up = eligible
         victim = self.rng.choice(up)
         pid = victim.process.pid if victim.process is not None else 0
         self.killed_by_us.add(pid)
