@@ -115,7 +115,6 @@ class Ledger:
 
     exports: dict[tuple[str, int], str] = field(default_factory=dict)
     """(RxNumber, version) the trust saw accepted → its short-form id."""
-    amendable: list[str] = field(default_factory=list)
     received: Counter[str] = field(default_factory=Counter)
     """Order message id → how many release answers handed it over."""
     released_after_ack: int = 0
@@ -373,7 +372,6 @@ async def _post_export(
             ledger.exports[(outcome["rx_number"], version)] = outcome["short_form_id"]
         if version == 1 and _picked(outcome["short_form_id"], cfg.amend_every):
             picked.add(outcome["rx_number"])
-            ledger.amendable.append(outcome["short_form_id"])
     return picked
 
 
@@ -621,6 +619,7 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     out["export"] = {
         "confirmed": len(ledger.exports),
+        "amendments": sum(version > 1 for _, version in ledger.exports),
         "lost": sum(rows[key] == 0 for key in ledger.exports),
         "duplicate_effects": sum(rows[key] > 1 for key in ledger.exports),
         "stuck": ledger.unanswered["export"],
