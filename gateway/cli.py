@@ -492,6 +492,13 @@ def simulate_trust(
 @click.option(
     "--pg-restarts", type=int, default=1, show_default=True, help="--faults: PostgreSQL restarts (pg_ctlcluster, root)."
 )
+@click.option(
+    "--api-kills", type=int, default=20, show_default=True,
+    help="--faults: SIGKILLs of API server processes (0: no API campaign).",
+)
+@click.option(
+    "--api-orders", type=int, default=60, show_default=True, help="--faults: prescriptions the API campaign sends."
+)
 def bench(
     prescriptions: int,
     postgres_url: str,
@@ -507,13 +514,16 @@ def bench(
     fault_orders: int,
     workers: int,
     pg_restarts: int,
+    api_kills: int,
+    api_orders: int,
 ) -> None:
     """Print benchmark figures as JSON."""
     if faults:
         from gateway.faults.bench import fault_figures
 
         report = fault_figures(
-            postgres_url, kills=kills, prescriptions=fault_orders, pg_restarts=pg_restarts, workers=workers
+            postgres_url, kills=kills, prescriptions=fault_orders, pg_restarts=pg_restarts, workers=workers,
+            api_kills=api_kills, api_prescriptions=api_orders,
         )
         _emit(report)
         sys.exit(0 if report["passed"] else 1)

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     idempotency_hours: int = Field(
         default=24, ge=1, le=720, description="how long an Idempotency-Key / X-Request-ID and its answer are kept"
     )
+    idempotency_claim_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=600,
+        description="a key whose request stopped renewing its claim this long (its process died) is taken over",
+    )
     release_max_wait: int = Field(
         default=30, ge=0, le=300, description="longest a $release long-poll (wait / Prefer: wait=N) is held, seconds"
     )

@@ -45,19 +45,32 @@ class Idempotent:
         if isinstance(got, idempotency.StoredAnswer):
             headers = {"content-type": got.content_type, REPLAYED_HEADER: "true"}
             return Response(got.body, status_code=got.status_code, headers=headers)
+        renewing = asyncio.create_task(self._renew(got), name="hgw-idempotency-renew")
         try:
             response = await answer()
         except BaseException:
+            renewing.cancel()
             # The request failed and rolled back: free the key so that a retry runs it again. If even that fails
-            # the claim goes stale and is taken over later; the request's own error is the one to report.
+            # its claim lapses and is taken over; the request's own error is the one to report.
             with contextlib.suppress(Exception):
                 await asyncio.shield(idempotency.release(self.gw, got))
             raise
+        renewing.cancel()
         stored = idempotency.StoredAnswer(
             response.status_code, response.headers.get("content-type", "application/octet-stream"), bytes(response.body)
         )
         await idempotency.complete(self.gw, got, stored)
         return response
+
+    async def _renew(self, held: idempotency.Claim) -> None:
+        """Renew the claim every third of its lease while the request runs (cancelled when it ends). A renewal
+        that fails (the store away for a moment) is tried again at the next beat."""
+        interval = idempotency.claim_lease(self.gw).total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                if not await idempotency.renew(self.gw, held):
+                    return  # lapsed and taken over: nothing left to renew
 
 
 async def idempotent(

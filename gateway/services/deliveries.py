@@ -144,11 +144,21 @@ def describe_failure(code: str) -> str:
     return f"{code} {display}, attributable to the {party.value}"
 
 
+def resent(delivery: Delivery, report: DeliveryReport) -> bool:
+    """The Task that last set this delivery, sent again: same Task id, same state."""
+    return (
+        report.task_id is not None
+        and delivery.task_id == report.task_id
+        and delivery.state == report.state
+    )
+
+
 async def record_delivery_status(
     gw: Gateway, principal: Principal, report: DeliveryReport, raw: bytes | None = None
-) -> Delivery:
+) -> tuple[Delivery, bool]:
     """Apply a delivery status to the prescription's delivery number `report.number`; `raw`, the Task as sent,
-    is kept sealed (it may name who received the delivery)."""
+    is kept sealed (it may name who received the delivery). The Task that last set the delivery, sent again
+    (`resent`), changes nothing. Returns the delivery and whether this call changed it."""
     require_role(principal, Role.PROVIDER, scopes=UPDATE)
     require_same_tenant(principal, report.owner_ods, "Task.owner")
     provider_ods = principal.ods
@@ -166,6 +176,8 @@ async def record_delivery_status(
                 expected=f"1 to {p.deliveries_authorised}",
             )
         delivery = await repository.find_delivery(session, p.id, report.number)
+        if delivery is not None and resent(delivery, report):
+            return delivery, False  # the same Task again (a retry whose first answer was lost): no change
         previous = delivery.state if delivery else None
         _check_prescription_allows(p, previous, report.state)
         lifecycle.check_delivery_transition(previous, report.state)
@@ -231,7 +243,7 @@ async def record_delivery_status(
             )
         )
         await session.flush()
-        return delivery
+        return delivery, True
 
 
 def _check_prescription_allows(p: Prescription, previous: str | None, target: str) -> None:

@@ -8,8 +8,13 @@ key claims it (a row `in-progress`), runs, and stores its answer sealed. Afterwa
 - same key while the first is still running: `RequestInProgressError` (409).
 
 Keys are scoped per client: another client's identical key is another key. A request that fails with an error
-changed nothing (every gateway error rolls back), so its claim is released and a retry runs afresh. A claim
-whose request never finished (its process died) is taken over after `STALE_AFTER`.
+changed nothing (every gateway error rolls back), so its claim is released and a retry runs afresh.
+
+A claim is a lease: while in progress its `expires_at` is `idempotency_claim_seconds` ahead, and the request
+holding it renews it (`renew`, every third of that) for as long as it runs, however long (a $release long-poll,
+a large export). A claim whose request stopped renewing it (its process died: SIGKILL, a crash, a lost machine)
+lapses within `idempotency_claim_seconds` and is taken over, so a client retrying after a server died gets its
+answer within seconds rather than a 409 for minutes.
 """
 
 from __future__ import annotations
@@ -25,8 +30,6 @@ from gateway.services.context import Gateway
 from gateway.store import idempotency as store
 from gateway.store.tables import IdempotencyRecord
 
-# Longer than any request runs (a $release long-poll is at most a few minutes, a large export a minute or two).
-STALE_AFTER = timedelta(minutes=10)
 # Expired records removed per claim: purging is spread over requests, so no sweeper is needed.
 PURGE_BATCH = 100
 MAX_KEY_LENGTH = 255
@@ -93,8 +96,8 @@ async def claim(
             async with gw.sessions() as session, session.begin():
                 await store.purge_expired(session, now, PURGE_BATCH)
                 found = await store.find(session, principal.client_id, key_sha)
-                if found is not None and found.state == "in-progress" and found.created_at <= now - STALE_AFTER:
-                    await store.remove(session, found.id)  # its request died before answering
+                if found is not None and found.state == "in-progress" and found.expires_at <= now:
+                    await store.remove(session, found.id)  # its request died before answering: the lease lapsed
                     found = None
                 if found is None:
                     record = IdempotencyRecord(
@@ -105,7 +108,7 @@ async def claim(
                         request_sha256=request_sha,
                         state="in-progress",
                         created_at=now,
-                        expires_at=now + timedelta(hours=gw.settings.idempotency_hours),
+                        expires_at=now + claim_lease(gw),
                     )
                     await store.insert(session, record)
                     return Claim(record.id, principal.client_id)
@@ -123,8 +126,20 @@ async def claim(
     raise StoreError(f"could not claim the {key.header}: it kept changing")
 
 
+def claim_lease(gw: Gateway) -> timedelta:
+    """How long an in-progress claim holds without being renewed."""
+    return timedelta(seconds=gw.settings.idempotency_claim_seconds)
+
+
+async def renew(gw: Gateway, held: Claim) -> bool:
+    """Push the claim's lease `idempotency_claim_seconds` ahead again; False when it is gone (lapsed and
+    taken over, or purged)."""
+    async with gw.sessions() as session, session.begin():
+        return await store.finish(session, held.record_id, {"expires_at": gw.clock() + claim_lease(gw)})
+
+
 async def complete(gw: Gateway, held: Claim, answer: StoredAnswer) -> None:
-    """Store the answer the request got, sealed, for replays."""
+    """Store the answer the request got, sealed, for replays; kept for `idempotency_hours` from now."""
     sealed = gw.cipher.seal(answer.body, context=record_context(held.record_id, held.client_id))
     async with gw.sessions() as session, session.begin():
         await store.finish(
@@ -135,6 +150,7 @@ async def complete(gw: Gateway, held: Claim, answer: StoredAnswer) -> None:
                 "status_code": answer.status_code,
                 "content_type": answer.content_type[:100],
                 "response_enc": sealed,
+                "expires_at": gw.clock() + timedelta(hours=gw.settings.idempotency_hours),
             },
         )
 

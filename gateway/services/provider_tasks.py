@@ -45,10 +45,9 @@ async def process_task(gw: Gateway, principal: Principal, task: Any) -> TaskResu
         text = f"{req.kind} Task/{task_id} " + ("raised with the trust" if created else "was already raised")
         return TaskResult(req.kind, text, 201 if created else 200, task_id)
     report = deliveries.read_delivery_task(task)
-    delivery = await deliveries.record_delivery_status(gw, principal, report, raw)
-    return TaskResult(
-        "delivery-status", f"delivery {delivery.number} of {report.short_form_id} is {delivery.state}", 201
-    )
+    delivery, applied = await deliveries.record_delivery_status(gw, principal, report, raw)
+    text = f"delivery {delivery.number} of {report.short_form_id} " + ("is " if applied else "was already ")
+    return TaskResult("delivery-status", text + delivery.state, 201 if applied else 200)
 
 
 def _raw(task: dict[str, Any]) -> bytes:

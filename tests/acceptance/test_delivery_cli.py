@@ -113,11 +113,17 @@ def test_bench_fault_campaign_prints_json_figures() -> None:
     url = PG_ADMIN_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
     code, report = _hgw(
         "bench", "--faults", "--postgres-url", url, "--kills", "5", "--fault-orders", "10", "--workers", "2",
-        "--pg-restarts", "0", timeout=300,
+        "--pg-restarts", "0", "--api-kills", "4", "--api-orders", "10", timeout=400,
     )
     assert code == 0, report
     assert report["database"] == "postgresql" and report["passed"] is True
     assert report["messages_accepted"] == 10 and report["lost"] == 0 and report["kills"] >= 5
+    # The API campaign ran too, and the totals cover both, per kind of effect.
+    assert report["worker_kills"] == report["kills"] and report["api_kills"] >= 4
+    assert report["api"]["database"] == "postgresql" and report["api"]["passed"] is True
+    assert set(report["effects"]) == {"push delivery", "export", "release", "acknowledgement", "dispatch", "dispense",
+                                      "delivery"}
+    assert report["duplicate_effects"] == report["stuck"] == 0
 
 
 async def test_a_worker_that_lost_its_lease_to_another_process_cannot_complete_the_order(

@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from gateway.api.routes import exports
 from gateway.errors import IdempotencyKeyReusedError, RequestInProgressError
 from gateway.security.principal import ROLE_SCOPES, Principal, Role
 from gateway.services import idempotency
 from gateway.services.context import Gateway
+from gateway.services.ingest import ingest_export
 from gateway.simulate import provider_messages as msg
 from gateway.store.tables import (
     IdempotencyRecord,
@@ -170,6 +172,35 @@ async def test_task_retry_is_replayed(gw: Gateway, trust: httpx.AsyncClient, pro
     assert [e["kind"] for e in view["timeline"]].count("delivery-scheduled") == 1
 
 
+async def test_a_delivery_task_sent_again_without_its_first_answer_changes_nothing(
+    gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient
+) -> None:
+    """The API fault campaign's finding: a server killed after committing a delivery Task and before storing its
+    answer lets the retry run again once the key's claim lapses. The same Task (same id, same state) again is
+    answered 200 "was already", not refused as a transition, and changes nothing; a new Task still moves on."""
+    await _post_export(trust, export(1, seed=41, max_deliveries=1))
+    order = passed_prescriptions(await _post_fhir(provider, RELEASE, msg.release_request("VNFKT")))[0]
+    await _post_fhir(provider, MESSAGE, msg.acknowledgement("VNFKT", order["id"], "x"))
+    facts = msg.order_facts(order)
+    dispatched = msg.delivery_task("VNFKT", facts, 1, "dispatched")
+    delivered = msg.delivery_task("VNFKT", facts, 1, "delivered")
+    for task in (dispatched, delivered):
+        first = await _post_fhir(provider, "/FHIR/R4/Task", task)
+        assert first.status_code == 201, first.text
+        again = await _post_fhir(provider, "/FHIR/R4/Task", task)
+        assert again.status_code == 200, again.text
+        assert "was already" in again.json()["issue"][0]["diagnostics"]
+    # Another Task reporting the state the delivery is already in is still a refused transition.
+    other = await _post_fhir(provider, "/FHIR/R4/Task", msg.delivery_task("VNFKT", facts, 1, "delivered"))
+    assert other.status_code == 409, other.text
+    view = (await trust.get(f"/api/v1/prescriptions/{facts['short_form_id']}")).json()
+    kinds = [e["kind"] for e in view["timeline"]]
+    assert kinds.count("delivery-dispatched") == 1 and kinds.count("delivery-delivered") == 1
+    async with gw.sessions() as session:
+        made = (await session.exec(select(Prescription.deliveries_made))).one()
+    assert made == 1
+
+
 async def test_a_key_still_in_progress_is_a_conflict(
     gw: Gateway, trust: httpx.AsyncClient, provider: httpx.AsyncClient
 ) -> None:
@@ -232,10 +263,15 @@ async def test_concurrent_first_requests_one_runs_and_a_dead_claim_is_taken_over
     claims = [r for r in results if isinstance(r, idempotency.Claim)]
     assert len(claims) == 1, results
     assert all(isinstance(r, RequestInProgressError) and r.header == "X-Request-ID" for r in results if r not in claims)
-    # Its request died before answering: within STALE_AFTER the key stays busy, after it the key is taken over.
+    # Renewed, the claim holds past its first lease (a long request); a claim that is no longer renewed (its
+    # request's process died) keeps the key busy until its lease lapses, and is taken over after.
+    lease = idempotency.claim_lease(gw)
+    gw.clock = lambda: now + lease - timedelta(seconds=1)
+    assert await idempotency.renew(gw, claims[0])
+    gw.clock = lambda: now + lease + timedelta(seconds=1)
     with pytest.raises(RequestInProgressError):
         await idempotency.claim(gw, _principal(), key, "POST /x", b"body")
-    gw.clock = lambda: now + idempotency.STALE_AFTER + timedelta(seconds=1)
+    gw.clock = lambda: now + 2 * lease
     taken = await idempotency.claim(gw, _principal(), key, "POST /x", b"body")
     assert isinstance(taken, idempotency.Claim) and taken.record_id != claims[0].record_id
     # The dead request's late answer is not stored over the new claim's.
@@ -243,6 +279,34 @@ async def test_concurrent_first_requests_one_runs_and_a_dead_claim_is_taken_over
     await idempotency.complete(gw, taken, idempotency.StoredAnswer(201, "text/plain", b"new"))
     answer = await idempotency.claim(gw, _principal(), key, "POST /x", b"body")
     assert answer == idempotency.StoredAnswer(201, "text/plain", b"new")
+    assert not await idempotency.renew(gw, claims[0])  # the dead claim is gone: nothing to renew
+    # A stored answer is kept idempotency_hours from its completion, not from the claim.
+    gw.clock = lambda: now + 2 * lease + timedelta(hours=gw.settings.idempotency_hours) - timedelta(seconds=1)
+    assert await idempotency.claim(gw, _principal(), key, "POST /x", b"body") == answer
+
+
+async def test_a_long_request_renews_its_claim_while_it_runs(
+    gw: Gateway, trust: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that runs longer than the claim lease (an export taking 3 s against a 1 s lease) keeps its key:
+    a retry meanwhile is told 409, not run a second time."""
+    gw.settings = gw.settings.model_copy(update={"idempotency_claim_seconds": 1})
+
+    async def slow_ingest(*args: Any) -> Any:
+        await asyncio.sleep(3)
+        return await ingest_export(*args)
+
+    monkeypatch.setattr(exports, "ingest_export", slow_ingest)
+    body = export(1, seed=35)
+    first = asyncio.create_task(_post_export(trust, body, **{"Idempotency-Key": "slow-1"}))
+    await asyncio.sleep(2.0)
+    again = await _post_export(trust, body, **{"Idempotency-Key": "slow-1"})
+    assert again.status_code == 409, again.text
+    done = await first
+    assert done.status_code == 200, done.text
+    replay = await _post_export(trust, body, **{"Idempotency-Key": "slow-1"})
+    assert replay.headers["idempotent-replayed"] == "true" and replay.content == done.content
+    assert await _count(gw, InboundPayload) == 1
 
 
 async def test_subscribing_a_webhook_and_adding_a_route_happen_once_per_key(
