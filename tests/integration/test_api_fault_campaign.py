@@ -44,7 +44,7 @@ async def test_two_api_servers_on_postgresql_sigkilled_lose_and_double_nothing(
         database_url=database_url,
         data_dir=tmp_path / "data",
         servers=2,
-        kills=12,
+        kills=8,
         kill_interval=(0.8, 2.0),
         prescriptions=30,
         batch=5,
@@ -52,7 +52,7 @@ async def test_two_api_servers_on_postgresql_sigkilled_lose_and_double_nothing(
         log_dir=tmp_path / "logs",
     )
     report = await run_api_campaign(config)
-    _assert_exactly_once(report, 12)
+    _assert_exactly_once(report, 8)
     assert report.servers == 2 and report.database == "postgresql"
 
 
@@ -61,7 +61,7 @@ async def test_one_api_server_on_sqlite_killed_and_restarted_on_its_file(databas
     config = ApiCampaignConfig(
         database_url=database_url,
         data_dir=tmp_path / "data",
-        kills=8,
+        kills=6,
         kill_interval=(1.5, 3.0),
         prescriptions=30,
         batch=5,
@@ -69,5 +69,5 @@ async def test_one_api_server_on_sqlite_killed_and_restarted_on_its_file(databas
         log_dir=tmp_path / "logs",
     )
     report = await run_api_campaign(config)
-    _assert_exactly_once(report, 8)
+    _assert_exactly_once(report, 6)
     assert report.servers == 1 and report.database == "sqlite"
