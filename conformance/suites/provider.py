@@ -203,18 +203,18 @@ def _refused(t: TestRun, r: Any, what: str, answered_id: str | None) -> None:
     modes=["push"],
 )
 async def cancellation(ctx: SuiteContext, t: TestRun) -> None:
-    cancel = ctx.state["order"].cancellation()
-    r = await _send(ctx, json.dumps(cancel).encode(), cancel["id"])
-    t.require(r.status_code == 200, "PRV-CAN-1", f"HTTP {r.status_code}: {r.text[:300]}", "HTTP status")
-    header = message_header(json_body(t, r, "PRV-CAN-1")) or {}
-    got = (header.get("response") or {}).get("identifier")
-    t.check(
-        got == cancel["id"],
-        "PRV-CAN-1",
-        f"response.identifier is {got!r}, the cancellation was {cancel['id']}",
-        f"{HEADERS_PATH}.response.identifier",
-    )
-    check_response_message(t, r.json(), cancel["id"])
+    for cancel in ctx.state["order"].cancellations():  # one per line item, as EPS cancels
+        r = await _send(ctx, json.dumps(cancel).encode(), cancel["id"])
+        t.require(r.status_code == 200, "PRV-CAN-1", f"HTTP {r.status_code}: {r.text[:300]}", "HTTP status")
+        header = message_header(json_body(t, r, "PRV-CAN-1")) or {}
+        got = (header.get("response") or {}).get("identifier")
+        t.check(
+            got == cancel["id"],
+            "PRV-CAN-1",
+            f"response.identifier is {got!r}, the cancellation was {cancel['id']}",
+            f"{HEADERS_PATH}.response.identifier",
+        )
+        check_response_message(t, r.json(), cancel["id"])
 
 
 # --- pull -------------------------------------------------------------------------------------------------------
