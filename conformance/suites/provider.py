@@ -1,7 +1,8 @@
 """The provider suite: plays the gateway against a homecare provider.
 
 Push (`--target` = the provider's `$process-message` URL): sends orders, a resend, a non-conforming order, a
-non-message and a cancellation, and checks each answer. Pull (`--target listen://HOST:PORT`): serves the
+non-message and a cancellation (one prescription-order-update per line item, as the gateway sends it), and checks
+each answer. Pull (`--target listen://HOST:PORT`): serves the
 gateway's token, `Task/$release`, `$process-message` and `Task` endpoints to the polling provider and checks what
 it sends back, correlated by the order's ids, within `--timeout`.
 """
