@@ -12,7 +12,7 @@ from adapters.jac import JacAdapter
 from adapters.jac.writer import render_export
 from gateway.domain.identifiers import bad_nhs_check_digit
 from gateway.domain.model import HomecarePrescription
-from gateway.fhir.cancellation import build_cancellation
+from gateway.fhir.cancellation import build_cancellations
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.simulate.directory import stand_in_prescribing
@@ -47,7 +47,7 @@ def _plain(bundle: dict[str, Any]) -> dict[str, Any]:
 
 
 class SampleOrder:
-    """One prescription, its order bundle and, on demand, the cancellation of it (same ids, new message id)."""
+    """One prescription, its order bundle and, on demand, the cancellation of it (same ids, one message per line)."""
 
     def __init__(self, provider_ods: str, trust_ods: str = "RBA") -> None:
         self.provider_ods = provider_ods
@@ -72,9 +72,11 @@ class SampleOrder:
     def short_form_id(self) -> str:
         return str(self.ids.short_form_id)
 
-    def cancellation(self) -> dict[str, Any]:
-        return _plain(
-            build_cancellation(
+    def cancellations(self) -> list[dict[str, Any]]:
+        """The order's cancellation as the gateway sends it: one message per line item, in line order."""
+        return [
+            _plain(bundle)
+            for bundle in build_cancellations(
                 self.prescription,
                 self.ids,
                 "Prescribing error",
@@ -82,7 +84,7 @@ class SampleOrder:
                 source_endpoint=SOURCE,
                 prescribing=self.prescribing,
             )
-        )
+        ]
 
     def broken(self) -> tuple[dict[str, Any], str]:
         """A copy with a new message id and an NHS number failing Modulus 11; and the FHIRPath of the fault."""

@@ -109,9 +109,9 @@ _ROWS: tuple[tuple[str, Level, str, str], ...] = (
     (
         "GW-CAN-1",
         "SHALL",
-        "A cancel of an order the provider has is sent to it as an EPS prescription-order-update (every "
-        "MedicationRequest cancelled) that validates, and completes (0005 Cancelled) when the provider "
-        "acknowledges it.",
+        "A cancel of an order the provider has is sent to it as EPS prescription-order-updates, one per line item "
+        "(each carrying that line's MedicationRequest, cancelled), that validate, and completes (0005 Cancelled) "
+        "when the provider has acknowledged every one.",
         "DESIGN §3, §7; specs/jac-homecare-export.md#What the gateway does with a file",
     ),
     (

@@ -34,7 +34,7 @@ __all__ = ["SUITE"]
 # --- GW-CANCEL --------------------------------------------------------------------------------------------------
 @cancel.test(
     "GW-CANCEL-001",
-    "A cancel of an acknowledged order goes to the provider and completes on its acknowledgement",
+    "A cancel of an acknowledged order goes to the provider, one message a line, completing on their acknowledgements",
     requirements=["GW-CAN-1"],
 )
 async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
@@ -57,28 +57,33 @@ async def cancel_with_provider(ctx: SuiteContext, t: TestRun) -> None:
         f"cancel of an order the provider has: {answer.get('outcome')!r}",
         "prescriptions[0].outcome",
     )
-    status, updates = await release_for(ctx, t, "provider", sid)
-    t.require(
-        len(updates) == 1, "GW-CAN-1", f"the cancellation was not released (HTTP {status})", "passedPrescriptions"
-    )
-    update = updates[0]
-    facts = msg.order_facts(update)
-    t.check(
-        facts["event"] == "prescription-order-update",
-        "GW-CAN-1",
-        f"event {facts['event']!r}",
-        "Bundle.entry[0].resource.eventCoding.code",
-    )
-    statuses = {r.get("status") for r in msg.resources(update, "MedicationRequest")}
-    t.check(
-        statuses == {"cancelled"},
-        "GW-CAN-1",
-        f"MedicationRequest.status {sorted(map(str, statuses))}",
-        "Bundle.entry.resource.ofType(MedicationRequest).status",
-    )
-    validation_findings(t, update, "GW-CAN-1")
-    ack = msg.acknowledgement(ods, facts["message_id"], "urn:conformance")
-    expect_status(t, await post_message(ctx, "provider", ack), 200, "GW-CAN-1", "ack")
+    # One prescription-order-update per line item (EPS cancels one line per message), released one after another.
+    for line in range(1, len(rows) + 1):
+        status, updates = await release_for(ctx, t, "provider", sid)
+        t.require(
+            len(updates) == 1,
+            "GW-CAN-1",
+            f"the cancellation of line {line} of {len(rows)} was not released (HTTP {status})",
+            "passedPrescriptions",
+        )
+        update = updates[0]
+        facts = msg.order_facts(update)
+        t.check(
+            facts["event"] == "prescription-order-update",
+            "GW-CAN-1",
+            f"event {facts['event']!r}",
+            "Bundle.entry[0].resource.eventCoding.code",
+        )
+        statuses = [r.get("status") for r in msg.resources(update, "MedicationRequest")]
+        t.check(
+            statuses == ["cancelled"],
+            "GW-CAN-1",
+            f"MedicationRequest.status {statuses} (one MedicationRequest, cancelled)",
+            "Bundle.entry.resource.ofType(MedicationRequest).status",
+        )
+        validation_findings(t, update, "GW-CAN-1")
+        ack = msg.acknowledgement(ods, facts["message_id"], "urn:conformance")
+        expect_status(t, await post_message(ctx, "provider", ack), 200, "GW-CAN-1", "ack")
     view = await prescription_view(ctx, t, sid, "GW-CAN-1")
     t.check(
         view["status"]["code"] == "0005",

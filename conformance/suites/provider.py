@@ -1,7 +1,8 @@
 """The provider suite: plays the gateway against a homecare provider.
 
 Push (`--target` = the provider's `$process-message` URL): sends orders, a resend, a non-conforming order, a
-non-message and a cancellation, and checks each answer. Pull (`--target listen://HOST:PORT`): serves the
+non-message and a cancellation (one prescription-order-update per line item, as the gateway sends it), and checks
+each answer. Pull (`--target listen://HOST:PORT`): serves the
 gateway's token, `Task/$release`, `$process-message` and `Task` endpoints to the polling provider and checks what
 it sends back, correlated by the order's ids, within `--timeout`.
 """
@@ -203,18 +204,18 @@ def _refused(t: TestRun, r: Any, what: str, answered_id: str | None) -> None:
     modes=["push"],
 )
 async def cancellation(ctx: SuiteContext, t: TestRun) -> None:
-    cancel = ctx.state["order"].cancellation()
-    r = await _send(ctx, json.dumps(cancel).encode(), cancel["id"])
-    t.require(r.status_code == 200, "PRV-CAN-1", f"HTTP {r.status_code}: {r.text[:300]}", "HTTP status")
-    header = message_header(json_body(t, r, "PRV-CAN-1")) or {}
-    got = (header.get("response") or {}).get("identifier")
-    t.check(
-        got == cancel["id"],
-        "PRV-CAN-1",
-        f"response.identifier is {got!r}, the cancellation was {cancel['id']}",
-        f"{HEADERS_PATH}.response.identifier",
-    )
-    check_response_message(t, r.json(), cancel["id"])
+    for cancel in ctx.state["order"].cancellations():  # one per line item, as EPS cancels
+        r = await _send(ctx, json.dumps(cancel).encode(), cancel["id"])
+        t.require(r.status_code == 200, "PRV-CAN-1", f"HTTP {r.status_code}: {r.text[:300]}", "HTTP status")
+        header = message_header(json_body(t, r, "PRV-CAN-1")) or {}
+        got = (header.get("response") or {}).get("identifier")
+        t.check(
+            got == cancel["id"],
+            "PRV-CAN-1",
+            f"response.identifier is {got!r}, the cancellation was {cancel['id']}",
+            f"{HEADERS_PATH}.response.identifier",
+        )
+        check_response_message(t, r.json(), cancel["id"])
 
 
 # --- pull -------------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ EVENT_WORDS: Final = {
     "provider-transient-error": "Provider not reached; trying again",
     "provider-rejected": "Refused by the provider",
     "cancellation-requested": "Cancellation asked of the provider",
+    "item-cancelled": "Line item cancelled by the provider",
     "cancelled": "Cancelled",
     "dispensed": "Dispensed",
     "dispense-amended": "Dispensing corrected",

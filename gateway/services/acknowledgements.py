@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit, lifecycle
 from gateway.errors import GatewayError, NotFoundError, StateTransitionError
+from gateway.fhir.cancellation import cancelled_item
 from gateway.security.principal import UPDATE, Principal, Role, require_role
 from gateway.services.context import Gateway
 from gateway.store import pull_batch
@@ -123,36 +124,56 @@ def _apply(
 ) -> tuple[str, str | None, dict[str, str]]:
     """`response_effect` of one acknowledgement on the batch's view of the statuses."""
     items = [(item, item_status[item]) for item in item_ids]
-    return response_effect(code, target.event, status[target.prescription_id], items)
+    return response_effect(code, target.event, status[target.prescription_id], items, target.message_id)
 
 
 def response_effect(
-    code: str, event: str | None, prescription_status: str, items: Sequence[tuple[str, str]]
+    code: str, event: str | None, prescription_status: str, items: Sequence[tuple[str, str]], message_id: str = ""
 ) -> tuple[str, str | None, dict[str, str]]:
     """What a provider's response to an order does: the timeline kind, the prescription's new status (None:
     unchanged) and the line items' new statuses ((id, status) pairs in, id -> status out). Pull acknowledgements
     and push answers (`release.apply_response`) both decide here.
 
-    ok: the prescription goes to 0002 With Dispenser (for a cancellation, `event` prescription-order-update,
-    0005 Cancelled) with its items; transient-error and fatal-error change the order only. Raises
-    StateTransitionError, having changed nothing.
+    ok: the prescription goes to 0002 With Dispenser with its items. For a cancellation (`event`
+    prescription-order-update, one per line item, `message_id` naming its line: `cancellation.cancelled_item`)
+    its line goes to 0005 Item cancelled, unless already complete, and the prescription to 0005 Cancelled once
+    none of its lines is left open (kind `cancelled`; before that `item-cancelled`, the status unchanged).
+    transient-error and fatal-error change the order only. Raises StateTransitionError, having changed nothing.
     """
     if code == "transient-error":
         return "provider-transient-error", None, {}
     if code == "fatal-error":
         return "provider-rejected", None, {}
-    cancelling = event == "prescription-order-update"
-    new_status = lifecycle.CANCELLED if cancelling else lifecycle.WITH_DISPENSER
-    lifecycle.check_prescription_transition(prescription_status, new_status)
+    if event == "prescription-order-update":
+        return _cancellation_effect(prescription_status, items, message_id)
+    lifecycle.check_prescription_transition(prescription_status, lifecycle.WITH_DISPENSER)
     new_items: dict[str, str] = {}
     for item, current in items:
-        if cancelling:
-            if current in OPEN_ITEM_STATUSES:
-                new_items[item] = lifecycle.ITEM_CANCELLED
-        else:
-            lifecycle.check_item_transition(current, lifecycle.ITEM_WITH_DISPENSER)
-            new_items[item] = lifecycle.ITEM_WITH_DISPENSER
-    return "cancelled" if cancelling else "acknowledged", new_status, new_items
+        lifecycle.check_item_transition(current, lifecycle.ITEM_WITH_DISPENSER)
+        new_items[item] = lifecycle.ITEM_WITH_DISPENSER
+    return "acknowledged", lifecycle.WITH_DISPENSER, new_items
+
+
+def _cancellation_effect(
+    prescription_status: str, items: Sequence[tuple[str, str]], message_id: str
+) -> tuple[str, str | None, dict[str, str]]:
+    """The acknowledgement of the cancellation `message_id`: its line cancelled, the prescription when none is open.
+
+    A message naming none of the lines (a cancellation of every line, as the gateway sent before one per line)
+    cancels every open line.
+    """
+    lifecycle.check_prescription_transition(prescription_status, lifecycle.CANCELLED)
+    line = cancelled_item(message_id, [item for item, _ in items])
+    new_items = {
+        item: lifecycle.ITEM_CANCELLED
+        for item, current in items
+        if current in OPEN_ITEM_STATUSES and (line is None or item == line)
+    }
+    if prescription_status == lifecycle.CANCELLED or any(
+        new_items.get(item, current) in OPEN_ITEM_STATUSES for item, current in items
+    ):
+        return "item-cancelled", None, new_items
+    return "cancelled", lifecycle.CANCELLED, new_items
 
 
 async def _write(

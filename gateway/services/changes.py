@@ -1,8 +1,9 @@
 """Planning AMEND and CANCEL with EPS semantics.
 
-A cancel before the provider has seen the order cancels it at once. Once released, the provider gets a
-`prescription-order-update` (cancel) and the prescription stays with it, marked for cancellation, until the
-provider acknowledges that message. A dispensed, expired or not-dispensed prescription cannot be cancelled.
+A cancel before the provider has seen the order cancels it at once. Once released, the provider gets one
+`prescription-order-update` (cancel) per line item, as EPS cancels one line per message, and the prescription stays
+with it, marked for cancellation, until the provider has acknowledged every one of them (each cancels its line).
+A dispensed, expired or not-dispensed prescription cannot be cancelled.
 An amend is cancel-and-replace: the latest version is cancelled as above and the new version is a new order,
 delivered only after the cancel (the outbox keeps messages of one RxNumber in order). A prescription sent as
 several EPS prescriptions (parts, `gateway/services/parts.py`) is cancelled or amended whole: every part, or none
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gateway import lifecycle
 from gateway.domain.model import HomecarePrescription
 from gateway.errors import InputError, Issue, Location
-from gateway.fhir.cancellation import build_cancellation
+from gateway.fhir.cancellation import build_cancellations
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import dumps_bundle
 from gateway.services.parts import Part, part_note
@@ -207,7 +208,7 @@ def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reaso
     prescribing = pl.directory.prescribing(original.trust_ods, original.site_code)
     if isinstance(prescribing, list):  # the trust's configuration was removed since the order went out
         raise InputError(prescribing)
-    cancellation = build_cancellation(
+    cancellations = build_cancellations(
         original,
         ids,
         reason,
@@ -215,33 +216,41 @@ def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reaso
         source_endpoint=pl.gw.settings.public_base_url,
         prescribing=prescribing,
     )
-    problems = Validator.from_package().validate(cancellation, HOMECARE_PRESCRIPTION_ORDER_UPDATE)
-    errors = [i for i in problems if i.severity in ("error", "fatal")]
-    if errors:  # a mapping fault of ours: refuse rather than send the provider an invalid cancel
-        raise InputError(errors)
-    bundle = pl.sign(cancellation)
-    message_id = bundle["id"]
-    pl.rows.messages.append(
-        {
-            "id": message_id,
-            "direction": "out",
-            "event": CANCEL_EVENT,
-            "prescription_id": pr.id,
-            "sender_ods": pr.trust_ods,
-            "receiver_ods": box.provider_ods,
-            "body_enc": pl.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, pr.trust_ods)),
-            "created_at": pl.now,
-        }
-    )
-    pl.rows.outbox.append(pl.outbox_row(message_id, pr.id, f"{pr.trust_ods}:{pr.rx_number}", box.provider_ods))
+    validator = Validator.from_package()
+    for cancellation in cancellations:
+        problems = validator.validate(cancellation, HOMECARE_PRESCRIPTION_ORDER_UPDATE)
+        errors = [i for i in problems if i.severity in ("error", "fatal")]
+        if errors:  # a mapping fault of ours: refuse rather than send the provider an invalid cancel
+            raise InputError(errors)
+    message_ids: list[str] = []
+    # One message per line item (EPS cancels one line per message), in line order, after the order: the outbox
+    # delivers the messages of one order key in order, each once the one before it is acknowledged.
+    for cancellation in cancellations:
+        bundle = pl.sign(cancellation)
+        message_id = bundle["id"]
+        message_ids.append(message_id)
+        pl.rows.messages.append(
+            {
+                "id": message_id,
+                "direction": "out",
+                "event": CANCEL_EVENT,
+                "prescription_id": pr.id,
+                "sender_ods": pr.trust_ods,
+                "receiver_ods": box.provider_ods,
+                "body_enc": pl.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, pr.trust_ods)),
+                "created_at": pl.now,
+            }
+        )
+        pl.rows.outbox.append(pl.outbox_row(message_id, pr.id, f"{pr.trust_ods}:{pr.rx_number}", box.provider_ods))
+    lines = f" in {len(message_ids)} messages, one per line item" if len(message_ids) > 1 else ""
     pl.rows.events.append(
         pl.event(
             pr.id,
             "cancellation-requested",
             None,
             pr.trust_ods,
-            message_id,
-            f"with provider {box.provider_ods}: marked for cancellation ({reason})"
+            message_ids[0],
+            f"with provider {box.provider_ods}: marked for cancellation ({reason}){lines}"
             + part_note(pr.part, pr.parts, pr.rx_number),
         )
     )

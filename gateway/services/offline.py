@@ -7,12 +7,14 @@ What leaves is one document, the command's contract (docs/cli.md):
      "file_errors": [...]}
 
 An outcome of more than four items also has "parts": the order of every part the gateway would send (the EPS
-limit, gateway/services/parts.py), `bundle` being the first.
+limit, gateway/services/parts.py), `bundle` being the first; so has a CANCEL of more than one item: its
+prescription-order-update messages, one per line item (EPS cancels one line per message).
 
 `exit_code` gives 0 when every prescription was accepted, 1 when any was rejected, 2 when the file as a whole was.
 Without a database there is no earlier version to compare with: a NEW line gives its prescription-order, an AMEND
-the order of its new version, a CANCEL the prescription-order-update it stands for; each says (a warning) what only
-the running gateway checks. A line that cannot be built is rejected on its own, never the file.
+the order of its new version, a CANCEL the prescription-order-update messages it stands for (one per line item);
+each says (a warning) what only the running gateway checks. A line that cannot be built is rejected on its own,
+never the file.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from adapters.base import ParsedPrescription, ParseResult, adapter_for, register
 from gateway.domain.directory import Directory
 from gateway.domain.model import Action, HomecarePrescription
 from gateway.errors import GatewayError, InputError, Issue, Location
-from gateway.fhir.cancellation import build_cancellation
+from gateway.fhir.cancellation import build_cancellations
 from gateway.fhir.dispense_schedule import schedule_issues
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
@@ -190,9 +192,9 @@ def _bundle(
         issues.extend(located(i, pp.lines) for i in found)
         return None
     if p.action is Action.CANCEL:
-        # Built as the gateway builds it from the order it holds: the order, every line cancelled for the reason.
+        # Built as the gateway builds them from the order it holds: one message per line, cancelled for the reason.
         original = p.model_copy(update={"action": Action.NEW})
-        built = build_cancellation(
+        bundles = build_cancellations(
             original,
             OrderIds.new(original),
             p.cancel_reason or "not given",
@@ -202,20 +204,18 @@ def _bundle(
         )
         profile = HOMECARE_PRESCRIPTION_ORDER_UPDATE
     else:
-        orders = [
+        bundles = [
             build_prescription_order(
                 piece, OrderIds.new(piece), provider_ods=provider, source_endpoint=SOURCE_ENDPOINT,
                 prescribing=prescribing,
             )
             for piece in split(p)
         ]
-        for order in orders:
-            issues.extend(Validator.from_package().validate(order, HOMECARE_PRESCRIPTION_ORDER))
-        parts.extend(json.loads(dumps_bundle(order)) for order in orders)
-        return parts[0]
-    issues.extend(Validator.from_package().validate(built, profile))
-    out: dict[str, Any] = json.loads(dumps_bundle(built))
-    return out
+        profile = HOMECARE_PRESCRIPTION_ORDER
+    for bundle in bundles:
+        issues.extend(Validator.from_package().validate(bundle, profile))
+    parts.extend(json.loads(dumps_bundle(bundle)) for bundle in bundles)
+    return parts[0]
 
 
 def _is_error(issue: Issue) -> bool:

@@ -183,7 +183,7 @@ async def apply_response(
         items = await repository.prescription_items(session, prescription.id)
         event = await pull_batch.message_event(session, message_id)
     kind, new_status, new_items = acknowledgements.response_effect(
-        code, event, prescription.status, [(item.id, item.status) for item in items]
+        code, event, prescription.status, [(item.id, item.status) for item in items], message_id
     )
     if code == "transient-error":
         entry.state = "queued"

@@ -43,11 +43,16 @@ class SimulatedProvider:
         return msg.passed_orders(response.json())
 
     async def fulfil(self, order: dict[str, Any]) -> None:
-        """Acknowledge one order, then take each authorised delivery through scheduled → dispatched → delivered."""
+        """Acknowledge one order, then take each authorised delivery through scheduled → dispatched → delivered.
+
+        A cancellation (prescription-order-update, one per line item) is only acknowledged: that cancels its line.
+        """
         facts = msg.order_facts(order)
         await self._post("/FHIR/R4/$process-message", msg.acknowledgement(self.ods, facts["message_id"], self.source))
         if facts["event"] == "prescription-order-update":
-            return  # a cancellation: acknowledged, nothing to deliver
+            # A cancellation, of one line item (EPS cancels one line per message; the next line's comes in a later
+            # release, once this one is acknowledged): acknowledged, nothing to deliver.
+            return
         today = self.clock().date()
         for n in range(1, facts["deliveries"] + 1):
             day = today + timedelta(days=(n - 1) * 28)

@@ -47,7 +47,9 @@ def resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def order_facts(order: dict[str, Any]) -> dict[str, Any]:
-    """What a provider needs from a released order: ids, the patient's NHS number, each line and its deliveries."""
+    """What a provider needs from a released order: ids, the patient's NHS number, each line and its deliveries.
+
+    A cancellation (`event` prescription-order-update) carries one line, the one it cancels, in `requests`."""
     header = resources(order, "MessageHeader")[0]
     patient = resources(order, "Patient")[0]
     requests = resources(order, "MedicationRequest")

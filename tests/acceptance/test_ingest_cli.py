@@ -161,8 +161,16 @@ def test_amend_and_cancel_lines_show_their_own_outcome(tmp_path: Path) -> None:
     update = by_action["CANCEL"]["bundle"]
     assert _event(update) == "prescription-order-update"
     requests = [e["resource"] for e in update["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
-    assert requests and {r["status"] for r in requests} == {"cancelled"}
-    assert {r["statusReason"]["coding"][0]["code"] for r in requests} == {"0005"}  # At the Patient's request
+    assert [r["status"] for r in requests] == ["cancelled"]  # EPS cancels one line per message
+    assert requests[0]["statusReason"]["coding"][0]["code"] == "0005"  # At the Patient's request
+    # One message per line item: `parts` holds every one, `bundle` being the first.
+    updates = by_action["CANCEL"]["parts"]
+    assert len(updates) == len(cancelled) == 2 and updates[0] == update
+    lines = [
+        [e["resource"]["id"] for e in u["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
+        for u in updates
+    ]
+    assert [len(ids) for ids in lines] == [1, 1] and lines[0] != lines[1]
     # What only the running gateway can check (the version replaced, the original ids) is said, as a warning.
     for action in ("AMEND", "CANCEL"):
         assert [w["code"] for w in by_action[action]["warnings"]] == ["NOT_CHECKED_OFFLINE"]

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 from tests.integration.helpers import post_export, post_fhir
@@ -68,16 +69,27 @@ async def test_cancel_after_release_waits_for_the_provider(
     assert await _release(provider) == []  # the cancel never overtakes the unacknowledged order
     await _ack(provider, order)
     assert (await _status(trust, sid))[0] == "0002"
-    [cancel] = await _release(provider)
-    assert msg.order_facts(cancel)["event"] == "prescription-order-update"
-    requests = msg.resources(cancel, "MedicationRequest")
-    assert {r["status"] for r in requests} == {"cancelled"}
-    assert requests[0]["statusReason"]["coding"][0]["code"] == "0005"
-    assert requests[0]["groupIdentifier"]["value"] == sid
-    await _ack(provider, cancel)
+    # One cancellation per line item (EPS cancels one line per message), in line order, one after another.
+    lines = [r["id"] for r in msg.resources(order, "MedicationRequest")]
+    assert len(lines) > 1
+    for n, line in enumerate(lines, start=1):
+        [cancel] = await _release(provider)
+        assert msg.order_facts(cancel)["event"] == "prescription-order-update"
+        requests = msg.resources(cancel, "MedicationRequest")
+        assert [(r["id"], r["status"]) for r in requests] == [(line, "cancelled")]
+        assert requests[0]["statusReason"]["coding"][0]["code"] == "0005"
+        assert requests[0]["groupIdentifier"]["value"] == sid
+        assert eps_acceptance(cancel) == []
+        assert await _release(provider) == []  # the next line's waits for this one's acknowledgement
+        await _ack(provider, cancel)
+        status, items = await _status(trust, sid)
+        if n < len(lines):  # the prescription is cancelled once every line is
+            assert status == "0002" and "0005" in items and items - {"0005"}
     assert await _status(trust, sid) == ("0005", {"0005"})
+    assert await _release(provider) == []
     timeline = [e["kind"] for e in (await trust.get(f"/api/v1/prescriptions/{sid}")).json()["timeline"]]
-    assert timeline.index("cancellation-requested") < timeline.index("cancelled")
+    assert timeline.index("cancellation-requested") < timeline.index("item-cancelled") < timeline.index("cancelled")
+    assert timeline.count("item-cancelled") == len(lines) - 1 and timeline.count("cancelled") == 1
 
 
 async def test_cancel_after_dispensing_is_refused(trust: httpx.AsyncClient, provider: httpx.AsyncClient) -> None:
@@ -111,10 +123,11 @@ async def test_amend_replaces_in_version_order(trust: httpx.AsyncClient, provide
     # Version 2 waits: first the provider must acknowledge version 1, then its cancellation.
     assert await _release(provider) == []
     await _ack(provider, order)
-    [cancel] = await _release(provider)
-    assert msg.order_facts(cancel)["short_form_id"] == first["short_form_id"]
-    assert msg.order_facts(cancel)["event"] == "prescription-order-update"
-    await _ack(provider, cancel)
+    for _ in msg.resources(order, "MedicationRequest"):  # a cancellation per line item, then the new version
+        [cancel] = await _release(provider)
+        assert msg.order_facts(cancel)["short_form_id"] == first["short_form_id"]
+        assert msg.order_facts(cancel)["event"] == "prescription-order-update"
+        await _ack(provider, cancel)
     [replacement] = await _release(provider)
     assert msg.order_facts(replacement)["short_form_id"] == amended["short_form_id"]
     assert (await _status(trust, first["short_form_id"]))[0] == "0005"

@@ -51,7 +51,9 @@ async def test_reference_push_provider_passes() -> None:
     result = await _push(app)
     assert _outcomes(result) == {f"PRV-ORDER-00{n}": "pass" for n in range(1, 6)}
     assert result.exit_code == 0
-    assert app.effects == 2  # the order and the cancellation; the resend had no second effect
+    # The order (of two items: a medicine and its ancillary) and its cancellation, one message per line item; the
+    # resend had no second effect.
+    assert app.effects == 1 + 2
 
 
 class WrongIdProvider(SimulatedProviderEndpoint):

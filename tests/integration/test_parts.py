@@ -100,10 +100,14 @@ async def test_a_cancel_reaches_every_part(trust: httpx.AsyncClient, provider: h
     assert second["status"]["code"] == "0005"  # never seen by the provider: cancelled at once
     assert {i["status"]["code"] for i in second["items"]} == {"0005"}
     await _ack(provider, first)
-    [cancel] = await release(provider, "VNFKT")
-    assert msg.order_facts(cancel)["event"] == "prescription-order-update"
-    assert {r["groupIdentifier"]["value"] for r in msg.resources(cancel, "MedicationRequest")} == {sids[0]}
-    await _ack(provider, cancel)
+    lines = [r["id"] for r in msg.resources(first, "MedicationRequest")]
+    assert len(lines) == 4
+    for line in lines:  # part 1's cancellation: one message per line item, each after the one before
+        [cancel] = await release(provider, "VNFKT")
+        assert msg.order_facts(cancel)["event"] == "prescription-order-update"
+        requests = msg.resources(cancel, "MedicationRequest")
+        assert [(r["id"], r["groupIdentifier"]["value"]) for r in requests] == [(line, sids[0])]
+        await _ack(provider, cancel)
     assert (await trust.get(f"/api/v1/prescriptions/{sids[0]}")).json()["status"]["code"] == "0005"
     assert await release(provider, "VNFKT") == []  # part 2 never went out
     again = await _send(trust, _rows(72, 6, **CANCEL))

@@ -25,18 +25,21 @@ from click.testing import CliRunner
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from adapters.jac.writer import render_export
 from gateway.cli import cli
 from gateway.delivery import queue as queue_service
 from gateway.delivery.breaker import BreakerBoard, BreakerState
 from gateway.delivery.policy import RetryPolicy
 from gateway.delivery.push import PushConfig, PushRelay
 from gateway.delivery.replay import replay_matching, replay_message
+from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.services import admin
 from gateway.services.context import Gateway, build_gateway, utc_now
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
+from gateway.simulate.samples import export_rows
 from gateway.store import repository
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
 from tests import conftest
@@ -436,3 +439,29 @@ async def _hgw(env: Env, *args: str) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
+
+async def test_a_cancellation_is_pushed_a_line_at_a_time_and_completes_on_the_last_answer(env: Env) -> None:
+    """EPS cancels one line per message: a two-line prescription's cancellation is two pushes, the second once the
+    first is answered; each `ok` cancels its line, the last the prescription (push answers: release.apply_response).
+    """
+    rows = export_rows(1, seed=12, rx_prefix="P12X")
+    assert len(rows) == 2  # the first sample prescription has an ancillary line
+    assert (await post_export(env.trust, render_export(rows))).status_code == 200
+    order = (await env.rows())[-1].message_id
+    assert await env.round() == ["delivered"]
+    cancel = [row | {"Action": "CANCEL", "CancelReason": "At the Patient's request"} for row in rows]
+    r = await post_export(env.trust, render_export(cancel))
+    assert r.json()["prescriptions"][0]["outcome"] == "cancellation-requested", r.text
+    lines = [m["id"] for m in msg.resources(env.provider.bundles[order], "MedicationRequest")]
+    for n, line in enumerate(lines, start=1):
+        assert await env.round() == ["delivered"]  # one message a round: the next waits for this one's answer
+        sent = env.provider.bundles[(await env.rows())[-len(lines) + n - 1].message_id]
+        requests = msg.resources(sent, "MedicationRequest")
+        assert [(m["id"], m["status"]) for m in requests] == [(line, "cancelled")]
+        assert eps_acceptance(sent) == []
+        assert await env.status(order) == ("0005" if n == len(lines) else "0002")
+    assert await env.round() == []
+    async with env.gw.sessions() as session:
+        row = await env.row(order)
+        kinds = [e.kind for e in await repository.prescription_events(session, row.prescription_id)]
+    assert kinds.count("item-cancelled") == 1 and kinds.count("cancelled") == 1

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir import urls
+from gateway.fhir.cancellation import build_cancellations, cancelled_item
 from gateway.fhir.eps_acceptance import ALL_RULES, eps_acceptance
 from gateway.fhir.eps_acceptance.rules import catalogue_markdown
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
@@ -277,6 +278,34 @@ def test_generated_prescriptions_through_the_mapper_break_no_rule(p: HomecarePre
         prescribing=sample_prescribing(p.trust_ods, p.site_code),
     )
     assert eps_acceptance(bundle) == []
+
+
+@settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(prescriptions())
+def test_the_cancellation_of_a_prescription_is_one_message_per_item_each_taken_by_eps(p: HomecarePrescription) -> None:
+    """EPS cancels one line per message: N items, N prescription-order-updates, each with its line's
+    MedicationRequest only (cancelled, with a statusReason) and breaking no rule; the message ids name the lines."""
+    ids = OrderIds.new(p)
+    bundles = build_cancellations(
+        p,
+        ids,
+        "At the Patient's request",
+        provider_ods="FTX40",
+        source_endpoint="https://gw.example",
+        prescribing=sample_prescribing(p.trust_ods, p.site_code),
+    )
+    assert len(bundles) == len(p.items)
+    for item, bundle in zip(p.items, bundles, strict=True):
+        assert eps_acceptance(bundle) == []
+        requests = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
+        assert [r["id"] for r in requests] == [ids.item_ids[item.line_no]]
+        assert requests[0]["status"] == "cancelled"
+        assert requests[0]["statusReason"]["coding"][0]["code"] == "0005"
+        focus = {f["reference"] for f in res(bundle, 0)["focus"]}
+        assert focus == {f"urn:uuid:{ids.patient_id}", f"urn:uuid:{requests[0]['id']}"}
+        assert res(bundle, 0)["eventCoding"]["code"] == "prescription-order-update"
+        assert cancelled_item(bundle["id"], ids.item_ids.values()) == requests[0]["id"]
+    assert len({b["id"] for b in bundles}) == len({b["identifier"]["value"] for b in bundles}) == len(bundles)
 
 
 def test_the_documented_rule_table_is_the_code() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fhir_profiles import PACKAGE_DIR
-from gateway.fhir.cancellation import CANCEL_REASONS, build_cancellation
+from gateway.fhir.cancellation import CANCEL_REASONS, build_cancellations
 from gateway.fhir.prescription_order import OrderIds
 from gateway.simulate.directory import sample_prescribing
 from gateway.simulate.provider_messages import (
@@ -44,14 +44,14 @@ HANDED_OVER = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
 def cancellation(reason: str = "Patient deceased") -> Message:
     p = standard_prescription()
-    return build_cancellation(
+    return build_cancellations(
         p,
         OrderIds.new(p),
         reason,
         provider_ods="FTX40",
         source_endpoint="https://gw.example",
         prescribing=sample_prescribing(),
-    )
+    )[0]
 
 
 @pytest.fixture
@@ -114,8 +114,8 @@ CANCEL_MUTATIONS: dict[str, tuple[Mutation, tuple[str, str]]] = {
                                  ("MISSING_ELEMENT", f"{MR1}.dispenseRequest.performer")),
     "not a homecare prescription type": (_set(*R1, "extension", 0, "valueCoding", "code", value="1001"),
                                          ("CODE_NOT_IN_VALUESET", f"{MR1}.extension[0].valueCoding")),
-    "patient without NHS number": (_set("entry", 4, "resource", "identifier", value=[{"value": "K1"}]),
-                                   ("SLICE_MISSING", "Bundle.entry[4].resource.identifier")),
+    "patient without NHS number": (_set("entry", 2, "resource", "identifier", value=[{"value": "K1"}]),
+                                   ("SLICE_MISSING", "Bundle.entry[2].resource.identifier")),
 }
 
 
