@@ -253,3 +253,44 @@ async def test_orders_and_cancels(fresh_settings: Callable[[], Settings]) -> Non
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 async def test_families(family: str, fresh_settings: Callable[[], Settings]) -> None:
     assert await _run(fresh_settings(), FAMILIES[family]) == []
+
+
+def _refused_requests() -> list[str]:
+    """Every `$process-message` request EPS answers 400, each next to its recorded response."""
+    return sorted(p.relative_to(EPS_EXAMPLES).as_posix() for p in EPS_EXAMPLES.rglob("*Process-Request*400*.json"))
+
+
+@pytest.mark.parametrize("rel", _refused_requests())
+async def test_what_eps_refuses_is_refused_here_with_a_located_4xx(
+    rel: str, fresh_settings: Callable[[], Settings]
+) -> None:
+    """Sent as the other side would (a prescription by its trust, a dispense notification by the dispenser): a 4xx
+    OperationOutcome with every issue located and coded, never a 5xx and never an acceptance; EPS's own error code
+    is named where its recorded response gives one."""
+    body = json.loads((EPS_EXAMPLES / rel).read_bytes())
+    recorded = EPS_EXAMPLES / rel.replace("-Request-", "-Response-")
+    answer = json.loads(recorded.read_bytes()) if recorded.exists() else {}
+    eps_codes = {c["code"] for i in answer.get("issue", []) for c in i.get("details", {}).get("coding", [])}
+    gw = build_gateway(fresh_settings())
+    try:
+        await admin.add_provider(gw, ods=DISPENSER, name="The Simple Pharmacy", mode="pull")
+        await admin.add_route(gw, provider_ods=DISPENSER)
+        sender = "provider" if "Dispense" in rel else "trust"
+        ods = DISPENSER if sender == "provider" else _trust_ods(body)
+        key = await register_party(gw, sender, ods)
+        async with serve(gw) as base, party_client(base, key) as client:
+            r = await post_fhir(client, "/FHIR/R4/$process-message", body)
+    finally:
+        await gw.close()
+    assert 400 <= r.status_code < 500, (rel, r.status_code, r.text[:500])
+    outcome = r.json()
+    assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"], outcome
+    errors = [i for i in outcome["issue"] if i["severity"] in ("error", "fatal")]
+    assert errors and all(i.get("expression") or i.get("diagnostics") for i in errors), outcome
+    named = json.dumps(outcome)
+    assert not eps_codes or any(code in named for code in eps_codes), (eps_codes, outcome)
+
+
+def _trust_ods(bundle: dict[str, Any]) -> str:
+    sender = bundle["entry"][0]["resource"].get("sender", {}).get("identifier", {}).get("value")
+    return str(sender or "RBA")
