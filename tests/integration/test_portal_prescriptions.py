@@ -125,7 +125,8 @@ async def test_each_organisation_lists_its_own_prescriptions_newest_first(
             assert _listed(active.text) == [rx["rba-vncel"]]
             waiting = await b.get("/console/prescriptions", params={"status": "0001"})
             assert _listed(waiting.text) == [rx["rba-held"], rx["rba-vnfkt"]]
-            for bad in ({"status": "9999"}, {"limit": "0"}, {"limit": "5000"}, {"page": "x"}):
+            hostile = ({"page": "9" * 5000}, {"page": str(10**18)}, {"limit": "1" * 5000})
+            for bad in ({"status": "9999"}, {"limit": "0"}, {"limit": "5000"}, {"page": "x"}, *hostile):
                 refused = await b.get("/console/prescriptions", params=bad)
                 assert refused.status_code == 400 and next(iter(bad)) in refused.text, bad
         async with httpx.AsyncClient(base_url=url) as anonymous:
