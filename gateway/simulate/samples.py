@@ -74,7 +74,8 @@ def export_rows(
     signed = signed or datetime(2026, 11, 21, 14, 5)
     rows = []
     for n in range(count):
-        code, desc, dose, unit, freq, route, qty, qty_unit, days = rng.choice(MEDICINES)
+        medicine = rng.choice(MEDICINES)
+        days = medicine[-1]
         deliveries = rng.randint(1, max_deliveries)
         base = {
             "Action": "NEW",
@@ -104,20 +105,8 @@ def export_rows(
         }
         rows.append(
             base
-            | {
-                "LineNo": "1",
-                "DmdCode": code,
-                "DrugDescription": desc,
-                "Dose": dose,
-                "DoseUnit": unit,
-                "Frequency": freq,
-                "Route": route,
-                "QtyPerDelivery": qty,
-                "QtyUnit": qty_unit,
-                "DaysPerDelivery": str(days),
-                "NumberOfDeliveries": str(deliveries),
-                "IsAncillary": "N",
-            }
+            | _medicine_line(1, medicine)
+            | {"DaysPerDelivery": str(days), "NumberOfDeliveries": str(deliveries), "IsAncillary": "N"}
         )
         if n % 3 == 0:
             a_code, a_desc, a_qty, a_unit = ANCILLARY
@@ -137,25 +126,27 @@ def export_rows(
     return rows
 
 
+def _medicine_line(line_no: int, medicine: tuple[str, str, str, str, str, str, str, str, int]) -> dict[str, str]:
+    """The JAC columns of one medicine line (its schedule columns apart)."""
+    code, desc, dose, unit, freq, route, qty, qty_unit, _days = medicine
+    return {
+        "LineNo": str(line_no),
+        "DmdCode": code,
+        "DrugDescription": desc,
+        "Dose": dose,
+        "DoseUnit": unit,
+        "Frequency": freq,
+        "Route": route,
+        "QtyPerDelivery": qty,
+        "QtyUnit": qty_unit,
+    }
+
+
 def long_prescription_rows(items: int, *, seed: int = 1, trust_ods: str = "RBA") -> list[dict[str, str]]:
     """JAC rows of one NEW prescription of `items` items (LineNo 1…items, medicines in turn), all on one schedule:
     more than four is what EPS takes as one prescription, so the gateway sends it in parts."""
     first = export_rows(1, seed=seed, trust_ods=trust_ods)[0]
     rows = []
     for n in range(1, items + 1):
-        code, desc, dose, unit, freq, route, qty, qty_unit, _days = MEDICINES[(n - 1) % len(MEDICINES)]
-        rows.append(
-            first
-            | {
-                "LineNo": str(n),
-                "DmdCode": code,
-                "DrugDescription": desc,
-                "Dose": dose,
-                "DoseUnit": unit,
-                "Frequency": freq,
-                "Route": route,
-                "QtyPerDelivery": qty,
-                "QtyUnit": qty_unit,
-            }
-        )
+        rows.append(first | _medicine_line(n, MEDICINES[(n - 1) % len(MEDICINES)]))
     return rows
