@@ -21,10 +21,9 @@ from gateway.domain.model import HomecarePrescription
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir.cancellation import build_cancellations
 from gateway.fhir.prescription_order import OrderIds
-from gateway.fhir.serialise import dumps_bundle
 from gateway.services.parts import Part, part_note
 from gateway.store.repository import Current
-from gateway.store.sealed import message_context, prescription_context
+from gateway.store.sealed import prescription_context
 from gateway.store.tables import OutboxEntry, Prescription, PrescriptionItem
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER_UPDATE
 from gateway.validator.validator import Validator
@@ -229,18 +228,7 @@ def _request_cancellation(pl: Planner, current: Current, box: OutboxEntry, reaso
         bundle = pl.sign(cancellation)
         message_id = bundle["id"]
         message_ids.append(message_id)
-        pl.rows.messages.append(
-            {
-                "id": message_id,
-                "direction": "out",
-                "event": CANCEL_EVENT,
-                "prescription_id": pr.id,
-                "sender_ods": pr.trust_ods,
-                "receiver_ods": box.provider_ods,
-                "body_enc": pl.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, pr.trust_ods)),
-                "created_at": pl.now,
-            }
-        )
+        pl.rows.messages.append(pl.message_row(bundle, message_id, CANCEL_EVENT, pr.id, pr.trust_ods, box.provider_ods))
         pl.rows.outbox.append(pl.outbox_row(message_id, pr.id, f"{pr.trust_ods}:{pr.rx_number}", box.provider_ods))
     lines = f" in {len(message_ids)} messages, one per line item" if len(message_ids) > 1 else ""
     pl.rows.events.append(

@@ -97,6 +97,22 @@ class Planner:
             "created_at": self.now,
         }
 
+    def message_row(
+        self, bundle: dict[str, Any], message_id: str, event: str, prescription_id: str, trust_ods: str,
+        provider_ods: str,
+    ) -> dict[str, Any]:
+        """The outbound message row of a signed `bundle`, sealed for the trust."""
+        return {
+            "id": message_id,
+            "direction": "out",
+            "event": event,
+            "prescription_id": prescription_id,
+            "sender_ods": trust_ods,
+            "receiver_ods": provider_ods,
+            "body_enc": self.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, trust_ods)),
+            "created_at": self.now,
+        }
+
     def event(
         self,
         prescription_id: str,
@@ -249,17 +265,10 @@ class Planner:
             # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
             outcome.issues.extend(problems)
             return False
-        bundle = self.sign(bundle)
-        return {
-            "id": ids.message_id,
-            "direction": "out",
-            "event": "prescription-order",
-            "prescription_id": ids.prescription_id,
-            "sender_ods": p.trust_ods,
-            "receiver_ods": provider_ods,
-            "body_enc": self.gw.cipher.seal(dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)),
-            "created_at": self.now,
-        }
+        signed = self.sign(bundle)
+        return self.message_row(
+            signed, ids.message_id, "prescription-order", ids.prescription_id, p.trust_ods, provider_ods
+        )
 
     def _store(
         self,
