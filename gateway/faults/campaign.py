@@ -22,6 +22,7 @@ import asyncio
 import math
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from gateway.store.migrate import upgrade
 
 PROVIDER_ODS = "VNPSH"
 INGEST_RETRY_SECONDS = 60.0
+FAULT_COVERAGE_SECONDS = 60.0  # the longest the kill phase waits, after its kills, for every fault to be drawn
 TRUST = Principal("fault-campaign", Role.TRUST, "RBA", frozenset(ROLE_SCOPES[Role.TRUST]))
 
 
@@ -87,6 +89,7 @@ class _Run:
     tally: Tally = field(default_factory=Tally)
     ingest_done: asyncio.Event = field(default_factory=asyncio.Event)
     kills_done: asyncio.Event = field(default_factory=asyncio.Event)
+    faults_served: Callable[[], Awaitable[bool]] | None = None  # has the provider drawn every fault of its mix?
 
     @property
     def phase_over(self) -> bool:
@@ -130,6 +133,7 @@ async def run_campaign(cfg: CampaignConfig) -> CampaignReport:
             pool = WorkerPool(spec, workers)
             pool.fill()
             run = _Run(cfg, gw, pool, random.Random(cfg.seed))  # noqa: S311 - fault timing, not a secret
+            run.faults_served = _every_fault_served(receiver, mix)
             phase_started = time.monotonic()
             await _kill_phase(run, dsn)
             run.tally.kill_phase_seconds = time.monotonic() - phase_started
@@ -186,10 +190,30 @@ async def _ingest(run: _Run) -> None:
         run.ingest_done.set()
 
 
+def _every_fault_served(receiver: ReceiverProcess, mix: FaultMix) -> Callable[[], Awaitable[bool]]:
+    """Whether the provider has drawn every fault of `mix` at least once, or FAULT_COVERAGE_SECONDS have passed."""
+    wanted = {name for name, weight in mix.weights if weight > 0}
+    give_up = time.monotonic() + FAULT_COVERAGE_SECONDS
+
+    async def served() -> bool:
+        if time.monotonic() > give_up:
+            return True
+        drawn = (await receiver.ledger())["faults"]
+        return wanted <= {name for name, count in drawn.items() if count}
+
+    return served
+
+
 async def _killer(run: _Run) -> None:
+    """Kill workers at random until the kills are done, every order was sent, and (bounded) every fault of the mix
+    was drawn: on a loaded machine `kills` can be over before the provider has answered a whole block of faults."""
     lo, hi = run.cfg.kill_interval
     try:
-        while run.tally.kills_random < run.cfg.kills or not run.ingest_done.is_set():
+        while (
+            run.tally.kills_random < run.cfg.kills
+            or not run.ingest_done.is_set()
+            or (run.faults_served is not None and not await run.faults_served())
+        ):
             await asyncio.sleep(run.rng.uniform(lo, hi))
             victim = run.pool.pick(run.rng)
             if victim is None:
