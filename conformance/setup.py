@@ -4,11 +4,13 @@ what EPS needs of the test trusts (`hgw organisations add|contact`) where the st
 from __future__ import annotations
 
 from conformance.context import Party
-from gateway.services import admin, directory
-from gateway.services.context import Gateway, build_gateway
+from gateway.context import Gateway
+from gateway.operations import admin
+from gateway.operations import organisations as directory
 from gateway.settings import Settings
 from gateway.simulate.directory import stand_in_prescribing
 from gateway.simulate.parties import register_party
+from gateway.wiring import build_gateway
 
 
 async def register_preset(settings: Settings, ods: dict[str, str]) -> dict[str, Party]:

@@ -13,8 +13,8 @@ from typing import Any
 import click
 
 from gateway import cli_support
-from gateway.services.context import build_gateway
 from gateway.settings import Settings, load_settings
+from gateway.wiring import build_gateway
 
 # The helpers every command group shares (gateway/cli_support.py), under the names this module has always used.
 _settings = cli_support.settings_of
@@ -41,10 +41,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the gateway."""
     import uvicorn
 
-    from gateway.api.app import create_app
-    from gateway.crypto import KeyRing
+    from gateway.app import create_app
     from gateway.errors import ConfigurationError
     from gateway.logs import configure_logging
+    from gateway.security.crypto import KeyRing
     from gateway.signing.keys import assert_production_ready
 
     settings = load_settings(**{**_settings(ctx).model_dump(), "host": host, "port": port})
@@ -89,7 +89,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, once: bool, port: int | None, timeout: float) -> None:
     """Start the gateway with a simulated trust and providers and print every timeline."""
-    from gateway.demo import run_demo
+    from gateway.simulate.demo import run_demo
 
     settings = load_settings(**{**_settings(ctx).model_dump(), "port": port})
     try:
@@ -127,7 +127,7 @@ def ingest(file: Path, fmt: str | None, as_json: bool, provider: str | None) -> 
 
     Exit 0 when every prescription is accepted, 1 when any is rejected, 2 when the file as a whole is rejected.
     """
-    from gateway.services.offline import detect_format, exit_code, ingest_offline, offline_directory, text_report
+    from gateway.intake.offline import detect_format, exit_code, ingest_offline, offline_directory, text_report
 
     payload = file.read_bytes()
     directory = offline_directory(_settings(click.get_current_context()))
@@ -156,7 +156,7 @@ def providers() -> None:
 @click.pass_context
 def providers_add(ctx: click.Context, ods: str, name: str, mode: str, endpoint: str | None) -> None:
     """Register a homecare provider and how it receives orders."""
-    from gateway.services import admin
+    from gateway.operations import admin
 
     p = _run_or_fail(ctx, lambda gw: admin.add_provider(gw, ods=ods, name=name, mode=mode, endpoint=endpoint))
     _emit({"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active})
@@ -165,7 +165,7 @@ def providers_add(ctx: click.Context, ods: str, name: str, mode: str, endpoint: 
 @providers.command("list")
 @click.pass_context
 def providers_list(ctx: click.Context) -> None:
-    from gateway.services import admin
+    from gateway.operations import admin
 
     rows = _run(_settings(ctx), admin.providers)
     _emit([{"ods": p.ods, "name": p.name, "mode": p.mode, "endpoint": p.endpoint, "active": p.active} for p in rows])
@@ -192,7 +192,7 @@ def routes_add(
     priority: int,
 ) -> None:
     """Add a routing rule; with no criteria it is the default route."""
-    from gateway.services import admin
+    from gateway.operations import admin
 
     rule = _run_or_fail(
         ctx,
@@ -211,7 +211,7 @@ def routes_add(
 @routes.command("list")
 @click.pass_context
 def routes_list(ctx: click.Context) -> None:
-    from gateway.services import admin
+    from gateway.operations import admin
 
     _emit([r.model_dump(exclude={"created_at"}) for r in _run(_settings(ctx), admin.routes)])
 
@@ -228,7 +228,7 @@ def providers_update(
     ctx: click.Context, ods: str, name: str | None, mode: str | None, endpoint: str | None, active: bool | None
 ) -> None:
     """Change a provider's name, delivery mode, endpoint or active flag."""
-    from gateway.services import admin
+    from gateway.operations import admin
 
     p = _run_or_fail(
         ctx,
@@ -262,7 +262,7 @@ def routes_update(
     priority: int | None,
 ) -> None:
     """Change a routing rule (only the options given)."""
-    from gateway.services import admin
+    from gateway.operations import admin
 
     def keep(value: str | None) -> str | None | admin.Keep:
         return admin.KEEP if value is None else (value or None)
@@ -287,7 +287,7 @@ def routes_update(
 @click.pass_context
 def routes_remove(ctx: click.Context, rule_id: int) -> None:
     """Remove a routing rule (prescriptions it routed keep their provider)."""
-    from gateway.services import admin
+    from gateway.operations import admin
 
     rule = _run_or_fail(ctx, lambda gw: admin.remove_route(gw, rule_id))
     _emit({"removed": rule.id, "provider_ods": rule.provider_ods})
@@ -300,7 +300,7 @@ def routes_route_held(ctx: click.Context, limit: int) -> None:
     """Route held prescriptions again with today's rules (after adding a rule or switching a provider on)."""
     import dataclasses
 
-    from gateway.services import admin
+    from gateway.operations import admin
 
     outcomes = _run_or_fail(ctx, lambda gw: admin.route_held(gw, limit=limit))
     _emit({"routed": [dataclasses.asdict(o) for o in outcomes]})
@@ -519,7 +519,7 @@ def bench(
 ) -> None:
     """Print benchmark figures as JSON."""
     if faults:
-        from gateway.faults.bench import fault_figures
+        from gateway.bench.faults.figures import fault_figures
 
         report = fault_figures(
             postgres_url, kills=kills, prescriptions=fault_orders, pg_restarts=pg_restarts, workers=workers,
@@ -527,10 +527,10 @@ def bench(
         )
         _emit(report)
         sys.exit(0 if report["passed"] else 1)
-    from gateway.bench import peak_rss_mb, run_bench
-    from gateway.bench_delivery import delivery_figures
-    from gateway.bench_healthz import healthz_figures
-    from gateway.bench_summary import QUICK, Sizes, summary
+    from gateway.bench.delivery_figures import delivery_figures
+    from gateway.bench.healthz import healthz_figures
+    from gateway.bench.ingest import peak_rss_mb, run_bench
+    from gateway.bench.summary import QUICK, Sizes, summary
 
     sizes = QUICK if quick else Sizes(
         prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, open_loop_seconds
@@ -590,7 +590,7 @@ def _register_commands() -> None:
     from gateway.validator.cli import validate
 
     def rotate_data(settings: Settings, _value: object) -> dict[str, Any]:
-        from gateway.services.keys import rotate_data_key
+        from gateway.operations.key_rotation import rotate_data_key
 
         report = _run(settings, rotate_data_key)
         return {"key_id": report.key_id, "resealed": report.resealed}
@@ -601,7 +601,7 @@ def _register_commands() -> None:
         run=rotate_data,
         exclusive=True,
     )
-    from gateway.lifecycle_cli import lifecycle
+    from gateway.lifecycle.cli import lifecycle
 
     cli.add_command(validate)
     cli.add_command(audit)
@@ -615,7 +615,7 @@ def _register_commands() -> None:
     cli.add_command(messages_group)
     queue.add_command(queue_dismiss)
     cli.add_command(build_keys_group(rotate_hooks=[data_hook]))
-    from gateway.kpi_cli import kpi  # issue 9: the national homecare KPIs
+    from gateway.kpis.cli import kpi  # issue 9: the national homecare KPIs
 
     cli.add_command(kpi)
     from conformance.cli import conformance  # issue 10: conformance suites
@@ -633,7 +633,7 @@ def _register_commands() -> None:
 
     cli.add_command(prices_group)
     cli.add_command(spend)
-    from gateway.directory_cli import organisations  # issue 15: what EPS needs that exports do not carry
+    from gateway.operations.organisations_cli import organisations  # issue 15: what EPS needs that exports do not carry
 
     cli.add_command(organisations)
 

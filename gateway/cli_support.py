@@ -17,9 +17,10 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from gateway.context import Gateway
 from gateway.errors import GatewayError, InputError
-from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
+from gateway.wiring import build_gateway
 
 T = TypeVar("T")
 JsonDefault = Callable[[Any], str]

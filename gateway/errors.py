@@ -8,7 +8,10 @@ GatewayError
 │   └── RequestInProgressError      a request with the same idempotency key is still running (HTTP 409)
 ├── StateTransitionError    a lifecycle transition the state machine refuses
 ├── ConfigurationError      settings or key material unusable
-└── StoreError              the database failed (SQLAlchemy errors are chained)
+├── StoreError              the database failed (SQLAlchemy errors are chained)
+└── SecurityError
+    ├── AuthenticationError no, bad or expired credentials (HTTP 401)
+    └── ForbiddenError      authenticated, but the role or scope does not allow it (HTTP 403)
 """
 
 from __future__ import annotations
@@ -115,3 +118,21 @@ class ConfigurationError(GatewayError):
 
 class StoreError(GatewayError):
     code = "STORE_ERROR"
+
+
+class SecurityError(GatewayError):
+    code = "SECURITY_ERROR"
+
+
+class AuthenticationError(SecurityError):
+    """`oauth_error` is the OAuth 2.0 error code for the token endpoint (RFC 6749 §5.2)."""
+
+    code = "UNAUTHORIZED"
+
+    def __init__(self, message: str, *, oauth_error: str = "invalid_client") -> None:
+        super().__init__(message)
+        self.oauth_error = oauth_error
+
+
+class ForbiddenError(SecurityError):
+    code = "FORBIDDEN"

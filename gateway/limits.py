@@ -147,3 +147,24 @@ def form_fields(body: bytes, *, max_fields: int) -> dict[str, str]:
         issue = limit_issue("body", "the form has too many fields", f"at most {max_fields} fields")
         raise InputError([issue]) from exc
     return {name: values[0] for name, values in fields.items()}
+
+
+def parse_int(raw: str | int | None, path: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high` (`default` when absent), else a located 400."""
+    if raw is None or raw == "":
+        return default
+    text = str(raw).strip()
+    value = whole_number(text)
+    if value is None or not low <= value <= high:
+        raise InputError(
+            [
+                Issue(
+                    code="INVALID_PARAMETER",
+                    message=f"{path} is a whole number from {low} to {high}",
+                    location=Location(path=path),
+                    value=text[:40],
+                    expected=f"{low} to {high}",
+                )
+            ]
+        )
+    return value

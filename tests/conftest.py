@@ -17,18 +17,19 @@ import psycopg
 import pytest
 import uvicorn
 
-from gateway.api.app import create_app
+from gateway.app import create_app
+from gateway.context import Gateway
+from gateway.operations import admin
 from gateway.security import guarded_transport
 from gateway.security import outbound as outbound_rules
 from gateway.security.client_auth import ClientKey
 from gateway.security.guarded_transport import LoopbackOnlyBackend
 from gateway.security.outbound import StaticResolver
-from gateway.services import admin
-from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.store.migrate import upgrade
+from gateway.wiring import build_gateway
 
 PG_ADMIN_DSN = os.environ.get("HGW_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 

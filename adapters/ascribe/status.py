@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from lxml import etree  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:
-    from gateway.services.status_feed import FeedPage
+    from gateway.lifecycle.status_feed import FeedPage
 
 NAMESPACE = "urn:ascribe:homecare:status:1"
 MEDIA_TYPE = "application/xml"

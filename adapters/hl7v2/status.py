@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from adapters.hl7v2.writer import render_batch, render_message
 
 if TYPE_CHECKING:
-    from gateway.services.status_feed import FeedPage
+    from gateway.lifecycle.status_feed import FeedPage
 
 MEDIA_TYPE = "x-application/hl7-v2+er7"
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from gateway.services.status_feed import FeedPage, StatusEvent
+    from gateway.lifecycle.status_feed import FeedPage, StatusEvent
 
 MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
 

@@ -25,7 +25,7 @@ from conformance.errors import UsageError
 from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.orders import SampleOrder
-from gateway.fhir.responses import release_parameters, success_outcome
+from gateway.api.fhir_outcomes import release_parameters, success_outcome
 
 SUITE = Suite("provider", "Homecare Gateway conformance: homecare provider")
 CODES = ("ok", "transient-error", "fatal-error")

@@ -26,7 +26,7 @@ from conformance.requirements import requirement_for_issue
 from gateway.errors import GatewayError, InputError, Issue
 from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.services.offline import exit_code, format_for, ingest_offline
+from gateway.intake.offline import exit_code, format_for, ingest_offline
 from gateway.simulate.directory import stand_in_directory, stand_in_prescribing
 from gateway.validator import Validator
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER

@@ -11,8 +11,8 @@ from gateway.alerts.evaluate import evaluate
 from gateway.alerts.notify import notifiers_from_settings
 from gateway.alerts.rules import EVERY_PROVIDER, UNITS, Kind, RuleBook
 from gateway.audit.event import Detail
+from gateway.context import Gateway
 from gateway.errors import InputError, Issue, Location, NotFoundError
-from gateway.services.context import Gateway
 from gateway.store import alerts as store
 from gateway.store import repository
 from gateway.store.tables import Alert, AlertRule, Provider

@@ -21,8 +21,8 @@ from gateway.alerts.measure import Observation, Readings, observe
 from gateway.alerts.notify import Notice, NotificationError, Notifier
 from gateway.alerts.rules import Kind, RuleBook
 from gateway.audit.pending import AuditPending
+from gateway.context import Gateway
 from gateway.logs import log
-from gateway.services.context import Gateway
 from gateway.store import alerts as store
 from gateway.store import metrics as store_metrics
 from gateway.store.tables import Alert

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from gateway.alerts.evaluate import evaluate
 from gateway.alerts.notify import Notifier, notifiers_from_settings
-from gateway.delivery.worker import PushWorkers, start_loop
+from gateway.alerts.risk_watch import watch
+from gateway.context import Gateway
 from gateway.logs import log
+from gateway.observability.loops import RunningLoop, start_loop
 from gateway.observability.telemetry import Heartbeat
-from gateway.services.context import Gateway
-from gateway.services.risk_watch import watch
 
 logger = logging.getLogger("gateway.alerts")
 
@@ -43,7 +43,7 @@ async def run_evaluator(
             log(logger, logging.ERROR, "at-risk evaluation failed", error=type(exc).__name__)
 
 
-def start_alert_evaluator(gw: Gateway) -> PushWorkers | None:
+def start_alert_evaluator(gw: Gateway) -> RunningLoop | None:
     """Start the loop on the running event loop; None when the interval setting is 0.
 
     The handle is the workers' (`gateway.delivery.worker`): the same stop, grace and cancellation."""

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.api.deps import get_gateway
+from gateway.context import Gateway
+from gateway.domain.principal import Principal
 from gateway.security.clients import authenticate_client
-from gateway.security.principal import Principal
-from gateway.services.context import Gateway
 
 
 def bearer_token(request: Request) -> str | None:

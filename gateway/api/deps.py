@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from gateway.budget import offload
+from gateway.context import Gateway
 from gateway.errors import InputError, Issue, Location
-from gateway.services.context import Gateway
 
 
 def get_gateway(request: Request) -> Gateway:

@@ -7,10 +7,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from gateway.api.fhir_outcomes import operation_outcome
 from gateway.api.fhir_response import FhirJSONResponse
 from gateway.budget import BUDGET_EXCEEDED
 from gateway.errors import (
+    AuthenticationError,
     ConflictError,
+    ForbiddenError,
     GatewayError,
     IdempotencyKeyReusedError,
     InputError,
@@ -20,9 +23,7 @@ from gateway.errors import (
     RequestInProgressError,
     StateTransitionError,
 )
-from gateway.fhir.responses import operation_outcome
 from gateway.limits import LIMIT_EXCEEDED
-from gateway.security.errors import AuthenticationError, ForbiddenError
 from gateway.security.ratelimit import RateLimitedError
 
 

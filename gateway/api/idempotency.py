@@ -5,7 +5,7 @@
         return await idem.run(answer)
 
 `Idempotency-Key` wins over `X-Request-ID` when a request carries both; without either, the work just runs.
-The rules are in gateway/services/idempotency.py; a replayed answer carries `Idempotent-Replayed: true`.
+The rules are in gateway/intake/idempotency.py; a replayed answer carries `Idempotent-Replayed: true`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from fastapi import Depends, Request, Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
-from gateway.security.principal import Principal
-from gateway.services import idempotency
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.domain.principal import Principal
+from gateway.intake import idempotency
 
 # In order of precedence: the first one present is the key.
 KEY_HEADERS = ("Idempotency-Key", "X-Request-ID")

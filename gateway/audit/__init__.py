@@ -21,9 +21,9 @@ from gateway.audit.guard import (
     sqlite_guard_sql,
 )
 from gateway.audit.pending import AuditHead, AuditPending
-from gateway.audit.record import AuditEntity, AuditRecord, Outcome
 from gateway.audit.sequencer import SequenceResult, sequence
 from gateway.audit.verify import Anchor, Backlog, Problem, VerifyResult, verify
+from gateway.store.audit_tables import AuditEntity, AuditRecord, Outcome
 
 __all__ = [
     "ACTIONS",

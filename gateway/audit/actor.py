@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.security.principal import Principal
+from gateway.domain.principal import Principal
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from gateway.audit.actor import Actor, actor_columns
 from gateway.audit.errors import AuditRefusedError, AuditStoreError
 from gateway.audit.event import Detail, action_spec, check_ids_only
 from gateway.audit.pending import AuditPending
-from gateway.audit.record import Outcome
 from gateway.store import bulk
+from gateway.store.audit_tables import Outcome
 
 
 async def append(

@@ -11,8 +11,8 @@ import click
 from gateway.audit.errors import AuditError
 from gateway.audit.sequencer import SequenceResult, sequence
 from gateway.audit.verify import Anchor, VerifyResult, verify
-from gateway.services.context import build_gateway
 from gateway.settings import Settings
+from gateway.wiring import build_gateway
 
 
 def _anchor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Anchor | None:

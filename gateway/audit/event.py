@@ -11,9 +11,9 @@ from typing import Any, Final
 from gateway.audit.actions import ACTIONS, DCM, ActionSpec
 from gateway.audit.actor import OPERATOR_PREFIX, ActorColumns
 from gateway.audit.errors import AuditRefusedError
-from gateway.audit.record import Outcome, instant
 from gateway.domain.identifiers import is_valid_nhs_number
 from gateway.fhir.urls import HOMECARE_BASE, ODS_ORGANIZATION_CODE
+from gateway.store.audit_tables import Outcome, instant
 
 CLIENT_ID_SYSTEM: Final = f"{HOMECARE_BASE}/Id/client-id"
 SYSTEM_ACTOR_SYSTEM: Final = f"{HOMECARE_BASE}/Id/gateway-component"

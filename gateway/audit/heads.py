@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 
 from gateway.audit.pending import AuditHead
-from gateway.audit.record import instant
 from gateway.signing.exceptions import MalformedSignatureError
 from gateway.signing.jws import parse_detached, sign_detached, verify_detached
 from gateway.signing.keys import SigningKeyStore
+from gateway.store.audit_tables import instant
 
 
 def head_payload(seq: int, hash_: str, at: datetime) -> bytes:

@@ -11,10 +11,10 @@ import contextlib
 import logging
 
 from gateway.audit.sequencer import sequence
-from gateway.delivery.worker import PushWorkers, start_loop
+from gateway.context import Gateway
 from gateway.logs import log
+from gateway.observability.loops import RunningLoop, start_loop
 from gateway.observability.telemetry import Heartbeat
-from gateway.services.context import Gateway
 
 logger = logging.getLogger("gateway.audit")
 
@@ -32,7 +32,7 @@ async def run_sequencer(gw: Gateway, stop: asyncio.Event, *, interval: float, he
             await asyncio.wait_for(stop.wait(), interval)
 
 
-def start_audit_sequencer(gw: Gateway) -> PushWorkers | None:
+def start_audit_sequencer(gw: Gateway) -> RunningLoop | None:
     """Start the loop on the running event loop; None when the interval setting is 0."""
     interval = gw.settings.audit_sequence_seconds
     if interval <= 0:

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from gateway.audit.record import AuditColumns
-from gateway.store.tables import _ts
+from gateway.store.audit_tables import AuditColumns
+from gateway.store.columns import utc_timestamp
 
 # SQLite only numbers an INTEGER PRIMARY KEY from its rowid; PostgreSQL gets a BIGINT identity.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -31,7 +31,7 @@ class AuditPending(AuditColumns, table=True):
     __table_args__ = (Index("ix_audit_pending_at", "at"),)
 
     id: int | None = Field(default=None, sa_column=Column(_ID, primary_key=True, autoincrement=True))
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())
     entity_ids: str = Field(sa_column=Column(Text, nullable=False))
     outcome: str = Field(max_length=12)
     detail_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -46,5 +46,5 @@ class AuditHead(SQLModel, table=True):
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hash: str = Field(max_length=64)
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())
     jws: str = Field(sa_column=Column(Text, nullable=False))

@@ -30,11 +30,11 @@ from gateway.audit.errors import AuditStoreError
 from gateway.audit.event import audit_event_json
 from gateway.audit.heads import sign_head
 from gateway.audit.pending import AuditHead, AuditPending
-from gateway.audit.record import GENESIS_HASH, AuditEntity, AuditRecord, Outcome, row_hash
 from gateway.store import bulk
+from gateway.store.audit_tables import GENESIS_HASH, AuditEntity, AuditRecord, Outcome, row_hash
 
 if TYPE_CHECKING:
-    from gateway.services.context import Gateway
+    from gateway.context import Gateway
 
 # pg_try_advisory_xact_lock key: the bytes of "hgwaudit" read as a (positive) 64-bit integer.
 SEQUENCER_LOCK_KEY: Final = int.from_bytes(b"hgwaudit", "big")

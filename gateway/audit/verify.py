@@ -16,12 +16,12 @@ from gateway.audit.errors import AuditStoreError
 from gateway.audit.event import entity_ids
 from gateway.audit.heads import head_signature_problem
 from gateway.audit.pending import AuditHead
-from gateway.audit.record import GENESIS_HASH, AuditEntity, AuditRecord, record_hash
 from gateway.audit.sequencer import backlog
 from gateway.signing.keys import SigningKeyStore
+from gateway.store.audit_tables import GENESIS_HASH, AuditEntity, AuditRecord, record_hash
 
 if TYPE_CHECKING:
-    from gateway.services.context import Gateway
+    from gateway.context import Gateway
 
 # Rows per read: each batch is its own short transaction, so verifying never holds SQLite's write lock for long.
 BATCH: Final = 1000

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from html import escape
 
-from gateway.services.kpis import KpiReport
+from gateway.kpis.monthly import KpiReport
 
 Series = Mapping[str, Sequence[float | None]]
 

@@ -16,8 +16,9 @@ from gateway import audit
 from gateway.audit.actor import OperatorActor
 from gateway.cli_support import ISO_TIMES as out
 from gateway.cli_support import iso_time
+from gateway.operations import message_view, operators
+from gateway.operations import overview as operations
 from gateway.security.operators import OperatorRole
-from gateway.services import message_view, operations, operators
 
 CLI = audit.SystemActor("cli")
 # The local command line reads what a viewer may read, masked: it is not a way around unmasking.

@@ -16,10 +16,10 @@ from markupsafe import Markup
 from gateway.api.deps import get_gateway
 from gateway.console.charts import line_chart
 from gateway.console.pages import _context, _guarded
+from gateway.context import Gateway
 from gateway.invoicing.spend import SpendReport, build_spend, parse_month
 from gateway.invoicing.views import STATUSES, list_invoices
-from gateway.services.context import Gateway
-from gateway.services.operators import ConsoleSession
+from gateway.operations.operators import ConsoleSession
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))

@@ -17,11 +17,12 @@ from markupsafe import Markup
 from gateway.api.deps import get_gateway
 from gateway.console.charts import kpi_chart
 from gateway.console.pages import _context, _guarded
-from gateway.services import kpi_catalog as cat
-from gateway.services.context import Gateway
-from gateway.services.kpi_scores import GroupValue
-from gateway.services.kpis import Cell, KpiReport, build_reports, parse_int, parse_ods, parse_period
-from gateway.services.operators import ConsoleSession
+from gateway.context import Gateway
+from gateway.kpis import catalog as cat
+from gateway.kpis.monthly import Cell, KpiReport, build_reports, parse_ods, parse_period
+from gateway.kpis.scores import GroupValue
+from gateway.limits import parse_int
+from gateway.operations.operators import ConsoleSession
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))

@@ -31,14 +31,15 @@ from gateway.console.session import (
     read_form,
     set_session_cookie,
 )
-from gateway.errors import GatewayError, InputError, Issue, Location
+from gateway.context import Gateway
+from gateway.errors import AuthenticationError, ForbiddenError, GatewayError, InputError, Issue, Location
+from gateway.operations import message_view, operators
+from gateway.operations import overview as operations
+from gateway.operations.operators import ConsoleSession
 from gateway.security.client_address import request_address
-from gateway.security.errors import AuthenticationError, ForbiddenError
+from gateway.security.masking import UNMASK_REASONS
 from gateway.security.operators import OperatorRole, Permission, can
 from gateway.security.ratelimit import RateLimitedError, RateLimiter
-from gateway.services import message_view, operations, operators
-from gateway.services.context import Gateway
-from gateway.services.operators import ConsoleSession
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -266,7 +267,7 @@ async def messages_search(request: Request, gw: Gw) -> Response:
 async def message_page(request: Request, gw: Gw, message_id: str) -> Response:
     async def handler(s: ConsoleSession) -> Response:
         detail = await message_view.message_detail(gw, s.actor, message_id)
-        ctx = _context(request, s, m=detail, reasons=message_view.UNMASK_REASONS)
+        ctx = _context(request, s, m=detail, reasons=UNMASK_REASONS)
         return templates.TemplateResponse(request, "message.html", ctx)
 
     return await _guarded(request, gw, handler)
@@ -279,7 +280,7 @@ async def message_unmask(request: Request, gw: Gw, message_id: str) -> Response:
 
     async def handler(s: ConsoleSession) -> Response:
         detail = await message_view.message_detail(gw, s.actor, message_id, unmask_reason=form.get("reason", ""))
-        ctx = _context(request, s, m=detail, reasons=message_view.UNMASK_REASONS)
+        ctx = _context(request, s, m=detail, reasons=UNMASK_REASONS)
         return templates.TemplateResponse(request, "message.html", ctx)
 
     return await _guarded(request, gw, handler, form=form)

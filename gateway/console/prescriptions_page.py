@@ -2,7 +2,7 @@
 prescriptions a signed-in user may see, newest first, and `/console/prescriptions/{short_form_id}`, one of them
 with its timeline. A trust's staff see their trust's across every provider, a provider's staff the orders routed
 to it, the gateway's operators all (NHS numbers masked). Another organisation's prescription is a 404 page, as
-on the API (gateway.services.portal)."""
+on the API (gateway.operations.portal)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from gateway import lifecycle
 from gateway.api.deps import get_gateway
 from gateway.console.pages import _context, _guarded
-from gateway.services.context import Gateway
-from gateway.services.operators import ConsoleSession
-from gateway.services.portal import parse_query, prescription_detail, prescription_list
+from gateway.context import Gateway
+from gateway.domain import states as lifecycle
+from gateway.operations.operators import ConsoleSession
+from gateway.operations.portal import parse_query, prescription_detail, prescription_list
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))

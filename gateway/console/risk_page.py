@@ -16,12 +16,12 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.api.deps import get_gateway
 from gateway.console.pages import _context, _guarded
-from gateway.services.at_risk import parse_as_of, parse_days, worklist
-from gateway.services.context import Gateway
-from gateway.services.kpis import parse_int
-from gateway.services.masking import MASK
-from gateway.services.operators import ConsoleSession
-from gateway.services.supply_model import REASONS
+from gateway.context import Gateway
+from gateway.domain.risk_reasons import REASONS
+from gateway.limits import parse_int
+from gateway.operations.operators import ConsoleSession
+from gateway.safety.at_risk import parse_as_of, parse_days, worklist
+from gateway.security.masking import MASK
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))

@@ -18,11 +18,10 @@ from typing import Final
 
 from fastapi import Request, Response
 
-from gateway.errors import InputError, Issue, Location
+from gateway.context import Gateway
+from gateway.errors import ForbiddenError, InputError, Issue, Location
 from gateway.limits import form_fields, whole_number
-from gateway.security.errors import ForbiddenError
-from gateway.services.context import Gateway
-from gateway.services.operators import ConsoleSession, session_for
+from gateway.operations.operators import ConsoleSession, session_for
 from gateway.store import presessions
 
 SESSION_COOKIE: Final = "hgw_session"

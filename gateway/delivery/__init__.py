@@ -1,4 +1,29 @@
-"""Push delivery to providers' `$process-message`: retry policy, circuit breaker, relay, worker, dead letters, replay.
+"""Getting orders to providers and their answers back: push, pull, acknowledgements, returns and re-routing.
 
-See docs/delivery.md.
+Enters: queued orders written by `gateway.intake`. Push: `worker` runs `push` (claims, `transport`, `policy`,
+`breaker`, dead letters), `queue` and `replay` are the operator's handles. Pull: `release` leases orders to a
+provider's `Task/$release`. Providers answer with `acknowledgements` (or a `rejections` outcome); `returns` hands a
+prescription back and `rerouting` sends it to the next provider. Leaves: delivered, acknowledged or dead-lettered
+outbox rows, and lifecycle events for the trust. docs/delivery.md.
 """
+
+__all__ = [
+    "acknowledgements",
+    "attempt_labels",
+    "bounded",
+    "breaker",
+    "cli",
+    "errors",
+    "policy",
+    "process",
+    "push",
+    "queue",
+    "rejections",
+    "release",
+    "replay",
+    "rerouting",
+    "returns",
+    "tls",
+    "transport",
+    "worker",
+]

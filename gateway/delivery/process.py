@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import signal
 
+from gateway.context import Gateway
 from gateway.delivery.push import PushRelay
-from gateway.delivery.worker import STOP_GRACE_SECONDS, run_push_worker, stop_gracefully
-from gateway.services.context import Gateway
+from gateway.delivery.worker import run_push_worker
+from gateway.observability.loops import STOP_GRACE_SECONDS, stop_gracefully
 
 
 async def deliver_until_stopped(

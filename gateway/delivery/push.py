@@ -24,17 +24,17 @@ import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
+from gateway.context import Gateway
+from gateway.delivery.attempt_labels import attempt_outcome
 from gateway.delivery.bounded import each_bounded
 from gateway.delivery.breaker import BreakerBoard, TrialGrants, through_breaker
 from gateway.delivery.errors import DeliveryError, TransientDeliveryError
 from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
+from gateway.delivery.release import apply_response
 from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
 from gateway.errors import StateTransitionError
 from gateway.logs import log
-from gateway.observability.attempts import attempt_outcome
-from gateway.services.context import Gateway
-from gateway.services.release import apply_response
 from gateway.store import repository
 from gateway.store.sealed import message_context
 from gateway.store.tables import DeliveryAttempt, LifecycleEvent, OutboxEntry, Provider

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
+from gateway.context import Gateway
 from gateway.delivery.policy import RetryPolicy, stored_policy
 from gateway.delivery.push import PushConfig, policy_for
 from gateway.errors import InputError, Issue, Location, NotFoundError
-from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.supply_tables import ProviderPauseChange
 from gateway.store.tables import OutboxEntry, Provider

@@ -13,10 +13,11 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import audit, lifecycle
+from gateway import audit
+from gateway.context import Gateway
+from gateway.domain import states as lifecycle
+from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
-from gateway.security.principal import Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store import repository
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.fhir import urls
@@ -25,3 +25,8 @@ def fhir_datetime(value: datetime) -> str:
         value = value.replace(tzinfo=UK_TIME)
     text = value.isoformat(timespec="seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def uk_date(instant: datetime) -> date:
+    """The date in England of an instant."""
+    return instant.astimezone(UK_TIME).date()

@@ -1,7 +1,7 @@
 """Canonical prescription → EPS-shaped FHIR `prescription-order` message Bundle, as plain JSON-ready dicts.
 
 This is the fast path: no pydantic model is built here (`gateway.fhir.validation` checks the result and
-`gateway.fhir.naive` builds the same Bundle from fhir.resources models, for comparison). Decimal values stay
+`gateway.bench.naive_pipeline` builds the same Bundle from fhir.resources models, for comparison). Decimal values stay
 `Decimal` objects so that `gateway.fhir.serialise.dumps_bundle` writes them exactly (0.4 stays 0.4).
 
 Entry order follows the EPS examples: MessageHeader, one MedicationRequest per item, Patient, Practitioner,

@@ -9,10 +9,10 @@ import click
 
 from gateway import audit
 from gateway.cli_support import PLAIN
+from gateway.context import Gateway
 from gateway.invoicing import prices
 from gateway.invoicing.spend import SpendReport, render_csv, render_fhir, spend_request
-from gateway.services.context import Gateway
-from gateway.services.kpis import parse_ods
+from gateway.kpis.monthly import parse_ods
 
 
 @click.group("prices")

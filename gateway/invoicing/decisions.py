@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway import audit
+from gateway.context import Gateway
+from gateway.domain.principal import WRITE, Principal, Role, require_role
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
-from gateway.security.principal import WRITE, Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store import invoices as store
 from gateway.store import repository
 from gateway.store.invoice_tables import Invoice, InvoiceLine

@@ -19,6 +19,8 @@ from datetime import date
 from typing import Final
 
 from gateway import audit
+from gateway.context import Gateway
+from gateway.domain.principal import UPDATE, Principal, Role, require_role
 from gateway.errors import ConflictError, InputError
 from gateway.fhir.serialise import loads_bundle
 from gateway.invoicing.billed import BilledInvoice
@@ -27,8 +29,6 @@ from gateway.invoicing.csv_invoice import parse_csv_invoice
 from gateway.invoicing.fhir_invoice import read_fhir_invoice
 from gateway.invoicing.prices import Price
 from gateway.invoicing.reconcile import Reconciled, Reconciler, vat_rates
-from gateway.security.principal import UPDATE, Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store import invoices as store
 from gateway.store import repository
 from gateway.store.invoice_tables import Invoice, InvoiceLine

@@ -17,12 +17,12 @@ from typing import Any, Final
 from sqlmodel import col, select
 
 from gateway import audit
+from gateway.context import Gateway
 from gateway.domain.identifiers import is_valid_ods_code
+from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import InputError, Issue, Location
 from gateway.invoicing.csvtext import Row, cell_issue, read_rows
 from gateway.invoicing.money import pence_or_none, pounds
-from gateway.security.principal import Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store.invoice_tables import PriceEntry
 
 COLUMNS: Final = ("trust_ods", "provider_ods", "code", "kind", "unit_price", "valid_from")

@@ -20,6 +20,7 @@ from typing import Final
 from gateway.invoicing.billed import MEDICINE, BilledInvoice, BilledLine
 from gateway.invoicing.money import plain, pounds, rate_or_none, times, vat_of
 from gateway.invoicing.prices import Price, in_force
+from gateway.store.invoices import DeliveryFacts, ItemFacts, PrescriptionFacts
 
 MATCHED: Final = "matched"
 RESULTS: Final = (
@@ -37,30 +38,6 @@ DELIVERED: Final = "delivered"
 DEFAULT_VAT: Final = "medicine=0,service=20"
 
 Json = dict[str, str | int | None]
-
-
-@dataclass(frozen=True, slots=True)
-class ItemFacts:
-    dmd_code: str
-    quantity: Decimal  # per delivery
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryFacts:
-    state: str
-    delivered_on: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class PrescriptionFacts:
-    """What the gateway knows of one prescription sent to the provider billing it."""
-
-    prescription_id: str
-    short_form_id: str
-    trust_ods: str
-    status: str
-    items: Mapping[str, ItemFacts]
-    deliveries: Mapping[int, DeliveryFacts]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final
 
+from gateway.context import Gateway
+from gateway.domain.principal import READ, UPDATE, Principal, Role, require_role
 from gateway.errors import InputError, Issue, Location
 from gateway.invoicing.fhir_invoice import SERVICE_CODES, SNOMED
 from gateway.invoicing.money import plain, pounds
-from gateway.security.principal import READ, UPDATE, Principal, Role, require_role
-from gateway.services.context import Gateway
-from gateway.services.kpis import parse_ods
+from gateway.kpis.monthly import parse_ods
 from gateway.store import invoices as store
 
 SMALL: Final = 5

@@ -10,20 +10,17 @@ import json
 from decimal import Decimal
 from typing import Any, Final
 
+from gateway.context import Gateway
+from gateway.domain.principal import READ, UPDATE, Principal, Role, require_role
 from gateway.errors import InputError, Issue, Location, NotFoundError
 from gateway.fhir.urls import HOMECARE_BASE
 from gateway.invoicing.fhir_invoice import INVOICE_NUMBER, ODS
 from gateway.invoicing.money import pounds
-from gateway.security.principal import READ, UPDATE, Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store import invoices as store
 from gateway.store import repository
-from gateway.store.invoice_tables import Invoice, InvoiceLine
+from gateway.store.invoice_tables import FHIR_STATUS, Invoice, InvoiceLine
 
 STATUSES: Final = ("pending", "approved", "disputed", "part-approved")
-# Our status → FHIR Invoice.status: an invoice wholly disputed is not owed (cancelled); one part approved is
-# still issued, with an OperationOutcome naming the disputed lines.
-FHIR_STATUS: Final = {"pending": "issued", "approved": "balanced", "disputed": "cancelled", "part-approved": "issued"}
 RESULT_SYSTEM: Final = f"{HOMECARE_BASE}/CodeSystem/homecare-invoice-line-result"
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain.risk_reasons import CODES
 from gateway.errors import StoreError
 from gateway.observability.telemetry import Telemetry
-from gateway.services.supply_model import CODES
 from gateway.store import metrics as store_metrics
 from gateway.store import risk_episodes
 from gateway.store.metrics import QUEUE_STATES, QueueSnapshot

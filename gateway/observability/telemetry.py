@@ -1,6 +1,6 @@
 """Per-gateway telemetry: the instruments, the workers' heartbeats, the listeners and the circuit breakers.
 
-Readiness (`gateway.services.health`) asks each registered worker whether it is alive: its task still running and
+Readiness (`gateway.operations.health`) asks each registered worker whether it is alive: its task still running and
 its last heartbeat recent. Heartbeats use the monotonic clock, not `gw.clock`: they measure real time passing
 in this process, which a test's frozen business clock must not stop.
 """

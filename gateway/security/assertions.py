@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from gateway.security.errors import AuthenticationError
+from gateway.errors import AuthenticationError
 
 MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
 MAX_JTI_CHARS = 128

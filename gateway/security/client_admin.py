@@ -17,9 +17,9 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
+from gateway.context import Gateway
+from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import ConflictError, NotFoundError
-from gateway.security.principal import Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store import clients as store
 from gateway.store.tables import ApiClient
 

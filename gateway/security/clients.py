@@ -15,14 +15,13 @@ import jwt
 from sqlalchemy.exc import IntegrityError
 
 from gateway import audit
+from gateway.context import Gateway
 from gateway.domain.identifiers import is_valid_ods_code
-from gateway.errors import ConflictError, InputError, Issue, Location
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
+from gateway.errors import AuthenticationError, ConflictError, InputError, Issue, Location
 from gateway.security.assertions import MAX_ASSERTION_CHARS, MAX_ASSERTION_LIFETIME, check_claims
-from gateway.security.errors import AuthenticationError
 from gateway.security.keys import ALLOWED_ALGS, parse_jwks
 from gateway.security.outbound import check_url as check_outbound
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services.context import Gateway
 from gateway.store.clients import active_token
 from gateway.store.tables import AccessToken, ApiClient, AssertionJti
 

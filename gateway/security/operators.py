@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Final
 
 from gateway.audit.actor import OperatorActor
-from gateway.security.errors import ForbiddenError
-from gateway.security.principal import Principal, Role, require_role
+from gateway.domain.principal import Principal, Role, require_role
+from gateway.errors import ForbiddenError
 
 
 class OperatorRole(StrEnum):

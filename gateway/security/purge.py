@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import logging
 
+from gateway.context import Gateway
 from gateway.logs import log
 from gateway.security.client_admin import purge_expired
-from gateway.services.context import Gateway
 
 logger = logging.getLogger("gateway.security")
 

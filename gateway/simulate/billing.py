@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
+from gateway.context import Gateway
 from gateway.fhir.serialise import dumps_bundle
 from gateway.invoicing import prices
-from gateway.services.context import Gateway
 from gateway.simulate.invoices import Bill, csv_invoice, fhir_invoice
 
 UNIT_PENCE = 12_500  # the demo price list: £125.00 a unit of every medicine

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from gateway.context import Gateway
 from gateway.domain.directory import Directory, Organisation, Prescribing, TeamContact
 from gateway.domain.model import Address
 from gateway.errors import Issue
-from gateway.services import directory as directory_service
-from gateway.services.context import Gateway
+from gateway.operations import organisations as directory_service
 
 
 def _org(

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.services.messages import ORDER_EVENTS
+from gateway.dispatch.process_message import ORDER_EVENTS
 from gateway.simulate import provider_messages as msg
 from gateway.validator import Validator
 

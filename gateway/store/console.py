@@ -12,16 +12,9 @@ from sqlalchemy import case, delete, func, or_, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.audit.record import AuditEntity, AuditRecord
-from gateway.store.tables import (
-    DeliveryAttempt,
-    InboundPayload,
-    Operator,
-    OperatorSession,
-    OutboxEntry,
-    Prescription,
-    UTCDateTime,
-)
+from gateway.store.audit_tables import AuditEntity, AuditRecord
+from gateway.store.columns import UTCDateTime
+from gateway.store.tables import DeliveryAttempt, InboundPayload, Operator, OperatorSession, OutboxEntry, Prescription
 
 WAITING = ("queued", "leased")
 # Attempt outcomes that are not errors: what is left is an error class.

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.directory import Directory, Organisation, TeamContact
 from gateway.domain.model import Address
-from gateway.store.tables import _ts
+from gateway.store.columns import utc_timestamp
 
 
 class OrganisationEntry(SQLModel, table=True):
@@ -31,7 +31,7 @@ class OrganisationEntry(SQLModel, table=True):
     open_date: date | None = None
     close_date: date | None = None
     source: str = Field(max_length=16, description="etr.csv or cli")
-    updated_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
     def as_domain(self) -> Organisation:
         lines = tuple(str(line) for line in json.loads(self.address_lines))
@@ -52,7 +52,7 @@ class TeamContactEntry(SQLModel, table=True):
     trust_ods: str = Field(primary_key=True, max_length=12)
     telecom: str = Field(max_length=40)
     job_role: str = Field(max_length=40)
-    updated_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 async def load_directory(session: AsyncSession) -> Directory:

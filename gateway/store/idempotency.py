@@ -1,4 +1,4 @@
-"""SQL for inbound idempotency records (gateway/services/idempotency.py). The caller owns the transaction."""
+"""SQL for inbound idempotency records (gateway/intake/idempotency.py). The caller owns the transaction."""
 
 from __future__ import annotations
 

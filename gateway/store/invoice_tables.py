@@ -7,11 +7,16 @@ text. No column holds patient data: a line names a prescription by its short-for
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Final
 
 from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from gateway.store.tables import _ts
+from gateway.store.columns import utc_timestamp
+
+# Our status → FHIR Invoice.status: an invoice wholly disputed is not owed (cancelled); one part approved is
+# still issued, with an OperationOutcome naming the disputed lines.
+FHIR_STATUS: Final = {"pending": "issued", "approved": "balanced", "disputed": "cancelled", "part-approved": "issued"}
 
 
 class PriceEntry(SQLModel, table=True):
@@ -31,7 +36,7 @@ class PriceEntry(SQLModel, table=True):
     )
     valid_from: date
     valid_to: date | None = Field(default=None, description="last day in force; blank: open-ended")
-    created_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class Invoice(SQLModel, table=True):
@@ -51,8 +56,8 @@ class Invoice(SQLModel, table=True):
     net_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
     vat_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
     total_pence: int = Field(sa_column=Column(BigInteger, nullable=False))
-    created_at: datetime = Field(sa_column=_ts())
-    updated_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class InvoiceLine(SQLModel, table=True):
@@ -92,7 +97,7 @@ class InvoiceLine(SQLModel, table=True):
     decision: str = Field(default="pending", max_length=12, description="pending, approved or disputed")
     decision_reason: str | None = Field(default=None, max_length=200)
     decided_by: str | None = Field(default=None, max_length=64)
-    decided_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    decided_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
 
 
 class InvoiceEvent(SQLModel, table=True):
@@ -111,4 +116,4 @@ class InvoiceEvent(SQLModel, table=True):
     status: str = Field(max_length=16, description="the invoice's status after the event")
     lines: str = Field(description="JSON: each decided line's outcome (line, prescription, decision, reason)")
     pending: int = Field(default=0, description="lines still undecided after the event")
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -13,9 +15,32 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.fhir.datatypes import UK_TIME
-from gateway.invoicing.reconcile import DeliveryFacts, ItemFacts, PrescriptionFacts
 from gateway.store.invoice_tables import Invoice, InvoiceLine, PriceEntry
 from gateway.store.tables import Delivery, Prescription, PrescriptionItem
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFacts:
+    dmd_code: str
+    quantity: Decimal  # per delivery
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    state: str
+    delivered_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrescriptionFacts:
+    """What the gateway knows of one prescription sent to the provider billing it."""
+
+    prescription_id: str
+    short_form_id: str
+    trust_ods: str
+    status: str
+    items: Mapping[str, ItemFacts]
+    deliveries: Mapping[int, DeliveryFacts]
 
 
 def _lock_key(provider_ods: str) -> int:

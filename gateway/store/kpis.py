@@ -18,9 +18,9 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import lifecycle
+from gateway.domain import states as lifecycle
 from gateway.store import tables
-from gateway.store.tables import UTCDateTime
+from gateway.store.columns import UTCDateTime
 
 # The tables as untyped SQL expressions: SQLModel types their columns as Python values, which the query
 # builder's overloads reject (`sqlmodel.col` does not cover aliases).

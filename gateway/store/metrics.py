@@ -14,7 +14,8 @@ from sqlalchemy import case, func, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store.tables import Alert, DeliveryAttempt, OutboxEntry, Provider, UTCDateTime
+from gateway.store.columns import UTCDateTime
+from gateway.store.tables import Alert, DeliveryAttempt, OutboxEntry, Provider
 
 QUEUE_STATES = ("queued", "leased", "dead")
 """Outbox states that are still the gateway's business; the others are history."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.services.routing import Router
+from gateway.domain.routing import Router
 from gateway.store.tables import (
     Delivery,
     DeliveryAttempt,

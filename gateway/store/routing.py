@@ -1,4 +1,4 @@
-"""SQL for routing administration (gateway/services/admin.py). The caller owns the transaction."""
+"""SQL for routing administration (gateway/operations/admin.py). The caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import lifecycle
+from gateway.domain import states as lifecycle
 from gateway.store.tables import Prescription
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from gateway.store.tables import _ts
+from gateway.store.columns import utc_timestamp
 
 
 class ConsolePreSession(SQLModel, table=True):
@@ -17,4 +17,6 @@ class ConsolePreSession(SQLModel, table=True):
 
     token_sha256: str = Field(primary_key=True, max_length=64)
     csrf_token: str = Field(max_length=64)
-    expires_at: datetime = Field(sa_column=_ts(), description="unused forms expire; the row is deleted when used")
+    expires_at: datetime = Field(
+        sa_column=utc_timestamp(), description="unused forms expire; the row is deleted when used"
+    )

@@ -24,7 +24,7 @@ Alert: Any = tables.Alert
 SupplyChange: Any = supply_tables.SupplyChange
 ProviderPauseChange: Any = supply_tables.ProviderPauseChange
 
-# The timeline events that change what the supply model concludes (gateway.services.supply_model).
+# The timeline events that change what the supply model concludes (gateway.safety.supply_model).
 EVENT_KINDS = (
     "queued",
     "held",

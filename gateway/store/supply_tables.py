@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from gateway.store.tables import _ts
+from gateway.store.columns import utc_timestamp
 
 
 class SupplyChange(SQLModel, table=True):
@@ -22,7 +22,7 @@ class SupplyChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36)
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())
     kind: str = Field(max_length=16)
     delivery_number: int = Field(default=0, description="0 for the prescription's own plan")
     scheduled_date: date | None = Field(default=None, description="the first delivery date, or the agreed date")
@@ -40,7 +40,7 @@ class ProviderPauseChange(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     provider_ods: str = Field(max_length=12)
     paused: bool
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())
 
 
 class RiskEpisode(SQLModel, table=True):
@@ -58,9 +58,9 @@ class RiskEpisode(SQLModel, table=True):
     provider_ods: str | None = Field(default=None, max_length=12)
     reasons: str = Field(max_length=400, description="comma-separated reason codes, as last evaluated")
     supply_ends: date
-    opened_at: datetime = Field(sa_column=_ts())
-    closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    opened_at: datetime = Field(sa_column=utc_timestamp())
+    closed_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    notified_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     notify_error: str | None = Field(default=None, max_length=300)
 
 
@@ -87,4 +87,4 @@ class MissedDose(SQLModel, table=True):
     cause: str = Field(max_length=40, description="a homecare-missed-dose-cause code")
     seriousness: str | None = Field(default=None, max_length=24)
     flagged: bool = Field(description="the at-risk list showed the treatment at some point in the 14 days before")
-    recorded_at: datetime = Field(sa_column=_ts())
+    recorded_at: datetime = Field(sa_column=utc_timestamp())

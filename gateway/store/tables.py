@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, UniqueConstraint
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _ts(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(UTCDateTime(), nullable=nullable)
+from gateway.store.columns import utc_timestamp
 
 
 class InboundPayload(SQLModel, table=True):
@@ -45,7 +22,7 @@ class InboundPayload(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     size: int
     body_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    received_at: datetime = Field(sa_column=_ts())
+    received_at: datetime = Field(sa_column=utc_timestamp())
     outcome: str = Field(default="received", max_length=24)
     summary: str | None = Field(default=None, description="JSON outcome per prescription, without patient data")
 
@@ -80,8 +57,8 @@ class Prescription(SQLModel, table=True):
     deliveries_authorised: int = 0
     deliveries_made: int = 0
     supply_until: date | None = None
-    created_at: datetime = Field(sa_column=_ts())
-    updated_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class PrescriptionItem(SQLModel, table=True):
@@ -111,7 +88,7 @@ class FhirMessage(SQLModel, table=True):
     sender_ods: str | None = Field(default=None, max_length=12)
     receiver_ods: str | None = Field(default=None, max_length=12)
     body_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -130,15 +107,15 @@ class OutboxEntry(SQLModel, table=True):
     order_key: str = Field(max_length=40, description="trust:RxNumber; messages of one key go in order")
     provider_ods: str = Field(max_length=12)
     state: str = Field(max_length=16, description="queued, leased, acknowledged, rejected, cancelled, dead")
-    available_at: datetime = Field(sa_column=_ts())
+    available_at: datetime = Field(sa_column=utc_timestamp())
     lease_token: int = Field(default=0, description="fencing token; bumps on every lease")
-    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     attempts: int = 0
-    created_at: datetime = Field(sa_column=_ts())
-    acknowledged_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     # Set by a replay: a push's maximum age counts from here (else from created_at).
-    queued_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    queued_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     last_error: str | None = Field(default=None, description="why the last push failed or the order is dead (no PII)")
 
 
@@ -147,7 +124,7 @@ class DeliveryAttempt(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     outbox_id: int = Field(foreign_key="outbox.id", index=True)
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())
     kind: str = Field(max_length=16, description="release, push, ack, expire")
     outcome: str = Field(max_length=24)
     detail: str | None = None
@@ -165,7 +142,7 @@ class LifecycleEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)
-    at: datetime = Field(sa_column=_ts())
+    at: datetime = Field(sa_column=utc_timestamp())
     kind: str = Field(max_length=40)
     status: str | None = Field(default=None, max_length=4)
     actor_ods: str | None = Field(default=None, max_length=12)
@@ -185,8 +162,8 @@ class Delivery(SQLModel, table=True):
     state: str = Field(max_length=16)
     scheduled_date: date | None = None
     window: str | None = Field(default=None, max_length=40)
-    updated_at: datetime = Field(sa_column=_ts())
-    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    updated_at: datetime = Field(sa_column=utc_timestamp())
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     task_id: str | None = Field(default=None, max_length=64)
     failure_reason: str | None = Field(
         default=None, max_length=40, description="homecare-failed-delivery-reason code of the last failure"
@@ -206,8 +183,8 @@ class Provider(SQLModel, table=True):
     max_age_seconds: int | None = None
     backoff_base_seconds: float | None = None
     backoff_cap_seconds: float | None = None
-    last_poll_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    created_at: datetime = Field(sa_column=_ts())
+    last_poll_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    created_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class RoutingRule(SQLModel, table=True):
@@ -221,7 +198,7 @@ class RoutingRule(SQLModel, table=True):
     dmd_code: str | None = Field(default=None, max_length=18)
     service_type: str | None = Field(default=None, max_length=24)
     provider_ods: str = Field(foreign_key="provider.ods", max_length=12)
-    created_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class ApiClient(SQLModel, table=True):
@@ -236,7 +213,7 @@ class ApiClient(SQLModel, table=True):
     jwks: str | None = Field(default=None, description="the client's public JWKS, when registered from a file")
     jwks_url: str | None = None
     active: bool = True
-    created_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class AssertionJti(SQLModel, table=True):
@@ -246,7 +223,7 @@ class AssertionJti(SQLModel, table=True):
 
     client_id: str = Field(primary_key=True, max_length=64)
     jti: str = Field(primary_key=True, max_length=255)
-    expires_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class AccessToken(SQLModel, table=True):
@@ -259,7 +236,7 @@ class AccessToken(SQLModel, table=True):
     role: str = Field(max_length=16)
     ods: str = Field(max_length=12)
     scope: str
-    expires_at: datetime = Field(sa_column=_ts())
+    expires_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class DispenseRecord(SQLModel, table=True):
@@ -278,8 +255,8 @@ class DispenseRecord(SQLModel, table=True):
     declared_status: str | None = Field(default=None, max_length=4, description="the provider's TaskBusinessStatus")
     replaces: str | None = Field(default=None, max_length=36, description="the notification this one amended")
     ended_by: str | None = Field(default=None, max_length=64, description="the amendment or withdraw Task")
-    created_at: datetime = Field(sa_column=_ts())
-    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    ended_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
 
 
 class LifecycleTask(SQLModel, table=True):
@@ -299,8 +276,8 @@ class LifecycleTask(SQLModel, table=True):
     due_date: date | None = None
     request_message_id: str = Field(max_length=36)
     answer_message_id: str | None = Field(default=None, max_length=36)
-    created_at: datetime = Field(sa_column=_ts())
-    updated_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 # --- trust webhooks (issue 8: status back to trusts by webhook) -------------------------------------------------------
@@ -324,8 +301,8 @@ class WebhookSubscription(SQLModel, table=True):
     max_age_seconds: int | None = None
     backoff_base_seconds: float | None = None
     backoff_cap_seconds: float | None = None
-    created_at: datetime = Field(sa_column=_ts())
-    updated_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -352,13 +329,13 @@ class WebhookDelivery(SQLModel, table=True):
         max_length=36, description="events of one prescription (an invoice, for invoice events) go in order"
     )
     state: str = Field(max_length=12, description="queued, leased, delivered, dead")
-    available_at: datetime = Field(sa_column=_ts())
+    available_at: datetime = Field(sa_column=utc_timestamp())
     lease_token: int = Field(default=0, description="fencing token; bumps on every lease")
-    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     attempts: int = 0
-    queued_at: datetime = Field(sa_column=_ts())
-    last_attempt_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    delivered_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    queued_at: datetime = Field(sa_column=utc_timestamp())
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, description="why the last attempt failed or the delivery is dead")
 
@@ -378,10 +355,10 @@ class Operator(SQLModel, table=True):
     password_hash: str = Field(max_length=255, description="scrypt$n$r$p$salt$hash (gateway.security.passwords)")
     active: bool = True
     failed_logins: int = Field(default=0, description="wrong passwords in a row; reset by a good one")
-    locked_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_login_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    created_at: datetime = Field(sa_column=_ts())
-    updated_at: datetime = Field(sa_column=_ts())
+    locked_until: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    last_login_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class OperatorSession(SQLModel, table=True):
@@ -392,9 +369,9 @@ class OperatorSession(SQLModel, table=True):
     token_sha256: str = Field(primary_key=True, max_length=64)
     username: str = Field(foreign_key="operator.username", max_length=64, index=True)
     csrf_token: str = Field(max_length=64, description="the token every POST form of this session must carry")
-    created_at: datetime = Field(sa_column=_ts())
-    last_seen_at: datetime = Field(sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    last_seen_at: datetime = Field(sa_column=utc_timestamp())
+    expires_at: datetime = Field(sa_column=utc_timestamp())
 
 
 # --- Inbound idempotency (issue 7): Idempotency-Key / X-Request-ID and the first answer, for replays ---------
@@ -419,8 +396,8 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = None
     content_type: str | None = Field(default=None, max_length=100)
     response_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    created_at: datetime = Field(sa_column=_ts())
-    expires_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    expires_at: datetime = Field(sa_column=utc_timestamp())
 
 
 # --- alerts (issue 9: observability and alerts, docs/observability.md) -----------------------------------------------
@@ -438,8 +415,8 @@ class AlertRule(SQLModel, table=True):
     threshold: float = Field(description="minutes, a count or a ratio, by kind; the alert opens at or above it")
     window_minutes: float | None = Field(default=None, description="failure-rate only: the window counted")
     enabled: bool = True
-    created_at: datetime = Field(sa_column=_ts())
-    updated_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=utc_timestamp())
+    updated_at: datetime = Field(sa_column=utc_timestamp())
 
 
 class Alert(SQLModel, table=True):
@@ -458,13 +435,13 @@ class Alert(SQLModel, table=True):
     value: float = Field(description="what was measured when last evaluated")
     threshold: float
     summary: str = Field(description="one line for people, free of patient data")
-    opened_at: datetime = Field(sa_column=_ts())
-    clear_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    resolved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    open_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    resolve_notified_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    opened_at: datetime = Field(sa_column=utc_timestamp())
+    clear_since: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    open_notified_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
+    resolve_notified_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     notify_attempts: int = 0
-    notify_after: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    notify_after: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     notify_error: str | None = Field(default=None, max_length=300)
 
 

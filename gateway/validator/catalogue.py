@@ -4,7 +4,7 @@ A source is one of: FHIR R4 core (the specification or the R4 profile rules the 
 coordinator file it restates, or the EPS specification), our homecare profile (`fhir_profiles/`), or a gateway
 safety rule (with the homecare reason). Where EPS answers the same problem with its own Spine error code, the
 catalogue names it, and every OperationOutcome issue the gateway returns carries both (`gateway.validator.outcome`,
-`gateway.fhir.responses`): the source as the `Extension-ValidationRuleSource` extension, EPS's code as a
+`gateway.api.fhir_outcomes`): the source as the `Extension-ValidationRuleSource` extension, EPS's code as a
 second `details.coding` (system Spine-ErrorOrWarningCode).
 
 `python -m gateway.validator.catalogue` writes docs/validation-rules.md from this table; `--check` fails when the
@@ -163,7 +163,7 @@ RULES: Final[dict[str, Rule]] = _rules(
     Rule("PATIENT_MISMATCH", Source.SAFETY, "a provider's Task names the prescription's own patient: a status "
          "applied to the wrong patient's medicine is a missed dose"),
     Rule("DUPLICATE_ID", Source.SAFETY, "an order that reuses another prescription's MessageHeader, prescription "
-         "or line-item id would be applied to the earlier one (gateway/services/reused_ids.py)"),
+         "or line-item id would be applied to the earlier one (gateway/intake/reused_ids.py)"),
     Rule("SIGNATURE_REJECTED", Source.SAFETY, "HGW_EPS_SIGNATURE_POLICY=reject: only verified prescriber signatures "
          "(docs/signing.md)"),
 )

@@ -10,7 +10,7 @@ import click
 
 from gateway import audit
 from gateway.cli_support import PLAIN as out
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.webhooks import payload
 from gateway.webhooks import subscriptions as service
 

@@ -26,9 +26,8 @@ from typing import Any, Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.invoicing.views import FHIR_STATUS
 from gateway.store import webhooks as store
-from gateway.store.invoice_tables import Invoice, InvoiceEvent, InvoiceLine
+from gateway.store.invoice_tables import FHIR_STATUS, Invoice, InvoiceEvent, InvoiceLine
 
 INVOICE_DECIDED: Final = "invoice-decided"
 PROVIDER_EVENT_KINDS: Final = (INVOICE_DECIDED,)

@@ -18,12 +18,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from gateway import lifecycle
+from gateway.domain import states as lifecycle
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM
 from gateway.fhir.serialise import dumps_bundle
 from gateway.fhir.urls import HOMECARE_BASE, HOMECARE_DELIVERY_STATUS, TRUST_PRESCRIPTION_NUMBER
-from gateway.services.status_feed import StatusEvent
-from gateway.services.tracker import BUSINESS_STATUS_SYSTEM
+from gateway.lifecycle.status_feed import StatusEvent
+from gateway.lifecycle.tracker import BUSINESS_STATUS_SYSTEM
 
 FORMATS = ("fhir", "json")
 MEDIA_TYPES = {"fhir": "application/fhir+json", "json": "application/json"}

@@ -32,14 +32,14 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from gateway.context import Gateway
 from gateway.delivery.bounded import each_bounded
 from gateway.delivery.breaker import BreakerBoard, TrialGrants, through_breaker
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
 from gateway.errors import ConfigurationError
+from gateway.lifecycle.status_feed import SCAN, SETTLE, settled_horizon, status_event
 from gateway.logs import log
-from gateway.services.context import Gateway
-from gateway.services.status_feed import SCAN, SETTLE, settled_horizon, status_event
 from gateway.store import repository
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription

@@ -20,14 +20,13 @@ import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
+from gateway.context import Gateway
 from gateway.delivery.errors import DeliveryError
 from gateway.delivery.policy import stored_policy
-from gateway.errors import InputError, Issue, Location, NotFoundError
+from gateway.domain.principal import Principal, Role, require_role
+from gateway.errors import ForbiddenError, InputError, Issue, Location, NotFoundError
 from gateway.limits import load_json
-from gateway.security.errors import ForbiddenError
 from gateway.security.outbound import check_url as check_outbound
-from gateway.security.principal import Principal, Role, require_role
-from gateway.services.context import Gateway
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
 from gateway.webhooks import invoice_events, payload

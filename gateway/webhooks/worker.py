@@ -2,7 +2,7 @@
 
 `HGW_WEBHOOK_WORKERS` loops (default 1; 0 turns webhook delivery off in this process) share one relay. Any number of
 gateway processes may run them against one PostgreSQL database (see `gateway.webhooks.relay`). Stopping reuses the
-push workers' handle (`PushWorkers`): same grace, same cancellation.
+push workers' handle (`RunningLoop`): same grace, same cancellation.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from gateway.delivery.worker import POLL_SECONDS, PushWorkers, run_rounds, start_workers
+from gateway.context import Gateway
+from gateway.delivery.worker import POLL_SECONDS, run_rounds
+from gateway.observability.loops import RunningLoop, start_workers
 from gateway.observability.telemetry import Heartbeat
-from gateway.services.context import Gateway
 from gateway.webhooks.relay import WebhookConfig, WebhookRelay
 
 logger = logging.getLogger("gateway.webhooks.worker")
@@ -45,7 +46,7 @@ async def run_webhook_workers(
         )
 
 
-def start_webhook_workers(gw: Gateway) -> PushWorkers | None:
+def start_webhook_workers(gw: Gateway) -> RunningLoop | None:
     """Start `HGW_WEBHOOK_WORKERS` workers on the running loop; None when the setting is 0."""
     count, poll = gw.settings.webhook_workers, gw.settings.webhook_poll_seconds
     return start_workers(

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from gateway.bench_summary import QUICK, SUMMARY_KEYS
+from gateway.bench.summary import QUICK, SUMMARY_KEYS
 from tests.acceptance.processes import hgw
 from tests.conftest import PG_ADMIN_DSN
 

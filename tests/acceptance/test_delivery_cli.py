@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from gateway.bench.faults.campaign import TRUST
+from gateway.bench.faults.processes import receiver_process
+from gateway.context import Gateway
 from gateway.delivery.push import PushConfig, PushRelay
-from gateway.faults.campaign import TRUST
-from gateway.faults.processes import receiver_process
-from gateway.services import admin
-from gateway.services.context import Gateway
-from gateway.services.ingest import ingest_export
+from gateway.intake.ingest import ingest_export
+from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.samples import export_rows

@@ -20,12 +20,12 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from adapters.hl7v2.writer import render_message
+from gateway.operations import admin
 from gateway.security.client_auth import ClientKey
-from gateway.services import admin
-from gateway.services.context import build_gateway
 from gateway.settings import Settings
 from gateway.simulate.parties import party_client, register_party
 from gateway.store.migrate import upgrade
+from gateway.wiring import build_gateway
 from tests.acceptance.processes import HGW, clean_env, free_port
 from tests.integration.helpers import export
 from tests.paths import DATA

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from gateway.services import admin, operators
-from gateway.services.context import Gateway, build_gateway
+from gateway.context import Gateway
+from gateway.operations import admin, operators
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
+from gateway.wiring import build_gateway
 from tests.conftest import serve
 from tests.integration.console_support import Seeded, seed
 

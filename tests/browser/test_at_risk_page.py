@@ -9,9 +9,9 @@ import pytest
 from playwright.async_api import expect
 
 from adapters.jac.writer import render_export
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services import operators
-from gateway.services.ingest import ingest_export
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
+from gateway.intake.ingest import ingest_export
+from gateway.operations import operators
 from gateway.simulate.samples import export_rows
 from tests.browser.conftest import PASSWORD, Site
 

@@ -7,8 +7,8 @@ import pytest
 from playwright.async_api import expect
 from sqlmodel import col, select
 
-from gateway.audit.record import AuditRecord
 from gateway.audit.sequencer import sequence
+from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import OutboxEntry, Provider
 from tests.browser.conftest import PASSWORD, Site
 

@@ -13,7 +13,7 @@ import httpx
 from sqlmodel import col, select
 
 from adapters.jac.writer import render_export
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.simulate.samples import export_rows
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
 

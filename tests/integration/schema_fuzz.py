@@ -31,9 +31,9 @@ from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, Hyp
 from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.specs.openapi.checks import ignored_auth, response_schema_conformance
 
-from gateway import lifecycle
+from gateway.domain import states as lifecycle
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM
-from gateway.services.deliveries import DELIVERY_STATUS_SYSTEM, NHS_NUMBER_SYSTEM, TASK_INPUT_SYSTEM
+from gateway.lifecycle.deliveries import DELIVERY_STATUS_SYSTEM, NHS_NUMBER_SYSTEM, TASK_INPUT_SYSTEM
 
 # Answer without credentials by design; everything else in the schema must refuse an anonymous request.
 PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /.well-known/jwks.json", "POST /oauth2/token"})
@@ -157,7 +157,7 @@ def _coding(system: str, *codes: str) -> dict[str, Any]:
 _TEXT = {"type": "string"}
 _PROVIDERS = ("VNFKT", "VNCEL")
 
-# What the readers in gateway/fhir/inbound.py and gateway/services/deliveries.py require, so that positive
+# What the readers in gateway/fhir/inbound.py and gateway/lifecycle/deliveries.py require, so that positive
 # bodies get past the first check and negative mode breaks one field at a time.
 _TASK = _object(
     resourceType=_one_of("Task"),

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from gateway.audit import AuditRecord
 from gateway.audit.sequencer import sequence
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, hgw_runner, passed_prescriptions, post_export
 
@@ -159,9 +159,9 @@ async def test_a_pause_waits_for_releases_in_flight_while_releases_do_not_wait_f
     """`$release` holds the provider's lock shared until it commits; a pause takes it exclusive (PostgreSQL)."""
     import asyncio
 
+    from gateway.delivery import release
     from gateway.delivery.queue import set_paused
-    from gateway.security.principal import ROLE_SCOPES, Principal, Role
-    from gateway.services import release
+    from gateway.domain.principal import ROLE_SCOPES, Principal, Role
     from gateway.store import repository
 
     provider = Principal("p", Role.PROVIDER, "VNFKT", frozenset(ROLE_SCOPES[Role.PROVIDER]))

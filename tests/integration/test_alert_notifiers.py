@@ -21,9 +21,9 @@ from fastapi import FastAPI, Request, Response
 from gateway.alerts.evaluate import evaluate
 from gateway.alerts.notify import EmailNotifier, Notice, NotificationError, WebhookNotifier, notifiers_from_settings
 from gateway.errors import ConfigurationError
-from gateway.services import admin
-from gateway.services.context import build_gateway
+from gateway.operations import admin
 from gateway.settings import Settings
+from gateway.wiring import build_gateway
 from tests.conftest import serve
 from tests.integration.test_alerts import QUIET
 from tests.integration.test_push import FakeClock

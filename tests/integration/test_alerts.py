@@ -23,20 +23,21 @@ from gateway.alerts import admin as alerts_admin
 from gateway.alerts.evaluate import EvaluationReport, evaluate
 from gateway.alerts.notify import Notice, NotificationError
 from gateway.alerts.rules import Kind
-from gateway.audit.record import AuditRecord
 from gateway.audit.sequencer import sequence
 from gateway.cli import cli
+from gateway.context import Gateway
 from gateway.delivery.push import PushRelay
+from gateway.delivery.release import acknowledge, release_orders
 from gateway.delivery.replay import replay_message
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services import admin
-from gateway.services.context import Gateway, build_gateway
-from gateway.services.ingest import ingest_export
-from gateway.services.release import acknowledge, release_orders
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
+from gateway.intake.ingest import ingest_export
+from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.store import alerts as store
+from gateway.store.audit_tables import AuditRecord
+from gateway.wiring import build_gateway
 from tests.integration.helpers import export
 from tests.integration.test_push import FakeClock
 

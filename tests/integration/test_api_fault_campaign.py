@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.faults.api_campaign import EFFECTS, ApiCampaignConfig, ApiCampaignReport, run_api_campaign
+from gateway.bench.faults.api_campaign import EFFECTS, ApiCampaignConfig, ApiCampaignReport, run_api_campaign
 
 
 def _assert_exactly_once(report: ApiCampaignReport, kills: int) -> None:

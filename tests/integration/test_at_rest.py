@@ -13,12 +13,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from adapters.jac.writer import render_export
-from gateway.services.context import Gateway, build_gateway
-from gateway.services.keys import reseal_all, rotate_data_key
+from gateway.context import Gateway
+from gateway.operations.key_rotation import reseal_all, rotate_data_key
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 from gateway.store.repository import find_prescription
 from gateway.store.sealed import prescription_context
+from gateway.wiring import build_gateway
 from tests.integration.helpers import post_export, post_fhir
 
 

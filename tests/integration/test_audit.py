@@ -40,10 +40,10 @@ from gateway.audit import (
 )
 from gateway.audit.chain import MAX_ENTITIES
 from gateway.audit.cli import audit
-from gateway.audit.record import record_hash
+from gateway.context import Gateway
 from gateway.domain.identifiers import is_valid_nhs_number
-from gateway.security.principal import Principal, Role
-from gateway.services.context import Gateway
+from gateway.domain.principal import Principal, Role
+from gateway.store.audit_tables import record_hash
 
 TRUST = Principal("trust-rba-client", Role.TRUST, "RBA", frozenset())
 OPERATOR = Principal("operator-client", Role.OPERATOR, "X26", frozenset())
@@ -337,7 +337,7 @@ async def _index_rows(gw: Gateway) -> list[tuple[int, str, str]]:
 
 async def test_a_batch_record_names_every_entity_and_is_found_by_any_of_them(audit_gw: Gateway) -> None:
     from gateway.audit import OperatorActor
-    from gateway.services import operations
+    from gateway.operations import overview as operations
     from gateway.store import console as store
 
     await _append(audit_gw, 1)
@@ -611,7 +611,7 @@ async def test_the_sequencer_chains_in_batches_in_append_order(audit_gw: Gateway
 
 async def test_a_running_server_chains_entries_in_the_background(settings: Any) -> None:
     """The sequencer loop of `hgw serve` (every HGW_AUDIT_SEQUENCE_SECONDS) chains what requests appended."""
-    from gateway.services.context import build_gateway
+    from gateway.wiring import build_gateway
     from tests.conftest import serve
 
     gw = build_gateway(settings.model_copy(update={"audit_sequence_seconds": 0.05, "push_workers": 0}))

@@ -10,12 +10,13 @@ from typing import Any
 import httpx
 from sqlmodel import col, func, select
 
-from gateway import audit, lifecycle
-from gateway.audit.record import AuditRecord
+from gateway import audit
 from gateway.audit.sequencer import sequence
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.domain import states as lifecycle
 from gateway.simulate import provider_messages as msg
 from gateway.store import repository
+from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
 from tests.integration.helpers import FHIR, error_codes, export, post_export, release
 

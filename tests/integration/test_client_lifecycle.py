@@ -16,11 +16,11 @@ from sqlmodel import col, func, select
 from gateway.audit import AuditRecord
 from gateway.audit.sequencer import sequence
 from gateway.cli import cli
+from gateway.context import Gateway
 from gateway.security import client_admin
 from gateway.security.client_auth import ClientKey, client_assertion
 from gateway.security.clients import issue_token
 from gateway.security.purge import TokenPurge
-from gateway.services.context import Gateway
 from gateway.simulate.parties import party_client
 from gateway.store.tables import AccessToken, ApiClient, AssertionJti
 from tests.integration.helpers import hgw_runner

@@ -8,9 +8,9 @@ import re
 import httpx
 import pytest
 
+from gateway.context import Gateway
+from gateway.operations import operators
 from gateway.security.client_address import client_address, trusted_networks
-from gateway.services import operators
-from gateway.services.context import Gateway
 from tests.conftest import serve
 
 PASSWORD = "correct horse battery staple"

@@ -17,16 +17,16 @@ from sqlmodel import col, select
 
 from gateway import audit
 from gateway.audit.actor import OperatorActor
-from gateway.audit.record import AuditRecord
 from gateway.audit.sequencer import sequence
 from gateway.cli import cli
+from gateway.context import Gateway
 from gateway.delivery.breaker import BreakerBoard
-from gateway.errors import ConflictError, InputError
+from gateway.errors import AuthenticationError, ConflictError, ForbiddenError, InputError
+from gateway.operations import admin, message_view, operators
+from gateway.operations import overview as operations
 from gateway.security.client_auth import ClientKey
-from gateway.security.errors import AuthenticationError, ForbiddenError
-from gateway.services import admin, message_view, operations, operators
-from gateway.services.context import Gateway
 from gateway.settings import Settings
+from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import OutboxEntry, Provider
 from tests.integration.console_support import seed
 

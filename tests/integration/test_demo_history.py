@@ -1,14 +1,15 @@
-"""The demo's months of history (gateway/demo_history.py) give every KPI chart several months and the at-risk
+"""The demo's months of history (gateway/simulate/demo_history.py) give every KPI chart several months and the at-risk
 list real entries: patients of the quiet and paused providers, deliveries not scheduled, missed doses counted."""
 
 from __future__ import annotations
 
 from gateway.audit.actor import SYSTEM
-from gateway.demo_history import MONTHS, seed_history
-from gateway.services.at_risk import worklist
-from gateway.services.context import Gateway
-from gateway.services.kpis import Period, build_reports, uk_date
-from gateway.services.missed_dose_kpis import missed_dose_report
+from gateway.context import Gateway
+from gateway.fhir.datatypes import uk_date
+from gateway.kpis.missed_dose_rates import missed_dose_report
+from gateway.kpis.monthly import Period, build_reports
+from gateway.safety.at_risk import worklist
+from gateway.simulate.demo_history import MONTHS, seed_history
 
 
 async def test_history_fills_the_charts_and_the_worklist(gw: Gateway) -> None:

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from adapters.fhir import eps_ids, parse_bundle
-from gateway.services import admin
-from gateway.services.context import build_gateway
+from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
+from gateway.wiring import build_gateway
 from tests.conftest import serve
 from tests.integration.helpers import post_fhir
 from tests.paths import EPS_EXAMPLES

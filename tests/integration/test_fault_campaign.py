@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.faults.campaign import CampaignConfig, run_campaign
-from gateway.faults.report import CampaignReport
-from gateway.faults.schedule import FAULTS
+from gateway.bench.faults.campaign import CampaignConfig, run_campaign
+from gateway.bench.faults.report import CampaignReport
+from gateway.bench.faults.schedule import FAULTS
 
 PG_RESTARTS = int(os.environ.get("HGW_FAULTS_PG_RESTARTS", "1"))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
-from gateway.services import admin
-from gateway.services.context import build_gateway
+from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
+from gateway.wiring import build_gateway
 from tests.conftest import serve
 from tests.integration.helpers import export, post_export
 

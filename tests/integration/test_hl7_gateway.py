@@ -8,10 +8,11 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy import text
 
-from gateway.api.app import start_mllp
-from gateway.services.context import Gateway, build_gateway
+from gateway.app import start_mllp
+from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
+from gateway.wiring import build_gateway
 from tests.paths import DATA
 
 HL7 = "x-application/hl7-v2+er7"

@@ -14,11 +14,11 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from gateway.api.routes import exports
+from gateway.context import Gateway
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.errors import IdempotencyKeyReusedError, RequestInProgressError
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services import idempotency
-from gateway.services.context import Gateway
-from gateway.services.ingest import ingest_export
+from gateway.intake import idempotency
+from gateway.intake.ingest import ingest_export
 from gateway.simulate import provider_messages as msg
 from gateway.store.tables import (
     IdempotencyRecord,

@@ -13,12 +13,12 @@ import httpx
 from click.testing import CliRunner
 from sqlmodel import select
 
-from gateway.audit.record import AuditRecord
 from gateway.audit.sequencer import sequence
+from gateway.context import Gateway
 from gateway.invoicing.claim import MISSING_ENDORSEMENT
 from gateway.invoicing.cli import prices_group, spend
-from gateway.services.context import Gateway
 from gateway.simulate import invoices as bill
+from gateway.store.audit_tables import AuditRecord
 from gateway.store.sealed import inbound_context
 from gateway.store.tables import InboundPayload
 from tests.integration.helpers import FHIR, error_codes, post_fhir

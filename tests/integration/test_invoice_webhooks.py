@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from gateway.audit import AuditRecord
 from gateway.audit.sequencer import sequence
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.simulate import invoices as bill
 from tests.integration.test_invoicing import ISSUED, UNIT, _load_prices, _post_csv

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from gateway.context import Gateway
 from gateway.domain.identifiers import new_short_form_id
 from gateway.fhir.serialise import dumps_bundle
-from gateway.services import operators
-from gateway.services.context import Gateway
+from gateway.operations import operators
 from gateway.simulate import invoices as bill
 from gateway.simulate.samples import MEDICINES
 from tests.integration.helpers import FHIR, post_export, post_fhir

@@ -7,8 +7,8 @@ import re
 
 import httpx
 
-from gateway.services import operators
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.operations import operators
 from tests.conftest import serve
 from tests.integration.test_kpis import build_history
 

@@ -41,16 +41,16 @@ from sqlmodel import select
 from adapters.jac.writer import render_export
 from fhir_profiles import PACKAGE_DIR
 from gateway.cli import cli
-from gateway.kpi_cli import kpi
+from gateway.context import Gateway
+from gateway.delivery.release import release_orders
+from gateway.dispatch.process_message import process_message
+from gateway.dispatch.provider_tasks import process_task
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
+from gateway.intake.ingest import ingest_export
+from gateway.kpis import catalog as cat
+from gateway.kpis.cli import kpi
+from gateway.kpis.monthly import ALL, Cell, KpiReport, Options, Period, build_report
 from gateway.security.client_auth import ClientKey
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services import kpi_catalog as cat
-from gateway.services.context import Gateway
-from gateway.services.ingest import ingest_export
-from gateway.services.kpis import ALL, Cell, KpiReport, Options, Period, build_report
-from gateway.services.messages import process_message
-from gateway.services.provider_tasks import process_task
-from gateway.services.release import release_orders
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client
 from gateway.simulate.samples import export_rows

@@ -12,8 +12,8 @@ import httpx
 from click.testing import CliRunner
 
 from adapters.jac.writer import render_export
-from gateway.lifecycle_cli import lifecycle
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.lifecycle.cli import lifecycle
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 from gateway.validator.profiles import HOMECARE_DISPENSE_NOTIFICATION

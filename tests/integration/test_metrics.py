@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.simulate import provider_messages as msg
 from gateway.store import repository
 from tests.integration.helpers import export, post_export, post_fhir, release

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
-import gateway.audit.record  # noqa: F401  (registers the audit table)
+import gateway.store.audit_tables  # noqa: F401  (registers the audit table)
 import gateway.store.tables  # noqa: F401
 from gateway.store.db import sync_url
 from gateway.store.migrate import alembic_config, current_head

@@ -12,13 +12,14 @@ import httpx
 import pytest
 from sqlmodel import func, select
 
+from gateway.context import Gateway
+from gateway.domain.principal import Role
 from gateway.errors import InputError, NotFoundError
-from gateway.security.principal import Role
-from gateway.services.context import Gateway
-from gateway.services.kpis import Period, uk_date
-from gateway.services.missed_dose_kpis import missed_dose_report
-from gateway.services.missed_dose_report import CAUSE_SYSTEM
-from gateway.services.missed_doses import report_missed_dose
+from gateway.fhir.datatypes import uk_date
+from gateway.fhir.missed_dose_report import CAUSE_SYSTEM
+from gateway.kpis.missed_dose_rates import missed_dose_report
+from gateway.kpis.monthly import Period
+from gateway.safety.missed_doses import report_missed_dose
 from gateway.simulate.samples import export_rows
 from gateway.store.tables import InboundPayload
 from tests.integration.test_kpis import _principal

@@ -10,13 +10,12 @@ import httpx
 import pytest
 
 from gateway.audit.actor import OperatorActor
-from gateway.errors import InputError
-from gateway.security.errors import ForbiddenError
-from gateway.security.principal import Role
-from gateway.services import operators
-from gateway.services.at_risk import worklist
-from gateway.services.context import Gateway
-from gateway.services.kpis import visible_scope
+from gateway.context import Gateway
+from gateway.domain.principal import Role
+from gateway.errors import ForbiddenError, InputError
+from gateway.operations import operators
+from gateway.safety.at_risk import worklist
+from gateway.security.tenancy import visible_scope
 from gateway.simulate.samples import export_rows
 from tests.conftest import serve
 from tests.integration.test_kpis import _principal

@@ -9,12 +9,12 @@ import httpx
 import pytest
 import uvicorn
 
+from gateway.context import Gateway
 from gateway.errors import InputError
+from gateway.operations import admin
 from gateway.security.clients import add_client
 from gateway.security.guarded_transport import GuardedTransport
 from gateway.security.outbound import OutboundPolicy, StaticResolver
-from gateway.services import admin
-from gateway.services.context import Gateway
 from tests.conftest import running
 
 INTERNAL = StaticResolver(

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services import ingest
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
+from gateway.intake import ingest
 from gateway.store.tables import LifecycleEvent
 from tests.integration.helpers import export
 

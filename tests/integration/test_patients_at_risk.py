@@ -18,21 +18,20 @@ import pytest
 
 from adapters.jac.writer import render_export
 from gateway.alerts.evaluate import evaluate
+from gateway.alerts.risk_watch import watch
+from gateway.context import Gateway
 from gateway.delivery import queue as queue_service
 from gateway.delivery.push import PushRelay
 from gateway.delivery.replay import replay_message
-from gateway.errors import InputError
+from gateway.domain.principal import Role
+from gateway.domain.risk_reasons import CODES, REASONS
+from gateway.errors import ForbiddenError, InputError
+from gateway.fhir.datatypes import uk_date
+from gateway.intake.ingest import ingest_export
+from gateway.lifecycle.status_feed import status_feed
 from gateway.observability.collector import read_store, render
-from gateway.security.errors import ForbiddenError
-from gateway.security.principal import Role
-from gateway.services import admin
-from gateway.services.at_risk import parse_as_of, worklist
-from gateway.services.context import Gateway
-from gateway.services.ingest import ingest_export
-from gateway.services.kpis import uk_date
-from gateway.services.risk_watch import watch
-from gateway.services.status_feed import status_feed
-from gateway.services.supply_model import CODES, REASONS
+from gateway.operations import admin
+from gateway.safety.at_risk import parse_as_of, worklist
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 from gateway.store import repository

@@ -14,15 +14,15 @@ import pytest
 from sqlmodel import col, select
 
 from adapters.jac.writer import render_export
-from gateway.audit.record import AuditRecord
 from gateway.audit.sequencer import sequence
+from gateway.context import Gateway
+from gateway.domain.principal import Principal, Role
 from gateway.errors import NotFoundError
-from gateway.security.principal import Principal, Role
-from gateway.services import admin, operators
-from gateway.services.context import Gateway
-from gateway.services.ingest import ingest_export
-from gateway.services.prescriptions import prescription_view
+from gateway.intake.ingest import ingest_export
+from gateway.lifecycle.prescription_view import prescription_view
+from gateway.operations import admin, operators
 from gateway.simulate.samples import export_rows
+from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import Prescription
 from tests.conftest import serve
 from tests.integration.test_kpis import History, _principal, t

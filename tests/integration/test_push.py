@@ -27,14 +27,14 @@ from fastapi.responses import JSONResponse
 
 from adapters.jac.writer import render_export
 from gateway.cli import cli
+from gateway.context import Gateway, utc_now
 from gateway.delivery import queue as queue_service
 from gateway.delivery.breaker import BreakerBoard, BreakerState
 from gateway.delivery.policy import RetryPolicy
 from gateway.delivery.push import PushConfig, PushRelay
 from gateway.delivery.replay import replay_matching, replay_message
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.services import admin
-from gateway.services.context import Gateway, build_gateway, utc_now
+from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
@@ -42,6 +42,7 @@ from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.samples import export_rows
 from gateway.store import repository
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
+from gateway.wiring import build_gateway
 from tests import conftest
 from tests.conftest import serve
 from tests.integration.helpers import export, post_export, post_fhir

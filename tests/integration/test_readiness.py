@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from gateway.observability.telemetry import Heartbeat
-from gateway.services.context import build_gateway
 from gateway.settings import Settings
+from gateway.wiring import build_gateway
 from tests.conftest import serve
 
 

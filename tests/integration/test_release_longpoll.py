@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 
-from gateway.security.principal import ROLE_SCOPES, Principal, Role
-from gateway.services.context import Gateway, build_gateway
-from gateway.services.ingest import ingest_export
+from gateway.context import Gateway
+from gateway.domain.principal import ROLE_SCOPES, Principal, Role
+from gateway.intake.ingest import ingest_export
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import register_party
+from gateway.wiring import build_gateway
 from tests.integration.helpers import FHIR, error_codes, export, passed_prescriptions, post_export
 
 RELEASE = "/FHIR/R4/Task/$release"

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
-from gateway.services import admin
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.operations import admin
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
 from tests.integration.helpers import FHIR, export, passed_prescriptions, post_export

@@ -8,8 +8,8 @@ import re
 
 import httpx
 
-from gateway.services import operators
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.operations import operators
 from gateway.store import alerts as alert_store
 from gateway.store.tables import Alert
 from tests.conftest import serve

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.context import Gateway
 from gateway.security.client_auth import ClientKey, token_request
-from gateway.services.context import Gateway
 from gateway.settings import Settings
 from tests.conftest import serve
 from tests.integration.schema_fuzz import (

@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import text
 
 from adapters.jac.writer import render_export
+from gateway.context import Gateway
 from gateway.domain.identifiers import is_valid_short_form_id
-from gateway.services.context import Gateway
 from gateway.signing.bundle import verify_bundle
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows

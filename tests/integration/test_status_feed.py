@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from adapters.jac.status import STATUS_COLUMNS
-from gateway.services import status_formats
-from gateway.services.context import Gateway
-from gateway.services.status_feed import SETTLE, encode_cursor
+from gateway.context import Gateway
+from gateway.lifecycle import status_formats
+from gateway.lifecycle.status_feed import SETTLE, encode_cursor
 from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, post_export, post_fhir
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.simulate import invoices as bill
 from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, post_export, post_fhir

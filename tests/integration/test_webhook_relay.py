@@ -15,13 +15,14 @@ import pytest
 from click.testing import CliRunner
 
 from gateway import audit
+from gateway.context import Gateway
 from gateway.delivery.breaker import BreakerBoard, BreakerState
-from gateway.services.context import Gateway, build_gateway
 from gateway.settings import Settings
 from gateway.store.tables import WebhookSubscription
 from gateway.webhooks import subscriptions as service
 from gateway.webhooks.cli import webhooks
 from gateway.webhooks.relay import WebhookConfig, WebhookRelay
+from gateway.wiring import build_gateway
 from tests.integration.helpers import export_sids, status_feed
 from tests.integration.webhook_receiver import Receiver, quick_settings, receiver
 

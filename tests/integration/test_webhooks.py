@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway import audit
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.webhooks import subscriptions as service
 from tests.integration.helpers import export_sids, status_feed

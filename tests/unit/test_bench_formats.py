@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.bench_formats import format_figures
+from gateway.bench.format_throughput import format_figures
 
 
 def test_every_format_accepts_every_generated_prescription() -> None:

@@ -14,10 +14,10 @@ from fhir.resources.R4B.measurereport import MeasureReport
 
 from gateway.console.charts import kpi_chart, kpi_series, line_chart
 from gateway.errors import InputError
-from gateway.fhir import measures
-from gateway.services import kpi_catalog as cat
-from gateway.services.kpi_scores import GroupValue, median, per_100, percentile, rounded
-from gateway.services.kpis import ALL, Cell, KpiReport, Options, Period, parse_period
+from gateway.kpis import catalog as cat
+from gateway.kpis import measure_reports as measures
+from gateway.kpis.monthly import ALL, Cell, KpiReport, Options, Period, parse_period
+from gateway.kpis.scores import GroupValue, median, per_100, percentile, rounded
 from gateway.validator.package import Package
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -52,7 +52,7 @@ def test_period_must_be_a_month(raw: str) -> None:
 def test_measure_files_are_in_sync_with_the_catalog() -> None:
     generated = measures.generate()
     on_disk = set(measures.MEASURE_DIR.glob("*.json"))
-    assert on_disk == set(generated), "run python -m gateway.fhir.measures"
+    assert on_disk == set(generated), "run python -m gateway.kpis.measure_reports"
     for path, content in generated.items():
         assert path.read_text(encoding="utf-8") == measures.render(content), f"{path.name}: run the generator"
         Measure.model_validate(content)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from adapters.jac.status import STATUS_COLUMNS, render_jac_status, status_row
 from gateway.errors import InputError
-from gateway.services import status_formats
-from gateway.services.status_feed import (
+from gateway.lifecycle import status_formats
+from gateway.lifecycle.status_feed import (
     FeedPage,
     StatusEvent,
     decode_cursor,

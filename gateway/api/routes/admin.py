@@ -16,8 +16,9 @@ from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.idempotency import Idempotency
 from gateway.api.json_body import StrictBody, body_doc, parse_body
-from gateway.services import admin, operations
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.operations import admin
+from gateway.operations import overview as operations
 from gateway.store.tables import Prescription, Provider, RoutingRule
 
 router = APIRouter(prefix="/api/v1/admin", tags=["operator"])

@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
+from gateway.api.fhir_outcomes import success_outcome
 from gateway.api.fhir_response import FhirJSONResponse
 from gateway.api.idempotency import Idempotency
-from gateway.fhir.responses import success_outcome
-from gateway.services.at_risk import parse_as_of, parse_format
-from gateway.services.context import Gateway
-from gateway.services.kpis import parse_period
-from gateway.services.missed_dose_kpis import missed_dose_report
-from gateway.services.missed_doses import report_missed_dose
+from gateway.context import Gateway
+from gateway.kpis.missed_dose_rates import missed_dose_report
+from gateway.kpis.monthly import parse_period
+from gateway.safety.at_risk import parse_as_of, parse_format
+from gateway.safety.missed_doses import report_missed_dose
 
 router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 kpi_router = APIRouter(prefix="/api/v1", tags=["kpis"])

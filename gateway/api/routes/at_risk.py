@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse, Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
-from gateway.services.at_risk import parse_as_of, parse_days, parse_format, worklist
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.safety.at_risk import parse_as_of, parse_days, parse_format, worklist
 
 router = APIRouter(prefix="/api/v1", tags=["patient-safety"])
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Path
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
+from gateway.context import Gateway
 from gateway.security import client_admin
-from gateway.services.context import Gateway
 
 router = APIRouter(prefix="/api/v1/admin/clients", tags=["operator"])
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

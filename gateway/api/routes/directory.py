@@ -12,8 +12,8 @@ from pydantic import Field
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.json_body import StrictBody, body_doc, parse_body
-from gateway.services import directory
-from gateway.services.context import Gateway
+from gateway.context import Gateway
+from gateway.operations import organisations as directory
 
 router = APIRouter(prefix="/api/v1/admin", tags=["operator"])
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

@@ -11,9 +11,9 @@ from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, json_response, read_body
 from gateway.api.idempotency import Idempotency
 from gateway.budget import offload
-from gateway.services.context import Gateway
-from gateway.services.hl7 import HL7_MEDIA_TYPE, ack_for
-from gateway.services.ingest import ingest_export
+from gateway.context import Gateway
+from gateway.intake.hl7_answers import HL7_MEDIA_TYPE, ack_for
+from gateway.intake.ingest import ingest_export
 
 router = APIRouter(prefix="/api/v1", tags=["trust"])
 

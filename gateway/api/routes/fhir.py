@@ -12,19 +12,20 @@ from fastapi import APIRouter, Depends, Request, Response
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.errors import error_issues, error_status
+from gateway.api.fhir_outcomes import operation_outcome, release_parameters_json, success_outcome
 from gateway.api.fhir_response import FHIR_JSON, FhirJSONResponse
 from gateway.api.idempotency import Idempotency
 from gateway.api.prefer import prefer_wait
 from gateway.budget import offload
+from gateway.context import Gateway
+from gateway.delivery import release
+from gateway.dispatch import provider_tasks
+from gateway.dispatch.message_batch import process_batch
+from gateway.dispatch.process_message import MessageResult, process_message
 from gateway.errors import GatewayError
 from gateway.fhir.inbound import read_release_parameters
-from gateway.fhir.responses import operation_outcome, release_parameters_json, success_outcome
 from gateway.fhir.serialise import loads_bundle
 from gateway.limits import load_json
-from gateway.services import provider_tasks, release
-from gateway.services.context import Gateway
-from gateway.services.message_batch import process_batch
-from gateway.services.messages import MessageResult, process_message
 
 router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import get_gateway
-from gateway.services.context import Gateway
-from gateway.services.health import database_ready, workers_ready
+from gateway.context import Gateway
+from gateway.operations.health import database_ready, workers_ready
 
 router = APIRouter(tags=["ops"])
 

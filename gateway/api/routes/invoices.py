@@ -11,14 +11,14 @@ from pydantic import Field
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
+from gateway.api.fhir_outcomes import success_outcome
 from gateway.api.fhir_response import FhirJSONResponse
 from gateway.api.idempotency import Idempotency
 from gateway.api.json_body import StrictBody, body_doc, parse_body
+from gateway.context import Gateway
 from gateway.errors import InputError, Issue, Location
-from gateway.fhir.responses import success_outcome
 from gateway.invoicing import decisions, prices, views
 from gateway.invoicing.intake import CLAIM, CSV, FHIR, submit_invoice
-from gateway.services.context import Gateway
 
 router = APIRouter(tags=["invoicing"])
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

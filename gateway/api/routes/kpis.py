@@ -10,17 +10,17 @@ from fastapi.responses import Response
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
 from gateway.budget import offload
-from gateway.services.context import Gateway
-from gateway.services.kpi_formats import kpi_format
-from gateway.services.kpis import (
+from gateway.context import Gateway
+from gateway.kpis.monthly import (
     DEFAULT_ACK_TARGET_HOURS,
     DEFAULT_HORIZON_DAYS,
     Options,
     build_report,
-    parse_int,
     parse_ods,
     parse_period,
 )
+from gateway.kpis.report_formats import kpi_format
+from gateway.limits import parse_int
 
 router = APIRouter(prefix="/api/v1", tags=["kpis"])
 

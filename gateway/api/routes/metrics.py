@@ -9,9 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.api.auth import bearer_token
 from gateway.api.deps import get_gateway
+from gateway.context import Gateway
 from gateway.observability.http import HttpMetricsMiddleware
-from gateway.services.context import Gateway
-from gateway.services.observability import scrape
+from gateway.operations.metrics_access import scrape
 
 router = APIRouter(tags=["ops"])
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import get_gateway, read_body
+from gateway.context import Gateway
+from gateway.errors import AuthenticationError
 from gateway.limits import form_fields
 from gateway.security.assertions import token_audience
 from gateway.security.client_address import request_address
 from gateway.security.clients import issue_token
-from gateway.security.errors import AuthenticationError
-from gateway.services.context import Gateway
 
 router = APIRouter(tags=["auth"])
 

@@ -1,6 +1,6 @@
 """The JSON operator API: the console's operations for OAuth clients of role operator (docs/console.md).
 
-The same service functions as the console (gateway.services.operations); patient data is always masked here.
+The same service functions as the console (gateway.operations.overview); patient data is always masked here.
 An NHS number search is a POST (`/messages/search`), so that the number never sits in a URL or an access log.
 """
 
@@ -15,9 +15,10 @@ from pydantic import Field
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.json_body import StrictBody, body_doc, parse_body
+from gateway.context import Gateway
 from gateway.errors import InputError, Issue, Location
-from gateway.services import message_view, operations
-from gateway.services.context import Gateway
+from gateway.operations import message_view
+from gateway.operations import overview as operations
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operator"])
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

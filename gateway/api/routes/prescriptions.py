@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
-from gateway.services.context import Gateway
-from gateway.services.prescriptions import prescription_view
+from gateway.context import Gateway
+from gateway.lifecycle.prescription_view import prescription_view
 
 router = APIRouter(prefix="/api/v1", tags=["trust"])
 

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
 from gateway.api.fhir_response import FhirJSONResponse
+from gateway.context import Gateway
 from gateway.invoicing.spend import render_csv, render_fhir, spend_format, spend_request
-from gateway.services.context import Gateway
 
 router = APIRouter(prefix="/api/v1", tags=["invoicing"])
 

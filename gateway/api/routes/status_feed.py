@@ -10,9 +10,9 @@ from fastapi.responses import Response
 
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway
-from gateway.services.context import Gateway
-from gateway.services.status_feed import parse_limit, status_feed
-from gateway.services.status_formats import status_format
+from gateway.context import Gateway
+from gateway.lifecycle.status_feed import parse_limit, status_feed
+from gateway.lifecycle.status_formats import status_format
 
 router = APIRouter(prefix="/api/v1", tags=["trust"])
 

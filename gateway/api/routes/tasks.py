@@ -10,9 +10,10 @@ from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.fhir_response import FhirJSONResponse
 from gateway.budget import offload
+from gateway.context import Gateway
+from gateway.lifecycle import clinical_queries as queries
+from gateway.lifecycle import tracker
 from gateway.limits import load_json
-from gateway.services import queries, tracker
-from gateway.services.context import Gateway
 
 router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.idempotency import Idempotency
-from gateway.services.context import Gateway
+from gateway.context import Gateway
 from gateway.webhooks import subscriptions as service
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["trust", "provider"])

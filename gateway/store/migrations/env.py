@@ -6,7 +6,6 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-from gateway.audit import record  # noqa: F401  (registers the audit table)
 from gateway.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config

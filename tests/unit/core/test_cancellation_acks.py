@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from gateway import lifecycle
+from gateway.delivery.acknowledgements import response_effect
+from gateway.domain import states as lifecycle
 from gateway.errors import StateTransitionError
 from gateway.fhir.cancellation import cancellation_message_id, cancelled_item
-from gateway.services.acknowledgements import response_effect
 
 UPDATE = "prescription-order-update"
 A, B, C = (str(uuid.uuid4()) for _ in range(3))

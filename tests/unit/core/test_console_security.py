@@ -8,11 +8,11 @@ import pytest
 
 from gateway.audit.actor import OperatorActor
 from gateway.domain.model import Address, Patient, Sex
-from gateway.security.errors import ForbiddenError
+from gateway.domain.principal import Principal, Role
+from gateway.errors import ForbiddenError
+from gateway.security.masking import MASK, mask_text, patient_values, patient_view
 from gateway.security.operators import GRANTS, OperatorRole, Permission, can, require_permission
 from gateway.security.passwords import hash_password, password_problem, verify_password
-from gateway.security.principal import Principal, Role
-from gateway.services.masking import MASK, mask_text, patient_values, patient_view
 
 
 def test_passwords_are_salted_scrypt_and_verify_only_the_right_one() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.crypto import DataCipher, KeyRing, load_data_key
 from gateway.errors import ConfigurationError
+from gateway.security.crypto import DataCipher, KeyRing, load_data_key
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))

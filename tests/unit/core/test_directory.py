@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from gateway.domain.directory import NOT_CONFIGURED, Directory, TeamContact, job_role_code
-from gateway.services.ods_file import parse_ods_file
+from gateway.operations.ods_file import parse_ods_file
 from gateway.simulate.directory import SAMPLE_ORGANISATIONS, sample_directory
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)

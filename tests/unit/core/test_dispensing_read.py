@@ -9,7 +9,7 @@ import pytest
 
 from gateway.errors import InputError
 from gateway.fhir.inbound import read_message
-from gateway.services.dispensing import DispensedLine, read_dispenses
+from gateway.lifecycle.dispensing import DispensedLine, read_dispenses
 from tests.paths import EPS_EXAMPLES
 
 EXAMPLE = EPS_EXAMPLES / "spec" / "dispensing" / "dispense-notification" / "acute-primary-example-01-req.json"

@@ -6,9 +6,8 @@ import itertools
 
 import pytest
 
-from gateway import lifecycle
-from gateway.errors import StateTransitionError
-from gateway.lifecycle import (
+from gateway.domain import states as lifecycle
+from gateway.domain.states import (
     DELIVERY_STATES,
     DELIVERY_TRANSITIONS,
     ITEM_STATUS,
@@ -21,6 +20,7 @@ from gateway.lifecycle import (
     check_prescription_transition,
     is_final,
 )
+from gateway.errors import StateTransitionError
 
 FINAL = [lifecycle.EXPIRED, lifecycle.CANCELLED, lifecycle.DISPENSED, lifecycle.NOT_DISPENSED]
 

@@ -12,12 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.delivery import rejections, returns
 from gateway.domain.model import HomecarePrescription
 from gateway.errors import InputError
+from gateway.fhir.dispense_notice import read_notice
 from gateway.fhir.inbound import read_message
-from gateway.services import deliveries, queries, rejections, returns, withdraw
-from gateway.services.dispense_notice import read_notice
-from gateway.services.expiry import validity
+from gateway.lifecycle import clinical_queries as queries
+from gateway.lifecycle import deliveries, withdraw
+from gateway.lifecycle.expiry import validity
 from gateway.simulate import provider_messages as msg
 from tests.paths import EPS_EXAMPLES
 

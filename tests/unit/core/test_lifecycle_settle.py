@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_profiles import PACKAGE_DIR
-from gateway import lifecycle
+from gateway.domain import states as lifecycle
+from gateway.domain.states import Line, Settled, check_settled, settle
 from gateway.errors import StateTransitionError
+from gateway.fhir.dispense_notice import read_notice
 from gateway.fhir.inbound import read_message
-from gateway.lifecycle import Line, Settled, check_settled, settle
-from gateway.services.dispense_notice import read_notice
 from tests.paths import EPS_EXAMPLES
 
 A, B = Line("a", 3), Line("b", 1)

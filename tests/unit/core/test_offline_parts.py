@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from adapters.jac.writer import render_export
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.services.offline import ingest_offline, text_report
+from gateway.intake.offline import ingest_offline, text_report
 from gateway.simulate.directory import sample_directory
 from gateway.simulate.samples import long_prescription_rows
 

@@ -12,12 +12,12 @@ from typing import Any, cast
 from hypothesis import HealthCheck, given, settings
 
 from adapters import ParsedPrescription
-from gateway.crypto import DataCipher
+from gateway.context import Gateway
 from gateway.domain.model import HomecarePrescription
+from gateway.domain.routing import Router
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.services.context import Gateway
-from gateway.services.planning import Planner
-from gateway.services.routing import Router
+from gateway.intake.planning import Planner
+from gateway.security.crypto import DataCipher
 from gateway.simulate.directory import sample_directory
 from gateway.store.sealed import message_context
 from gateway.store.tables import Provider

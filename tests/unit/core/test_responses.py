@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import InputError, Issue, Location
-from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, read_message, read_release_parameters
-from gateway.fhir.responses import (
+from gateway.api.fhir_outcomes import (
     HGW_ERROR_SYSTEM,
     SPINE_ERROR_SYSTEM,
     operation_outcome,
     release_parameters,
     success_outcome,
 )
+from gateway.errors import InputError, Issue, Location
+from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, read_message, read_release_parameters
 from tests.paths import EPS_EXAMPLES
 
 EPS = EPS_EXAMPLES / "spec" / "dispensing"

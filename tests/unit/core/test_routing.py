@@ -8,7 +8,7 @@ import pytest
 
 from adapters.jac import JacAdapter, render_export
 from gateway.domain.model import HomecarePrescription, ServiceType
-from gateway.services.routing import Route, Router
+from gateway.domain.routing import Route, Router
 from gateway.simulate.samples import export_rows
 from gateway.store.tables import Provider, RoutingRule
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from gateway.faults.report import Tally, tally_report
-from gateway.faults.schedule import DEFAULT_MIX, FAULTS, FaultMix, Schedule
+from gateway.bench.faults.report import Tally, tally_report
+from gateway.bench.faults.schedule import DEFAULT_MIX, FAULTS, FaultMix, Schedule
 
 
 def test_every_block_holds_each_fault_exactly_its_weight_and_the_seed_fixes_the_order() -> None:

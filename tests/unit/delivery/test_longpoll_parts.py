@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.api.prefer import prefer_wait
-from gateway.delivery.signal import OutboxSignal
+from gateway.store.outbox_signal import OutboxSignal
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.delivery.worker import PushWorkers, stop_gracefully
+from gateway.observability.loops import RunningLoop, stop_gracefully
 
 
 async def _until(stop: asyncio.Event) -> None:
@@ -44,4 +44,4 @@ async def test_the_work_s_exception_propagates_but_the_handle_s_stop_logs_it() -
     with pytest.raises(RuntimeError):
         await stop_gracefully(stop, task, 5.0)
     stop = asyncio.Event()
-    await PushWorkers(stop, asyncio.create_task(_failing(stop))).stop(5.0)  # stopping must not fail the shutdown
+    await RunningLoop(stop, asyncio.create_task(_failing(stop))).stop(5.0)  # stopping must not fail the shutdown

@@ -22,7 +22,7 @@ from gateway.fhir.eps_acceptance import ALL_RULES, eps_acceptance
 from gateway.fhir.eps_acceptance.rules import catalogue_markdown
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import loads_bundle
-from gateway.services.parts import MAX_ITEMS, split
+from gateway.intake.parts import MAX_ITEMS, split
 from gateway.simulate.directory import sample_prescribing
 from tests.paths import EPS_EXAMPLES
 
@@ -325,7 +325,7 @@ def long_prescriptions(draw: st.DrawFn) -> HomecarePrescription:
 @settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(long_prescriptions())
 def test_every_part_of_a_split_prescription_is_an_order_eps_takes(p: HomecarePrescription) -> None:
-    """The planner's split (gateway/services/parts.py): parts of at most four items, in export order, covering every
+    """The planner's split (gateway/intake/parts.py): parts of at most four items, in export order, covering every
     item exactly once, each an order EPS accepts with a short-form id of its own."""
     pieces = split(p)
     assert len(pieces) == -(-len(p.items) // MAX_ITEMS)

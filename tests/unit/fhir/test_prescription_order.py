@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.bench.naive_pipeline import build_prescription_order_naive
 from gateway.domain.identifiers import is_valid_short_form_id
 from gateway.domain.model import (
     Action,
@@ -28,7 +29,6 @@ from gateway.fhir.datatypes import fhir_datetime
 from gateway.fhir.dispense_schedule import deliveries_from_repeats, repeats_allowed
 from gateway.fhir.dosage import parse_frequency
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.fhir.naive import build_prescription_order_naive
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
 from gateway.fhir.validation import validate_resource

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.bench.naive_pipeline import build_prescription_order_naive
 from gateway.domain.identifiers import is_valid_short_form_id, mod37_2_check_character
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.fhir.naive import build_prescription_order_naive
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
 from gateway.fhir.validation import validate_resource

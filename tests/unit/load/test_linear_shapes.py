@@ -18,8 +18,8 @@ from adapters.hl7v2 import Hl7v2Adapter
 from adapters.hl7v2.ack import MAX_ERR_SEGMENTS, _Places, render_ack
 from adapters.hl7v2.parser import MAX_SEGMENTS_PER_MESSAGE
 from gateway.domain.identifiers import is_valid_nhs_number
-from gateway.services import masking
-from gateway.services.masking import MASK, mask_text
+from gateway.security import masking
+from gateway.security.masking import MASK, mask_text
 from gateway.store.kpis import FirstDelivery, HeldPrescription, first_deliveries
 from tests.paths import DATA
 

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from gateway.delivery.attempt_labels import attempt_outcome
 from gateway.delivery.errors import EndpointUnavailableError, PermanentDeliveryError, TransientDeliveryError
 from gateway.delivery.transport import Answered, AwaitingResponse
-from gateway.observability.attempts import attempt_outcome
 from gateway.observability.http import HttpMetricsMiddleware
 from gateway.observability.metrics import ATTEMPT_OUTCOMES, GatewayMetrics
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from gateway.bench.validator import standard_prescription
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.simulate.directory import sample_prescribing
 from gateway.validator import ValidationIssue, Validator
-from gateway.validator.bench import standard_prescription
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,12 @@ from gateway.validator.catalogue import RULES, Source, cite
 
 ROOT = Path(__file__).resolve().parents[3]
 # Where inbound FHIR messages are refused: the issue-code modules and the readers that raise located errors.
-CONSTANT_MODULES = ["gateway/validator/issues.py", "adapters/fhir/issues.py", "gateway/services/reused_ids.py"]
+CONSTANT_MODULES = ["gateway/validator/issues.py", "adapters/fhir/issues.py", "gateway/intake/reused_ids.py"]
 READERS = [
-    "gateway/fhir/inbound.py", "gateway/validator/operation.py", "gateway/services/messages.py",
-    "gateway/services/dispense_notice.py", "gateway/services/returns.py", "gateway/services/withdraw.py",
-    "gateway/services/deliveries.py", "gateway/services/task_fields.py", "gateway/services/queries.py",
-    "gateway/services/ingest.py", "adapters/fhir/parties.py", "adapters/fhir/prescription.py",
+    "gateway/fhir/inbound.py", "gateway/validator/operation.py", "gateway/dispatch/process_message.py",
+    "gateway/fhir/dispense_notice.py", "gateway/delivery/returns.py", "gateway/lifecycle/withdraw.py",
+    "gateway/lifecycle/deliveries.py", "gateway/fhir/task_fields.py", "gateway/lifecycle/clinical_queries.py",
+    "gateway/intake/ingest.py", "adapters/fhir/parties.py", "adapters/fhir/prescription.py",
     "adapters/fhir/items.py", "adapters/fhir/ids.py", "adapters/fhir/bundle.py",
 ]
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from fhir_profiles import PACKAGE_DIR
+from gateway.bench.validator import standard_prescription
 from gateway.fhir.cancellation import CANCEL_REASONS, build_cancellations
 from gateway.fhir.prescription_order import OrderIds
 from gateway.simulate.directory import sample_prescribing
@@ -25,7 +26,6 @@ from gateway.simulate.provider_messages import (
     rejection,
 )
 from gateway.validator import Validator
-from gateway.validator.bench import standard_prescription
 from gateway.validator.profiles import (
     HOMECARE_ACKNOWLEDGEMENT,
     HOMECARE_DELIVERY_TASK,

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from gateway.api.errors import install_error_handlers
 from gateway.api.routes.fhir_conformance import router
+from gateway.bench.validator import bench_figures
 from gateway.fhir.serialise import dumps_bundle
-from gateway.validator.bench import bench_figures
 from gateway.validator.catalogue import SOURCE_EXTENSION, SPINE_ERROR_SYSTEM
 from gateway.validator.cli import validate
 from gateway.validator.outcome import VALIDATION_CODE_SYSTEM, operation_outcome

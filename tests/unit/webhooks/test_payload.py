@@ -7,7 +7,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 
-from gateway.services.status_feed import StatusEvent
+from gateway.lifecycle.status_feed import StatusEvent
 from gateway.validator.validator import Validator
 from gateway.webhooks.payload import ping_body, render, status_bundle
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from gateway.store.tables import UTCDateTime
+from gateway.store.columns import UTCDateTime
 
 revision: str = '0014'
 down_revision: str | None = '0013'

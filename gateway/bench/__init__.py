@@ -1,0 +1,18 @@
+"""`hgw bench`: the benchmarks and the fault campaigns. They print figures and never assert timings.
+
+Enters: a scratch database and generated exports. Leaves: the figures of docs/benchmarks.md and docs/delivery.md.
+"""
+
+__all__ = [
+    "delivery_figures",
+    "faults",
+    "format_throughput",
+    "healthz",
+    "ingest",
+    "load",
+    "naive_pipeline",
+    "open_loop",
+    "single_message",
+    "summary",
+    "validator",
+]

@@ -1,0 +1,218 @@
+"""Pull delivery: a provider leases its waiting orders with `Task/$release` and acknowledges each one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import audit
+from gateway.context import Gateway
+from gateway.delivery import acknowledgements
+from gateway.domain.principal import RELEASE, Principal, Role, require_role, require_same_tenant
+from gateway.errors import NotFoundError
+from gateway.fhir.serialise import loads_bundle
+from gateway.store import pull_batch, repository
+from gateway.store.sealed import message_context
+from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedOrder:
+    message_id: str
+    short_form_id: str
+    lease_token: int
+    body: bytes  # the stored (signed) message bundle, JSON, as stored
+    bundle_id: str
+
+    @property
+    def bundle(self) -> dict[str, Any]:
+        """The message bundle parsed (the release answer itself splices `body` unparsed)."""
+        return loads_bundle(self.body)
+
+
+# A stored bundle the gateway wrote starts like this; its id (FHIR id syntax) is then read without a parse.
+_BUNDLE_START = re.compile(rb'\{"resourceType":"Bundle","id":"([A-Za-z0-9\-.]{1,64})"')
+
+
+def _bundle_id(body: bytes) -> str:
+    """Bundle.id of a stored message: read from the front of the JSON when it has the gateway's form, else parsed."""
+    found = _BUNDLE_START.match(body)
+    if found is not None:
+        return found.group(1).decode("ascii")
+    return str(loads_bundle(body).get("id", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    orders: list[ReleasedOrder]
+    lease_expires_at: datetime
+
+
+# A long-poll looks at the store this often even without a wake-up: orders queued by another process, leases
+# that ran out, and retries that came due are seen within this.
+FALLBACK_POLL_SECONDS = 1.0
+
+
+async def release_orders(
+    gw: Gateway,
+    principal: Principal,
+    *,
+    owner_ods: str | None = None,
+    short_form_id: str | None = None,
+    max_count: int | None = None,
+    wait_seconds: float = 0,
+) -> ReleaseResult:
+    """Lease up to `max_count` of the calling provider's deliverable orders for the visibility timeout.
+
+    With `wait_seconds` (capped at `release_max_wait`) and nothing to lease, hold the request until an order
+    arrives or the wait is over (a long-poll); an empty answer after the wait is the ordinary empty result.
+    No transaction is open while it waits.
+    """
+    require_role(principal, Role.PROVIDER, scopes=RELEASE)
+    if owner_ods is not None:
+        require_same_tenant(principal, owner_ods, "the owner parameter")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, min(wait_seconds, gw.settings.release_max_wait))
+    with gw.outbox_signal.listen(principal.ods) as arrived:
+        while True:
+            arrived.clear()
+            result = await _claim(gw, principal, short_form_id, max_count)
+            remaining = deadline - loop.time()
+            if result.orders or remaining <= 0:
+                return result
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), timeout=min(remaining, FALLBACK_POLL_SECONDS))
+
+
+async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, max_count: int | None) -> ReleaseResult:
+    provider_ods = principal.ods
+    now = gw.clock()
+    until = now + timedelta(seconds=gw.settings.lease_seconds)
+    limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
+    async with gw.sessions() as session, session.begin():
+        # Its own short transaction: the row lock it takes is not held while orders are leased.
+        await repository.touch_provider_poll(session, provider_ods, now)
+    async with gw.sessions() as session, session.begin():
+        await repository.hold_provider(session, provider_ods, exclusive=False)
+        provider = await session.get(Provider, provider_ods)
+        if provider is not None and (provider.paused or not provider.active):
+            return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
+        # A constant number of statements whatever `limit` is: one claim, one fetch of the sealed messages,
+        # one insert each for the attempts and the timeline, and one audit record naming every order (one turn
+        # at the chain's lock).
+        leased = await pull_batch.lease(
+            session,
+            provider_ods=provider_ods,
+            now=now,
+            lease_until=until,
+            limit=limit,
+            short_form_id=short_form_id,
+            skip_locked=not gw.is_sqlite,
+        )
+        stored = await pull_batch.stored_orders(session, [x.message_id for x in leased])
+        orders = []
+        for x in leased:
+            order = stored[x.message_id]
+            body = gw.cipher.open(order.body_enc, context=message_context(x.message_id, order.sender_ods))
+            orders.append(ReleasedOrder(x.message_id, order.short_form_id, x.lease_token, body, _bundle_id(body)))
+        await pull_batch.insert_rows(
+            session,
+            LifecycleEvent,
+            [
+                {
+                    "prescription_id": x.prescription_id,
+                    "at": now,
+                    "kind": "released",
+                    "actor_ods": provider_ods,
+                    "message_id": x.message_id,
+                    "detail": f"lease {x.lease_token} until {until.isoformat()}",
+                }
+                for x in leased
+            ],
+        )
+        # One AuditEvent per release naming every order it leased (per `MAX_ENTITIES`), not one per order.
+        await audit.append_many(
+            session,
+            gw.clock,
+            audit.Entry.batch(principal, "order.release", "message", [x.message_id for x in leased], "success"),
+        )
+    gw.telemetry.metrics.released(provider_ods, len(orders))
+    return ReleaseResult(orders, until)
+
+
+async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:
+    """Apply a provider's response message to the order it answers. False when no such order is the provider's."""
+    ack = acknowledgements.Ack(message_id, code, detail)
+    outcome = (await acknowledgements.apply_acknowledgements(gw, principal, [ack]))[0]
+    if isinstance(outcome.error, NotFoundError):
+        return False
+    if outcome.error is not None:
+        raise outcome.error
+    return True  # applied, or a resend of an acknowledgement that changed nothing
+
+
+async def apply_response(
+    session: AsyncSession,
+    gw: Gateway,
+    actor: audit.Actor,
+    entry: OutboxEntry,
+    code: str,
+    detail: str | None,
+    *,
+    now: datetime,
+    requeue_at: datetime,
+) -> str:
+    """Apply a response code to an order in the caller's transaction; returns the timeline event kind.
+
+    ok: the prescription goes to 0002 With Dispenser (or, for a cancellation, 0005 Cancelled) with its items;
+    transient-error: the order is queued again for `requeue_at`; fatal-error: the order is rejected.
+    Push answers (`gateway.delivery.push`) come here; what a response does is decided by
+    `acknowledgements.response_effect`, as for pull acknowledgements, before anything is changed.
+    """
+    message_id = entry.message_id
+    prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
+    items: list[PrescriptionItem] = []
+    event = None
+    if code == "ok":
+        items = await repository.prescription_items(session, prescription.id)
+        event = await pull_batch.message_event(session, message_id)
+    kind, new_status, new_items = acknowledgements.response_effect(
+        code, event, prescription.status, [(item.id, item.status) for item in items], message_id
+    )
+    if code == "transient-error":
+        entry.state = "queued"
+        entry.available_at = requeue_at
+        entry.lease_expires_at = None
+    else:
+        entry.state = "rejected" if code == "fatal-error" else "acknowledged"
+        entry.acknowledged_at = now
+    if new_status is not None:
+        prescription.status = new_status
+        prescription.updated_at = now
+        session.add(prescription)
+    for item in items:
+        if item.id in new_items:
+            item.status = new_items[item.id]
+            session.add(item)
+    session.add(entry)
+    await audit.append(
+        session, gw.clock, actor, "order.acknowledge", "message", message_id, "success", {"response": code}
+    )
+    session.add(
+        LifecycleEvent(
+            prescription_id=prescription.id,
+            at=now,
+            kind=kind,
+            status=prescription.status if kind in ("acknowledged", "cancelled") else None,
+            actor_ods=entry.provider_ods,
+            message_id=message_id,
+            detail=detail,
+        )
+    )
+    return kind

@@ -1,0 +1,133 @@
+"""Re-routing a returned prescription: the routing rules again, without the providers that handed it back.
+
+When another provider matches, a new prescription-order (new MessageHeader.id, same prescription and line-item
+ids, addressed and signed for the new provider) goes into the outbox in the caller's transaction. When none
+does, the prescription is held, unrouted, with the reason on it and on its timeline: never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.context import Gateway
+from gateway.domain.model import HomecarePrescription
+from gateway.errors import InputError
+from gateway.fhir.prescription_order import OrderIds, build_prescription_order
+from gateway.fhir.serialise import dumps_bundle
+from gateway.intake.planning import sign_order
+from gateway.store import repository
+from gateway.store.directory import load_directory
+from gateway.store.sealed import message_context, prescription_context
+from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.validator.validator import Validator
+
+
+@dataclass(frozen=True, slots=True)
+class Rerouted:
+    provider_ods: str | None  # None: held, unrouted
+    reason: str
+    message_id: str | None = None
+
+
+async def reroute_returned(
+    session: AsyncSession, gw: Gateway, p: Prescription, returned_by: frozenset[str], why: str, now: datetime
+) -> Rerouted:
+    """Route `p` again excluding `returned_by`; queue the order for the provider found, or hold `p`.
+
+    `why` says what happened (e.g. "returned by VNFKT (0003 Patient requested release)") and starts the reason
+    recorded either way. The caller commits; call `gw.outbox_signal.notify` after it when a provider was found.
+    """
+    canonical = HomecarePrescription.model_validate_json(
+        gw.cipher.open(p.canonical_enc, context=prescription_context(p.id, p.trust_ods))
+    )
+    router = await repository.load_router(session)
+    route = router.route(canonical, exclude=returned_by)
+    if route.provider_ods is None:
+        return _hold(session, p, f"{why}; no other route", now)
+    if canonical.source_format == "fhir":
+        # An EPS order goes on exactly as the trust's EPR signed it (its own MessageHeader.id): the gateway cannot
+        # re-address it without breaking the prescriber's signature; the trust sends it to another provider.
+        return _hold(session, p, f"{why}; an EPS order from the trust's EPR is not re-addressed by the gateway", now)
+    prescribing = (await load_directory(session)).prescribing(canonical.trust_ods, canonical.site_code)
+    if isinstance(prescribing, list):
+        return _hold(session, p, f"{why}; {prescribing[0].message}", now)
+    items = await repository.prescription_items(session, p.id)
+    fresh = OrderIds.new(canonical)
+    ids = OrderIds(
+        message_id=fresh.message_id,
+        bundle_identifier=fresh.bundle_identifier,
+        prescription_id=p.id,
+        short_form_id=p.short_form_id,
+        item_ids={item.line_no: item.id for item in items},
+        patient_id=fresh.patient_id,
+        practitioner_id=fresh.practitioner_id,
+        practitioner_role_id=fresh.practitioner_role_id,
+        organization_id=fresh.organization_id,
+    )
+    try:
+        bundle = build_prescription_order(
+            canonical,
+            ids,
+            provider_ods=route.provider_ods,
+            source_endpoint=gw.settings.public_base_url,
+            prescribing=prescribing,
+        )
+    except InputError as exc:  # accepted before EPS's schedule and unit rules: the trust re-sends it
+        return _hold(session, p, f"{why}; {exc.issues[0].message}", now)
+    found = Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
+    problems = [i for i in found if i.severity in ("error", "fatal")]
+    if problems:  # a mapping bug: hold it visibly rather than send a bad order
+        first = problems[0]
+        return _hold(session, p, f"{why}; the order for {route.provider_ods} failed validation: {first.message}", now)
+    bundle = sign_order(gw, bundle, now)
+    session.add(
+        FhirMessage(
+            id=ids.message_id,
+            direction="out",
+            event="prescription-order",
+            prescription_id=p.id,
+            sender_ods=p.trust_ods,
+            receiver_ods=route.provider_ods,
+            body_enc=gw.cipher.seal(dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)),
+            created_at=now,
+        )
+    )
+    await session.flush()  # the outbox row refers to the message
+    session.add(
+        OutboxEntry(
+            message_id=ids.message_id,
+            prescription_id=p.id,
+            order_key=f"{p.trust_ods}:{p.rx_number}",
+            provider_ods=route.provider_ods,
+            state="queued",
+            available_at=now,
+            created_at=now,
+        )
+    )
+    reason = f"{why}; re-routed by {route.reason}"
+    p.provider_ods = route.provider_ods
+    p.route_reason = reason[:500]
+    session.add(p)
+    session.add(
+        LifecycleEvent(
+            prescription_id=p.id,
+            at=now,
+            kind="queued",
+            actor_ods=route.provider_ods,
+            message_id=ids.message_id,
+            detail=f"prescription-order for {route.provider_ods} ({reason})",
+        )
+    )
+    return Rerouted(route.provider_ods, reason, ids.message_id)
+
+
+def _hold(session: AsyncSession, p: Prescription, reason: str, now: datetime) -> Rerouted:
+    p.provider_ods = None
+    p.route_reason = reason[:500]
+    session.add(p)
+    session.add(LifecycleEvent(prescription_id=p.id, at=now, kind="held", detail=reason))
+    return Rerouted(None, reason)

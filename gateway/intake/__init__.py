@@ -1,0 +1,19 @@
+"""What comes in from trusts: an export (JAC, Ascribe, HL7 v2, EPS FHIR) is kept raw, parsed and turned into orders.
+
+Enters: a trust's payload (`POST /api/v1/exports`, `$process-message` orders, `hgw ingest`, MLLP). `ingest` keeps it
+(`inbound_messages`), parses it with the adapters, `planning` builds each prescription's EPS order (new, AMEND or
+CANCEL through `changes`, split by `parts`, ids checked by `reused_ids`), signs it and writes it as a queued outbox
+row. Leaves: queued orders for `gateway.delivery`, and per-prescription `outcomes` (the HL7 v2 ACK in `hl7_answers`).
+"""
+
+__all__ = [
+    "changes",
+    "hl7_answers",
+    "idempotency",
+    "ingest",
+    "offline",
+    "outcomes",
+    "parts",
+    "planning",
+    "reused_ids",
+]

@@ -1,0 +1,429 @@
+"""Planning an export: turn parsed prescriptions into the rows to insert, without any I/O.
+
+Pure and synchronous so that it runs in a worker thread for large files; the caller writes the rows in one
+transaction (the transactional outbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from adapters import ParsedPrescription
+from gateway.budget import checkpoint
+from gateway.context import Gateway
+from gateway.domain import states as lifecycle
+from gateway.domain.directory import Directory, Prescribing
+from gateway.domain.model import Action, HomecarePrescription
+from gateway.domain.routing import Route, Router
+from gateway.errors import Issue, Location
+from gateway.fhir.dispense_schedule import schedule_issues
+from gateway.fhir.prescription_order import OrderIds, build_prescription_order
+from gateway.fhir.serialise import dumps_bundle
+from gateway.intake.changes import Update, plan_amend, plan_cancel
+from gateway.intake.outcomes import PrescriptionOutcome
+from gateway.intake.parts import Part, part_note, split
+from gateway.signing.bundle import sign_bundle
+from gateway.store.repository import Current
+from gateway.store.sealed import message_context, prescription_context
+from gateway.store.supply_history import prescribed
+from gateway.store.tables import Prescription
+from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.validator.validator import Validator
+
+Key = tuple[str, str, int]
+
+
+@dataclass(slots=True)
+class Rows:
+    prescriptions: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    supply: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+
+    def mark(self) -> tuple[int, ...]:
+        """Where each list ends now, for `rollback`."""
+        return tuple(len(rows) for rows in self._lists())
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        """Forget every row planned since `mark`."""
+        for rows, length in zip(self._lists(), mark, strict=True):
+            del rows[length:]
+
+    def _lists(self) -> tuple[list[Any], ...]:
+        return (self.prescriptions, self.items, self.messages, self.outbox, self.events, self.supply, self.updates)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """An EPS bundle as the trust's EPR sent it: its own ids, the bundle, and the prescriber-signature verdict."""
+
+    ids: OrderIds
+    bundle: dict[str, Any]
+    signature: str
+
+
+@dataclass
+class Planner:
+    """Plans one export. `existing` maps a prescription's key to the EPS prescriptions stored for it (its parts, in
+    order); `prebuilt` maps it to the ids and bundle it arrived as (EPS FHIR)."""
+
+    gw: Gateway
+    router: Router
+    directory: Directory
+    existing: dict[Key, list[Prescription]]
+    tenant_ods: str | None
+    payload_id: str
+    now: datetime
+    prebuilt: dict[Key, Arrived] = field(default_factory=dict)
+    current: dict[tuple[str, str], Current] = field(default_factory=dict)
+    rows: Rows = field(default_factory=Rows)
+
+    def outbox_row(self, message_id: str, prescription_id: str, order_key: str, provider_ods: str) -> dict[str, Any]:
+        return {
+            "message_id": message_id,
+            "prescription_id": prescription_id,
+            "order_key": order_key,
+            "provider_ods": provider_ods,
+            "state": "queued",
+            "available_at": self.now,
+            "lease_token": 0,
+            "attempts": 0,
+            "created_at": self.now,
+        }
+
+    def message_row(
+        self, bundle: dict[str, Any], message_id: str, event: str, prescription_id: str, trust_ods: str,
+        provider_ods: str,
+    ) -> dict[str, Any]:
+        """The outbound message row of a signed `bundle`, sealed for the trust."""
+        return {
+            "id": message_id,
+            "direction": "out",
+            "event": event,
+            "prescription_id": prescription_id,
+            "sender_ods": trust_ods,
+            "receiver_ods": provider_ods,
+            "body_enc": self.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, trust_ods)),
+            "created_at": self.now,
+        }
+
+    def event(
+        self,
+        prescription_id: str,
+        kind: str,
+        status: str | None,
+        actor: str | None,
+        message_id: str | None,
+        detail: str | None,
+    ) -> dict[str, Any]:
+        return event(prescription_id, self.now, kind, status, actor, message_id, detail)
+
+    def sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        return sign_order(self.gw, bundle, self.now)
+
+    def prescribing(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> Prescribing | None:
+        """What EPS needs that the export does not carry, from the trust's configuration; None after recording
+        located errors saying what to configure (and items EPS could not carry as one prescription)."""
+        found = self.directory.prescribing(p.trust_ods, p.site_code)
+        problems = schedule_issues(p) + (found if isinstance(found, list) else [])
+        for issue in problems:
+            outcome.issues.append(located(issue, outcome.lines))
+        return None if problems or isinstance(found, list) else found
+
+    def plan(self, parsed: list[ParsedPrescription]) -> tuple[list[PrescriptionOutcome], Rows]:
+        outcomes: list[PrescriptionOutcome] = []
+        for pp in parsed:
+            checkpoint()
+            outcome = PrescriptionOutcome(pp.rx_number, pp.rx_version, pp.lines, "rejected", issues=list(pp.issues))
+            outcomes.append(outcome)
+            if pp.prescription is not None and not pp.errors:
+                self.accept(pp.prescription, outcome)
+        return outcomes, self.rows
+
+    def accept(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> None:
+        """Map one valid prescription to rows; record why it is rejected, held or a duplicate."""
+        here = Location(line=outcome.lines[0] if outcome.lines else None)
+        if self.tenant_ods is not None and p.trust_ods != self.tenant_ods:
+            outcome.issues.append(
+                Issue(
+                    code="TENANT_MISMATCH",
+                    message="TrustODS is not the trust this client acts for",
+                    location=Location(line=here.line, column="TrustODS"),
+                    value=p.trust_ods,
+                    expected=self.tenant_ods,
+                )
+            )
+            return
+        if p.action is Action.CANCEL:
+            plan_cancel(self, p, outcome)
+            return
+        canonical = p.model_dump_json().encode()
+        content_sha = hashlib.sha256(canonical).hexdigest()
+        stored = self.existing.get(p.key)
+        if stored:
+            previous = stored[0]
+            if previous.content_sha256 != content_sha:
+                outcome.issues.append(
+                    Issue(
+                        code="VERSION_CONFLICT",
+                        message=f"version {p.rx_version} of {p.rx_number} was already received with other content; "
+                        "send an AMEND with a higher RxVersion",
+                        location=Location(line=here.line, column="RxVersion"),
+                        value=str(p.rx_version),
+                        expected=f"a version above {p.rx_version}",
+                    )
+                )
+                return
+            outcome.outcome = "duplicate"
+            outcome.prescription_id = previous.id
+            outcome.short_form_id = previous.short_form_id
+            outcome.provider_ods = previous.provider_ods
+            if len(stored) > 1:
+                outcome.parts = [Part(r.part, r.id, r.short_form_id) for r in stored]
+            return
+        before_amend = self.rows.mark()
+        if p.action is Action.AMEND and not plan_amend(self, p, outcome):
+            return
+        # An AMEND's new version that cannot go out must leave the version it replaces as it was: plan_amend has
+        # planned that version's cancellation, which the refusals below forget.
+
+        prebuilt = self.prebuilt.get(p.key)
+        prescribing: Prescribing | None = None
+        if prebuilt is None:
+            prescribing = self.prescribing(p, outcome)
+            if prescribing is None:
+                self.rows.rollback(before_amend)
+                return
+        route = self.router.route(p)
+        outcome.provider_ods = route.provider_ods
+        outcome.reason = route.reason
+        # An EPS bundle from the trust's EPR has at most four items (the FHIR adapter refuses more) and goes whole.
+        pieces = [p] if prebuilt is not None else split(p)
+        planned: list[_Planned] = []
+        for part, piece in enumerate(pieces, start=1):
+            ids = prebuilt.ids if prebuilt else OrderIds.new(piece)
+            message_row = self._order_message(piece, ids, route.provider_ods, prescribing, prebuilt, outcome)
+            if message_row is False:
+                outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
+                self.rows.rollback(before_amend)
+                return
+            planned.append(_Planned(part, piece, ids, message_row))
+        outcome.prescription_id = planned[0].ids.prescription_id
+        outcome.short_form_id = planned[0].ids.short_form_id
+        if len(planned) > 1:
+            outcome.parts = [
+                Part(
+                    x.part,
+                    x.ids.prescription_id,
+                    x.ids.short_form_id,
+                    tuple(i.line_no for i in x.piece.items),
+                    x.ids.message_id if x.message_row else None,
+                )
+                for x in planned
+            ]
+        held = [self._store(x, len(planned), content_sha, route, prebuilt) for x in planned]
+        if planned[0].message_row is not None:
+            outcome.message_id = planned[0].ids.message_id
+        outcome.outcome = "held" if any(held) else "accepted"
+
+    def _order_message(
+        self,
+        p: HomecarePrescription,
+        ids: OrderIds,
+        provider_ods: str | None,
+        prescribing: Prescribing | None,
+        prebuilt: Arrived | None,
+        outcome: PrescriptionOutcome,
+    ) -> dict[str, Any] | None | Literal[False]:
+        """The signed order message of one (part of a) prescription: None when there is no provider to send it
+        to yet, False after recording the located problems of a bundle that may not go out."""
+        if provider_ods is None:
+            return None
+        if prebuilt is not None or prescribing is None:
+            # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
+            bundle, problems = (prebuilt.bundle if prebuilt else {}), []
+        else:
+            bundle = build_prescription_order(
+                p,
+                ids,
+                provider_ods=provider_ods,
+                source_endpoint=self.gw.settings.public_base_url,
+                prescribing=prescribing,
+            )
+            problems = [
+                i
+                for i in Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
+                if i.severity in ("error", "fatal")
+            ]
+        if problems:
+            # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
+            outcome.issues.extend(problems)
+            return False
+        signed = self.sign(bundle)
+        return self.message_row(
+            signed, ids.message_id, "prescription-order", ids.prescription_id, p.trust_ods, provider_ods
+        )
+
+    def _store(
+        self,
+        x: _Planned,
+        parts: int,
+        content_sha: str,
+        route: Route,
+        prebuilt: Arrived | None,
+    ) -> bool:
+        """The rows of one planned (part of a) prescription; True when it is held (no provider yet)."""
+        p, ids, message_row = x.piece, x.ids, x.message_row
+        note = part_note(x.part, parts, p.rx_number)
+        nhs_number = p.patient.nhs_number if p.patient else ""  # adapters reject a NEW without a patient
+        deliveries = max((i.number_of_deliveries for i in p.items), default=0)
+        self.rows.prescriptions.append(
+            {
+                "id": ids.prescription_id,
+                "short_form_id": ids.short_form_id,
+                "trust_ods": p.trust_ods,
+                "rx_number": p.rx_number,
+                "rx_version": p.rx_version,
+                "part": x.part,
+                "parts": parts,
+                "action": p.action.value,
+                "status": lifecycle.TO_BE_DISPENSED,
+                "provider_ods": route.provider_ods,
+                "service_type": p.service_type.value if p.service_type else None,
+                "route_reason": route.reason,
+                "nhs_index": self.gw.cipher.blind_index(nhs_number),
+                # Each part keeps its own items (a cancellation is built from them); the fingerprint is the whole
+                # prescription's, so that a resend of it is recognised as a duplicate.
+                "canonical_enc": self.gw.cipher.seal(
+                    p.model_dump_json().encode(), context=prescription_context(ids.prescription_id, p.trust_ods)
+                ),
+                "content_sha256": content_sha,
+                "inbound_id": self.payload_id,
+                "deliveries_authorised": deliveries,
+                "deliveries_made": 0,
+                "supply_until": None,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+        )
+        for item in p.items:
+            self.rows.items.append(
+                {
+                    "id": ids.item_ids[item.line_no],
+                    "prescription_id": ids.prescription_id,
+                    "line_no": item.line_no,
+                    "dmd_code": item.dmd_code,
+                    "description": item.description,
+                    "quantity": str(item.qty_per_delivery),
+                    "quantity_unit": item.qty_unit,
+                    "days_per_delivery": item.days_per_delivery,
+                    "deliveries_authorised": item.number_of_deliveries,
+                    "status": lifecycle.ITEM_TO_BE_DISPENSED,
+                }
+            )
+        self.rows.supply.append(prescribed(ids.prescription_id, p, self.now))
+        self.rows.events.append(
+            event(
+                ids.prescription_id,
+                self.now,
+                "received",
+                lifecycle.TO_BE_DISPENSED,
+                p.trust_ods,
+                None,
+                f"{p.source_format} export {self.payload_id}{note}",
+            )
+        )
+        if prebuilt:
+            self.rows.events.append(
+                event(
+                    ids.prescription_id,
+                    self.now,
+                    "prescriber-signature",
+                    None,
+                    p.trust_ods,
+                    ids.message_id,
+                    prebuilt.signature,
+                )
+            )
+        if message_row is None or route.provider_ods is None:
+            self.rows.events.append(
+                event(ids.prescription_id, self.now, "held", None, None, None, f"{route.reason}{note}")
+            )
+            return True
+        self.rows.messages.append(message_row)
+        self.rows.outbox.append(
+            # One order key for every part: an amend or cancel of the trust's prescription never overtakes a part.
+            self.outbox_row(ids.message_id, ids.prescription_id, f"{p.trust_ods}:{p.rx_number}", route.provider_ods)
+        )
+        self.rows.events.append(
+            event(
+                ids.prescription_id,
+                self.now,
+                "queued",
+                None,
+                route.provider_ods,
+                ids.message_id,
+                f"prescription-order for {route.provider_ods} ({route.reason}){note}",
+            )
+        )
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One part of a prescription, planned: its items, its ids and its order message (None: held)."""
+
+    part: int
+    piece: HomecarePrescription
+    ids: OrderIds
+    message_row: dict[str, Any] | None
+
+
+def sign_order(gw: Gateway, bundle: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Append the gateway's Provenance: a detached JWS over the JCS form, targeting every MedicationRequest."""
+    if gw.signing is None:
+        return bundle
+    targets = [
+        str(e["fullUrl"])
+        for e in bundle["entry"]
+        if e.get("resource", {}).get("resourceType") == "MedicationRequest" and e.get("fullUrl")
+    ]
+    return sign_bundle(bundle, gw.signing, now=now, target_refs=targets)
+
+
+def event(
+    prescription_id: str,
+    at: datetime,
+    kind: str,
+    status: str | None,
+    actor: str | None,
+    message_id: str | None,
+    detail: str | None,
+) -> dict[str, Any]:
+    return {
+        "prescription_id": prescription_id,
+        "at": at,
+        "kind": kind,
+        "status": status,
+        "actor_ods": actor,
+        "message_id": message_id,
+        "detail": detail,
+    }
+
+
+def located(issue: Issue, lines: list[int]) -> Issue:
+    """`issue` (located in the canonical prescription: `items[2].qty_unit`, `trust_ods`) with the source line of the
+    item it names, else the prescription's first line."""
+    line = lines[0] if lines else None
+    path = issue.location.path or ""
+    if path.startswith("items[") and "]" in path:
+        index = int(path[len("items[") : path.index("]")])
+        line = lines[index] if index < len(lines) else line
+    where = Location(line=line, column=issue.location.column, path=issue.location.path)
+    return Issue(issue.code, issue.message, where, issue.severity, issue.value, issue.expected)

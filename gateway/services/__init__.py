@@ -1,1 +1,0 @@
-"""Service layer: every business rule lives here; routes and CLI commands call these functions."""
