@@ -41,7 +41,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the gateway."""
     import uvicorn
 
-    from gateway.app import create_app
+    from gateway.app import create_app, settle_heap
     from gateway.errors import ConfigurationError
     from gateway.logs import configure_logging
     from gateway.security.crypto import KeyRing
@@ -66,6 +66,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         except ConfigurationError as exc:
             raise click.ClickException(f"{exc} (remove them with `hgw keys remove KID` after a rotation)") from exc
     app = create_app(gw, dispose_on_shutdown=True)
+    settle_heap()
     grace = settings.shutdown_grace_seconds
     # Proxy headers are read by the app, from HGW_TRUSTED_PROXIES only (gateway/security/client_address.py).
     uvicorn.run(

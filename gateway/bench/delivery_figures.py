@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
-from gateway.app import create_app
+from gateway.app import create_app, settle_heap
 from gateway.bench.faults.processes import receiver_process
 from gateway.bench.ingest import PostgresUnreachable, scratch_database
 from gateway.bench.open_loop import percentile, push_open_loop, receipts, worker_pool
@@ -220,6 +220,7 @@ def _serve_process(settings_json: str, report: Any) -> None:
     port = listener.getsockname()[1]
     report.send(port)
     app = create_app(build_gateway(settings.served_at("127.0.0.1", port)), dispose_on_shutdown=True)
+    settle_heap()
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
 
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from gateway.store.columns import UTCDateTime as UTCDateTime  # the migrations name it `gateway.store.tables.…`
 from gateway.store.columns import utc_timestamp
 
 
