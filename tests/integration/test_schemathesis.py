@@ -117,7 +117,7 @@ async def test_schemathesis_finds_no_server_error_schema_violation_or_ignored_au
         assert not unknown, f"schema_fuzz.EXCLUDED names checks that are not run: {unknown}"
         tokens = await _tokens(client, base_url, parties, set(ROLE_FOR.values()))
         # schemathesis sends with requests, which blocks: it runs in a thread while the server serves on this loop.
-        async with asyncio.timeout(max(180, 15 * MAX_EXAMPLES)):  # every operation, a few examples each
+        async with asyncio.timeout(max(420, 15 * MAX_EXAMPLES)):  # every operation, a few examples each
             findings = await asyncio.to_thread(fuzz, raw, base_url, tokens)
     report = "\n\n".join(f"{f.operation} → {f.status}: {f.failure} ({f.title})\n{f.curl}" for f in findings)
     assert not findings, f"schemathesis found {len(findings)} problem(s):\n\n{report}"
@@ -132,7 +132,7 @@ async def test_schemathesis_stateful_run_follows_every_create_and_finds_no_serve
         ends = {end for link in LINKS for end in (link.source, link.target)}
         assert not ends - labels, f"schema_fuzz.LINKS names operations the schema lacks: {sorted(ends - labels)}"
         tokens = await _tokens(client, base_url, parties, {ROLE_FOR[end] for end in ends})
-        async with asyncio.timeout(240):
+        async with asyncio.timeout(420):
             run = await asyncio.to_thread(fuzz_stateful, raw, base_url, tokens)
     report = "\n\n".join(f"{f.operation} → {f.status}: {f.failure} ({f.title})\n{f.curl}" for f in run.findings)
     assert not run.findings, f"schemathesis (stateful) found {len(run.findings)} problem(s):\n\n{report}"
