@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +17,23 @@ from conformance.client_auth import ClientKey, new_key_pair
 from conformance.context import Party
 from conformance.errors import UsageError
 
-# The trusts the gateway's samples know (name, address lines, postcode, telephone; NHS ODS), and the stand-in for
-# any other: telephone numbers from Ofcom's range reserved for drama, so no real line is ever called.
+# The trusts the gateway's samples know (NHS ODS): name, address lines, postcode, telephone. Any other trust gets a
+# stand-in; telephone numbers are from Ofcom's range reserved for drama, so no real line is ever called.
 _TRUSTS = {
     "RBA": ("TAUNTON AND SOMERSET NHS FOUNDATION TRUST", "MUSGROVE PARK HOSPITAL, TAUNTON", "TA1 5DA", "01823 333444"),
-    "RHM": (
-        "UNIVERSITY HOSPITAL SOUTHAMPTON NHS FOUNDATION TRUST",
-        "TREMONA ROAD, SOUTHAMPTON",
-        "SO16 6YD",
-        "01632 960001",
-    ),  # fmt: skip
-    "RTH": (
-        "OXFORD UNIVERSITY HOSPITALS NHS FOUNDATION TRUST",
-        "JOHN RADCLIFFE HOSPITAL, HEADLEY WAY, OXFORD",
-        "OX3 9DU",
-        "01632 960002",
-    ),  # fmt: skip
-    "RRE": (
-        "MIDLANDS PARTNERSHIP UNIVERSITY NHS FOUNDATION TRUST",
-        "ST GEORGES HOSPITAL, CORPORATION STREET, STAFFORD",
-        "ST16 3SR",
-        "01632 960003",
-    ),  # fmt: skip
-}
+    "RHM": ("UNIVERSITY HOSPITAL SOUTHAMPTON NHS FOUNDATION TRUST", "TREMONA ROAD, SOUTHAMPTON", "SO16 6YD",
+            "01632 960001"),
+    "RTH": ("OXFORD UNIVERSITY HOSPITALS NHS FOUNDATION TRUST", "JOHN RADCLIFFE HOSPITAL, HEADLEY WAY, OXFORD",
+            "OX3 9DU", "01632 960002"),
+    "RRE": ("MIDLANDS PARTNERSHIP UNIVERSITY NHS FOUNDATION TRUST", "ST GEORGES HOSPITAL, CORPORATION STREET, STAFFORD",
+            "ST16 3SR", "01632 960003"),
+}  # fmt: skip
+STAND_IN = ("STAND-IN ADDRESS", "LS1 4HR", "01632 960999")
 TEAM_CONTACT = ("01632 960100", "R8000")
 """The homecare team line of a test trust, its prescribers clinical practitioners (SDS job role R8000)."""
+
+Run = Callable[..., Any]
+"""`hgw ARGS…` and the JSON it prints (`Hgw`, or a fake in tests)."""
 
 
 class Hgw:
@@ -58,7 +51,7 @@ class Hgw:
         return json.loads(done.stdout)
 
 
-def register_preset(hgw: Hgw, ods: dict[str, str]) -> dict[str, Party]:
+def register_preset(hgw: Run, ods: dict[str, str]) -> dict[str, Party]:
     """A fresh key pair per party, registered as a client; the providers registered (pull) if they are not yet."""
     known = {p["ods"] for p in hgw("providers", "list")}
     for name in ("provider", "other_provider"):
@@ -78,16 +71,14 @@ def register_preset(hgw: Hgw, ods: dict[str, str]) -> dict[str, Party]:
     return parties
 
 
-def _configure_trusts(hgw: Hgw, trusts: list[str]) -> None:
+def _configure_trusts(hgw: Run, trusts: list[str]) -> None:
     """The sample (or stand-in) organisation and team contact of each test trust the directory lacks."""
     directory = hgw("organisations", "list")
     known = {o["ods"] for o in directory["organisations"]}
     contacts = {c["trust_ods"] for c in directory["team_contacts"]}
     for trust in trusts:
         if trust not in known:
-            name, lines, postcode, telecom = _TRUSTS.get(
-                trust, (f"ORGANISATION {trust}", "STAND-IN ADDRESS", "LS1 4HR", "01632 960999")
-            )
+            name, lines, postcode, telecom = _TRUSTS.get(trust, (f"ORGANISATION {trust}", *STAND_IN))
             hgw("organisations", "add", "--ods", trust, "--name", name, "--address", f"{lines}, {postcode}",
                 "--telecom", telecom)  # fmt: skip
         if trust not in contacts:
