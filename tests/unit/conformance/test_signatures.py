@@ -6,6 +6,9 @@ import base64
 import json
 
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.signatures import CanonicalError, canonical_json, verify_bundle
 
@@ -72,3 +75,23 @@ def _b64url(value: object) -> str:
 )
 def test_a_jws_not_in_the_gateway_s_form_is_malformed(jws: str) -> None:
     assert verify_bundle(_signed(jws), {"keys": []}).status == "malformed"
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json)
+def test_the_same_bytes_as_an_independent_rfc8785_implementation(value: object) -> None:
+    """The `rfc8785` package (Trail of Bits) reaches the same bytes; the gateway signs with it where JCS is hard."""
+    assert canonical_json(value) == rfc8785.dumps(value)
