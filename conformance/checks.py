@@ -7,8 +7,7 @@ from typing import Any
 import httpx
 
 from conformance.model import TestRun
-from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.validator import Validator
+from gateway.validator import Validator, eps_acceptance
 
 FHIR_JSON = "application/fhir+json"
 

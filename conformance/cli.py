@@ -264,15 +264,22 @@ def preset(
     other_provider_ods: str,
 ) -> None:
     """On the gateway's host: register test parties (pull providers if missing) and write their keys to OUT."""
-    from conformance.setup import register_preset
+    from conformance.setup import Hgw, register_preset
 
-    settings = ctx.find_root().obj
+    root = ctx.find_root().params
+    global_args = [
+        *(["--data-dir", str(root["data_dir"])] if root.get("data_dir") else []),
+        *(["--database-url", str(root["database_url"])] if root.get("database_url") else []),
+    ]
     ods = {
         "trust": trust_ods,
         "provider": provider_ods,
         "other_trust": other_trust_ods,
         "other_provider": other_provider_ods,
     }
-    parties = asyncio.run(register_preset(settings, ods))
+    try:
+        parties = register_preset(Hgw(global_args), ods)
+    except UsageError as exc:
+        _usage(exc)
     write_preset(out, parties, gateway_url)
     click.echo(json.dumps({"preset": str(out), **{name: p.key.client_id for name, p in parties.items()}}, indent=2))

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from conformance.capture import Recorder
+from conformance.client_auth import ClientCredentialsAuth, ClientKey, read_client_key
 from conformance.errors import UsageError
-from gateway.security.client_auth import ClientCredentialsAuth, ClientKey, read_client_key
 
 PARTY_NAMES = ("trust", "provider", "other_trust", "other_provider")
 

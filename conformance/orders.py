@@ -1,22 +1,24 @@
-"""Conformance test data: JAC exports with unique RxNumbers, and the EPS bundles the gateway would build from them."""
+"""Conformance test data: JAC exports with unique RxNumbers, and the EPS bundles the gateway would build from them.
+
+The rows and the bundles are the gateway's sample generators' (`gateway.simulate`): the kit builds no FHIR
+itself, it sends the samples over HTTP and judges the answers.
+"""
 
 from __future__ import annotations
 
 import copy
-import json
 import secrets
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.jac import JacAdapter
 from adapters.jac.writer import render_export
-from gateway.domain.identifiers import bad_nhs_check_digit
-from gateway.domain.model import HomecarePrescription
-from gateway.fhir.cancellation import build_cancellations
-from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.fhir.serialise import dumps_bundle
-from gateway.simulate.directory import stand_in_prescribing
+from conformance.identifiers import bad_nhs_check_digit
+from gateway.simulate.eps_samples import SampleMessages
 from gateway.simulate.samples import export_rows
+
+if TYPE_CHECKING:
+    from gateway.domain.model import HomecarePrescription
 
 SOURCE = "https://conformance.homecaregateway.uk/suite"
 
@@ -40,29 +42,14 @@ def prescriptions(rows: list[dict[str, str]]) -> list[HomecarePrescription]:
     return out
 
 
-def _plain(bundle: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready (exact decimals become JSON numbers), as a receiver would parse it."""
-    plain: dict[str, Any] = json.loads(dumps_bundle(bundle))
-    return plain
-
-
 class SampleOrder:
     """One prescription, its order bundle and, on demand, the cancellation of it (same ids, one message per line)."""
 
     def __init__(self, provider_ods: str, trust_ods: str = "RBA") -> None:
         self.provider_ods = provider_ods
         self.prescription = prescriptions(unique_rows(1, trust_ods=trust_ods, provider_ods=provider_ods))[0]
-        self.ids = OrderIds.new(self.prescription)
-        self.prescribing = stand_in_prescribing(trust_ods, self.prescription.site_code)
-        self.bundle = _plain(
-            build_prescription_order(
-                self.prescription,
-                self.ids,
-                provider_ods=provider_ods,
-                source_endpoint=SOURCE,
-                prescribing=self.prescribing,
-            )
-        )
+        self._messages = SampleMessages(self.prescription, provider_ods=provider_ods, source=SOURCE)
+        self.bundle = self._messages.order
 
     @property
     def message_id(self) -> str:
@@ -70,21 +57,11 @@ class SampleOrder:
 
     @property
     def short_form_id(self) -> str:
-        return str(self.ids.short_form_id)
+        return self._messages.short_form_id
 
     def cancellations(self) -> list[dict[str, Any]]:
         """The order's cancellation as the gateway sends it: one message per line item, in line order."""
-        return [
-            _plain(bundle)
-            for bundle in build_cancellations(
-                self.prescription,
-                self.ids,
-                "Prescribing error",
-                provider_ods=self.provider_ods,
-                source_endpoint=SOURCE,
-                prescribing=self.prescribing,
-            )
-        ]
+        return self._messages.cancellations("Prescribing error")
 
     def broken(self) -> tuple[dict[str, Any], str]:
         """A copy with a new message id and an NHS number failing Modulus 11; and the FHIRPath of the fault."""

@@ -17,9 +17,12 @@ from conformance.checks import (
     outcome_issues,
     validation_findings,
 )
+from conformance.client_auth import token_request
 from conformance.context import SuiteContext
+from conformance.identifiers import PRESCRIPTION_ORDER_NUMBER, is_valid_short_form_id
 from conformance.model import TestRun
 from conformance.orders import SampleOrder, prescriptions, unique_rows
+from conformance.signatures import verify_bundle
 from conformance.suites.gateway_common import (
     FHIR,
     SUITE,
@@ -33,10 +36,6 @@ from conformance.suites.gateway_common import (
     prescription_view,
     release_for,
 )
-from gateway.domain.identifiers import is_valid_short_form_id
-from gateway.fhir.urls import PRESCRIPTION_ORDER_NUMBER
-from gateway.security.client_auth import token_request
-from gateway.signing.bundle import verify_bundle
 from gateway.simulate import provider_messages as msg
 
 __all__ = ["SUITE"]

@@ -12,6 +12,7 @@ from conformance.checks import (
     validation_findings,
 )
 from conformance.context import SuiteContext
+from conformance.identifiers import bad_nhs_check_digit
 from conformance.model import TestRun
 from conformance.orders import unique_rows
 from conformance.suites.gateway_common import (
@@ -25,7 +26,6 @@ from conformance.suites.gateway_common import (
     prescription_view,
     release_for,
 )
-from gateway.domain.identifiers import bad_nhs_check_digit
 from gateway.simulate import provider_messages as msg
 
 __all__ = ["SUITE"]

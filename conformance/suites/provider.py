@@ -19,13 +19,13 @@ from urllib.parse import parse_qs
 
 import jwt
 
+from conformance.answers import release_parameters, success_outcome
 from conformance.checks import FHIR_JSON, json_body, message_header, outcome_issues, validation_findings
 from conformance.context import SuiteContext
 from conformance.errors import UsageError
 from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.orders import SampleOrder
-from gateway.api.fhir_outcomes import release_parameters, success_outcome
 
 SUITE = Suite("provider", "Homecare Gateway conformance: homecare provider")
 CODES = ("ok", "transient-error", "fatal-error")

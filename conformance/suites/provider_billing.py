@@ -4,20 +4,14 @@ gateway's own readers: refused exactly as the gateway would refuse it, and each 
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from conformance.as_gateway import LINE_ITEM, MEDICINE, BilledInvoice, read_bill
 from conformance.context import SuiteContext
 from conformance.listener import Arrival, Listener
 from conformance.model import TestRun
 from conformance.suites.provider import BILLING_PATHS, SUITE, _provider_ods
-from gateway.errors import InputError
-from gateway.invoicing.billed import MEDICINE, BilledInvoice
-from gateway.invoicing.claim import read_claim
-from gateway.invoicing.csv_invoice import parse_csv_invoice
-from gateway.invoicing.fhir_invoice import LINE_ITEM, read_fhir_invoice
 from gateway.simulate import provider_messages as msg
 
 billing = SUITE.group("PRV-BILL", "A polling provider bills the order it delivered")
@@ -25,22 +19,6 @@ billing = SUITE.group("PRV-BILL", "A polling provider bills the order it deliver
 
 def _is_bill(arrival: Arrival) -> bool:
     return arrival.method == "POST" and arrival.path.rstrip("/").endswith(BILLING_PATHS)
-
-
-def read_bill(arrival: Arrival, provider_ods: str) -> BilledInvoice:
-    """The bill in `arrival`, read as the gateway reads it; InputError with the gateway's located issues."""
-    path = arrival.path.rstrip("/")
-    if path.endswith("/api/v1/invoices"):
-        return parse_csv_invoice(arrival.body, provider_ods)
-    try:
-        resource = json.loads(arrival.body, parse_float=Decimal)
-    except ValueError as exc:
-        raise InputError([]) from exc
-    if not isinstance(resource, dict):
-        raise InputError([])
-    if path.endswith("/Claim"):
-        return read_claim(resource, provider_ods, date.today())
-    return read_fhir_invoice(resource, provider_ods)
 
 
 @billing.test(
@@ -55,12 +33,12 @@ async def bill_accepted(ctx: SuiteContext, t: TestRun) -> None:
     arrival = await listener.wait_for(_is_bill, ctx.timeout)
     if arrival is None:
         t.skip(f"the provider billed nothing within {ctx.timeout:g} s (billing through the gateway is optional)")
-    try:
-        ctx.state["bill"] = read_bill(arrival, _provider_ods(ctx))
-    except InputError as exc:
-        for issue in exc.issues or []:
-            t.check(False, "PRV-BILL-1", issue.message, issue.location.describe())
+    bill = read_bill(arrival.path.rstrip("/"), arrival.body, _provider_ods(ctx))
+    if isinstance(bill, list):
+        for message, where in bill:
+            t.check(False, "PRV-BILL-1", message, where)
         t.fail("PRV-BILL-1", f"{arrival.path} would be refused by the gateway", arrival.path)
+    ctx.state["bill"] = bill
 
 
 @billing.test(

@@ -18,18 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.base import ParseResult, adapter_for
+from conformance.as_gateway import offline_answer
 from conformance.context import SuiteContext
 from conformance.errors import UsageError
 from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.requirements import requirement_for_issue
-from gateway.errors import GatewayError, InputError, Issue
-from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.intake.offline import exit_code, format_for, ingest_offline
-from gateway.simulate.directory import stand_in_directory, stand_in_prescribing
-from gateway.validator import Validator
-from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
+from gateway.simulate.eps_samples import sample_messages
+from gateway.validator import Validator, eps_acceptance
 
 SUITE = Suite("trust", "Homecare Gateway conformance: trust system")
 live = SUITE.group("TRU-LIVE", "A trust system sending to the suite")
@@ -42,6 +38,7 @@ MEDIA_BY_SUFFIX = {
     ".er7": "x-application/hl7-v2+er7",
     ".json": "application/fhir+json",
 }
+HOMECARE_PRESCRIPTION_ORDER = "https://fhir.homecaregateway.uk/StructureDefinition/HomecarePrescriptionOrder"
 PLACEHOLDER_PROVIDER = "VNFKT"
 """Bundles are built for a prescription naming no provider as if the routing rules had chosen this one."""
 
@@ -112,20 +109,8 @@ class TrustInbox:
             return Answer(200, json.dumps(body).encode(), "application/json")
         if arrival.method != "POST" or not path.endswith(("/api/v1/exports", "/FHIR/R4/$process-message")):
             return Answer(404, b'{"error": "not served by the conformance endpoint"}', "application/json")
-        try:
-            result = ingest_offline(
-                arrival.body,
-                format_for(arrival.headers.get("content-type", "")),
-                provider_ods=PLACEHOLDER_PROVIDER,
-                directory=stand_in_directory(),
-            )
-        except GatewayError as exc:
-            return Answer(415, json.dumps({"error": exc.code, "message": str(exc)}).encode(), "application/json")
-        for outcome in result["outcomes"]:
-            outcome.pop("bundle", None)
-        result["file_rejected"] = bool(result["file_errors"])
-        ok = exit_code(result) == 0
-        return Answer(200 if ok else 422, json.dumps(result).encode(), "application/json")
+        status, result = offline_answer(arrival.body, arrival.headers.get("content-type", ""), PLACEHOLDER_PROVIDER)
+        return Answer(status, json.dumps(result).encode(), "application/json")
 
 
 def _correlated(token: str) -> Any:
@@ -197,7 +182,7 @@ def _parsed(ctx: SuiteContext, t: TestRun) -> ParseResult:
     return result
 
 
-def _finding(t: TestRun, issue: Issue, *, file_level: bool, rx: str | None = None) -> None:
+def _finding(t: TestRun, issue: Any, *, file_level: bool, rx: str | None = None) -> None:
     if issue.severity not in ("error", "fatal"):
         return
     value = (
@@ -252,16 +237,9 @@ async def maps_to_valid_bundles(ctx: SuiteContext, t: TestRun) -> None:
             continue
         if p.action != "NEW":
             continue
-        try:
-            bundle = build_prescription_order(
-                p,
-                OrderIds.new(p),
-                provider_ods=p.provider_ods or PLACEHOLDER_PROVIDER,
-                source_endpoint="urn:hgw:conformance",
-                prescribing=stand_in_prescribing(p.trust_ods, p.site_code),
-            )
-        except InputError as exc:  # items EPS cannot carry as one prescription, units that are not dm+d
-            for issue in exc.issues:
+        built = sample_messages(p, provider_ods=p.provider_ods or PLACEHOLDER_PROVIDER, source="urn:hgw:conformance")
+        if isinstance(built, list):  # items EPS cannot carry as one prescription, units that are not dm+d
+            for issue in built:
                 t.check(
                     False,
                     "TRU-RX-2",
@@ -269,6 +247,7 @@ async def maps_to_valid_bundles(ctx: SuiteContext, t: TestRun) -> None:
                     f"line(s) {parsed.lines} → {issue.location.describe()}",
                 )
             continue
+        bundle = built.order
         for issue in [*validator.validate(bundle, HOMECARE_PRESCRIPTION_ORDER), *eps_acceptance(bundle)]:
             if issue.severity in ("error", "fatal"):
                 t.check(

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from conformance.client_auth import ClientKey
 from conformance.context import Party, SuiteContext
 from conformance.runner import run_suite
 from conformance.suites import suite_spec
-from gateway.security.client_auth import ClientKey
+from gateway.security import client_auth
 from tests.conftest import PARTIES
 
 
-def _parties(keys: dict[str, ClientKey]) -> dict[str, Party]:
+def _parties(keys: dict[str, client_auth.ClientKey]) -> dict[str, Party]:
+    """The fixture's registered parties as the kit holds them (its own key type)."""
     return {
-        name: Party(name, PARTIES[name][1], keys[name])
-        for name in ("trust", "provider", "other_trust", "other_provider")
+        name: Party(name, PARTIES[name][1], ClientKey(k.client_id, k.private_key_pem, k.kid, k.alg))
+        for name, k in keys.items()
+        if name in ("trust", "provider", "other_trust", "other_provider")
     }
 
 
-async def test_gateway_suite_passes_against_the_gateway(base_url: str, parties: dict[str, ClientKey]) -> None:
+async def test_gateway_suite_passes_against_the_gateway(
+    base_url: str, parties: dict[str, client_auth.ClientKey]
+) -> None:
     spec = suite_spec("gateway")
     lines: list[str] = []
     ctx = SuiteContext(base_url, _parties(parties), timeout=10, out=lines.append)
