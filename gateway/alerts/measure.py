@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.alerts.rules import UNITS, Kind, RuleBook
+from gateway.domain.outbox import WAITING, OutboxState
 from gateway.store.metrics import QueueSnapshot
 
 
@@ -63,14 +64,14 @@ def observe(readings: Readings, book: RuleBook) -> list[Observation]:
         found.append(Observation(kind, subject, round(value, 3), t.value, fires, summary))
 
     providers = {p.ods: p for p in queue.providers}
-    with_dead = {p for (p, state), n in queue.depth.items() if state == "dead" and n > 0}
+    with_dead = {p for (p, state), n in queue.depth.items() if state == OutboxState.DEAD and n > 0}
     for ods in sorted(set(providers) | with_dead):
-        dead = queue.depth.get((ods, "dead"), 0)
+        dead = queue.depth.get((ods, OutboxState.DEAD), 0)
         add(Kind.DEAD_LETTERS, ods, float(dead), True, f"{dead} dead-lettered message(s) waiting")
         p = providers.get(ods)
         if p is None or not p.active:
             continue
-        waiting = queue.depth.get((ods, "queued"), 0) + queue.depth.get((ods, "leased"), 0)
+        waiting = sum(queue.depth.get((ods, state), 0) for state in WAITING)
         age = _minutes(now, queue.oldest_waiting.get(ods))
         lag = _minutes(now, queue.oldest_unacknowledged.get(ods))
         if not p.paused:  # a paused provider's queue grows on purpose

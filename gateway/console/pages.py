@@ -32,6 +32,7 @@ from gateway.console.session import (
     set_session_cookie,
 )
 from gateway.context import Gateway
+from gateway.domain.outbox import OutboxState
 from gateway.errors import AuthenticationError, ForbiddenError, GatewayError, InputError, Issue, Location
 from gateway.operations import message_view, operators
 from gateway.operations import overview as operations
@@ -308,7 +309,7 @@ async def replay_submit(request: Request, gw: Gw) -> Response:
     async def handler(s: ConsoleSession) -> Response:
         confirm = form.get("confirm") == "yes"
         since = _day(form.get("date_from", ""), "date_from")
-        state = form.get("state") or "dead"
+        state = form.get("state") or OutboxState.DEAD
         report = await operations.replay(
             gw,
             s.actor,

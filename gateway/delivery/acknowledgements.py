@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway import audit
 from gateway.context import Gateway
 from gateway.domain import states as lifecycle
+from gateway.domain.outbox import OutboxState, answered, check_outbox_transition
 from gateway.domain.principal import UPDATE, Principal, Role, require_role
 from gateway.errors import GatewayError, NotFoundError, StateTransitionError
 from gateway.fhir.cancellation import cancelled_item
@@ -76,10 +77,11 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
             if target is None:
                 outcomes.append(AckOutcome(False, NotFoundError(f"message {ack.order_message_id} not found")))
                 continue
-            if target.state in ("acknowledged", "rejected"):
+            if target.state in (OutboxState.ACKNOWLEDGED, OutboxState.REJECTED):
                 outcomes.append(AckOutcome(False))  # a resend of an acknowledgement changes nothing
                 continue
             try:
+                state = check_outbox_transition(target.state, answered(ack.code), entry=target.message_id)
                 kind, new_status, new_items = _apply(
                     ack.code, target, status, item_status, [i for i, _ in items[target.prescription_id]]
                 )
@@ -87,12 +89,11 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
                 outcomes.append(AckOutcome(False, exc))
                 continue
             # Only the columns that change, so that orders answered alike share one UPDATE (`update_outbox`).
-            if ack.code == "transient-error":
-                target.state = "queued"
-                change: dict[str, Any] = {"state": "queued", "available_at": requeue_at, "lease_expires_at": None}
+            target.state = state
+            if state is OutboxState.QUEUED:
+                change: dict[str, Any] = {"state": state, "available_at": requeue_at, "lease_expires_at": None}
             else:
-                target.state = "rejected" if ack.code == "fatal-error" else "acknowledged"
-                change = {"state": target.state, "acknowledged_at": now}
+                change = {"state": state, "acknowledged_at": now}
             outbox_rows.setdefault(target.outbox_id, {}).update(change)
             if new_status is not None:
                 status[target.prescription_id] = new_status

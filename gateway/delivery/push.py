@@ -33,6 +33,7 @@ from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
 from gateway.delivery.release import apply_response
 from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import StateTransitionError
 from gateway.logs import log
 from gateway.store import repository
@@ -280,7 +281,7 @@ class PushRelay:
             session,
             OutboxEntry,
             job.outbox_id,
-            {"state": "leased", "lease_token": job.lease_token},
+            {"state": OutboxState.LEASED, "lease_token": job.lease_token},
             {"last_attempt_at": now},
         )
         session.add(_attempt_row(job, answer, give_up, now, held))
@@ -340,7 +341,7 @@ class PushRelay:
         if isinstance(answer, Answered):  # a transient-error response message: applied like a pull one
             await apply_response(session, self.gw, audit.SYSTEM, entry, answer.code, None, now=now, requeue_at=retry_at)
         else:
-            entry.state = "queued"
+            entry.state = check_outbox_transition(entry.state, OutboxState.QUEUED, entry=entry.message_id)
             entry.available_at = retry_at
             entry.lease_expires_at = None
             session.add(entry)
@@ -374,7 +375,7 @@ def _provider_transient(answer: Answered) -> TransientDeliveryError:
 
 
 def _dead(session: AsyncSession, entry: OutboxEntry, reason: str, now: datetime) -> PushResult:
-    entry.state = "dead"
+    entry.state = check_outbox_transition(entry.state, OutboxState.DEAD, entry=entry.message_id)
     entry.last_error = reason[:500]
     entry.lease_expires_at = None
     session.add(entry)

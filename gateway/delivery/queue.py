@@ -11,12 +11,12 @@ from gateway import audit
 from gateway.context import Gateway
 from gateway.delivery.policy import RetryPolicy, stored_policy
 from gateway.delivery.push import PushConfig, policy_for
+from gateway.domain.outbox import STATES as STATES  # `hgw queue list --state` offers them
+from gateway.domain.outbox import WAITING
 from gateway.errors import InputError, Issue, Location, NotFoundError
 from gateway.store import repository
 from gateway.store.supply_tables import ProviderPauseChange
 from gateway.store.tables import OutboxEntry, Provider
-
-STATES = ("queued", "leased", "acknowledged", "rejected", "cancelled", "dead", "dismissed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ async def queue_stats(gw: Gateway) -> dict[str, dict[str, object]]:
     waiting: dict[str, datetime] = {}
     for provider, state, count, oldest in counts:
         states.setdefault(provider, {})[state] = count
-        if state in ("queued", "leased") and oldest is not None:
+        if state in WAITING and oldest is not None:
             waiting[provider] = min(oldest, waiting.get(provider, oldest))
     return {p: {"states": states[p], "oldest_waiting_since": waiting.get(p)} for p in states}
 

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway import audit
 from gateway.context import Gateway
 from gateway.delivery import acknowledgements
+from gateway.domain.outbox import answered, check_outbox_transition
 from gateway.domain.principal import RELEASE, Principal, Role, require_role, require_same_tenant
 from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
@@ -185,12 +186,11 @@ async def apply_response(
     kind, new_status, new_items = acknowledgements.response_effect(
         code, event, prescription.status, [(item.id, item.status) for item in items], message_id
     )
+    entry.state = check_outbox_transition(entry.state, answered(code), entry=message_id)
     if code == "transient-error":
-        entry.state = "queued"
         entry.available_at = requeue_at
         entry.lease_expires_at = None
     else:
-        entry.state = "rejected" if code == "fatal-error" else "acknowledged"
         entry.acknowledged_at = now
     if new_status is not None:
         prescription.status = new_status

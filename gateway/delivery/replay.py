@@ -16,12 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway import audit
 from gateway.context import Gateway
 from gateway.domain import states as lifecycle
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
 from gateway.store import repository
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
 
-REPLAYABLE = ("dead", "rejected")
+REPLAYABLE = (OutboxState.DEAD.value, OutboxState.REJECTED.value)  # plain strings: a click choice
 # An order for a prescription that has ended must not reach a provider again.
 FINAL_STATUSES = frozenset({lifecycle.EXPIRED, lifecycle.CANCELLED, lifecycle.DISPENSED, lifecycle.NOT_DISPENSED})
 MAX_REPLAY = 1000
@@ -88,7 +89,7 @@ async def replay_message(
 async def replay_matching(
     gw: Gateway,
     *,
-    state: str = "dead",
+    state: str = OutboxState.DEAD,
     provider_ods: str | None = None,
     since: datetime | None = None,
     limit: int = MAX_REPLAY,
@@ -171,7 +172,7 @@ async def _requeue(session: AsyncSession, row: OutboxEntry, now: datetime) -> bo
         row.id,
         {"state": row.state, "lease_token": row.lease_token},
         {
-            "state": "queued",
+            "state": check_outbox_transition(row.state, OutboxState.QUEUED, entry=row.message_id),
             "available_at": now,
             "queued_at": now,
             "attempts": 0,

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.context import Gateway
 from gateway.domain.model import HomecarePrescription
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import InputError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
@@ -103,7 +104,7 @@ async def reroute_returned(
             prescription_id=p.id,
             order_key=f"{p.trust_ods}:{p.rx_number}",
             provider_ods=route.provider_ods,
-            state="queued",
+            state=check_outbox_transition(None, OutboxState.QUEUED, entry=ids.message_id),
             available_at=now,
             created_at=now,
         )

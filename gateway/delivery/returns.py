@@ -13,6 +13,7 @@ from gateway import audit
 from gateway.context import Gateway
 from gateway.delivery.rerouting import reroute_returned
 from gateway.domain import states as lifecycle
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.domain.principal import UPDATE, Principal, Role, require_role, require_same_tenant
 from gateway.errors import NotFoundError, StateTransitionError
 from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier_value, require
@@ -71,7 +72,7 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
         if p.provider_ods != principal.ods:
             return False  # this provider returned it already; it has moved on (held, or with another provider)
         orders = [o for o in await repository.outbox_for_prescription(session, p.id) if o.provider_ods == principal.ods]
-        if p.status == lifecycle.TO_BE_DISPENSED and orders and orders[-1].state == "rejected":
+        if p.status == lifecycle.TO_BE_DISPENSED and orders and orders[-1].state == OutboxState.REJECTED:
             return False
         if p.status != lifecycle.WITH_DISPENSER:
             raise StateTransitionError(
@@ -89,9 +90,10 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
         p.updated_at = now
         session.add(p)
         for order in orders:
-            if order.state == "acknowledged":
+            if order.state == OutboxState.ACKNOWLEDGED:
+                rejected = check_outbox_transition(order.state, OutboxState.REJECTED, entry=order.message_id)
                 await repository.apply_update(
-                    session, OutboxEntry, order.id, {"state": "acknowledged"}, {"state": "rejected"}
+                    session, OutboxEntry, order.id, {"state": order.state}, {"state": rejected}
                 )
         message_id = str(uuid.uuid4())
         session.add(sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now))

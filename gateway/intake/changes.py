@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.domain import states as lifecycle
 from gateway.domain.model import HomecarePrescription
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir.cancellation import build_cancellations
 from gateway.fhir.prescription_order import OrderIds
@@ -148,8 +149,8 @@ def _cancel_part(pl: Planner, current: Current, reason: str) -> str:
     # Never taken by the provider: not sent yet, refused, given up on (dead) or already cancelled.
     unseen = (
         box is None
-        or box.state in ("rejected", "cancelled", "dead")
-        or (box.state == "queued" and box.lease_token == 0)
+        or box.state in (OutboxState.REJECTED, OutboxState.CANCELLED, OutboxState.DEAD)
+        or (box.state == OutboxState.QUEUED and box.lease_token == 0)
     )
     if unseen:
         _cancel_now(pl, current, reason)
@@ -171,9 +172,10 @@ def _cancel_now(pl: Planner, current: Current, reason: str) -> None:
             Update(PrescriptionItem, item.id, {"status": item.status}, {"status": lifecycle.ITEM_CANCELLED})
         )
     box = current.outbox
-    if box is not None and box.state == "queued":
+    if box is not None and box.state == OutboxState.QUEUED:
+        cancelled = check_outbox_transition(box.state, OutboxState.CANCELLED, entry=box.message_id)
         pl.rows.updates.append(
-            Update(OutboxEntry, box.id, {"state": "queued", "lease_token": box.lease_token}, {"state": "cancelled"})
+            Update(OutboxEntry, box.id, {"state": box.state, "lease_token": box.lease_token}, {"state": cancelled})
         )
     pl.rows.events.append(
         pl.event(

@@ -17,6 +17,7 @@ from gateway.context import Gateway
 from gateway.domain import states as lifecycle
 from gateway.domain.directory import Directory, Prescribing
 from gateway.domain.model import Action, HomecarePrescription
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.domain.routing import Route, Router
 from gateway.errors import Issue, Location
 from gateway.fhir.dispense_schedule import schedule_issues
@@ -90,7 +91,7 @@ class Planner:
             "prescription_id": prescription_id,
             "order_key": order_key,
             "provider_ods": provider_ods,
-            "state": "queued",
+            "state": check_outbox_transition(None, OutboxState.QUEUED, entry=message_id),
             "available_at": self.now,
             "lease_token": 0,
             "attempts": 0,

@@ -19,6 +19,7 @@ from gateway import audit
 from gateway.context import Gateway
 from gateway.domain import states as lifecycle
 from gateway.domain.model import HomecarePrescription
+from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import StateTransitionError
 from gateway.fhir.datatypes import UK_TIME
 from gateway.store import repository
@@ -114,8 +115,9 @@ async def _expire(
         session.add(p)
         withheld = 0
         for order in await repository.outbox_for_prescription(session, p.id):
-            if order.state == "queued" and await repository.apply_update(
-                session, OutboxEntry, order.id, {"state": "queued"}, {"state": "cancelled"}
+            if order.state == OutboxState.QUEUED and await repository.apply_update(
+                session, OutboxEntry, order.id, {"state": order.state},
+                {"state": check_outbox_transition(order.state, OutboxState.CANCELLED, entry=order.message_id)},
             ):
                 withheld += 1
         detail = f"validity ended {found.last_day} ({found.basis})"

@@ -17,6 +17,7 @@ from gateway.context import Gateway
 from gateway.delivery import queue as queue_service
 from gateway.delivery import replay as replay_service
 from gateway.domain.identifiers import is_valid_nhs_number
+from gateway.domain.outbox import STATES, OutboxState, check_outbox_transition
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
 from gateway.security.operators import OpsActor, Permission, require_permission
 from gateway.store import alerts as alert_store
@@ -26,7 +27,7 @@ from gateway.store.tables import LifecycleEvent, OutboxEntry, Provider
 
 WINDOW: Final = timedelta(hours=24)
 PAGE_SIZES: Final = (25, 50, 100)
-STATE_COLUMNS: Final = ("queued", "leased", "acknowledged", "rejected", "cancelled", "dead", "dismissed")
+STATE_COLUMNS: Final = STATES
 
 
 # --- overview ---
@@ -36,9 +37,9 @@ def _counts(
     states: dict[str, int], failing: int, recent: int, oldest: datetime | None, now: datetime
 ) -> dict[str, Any]:
     received = sum(states.values())
-    delivered = states.get("leased", 0) + states.get("acknowledged", 0) + states.get("rejected", 0)
+    delivered = sum(states.get(s, 0) for s in (OutboxState.LEASED, OutboxState.ACKNOWLEDGED, OutboxState.REJECTED))
     row: dict[str, Any] = {s: states.get(s, 0) for s in STATE_COLUMNS}
-    failed = failing + states.get("rejected", 0)
+    failed = failing + states.get(OutboxState.REJECTED, 0)
 
     def rate(n: int) -> float | None:
         return round(100.0 * n / received, 1) if received else None
@@ -48,10 +49,10 @@ def _counts(
         received_24h=recent,
         delivered=delivered,
         failed=failed,
-        dead_lettered=states.get("dead", 0),
+        dead_lettered=states.get(OutboxState.DEAD, 0),
         delivered_rate=rate(delivered),
-        acknowledged_rate=rate(states.get("acknowledged", 0)),
-        failure_rate=rate(failed + states.get("dead", 0)),
+        acknowledged_rate=rate(states.get(OutboxState.ACKNOWLEDGED, 0)),
+        failure_rate=rate(failed + states.get(OutboxState.DEAD, 0)),
         oldest_waiting_seconds=int((now - oldest).total_seconds()) if oldest else None,
     )
     return row
@@ -220,7 +221,7 @@ async def replay(
     actor: OpsActor,
     *,
     message_id: str | None = None,
-    state: str = "dead",
+    state: str = OutboxState.DEAD,
     provider_ods: str | None = None,
     since: datetime | None = None,
     dry_run: bool = True,
@@ -256,14 +257,17 @@ async def dismiss_dead_letter(gw: Gateway, actor: OpsActor, message_id: str) -> 
         entry = await repository.outbox_by_message(session, message_id.strip().lower())
         if entry is None or entry.id is None:
             raise NotFoundError(f"message {message_id} not found")
-        if entry.state != "dead":
+        if entry.state != OutboxState.DEAD:
             raise ConflictError(f"message {entry.message_id} is {entry.state}: only dead letters are set aside")
         changed = await repository.apply_update(
             session,
             OutboxEntry,
             entry.id,
-            {"state": "dead", "lease_token": entry.lease_token},
-            {"state": "dismissed", "lease_expires_at": None},
+            {"state": entry.state, "lease_token": entry.lease_token},
+            {
+                "state": check_outbox_transition(entry.state, OutboxState.DISMISSED, entry=entry.message_id),
+                "lease_expires_at": None,
+            },
         )
         if not changed:
             raise ConflictError(f"message {entry.message_id} changed meanwhile; look again")
@@ -286,7 +290,7 @@ async def dismiss_dead_letter(gw: Gateway, actor: OpsActor, message_id: str) -> 
             "success",
             {"change": "dismissed"},
         )
-    return {"message_id": entry.message_id, "state": "dismissed"}
+    return {"message_id": entry.message_id, "state": OutboxState.DISMISSED}
 
 
 # --- the audit trail ---

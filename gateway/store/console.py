@@ -12,11 +12,11 @@ from sqlalchemy import case, delete, func, or_, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain.outbox import WAITING, OutboxState
 from gateway.store.audit_tables import AuditEntity, AuditRecord
 from gateway.store.columns import UTCDateTime
 from gateway.store.tables import DeliveryAttempt, InboundPayload, Operator, OperatorSession, OutboxEntry, Prescription
 
-WAITING = ("queued", "leased")
 # Attempt outcomes that are not errors: what is left is an error class.
 SUCCESS_OUTCOMES = ("ok", "accepted", "leased", "released", "acknowledged")
 
@@ -110,7 +110,7 @@ async def acknowledgement_times(
             type_coerce(func.coalesce(OutboxEntry.queued_at, OutboxEntry.created_at), UTCDateTime()),
             OutboxEntry.acknowledged_at,
         )
-        .where(col(OutboxEntry.acknowledged_at) >= since, OutboxEntry.state == "acknowledged")
+        .where(col(OutboxEntry.acknowledged_at) >= since, OutboxEntry.state == OutboxState.ACKNOWLEDGED)
         .order_by(col(OutboxEntry.acknowledged_at).desc())
         .limit(limit)
     )

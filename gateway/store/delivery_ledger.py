@@ -7,6 +7,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain.outbox import WAITING
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
 
 
@@ -24,7 +25,7 @@ async def message_states(session: AsyncSession, provider_ods: str) -> list[tuple
 async def unfinished_count(session: AsyncSession, provider_ods: str) -> int:
     """How many of the provider's messages are still queued or leased."""
     stmt = select(func.count()).where(
-        OutboxEntry.provider_ods == provider_ods, col(OutboxEntry.state).in_(("queued", "leased"))
+        OutboxEntry.provider_ods == provider_ods, col(OutboxEntry.state).in_(WAITING)
     )
     return int((await session.exec(stmt)).one())
 

@@ -14,12 +14,13 @@ from sqlalchemy import case, func, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain.outbox import WAITING, OutboxState
 from gateway.store.columns import UTCDateTime
 from gateway.store.tables import Alert, DeliveryAttempt, OutboxEntry, Provider
 
-QUEUE_STATES = ("queued", "leased", "dead")
+QUEUE_STATES: tuple[str, ...] = (*WAITING, OutboxState.DEAD)
 """Outbox states that are still the gateway's business; the others are history."""
-WAITING_STATES = ("queued", "leased")
+WAITING_STATES = WAITING
 HAND_OUT_KINDS = ("release", "push")
 # Push attempt outcomes that are not a failure of the delivery (`leased` marks the claim itself, `not-sent`
 # a message given up before it was sent: neither is an attempt to count).
@@ -67,7 +68,7 @@ async def queue_snapshot(session: AsyncSession) -> QueueSnapshot:
         select(OutboxEntry.provider_ods, type_coerce(func.min(DeliveryAttempt.at), UTCDateTime()))
         .join(DeliveryAttempt, col(DeliveryAttempt.outbox_id) == col(OutboxEntry.id))
         .where(
-            OutboxEntry.state == "leased",
+            OutboxEntry.state == OutboxState.LEASED,
             col(DeliveryAttempt.kind).in_(HAND_OUT_KINDS),
             col(DeliveryAttempt.at) >= since,
         )

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain.outbox import OutboxState, sources
 from gateway.store import bulk, repository
 from gateway.store.tables import DeliveryAttempt, FhirMessage, OutboxEntry, Prescription, PrescriptionItem
 
@@ -56,9 +57,9 @@ async def lease(
         return []
     bump = (
         update(OutboxEntry)
-        .where(col(OutboxEntry.id).in_(ids))
+        .where(col(OutboxEntry.id).in_(ids), col(OutboxEntry.state).in_(sources(OutboxState.LEASED)))
         .values(
-            state="leased",
+            state=OutboxState.LEASED,
             lease_token=OutboxEntry.lease_token + 1,
             lease_expires_at=lease_until,
             attempts=OutboxEntry.attempts + 1,

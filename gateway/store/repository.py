@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.domain.outbox import WAITING, OutboxState, check_outbox_transition
 from gateway.domain.routing import Router
 from gateway.store.tables import (
     Delivery,
@@ -128,15 +129,15 @@ def deliverable(
         .where(
             earlier.order_key == OutboxEntry.order_key,
             col(earlier.id) < col(OutboxEntry.id),
-            col(earlier.state).in_(("queued", "leased")),
+            col(earlier.state).in_(WAITING),
         )
         .exists()
     )
     if expired_leases:
-        due = and_(col(OutboxEntry.state) == "leased", col(OutboxEntry.lease_expires_at) <= now)
+        due = and_(col(OutboxEntry.state) == OutboxState.LEASED, col(OutboxEntry.lease_expires_at) <= now)
         order: tuple[Any, ...] = (col(OutboxEntry.id),)
     else:
-        due = and_(col(OutboxEntry.state) == "queued", col(OutboxEntry.available_at) <= now)
+        due = and_(col(OutboxEntry.state) == OutboxState.QUEUED, col(OutboxEntry.available_at) <= now)
         order = (col(OutboxEntry.available_at), col(OutboxEntry.id))
     stmt = stmt.where(OutboxEntry.provider_ods == provider_ods, due, ~blocked)
     if short_form_id is not None:
@@ -189,7 +190,7 @@ async def claim_orders(
         session, select(OutboxEntry), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
     )
     for entry in entries:
-        entry.state = "leased"
+        entry.state = check_outbox_transition(entry.state, OutboxState.LEASED, entry=entry.message_id)
         entry.lease_token += 1
         entry.lease_expires_at = lease_until
         entry.attempts += 1
@@ -450,7 +451,7 @@ async def later_in_order(session: AsyncSession, entry: OutboxEntry) -> list[Outb
     stmt = select(OutboxEntry).where(
         OutboxEntry.order_key == entry.order_key,
         col(OutboxEntry.id) > (entry.id or 0),
-        col(OutboxEntry.state) != "cancelled",
+        col(OutboxEntry.state) != OutboxState.CANCELLED,
     )
     return list((await session.exec(stmt.order_by(col(OutboxEntry.id)))).all())
 

@@ -54,6 +54,7 @@ from gateway.audit.sequencer import sequence
 from gateway.audit.verify import verify
 from gateway.bench.faults.server import DOOMS
 from gateway.context import Gateway
+from gateway.domain.outbox import WAITING, OutboxState
 from gateway.intake.outcomes import ACCEPTED
 from gateway.operations import admin
 from gateway.security.client_auth import ClientKey
@@ -547,11 +548,15 @@ async def _phases(
         await watcher
 
 
+# What became of an order the provider acknowledged (or of one withdrawn before it had it).
+_ANSWERED = (OutboxState.ACKNOWLEDGED, OutboxState.CANCELLED, OutboxState.REJECTED)
+
+
 async def _unfinished(gw: Gateway) -> int:
     try:
         async with gw.sessions() as session:
             stmt = select(func.count()).select_from(OutboxEntry).where(
-                OutboxEntry.provider_ods == PROVIDER_ODS, col(OutboxEntry.state).in_(("queued", "leased"))
+                OutboxEntry.provider_ods == PROVIDER_ODS, col(OutboxEntry.state).in_(WAITING)
             )
             return int((await session.exec(stmt)).one())
     except Exception:  # noqa: BLE001 - the store may be busy with a server's restart: look again
@@ -634,21 +639,21 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
     # with an acknowledgement applied, or acknowledged a second time. Timestamps cannot tell: a request reads the
     # clock before it waits for the database, so an acknowledgement stamped first may commit after a release.
     released_again = sum(
-        (state[m] in ("queued", "leased") and ack_events[m] > 0) or ack_events[m] > 1 for m in state
+        (state[m] in WAITING and ack_events[m] > 0) or ack_events[m] > 1 for m in state
     )
     out["release"] = {
         "confirmed": len(ledger.received),
-        "lost": sum(1 for e in outbox if e.state == "acknowledged" and e.message_id not in ledger.received),
+        "lost": sum(1 for e in outbox if e.state == OutboxState.ACKNOWLEDGED and e.message_id not in ledger.received),
         "duplicate_effects": released_again,
         "handed_over_after_acknowledged": ledger.released_after_ack,
-        "stuck": sum(e.state in ("queued", "leased") for e in outbox) + ledger.unanswered["release"],
+        "stuck": sum(e.state in WAITING for e in outbox) + ledger.unanswered["release"],
         "handed_over_again": sum(n > 1 for n in ledger.received.values()),
         "replayed_after_acknowledged": ledger.replayed_after_ack,
         "release_attempts": int(releases),
     }
     out["acknowledgement"] = {
         "confirmed": len(ledger.acknowledged),
-        "lost": sum(state.get(m) not in ("acknowledged", "cancelled", "rejected") for m in ledger.acknowledged),
+        "lost": sum(state.get(m) not in _ANSWERED for m in ledger.acknowledged),
         "duplicate_effects": sum(n > 1 for m, n in ack_events.items() if m in state),
         "stuck": ledger.unanswered["acknowledgement"],
     }

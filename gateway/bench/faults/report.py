@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.domain.outbox import WAITING, OutboxState
+
 
 @dataclass
 class Tally:
@@ -90,12 +92,12 @@ def tally_report(
         drain_seconds=round(tally.drain_seconds, 1),
         worker_processes=workers,
         messages_accepted=len(rows),
-        delivered=sum(state == "acknowledged" and m in applied for m, state, _ in rows),
+        delivered=sum(state == OutboxState.ACKNOWLEDGED and m in applied for m, state, _ in rows),
         lost=len(accepted_ids - applied) + never_queued,
         duplicate_deliveries=int(receiver["duplicate_deliveries"]),
         duplicate_effects=int(receiver["duplicate_effects"]),
-        stuck_in_flight=sum(state in ("queued", "leased") for _, state, _ in rows),
-        dead=sum(state == "dead" for _, state, _ in rows),
+        stuck_in_flight=sum(state in WAITING for _, state, _ in rows),
+        dead=sum(state == OutboxState.DEAD for _, state, _ in rows),
         unexpected_effects=len(applied - accepted_ids),
         kills=tally.kills_random + tally.kills_after_answer_before_commit,
         kills_random=tally.kills_random,
