@@ -14,17 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.context import Gateway
 from gateway.domain.model import HomecarePrescription
-from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import InputError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.fhir.serialise import dumps_bundle
-from gateway.intake.planning import sign_order
+from gateway.intake.order_writer import Addressee, OrderWriter, Outgoing, queued
+from gateway.intake.rows import Rows
 from gateway.store import repository
 from gateway.store.directory import load_directory
-from gateway.store.sealed import message_context, prescription_context
+from gateway.store.sealed import prescription_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
-from gateway.validator.validator import Validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,50 +77,26 @@ async def reroute_returned(
         )
     except InputError as exc:  # accepted before EPS's schedule and unit rules: the trust re-sends it
         return _hold(session, p, f"{why}; {exc.issues[0].message}", now)
-    found = Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
-    problems = [i for i in found if i.severity in ("error", "fatal")]
+    reason = f"{why}; re-routed by {route.reason}"
+    rows = Rows()
+    problems = OrderWriter(gw, now).write(
+        rows,
+        [Outgoing(bundle, ids.message_id, "prescription-order")],
+        Addressee(p.id, p.trust_ods, p.rx_number, route.provider_ods),
+        queued(route.provider_ods, reason),
+        profile=HOMECARE_PRESCRIPTION_ORDER,
+    )
     if problems:  # a mapping bug: hold it visibly rather than send a bad order
         first = problems[0]
         return _hold(session, p, f"{why}; the order for {route.provider_ods} failed validation: {first.message}", now)
-    bundle = sign_order(gw, bundle, now)
-    session.add(
-        FhirMessage(
-            id=ids.message_id,
-            direction="out",
-            event="prescription-order",
-            prescription_id=p.id,
-            sender_ods=p.trust_ods,
-            receiver_ods=route.provider_ods,
-            body_enc=gw.cipher.seal(dumps_bundle(bundle), context=message_context(ids.message_id, p.trust_ods)),
-            created_at=now,
-        )
-    )
+    [message], [order], [event] = rows.messages, rows.outbox, rows.events
+    session.add(FhirMessage(**message))
     await session.flush()  # the outbox row refers to the message
-    session.add(
-        OutboxEntry(
-            message_id=ids.message_id,
-            prescription_id=p.id,
-            order_key=f"{p.trust_ods}:{p.rx_number}",
-            provider_ods=route.provider_ods,
-            state=check_outbox_transition(None, OutboxState.QUEUED, entry=ids.message_id),
-            available_at=now,
-            created_at=now,
-        )
-    )
-    reason = f"{why}; re-routed by {route.reason}"
+    session.add(OutboxEntry(**order))
     p.provider_ods = route.provider_ods
     p.route_reason = reason[:500]
     session.add(p)
-    session.add(
-        LifecycleEvent(
-            prescription_id=p.id,
-            at=now,
-            kind="queued",
-            actor_ods=route.provider_ods,
-            message_id=ids.message_id,
-            detail=f"prescription-order for {route.provider_ods} ({reason})",
-        )
-    )
+    session.add(LifecycleEvent(**event))
     return Rerouted(route.provider_ods, reason, ids.message_id)
 
 

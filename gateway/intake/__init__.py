@@ -2,7 +2,8 @@
 
 Enters: a trust's payload (`POST /api/v1/exports`, `$process-message` orders, `hgw ingest`, MLLP). `ingest` keeps it
 (`inbound_messages`), parses it with the adapters, `planning` builds each prescription's EPS order (new, AMEND or
-CANCEL through `changes`, split by `parts`, ids checked by `reused_ids`), signs it and writes it as a queued outbox
+CANCEL through `changes`, split by `parts`, ids checked by `reused_ids`) as typed `rows`; `order_writer`, the one
+writer of every message for a provider (re-routed orders too), validates, signs and seals it as a queued outbox
 row. Leaves: queued orders for `gateway.delivery`, and per-prescription `outcomes` (the HL7 v2 ACK in `hl7_answers`).
 """
 
@@ -12,8 +13,10 @@ __all__ = [
     "idempotency",
     "ingest",
     "offline",
+    "order_writer",
     "outcomes",
     "parts",
     "planning",
     "reused_ids",
+    "rows",
 ]

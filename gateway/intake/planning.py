@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from adapters import ParsedPrescription
 from gateway.budget import checkpoint
@@ -17,47 +17,22 @@ from gateway.context import Gateway
 from gateway.domain import states as lifecycle
 from gateway.domain.directory import Directory, Prescribing
 from gateway.domain.model import Action, HomecarePrescription
-from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.domain.routing import Route, Router
 from gateway.errors import Issue, Location
 from gateway.fhir.dispense_schedule import schedule_issues
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
-from gateway.fhir.serialise import dumps_bundle
-from gateway.intake.changes import Update, plan_amend, plan_cancel
+from gateway.intake.changes import plan_amend, plan_cancel
+from gateway.intake.order_writer import Addressee, OrderWriter, Outgoing, queued
 from gateway.intake.outcomes import PrescriptionOutcome
 from gateway.intake.parts import Part, part_note, split
-from gateway.signing.bundle import sign_bundle
+from gateway.intake.rows import Rows, event_row
 from gateway.store.repository import Current
-from gateway.store.sealed import message_context, prescription_context
+from gateway.store.sealed import prescription_context
 from gateway.store.supply_history import prescribed
 from gateway.store.tables import Prescription
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
-from gateway.validator.validator import Validator
 
 Key = tuple[str, str, int]
-
-
-@dataclass(slots=True)
-class Rows:
-    prescriptions: list[dict[str, Any]] = field(default_factory=list)
-    items: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    supply: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[Update] = field(default_factory=list)
-
-    def mark(self) -> tuple[int, ...]:
-        """Where each list ends now, for `rollback`."""
-        return tuple(len(rows) for rows in self._lists())
-
-    def rollback(self, mark: tuple[int, ...]) -> None:
-        """Forget every row planned since `mark`."""
-        for rows, length in zip(self._lists(), mark, strict=True):
-            del rows[length:]
-
-    def _lists(self) -> tuple[list[Any], ...]:
-        return (self.prescriptions, self.items, self.messages, self.outbox, self.events, self.supply, self.updates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,49 +59,10 @@ class Planner:
     prebuilt: dict[Key, Arrived] = field(default_factory=dict)
     current: dict[tuple[str, str], Current] = field(default_factory=dict)
     rows: Rows = field(default_factory=Rows)
+    writer: OrderWriter = field(init=False)
 
-    def outbox_row(self, message_id: str, prescription_id: str, order_key: str, provider_ods: str) -> dict[str, Any]:
-        return {
-            "message_id": message_id,
-            "prescription_id": prescription_id,
-            "order_key": order_key,
-            "provider_ods": provider_ods,
-            "state": check_outbox_transition(None, OutboxState.QUEUED, entry=message_id),
-            "available_at": self.now,
-            "lease_token": 0,
-            "attempts": 0,
-            "created_at": self.now,
-        }
-
-    def message_row(
-        self, bundle: dict[str, Any], message_id: str, event: str, prescription_id: str, trust_ods: str,
-        provider_ods: str,
-    ) -> dict[str, Any]:
-        """The outbound message row of a signed `bundle`, sealed for the trust."""
-        return {
-            "id": message_id,
-            "direction": "out",
-            "event": event,
-            "prescription_id": prescription_id,
-            "sender_ods": trust_ods,
-            "receiver_ods": provider_ods,
-            "body_enc": self.gw.cipher.seal(dumps_bundle(bundle), context=message_context(message_id, trust_ods)),
-            "created_at": self.now,
-        }
-
-    def event(
-        self,
-        prescription_id: str,
-        kind: str,
-        status: str | None,
-        actor: str | None,
-        message_id: str | None,
-        detail: str | None,
-    ) -> dict[str, Any]:
-        return event(prescription_id, self.now, kind, status, actor, message_id, detail)
-
-    def sign(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        return sign_order(self.gw, bundle, self.now)
+    def __post_init__(self) -> None:
+        self.writer = OrderWriter(self.gw, self.now)
 
     def prescribing(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> Prescribing | None:
         """What EPS needs that the export does not carry, from the trust's configuration; None after recording
@@ -162,7 +98,7 @@ class Planner:
             )
             return
         if p.action is Action.CANCEL:
-            plan_cancel(self, p, outcome)
+            self._cancel(p, outcome)
             return
         canonical = p.model_dump_json().encode()
         content_sha = hashlib.sha256(canonical).hexdigest()
@@ -189,10 +125,14 @@ class Planner:
                 outcome.parts = [Part(r.part, r.id, r.short_form_id) for r in stored]
             return
         before_amend = self.rows.mark()
-        if p.action is Action.AMEND and not plan_amend(self, p, outcome):
-            return
-        # An AMEND's new version that cannot go out must leave the version it replaces as it was: plan_amend has
-        # planned that version's cancellation, which the refusals below forget.
+        if p.action is Action.AMEND:
+            change = plan_amend(p, self.current.get((p.trust_ods, p.rx_number)), self.writer, self.directory, here)
+            if change.refused:
+                outcome.issues.extend(change.refused)
+                return
+            self.rows.extend(change.rows)
+        # An AMEND's new version that cannot go out must leave the version it replaces as it was: the cancellation
+        # planned above is forgotten by the refusals below.
 
         prebuilt = self.prebuilt.get(p.key)
         prescribing: Prescribing | None = None
@@ -206,15 +146,19 @@ class Planner:
         outcome.reason = route.reason
         # An EPS bundle from the trust's EPR has at most four items (the FHIR adapter refuses more) and goes whole.
         pieces = [p] if prebuilt is not None else split(p)
-        planned: list[_Planned] = []
-        for part, piece in enumerate(pieces, start=1):
-            ids = prebuilt.ids if prebuilt else OrderIds.new(piece)
-            message_row = self._order_message(piece, ids, route.provider_ods, prescribing, prebuilt, outcome)
-            if message_row is False:
+        planned = [
+            _Planned(part, piece, prebuilt.ids if prebuilt else OrderIds.new(piece))
+            for part, piece in enumerate(pieces, start=1)
+        ]
+        for x in planned:
+            problems = self._store(x, len(planned), content_sha, route, prescribing, prebuilt)
+            if problems:
+                # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
+                outcome.issues.extend(problems)
                 outcome.prescription_id = outcome.short_form_id = outcome.provider_ods = outcome.reason = None
                 self.rows.rollback(before_amend)
                 return
-            planned.append(_Planned(part, piece, ids, message_row))
+        held = route.provider_ods is None
         outcome.prescription_id = planned[0].ids.prescription_id
         outcome.short_form_id = planned[0].ids.short_form_id
         if len(planned) > 1:
@@ -224,52 +168,37 @@ class Planner:
                     x.ids.prescription_id,
                     x.ids.short_form_id,
                     tuple(i.line_no for i in x.piece.items),
-                    x.ids.message_id if x.message_row else None,
+                    None if held else x.ids.message_id,
                 )
                 for x in planned
             ]
-        held = [self._store(x, len(planned), content_sha, route, prebuilt) for x in planned]
-        if planned[0].message_row is not None:
+        if not held:
             outcome.message_id = planned[0].ids.message_id
-        outcome.outcome = "held" if any(held) else "accepted"
+        outcome.outcome = "held" if held else "accepted"
 
-    def _order_message(
-        self,
-        p: HomecarePrescription,
-        ids: OrderIds,
-        provider_ods: str | None,
-        prescribing: Prescribing | None,
-        prebuilt: Arrived | None,
-        outcome: PrescriptionOutcome,
-    ) -> dict[str, Any] | None | Literal[False]:
-        """The signed order message of one (part of a) prescription: None when there is no provider to send it
-        to yet, False after recording the located problems of a bundle that may not go out."""
-        if provider_ods is None:
-            return None
-        if prebuilt is not None or prescribing is None:
-            # An EPS bundle from the trust's EPR goes on as it came: its prescriber signature stays valid.
-            bundle, problems = (prebuilt.bundle if prebuilt else {}), []
-        else:
-            bundle = build_prescription_order(
-                p,
-                ids,
-                provider_ods=provider_ods,
-                source_endpoint=self.gw.settings.public_base_url,
-                prescribing=prescribing,
-            )
-            problems = [
-                i
-                for i in Validator.from_package().validate(bundle, HOMECARE_PRESCRIPTION_ORDER)
-                if i.severity in ("error", "fatal")
+    def _cancel(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> None:
+        here = Location(line=outcome.lines[0] if outcome.lines else None)
+        change = plan_cancel(p, self.current.get((p.trust_ods, p.rx_number)), self.writer, self.directory, here)
+        outcome.issues.extend(change.refused)
+        self.rows.extend(change.rows)
+        if change.outcome is None or change.current is None:
+            return
+        outcome.outcome = change.outcome
+        # The trust's answer names the version cancelled, every part of it.
+        current = change.current
+        outcome.prescription_id = current.prescription.id
+        outcome.short_form_id = current.prescription.short_form_id
+        outcome.provider_ods = current.prescription.provider_ods
+        if current.others:
+            outcome.parts = [
+                Part(
+                    c.prescription.part,
+                    c.prescription.id,
+                    c.prescription.short_form_id,
+                    tuple(i.line_no for i in c.items),
+                )
+                for c in current.parts
             ]
-        if problems:
-            # A mapping bug, not the trust's fault; report it located in the bundle rather than queue a bad order.
-            outcome.issues.extend(problems)
-            return False
-        signed = self.sign(bundle)
-        return self.message_row(
-            signed, ids.message_id, "prescription-order", ids.prescription_id, p.trust_ods, provider_ods
-        )
 
     def _store(
         self,
@@ -277,10 +206,12 @@ class Planner:
         parts: int,
         content_sha: str,
         route: Route,
+        prescribing: Prescribing | None,
         prebuilt: Arrived | None,
-    ) -> bool:
-        """The rows of one planned (part of a) prescription; True when it is held (no provider yet)."""
-        p, ids, message_row = x.piece, x.ids, x.message_row
+    ) -> list[Issue]:
+        """Add the rows of one planned (part of a) prescription, its order queued unless it is held (no provider
+        yet); the located problems of an order that may not go out, else []."""
+        p, ids = x.piece, x.ids
         note = part_note(x.part, parts, p.rx_number)
         nhs_number = p.patient.nhs_number if p.patient else ""  # adapters reject a NEW without a patient
         deliveries = max((i.number_of_deliveries for i in p.items), default=0)
@@ -329,93 +260,47 @@ class Planner:
                 }
             )
         self.rows.supply.append(prescribed(ids.prescription_id, p, self.now))
+        received = f"{p.source_format} export {self.payload_id}{note}"
         self.rows.events.append(
-            event(
-                ids.prescription_id,
-                self.now,
-                "received",
-                lifecycle.TO_BE_DISPENSED,
-                p.trust_ods,
-                None,
-                f"{p.source_format} export {self.payload_id}{note}",
-            )
+            event_row(ids.prescription_id, self.now, "received", lifecycle.TO_BE_DISPENSED, p.trust_ods, None, received)
         )
         if prebuilt:
             self.rows.events.append(
-                event(
-                    ids.prescription_id,
-                    self.now,
-                    "prescriber-signature",
-                    None,
-                    p.trust_ods,
-                    ids.message_id,
+                event_row(
+                    ids.prescription_id, self.now, "prescriber-signature", None, p.trust_ods, ids.message_id,
                     prebuilt.signature,
                 )
             )
-        if message_row is None or route.provider_ods is None:
+        if route.provider_ods is None:
             self.rows.events.append(
-                event(ids.prescription_id, self.now, "held", None, None, None, f"{route.reason}{note}")
+                event_row(ids.prescription_id, self.now, "held", None, None, None, f"{route.reason}{note}")
             )
-            return True
-        self.rows.messages.append(message_row)
-        self.rows.outbox.append(
-            # One order key for every part: an amend or cancel of the trust's prescription never overtakes a part.
-            self.outbox_row(ids.message_id, ids.prescription_id, f"{p.trust_ods}:{p.rx_number}", route.provider_ods)
-        )
-        self.rows.events.append(
-            event(
-                ids.prescription_id,
-                self.now,
-                "queued",
-                None,
-                route.provider_ods,
-                ids.message_id,
-                f"prescription-order for {route.provider_ods} ({route.reason}){note}",
+            return []
+        if prebuilt is not None:  # an EPS bundle from the trust's EPR goes on as it came: its signature stays valid
+            bundle, profile = prebuilt.bundle, None
+        else:
+            assert prescribing is not None  # noqa: S101 - `accept` plans an export's own order only with it
+            bundle = build_prescription_order(
+                p, ids, provider_ods=route.provider_ods, source_endpoint=self.gw.settings.public_base_url,
+                prescribing=prescribing,
             )
+            profile = HOMECARE_PRESCRIPTION_ORDER
+        return self.writer.write(
+            self.rows,
+            [Outgoing(bundle, ids.message_id, "prescription-order")],
+            Addressee(ids.prescription_id, p.trust_ods, p.rx_number, route.provider_ods),
+            queued(route.provider_ods, route.reason, note),
+            profile=profile,
         )
-        return False
 
 
 @dataclass(frozen=True, slots=True)
 class _Planned:
-    """One part of a prescription, planned: its items, its ids and its order message (None: held)."""
+    """One part of a prescription, planned: its items and its ids."""
 
     part: int
     piece: HomecarePrescription
     ids: OrderIds
-    message_row: dict[str, Any] | None
-
-
-def sign_order(gw: Gateway, bundle: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Append the gateway's Provenance: a detached JWS over the JCS form, targeting every MedicationRequest."""
-    if gw.signing is None:
-        return bundle
-    targets = [
-        str(e["fullUrl"])
-        for e in bundle["entry"]
-        if e.get("resource", {}).get("resourceType") == "MedicationRequest" and e.get("fullUrl")
-    ]
-    return sign_bundle(bundle, gw.signing, now=now, target_refs=targets)
-
-
-def event(
-    prescription_id: str,
-    at: datetime,
-    kind: str,
-    status: str | None,
-    actor: str | None,
-    message_id: str | None,
-    detail: str | None,
-) -> dict[str, Any]:
-    return {
-        "prescription_id": prescription_id,
-        "at": at,
-        "kind": kind,
-        "status": status,
-        "actor_ods": actor,
-        "message_id": message_id,
-        "detail": detail,
-    }
 
 
 def located(issue: Issue, lines: list[int]) -> Issue:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,7 +64,7 @@ async def existing_versions(
     return found
 
 
-async def bulk_insert(session: AsyncSession, table: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+async def bulk_insert(session: AsyncSession, table: type[Any], rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert many rows with one executemany per chunk: the ORM unit of work is too slow for 5,000-line files."""
     for start in range(0, len(rows), _CHUNK):
         await session.exec(insert(table), params=list(rows[start : start + _CHUNK]))
