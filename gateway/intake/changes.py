@@ -7,7 +7,8 @@ A dispensed, expired or not-dispensed prescription cannot be cancelled.
 An amend is cancel-and-replace: the latest version is cancelled as above and the new version is a new order,
 delivered only after the cancel (the outbox keeps messages of one RxNumber in order). A prescription sent as
 several EPS prescriptions (parts, `gateway/intake/parts.py`) is cancelled or amended whole: every part, or none
-when one of them can no longer be.
+when one of them can no longer be. Pure: each plan returns a `Change`, the rows to write (cancellation messages
+through `order_writer`), which the planner adds to its own.
 """
 
 from __future__ import annotations
