@@ -6,6 +6,7 @@ Enters: the `hgw` command line, the operator API and the console. Leaves: config
 
 __all__ = [
     "admin",
+    "cli",
     "health",
     "key_rotation",
     "message_view",
