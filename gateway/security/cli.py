@@ -98,7 +98,7 @@ def clients_purge(ctx: click.Context) -> None:
 def clients_keygen(out: Path, alg: str) -> None:
     """Make a client key pair: OUT.key.json (private, keep it) and OUT.jwks.json (public, register it)."""
     from gateway.security.client_auth import write_client_key
-    from gateway.security.keys import generate_client_keypair
+    from gateway.security.client_keys import generate_client_keypair
 
     pem, jwks, kid = generate_client_keypair(alg)
     private_path, public_path = write_client_key(out, pem, jwks, kid, alg)
