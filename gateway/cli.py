@@ -1,8 +1,9 @@
 """The `hgw` command line. Every option can also be set as an `HGW_` environment variable.
 
 This module holds the root group, `hgw serve` and `hgw demo`; every other command lives in the `cli.py` of the
-package it drives (`hgw db` in store/, `hgw ingest` in intake/, `hgw providers` and `hgw routes` in operations/,
-`hgw clients` in security/, `hgw worker` with `hgw queue` in delivery/, …) and is added by `_register_commands`.
+package it drives (`hgw db` in store/, `hgw ingest` in intake/, `hgw providers`, `hgw routes` and `hgw organisations`
+in operations/, `hgw clients` in security/, `hgw worker` with `hgw queue` in delivery/, …) and is added by
+`_register_commands`.
 """
 
 from __future__ import annotations
@@ -111,8 +112,7 @@ def _register_commands() -> None:
     from gateway.invoicing.cli import prices_group, spend  # issue 20: price lists and spend
     from gateway.kpis.cli import kpi  # issue 9: the national homecare KPIs
     from gateway.lifecycle.cli import lifecycle
-    from gateway.operations.cli import providers, routes
-    from gateway.operations.organisations_cli import organisations  # issue 15: what EPS needs that exports do not carry
+    from gateway.operations.cli import organisations, providers, routes  # organisations: issue 15
     from gateway.security.cli import clients
     from gateway.signing.cli import RotateHook, build_keys_group
     from gateway.simulate.cli import simulate

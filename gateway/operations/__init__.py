@@ -14,7 +14,6 @@ __all__ = [
     "ods_file",
     "operators",
     "organisations",
-    "organisations_cli",
     "overview",
     "portal",
 ]
