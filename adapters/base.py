@@ -1,4 +1,4 @@
-"""The adapter interface and the registry that picks an adapter by media type."""
+"""The adapter interface: what an adapter makes of a payload. It imports no adapter (adapters/registry.py does)."""
 
 from __future__ import annotations
 
@@ -48,22 +48,3 @@ class Adapter(Protocol):
     media_types: tuple[str, ...]
 
     def parse(self, payload: bytes) -> ParseResult: ...
-
-
-def registered_adapters() -> dict[str, Adapter]:
-    from adapters.ascribe import AscribeAdapter
-    from adapters.fhir import FhirAdapter
-    from adapters.hl7v2 import Hl7v2Adapter
-    from adapters.jac import JacAdapter
-
-    adapters: list[Adapter] = [JacAdapter(), AscribeAdapter(), FhirAdapter(), Hl7v2Adapter()]
-    return {a.name: a for a in adapters}
-
-
-def adapter_for(media_type: str) -> Adapter | None:
-    """The adapter for a Content-Type (parameters such as charset are ignored)."""
-    base = media_type.split(";", 1)[0].strip().lower()
-    for adapter in registered_adapters().values():
-        if base in adapter.media_types:
-            return adapter
-    return None

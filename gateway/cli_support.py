@@ -1,6 +1,6 @@
 """What every `hgw` command group shares: run a coroutine against a gateway, print JSON, fail with exit code 1.
 
-The command groups (gateway/cli.py, delivery, webhooks, console, alerts, kpi) all build a gateway from the
+The command groups (gateway/cli.py and each package's cli.py) all build a gateway from the
 settings the root `hgw` group put on the click context, run one service call, close the gateway, and print
 the answer as JSON; a GatewayError becomes `{"error", "message", "issues"}` on stdout and exit code 1.
 """

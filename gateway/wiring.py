@@ -18,7 +18,7 @@ from gateway.security.outbound import OutboundPolicy, Resolver
 from gateway.security.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signing.keys import SigningKeyStore
-from gateway.signing.trust import load_trust_anchors
+from gateway.signing.trust_anchors import load_trust_anchors
 from gateway.store.db import create_engine, is_sqlite, session_factory
 from gateway.store.outbox_signal import OutboxSignal
 

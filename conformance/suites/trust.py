@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.base import ParseResult, adapter_for
+from adapters.base import ParseResult
+from adapters.registry import adapter_for
 from conformance.as_gateway import offline_answer
 from conformance.context import SuiteContext
 from conformance.errors import UsageError

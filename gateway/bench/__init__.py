@@ -4,6 +4,7 @@ Enters: a scratch database and generated exports. Leaves: the figures of docs/be
 """
 
 __all__ = [
+    "cli",
     "delivery_figures",
     "faults",
     "format_throughput",

@@ -17,6 +17,7 @@ __all__ = [
     "policy",
     "process",
     "push",
+    "push_jobs",
     "queue",
     "rejections",
     "release",

@@ -1,17 +1,22 @@
-"""`hgw queue …` and `hgw replay …`: the delivery queue from the command line. Output is JSON."""
+"""`hgw queue …`, `hgw replay …` and `hgw worker`: the delivery queue and its push workers from the command line.
+
+Output is JSON, apart from `hgw worker`, which runs until stopped.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import datetime, timedelta
 
 import click
 
 from gateway.cli_support import ISO_TIMES as out
-from gateway.cli_support import iso_time
+from gateway.cli_support import iso_time, settings_of
 from gateway.delivery import queue as queue_service
 from gateway.delivery import replay as replay_service
 from gateway.delivery.policy import RetryPolicy
+from gateway.wiring import build_gateway
 
 
 def _policy_json(policy: RetryPolicy) -> dict[str, object]:
@@ -127,3 +132,24 @@ def replay(
             ),
         )
     out.emit(report.as_json())
+
+
+@click.command()
+@click.option("--count", type=int, help="Worker loops in this process [default: HGW_PUSH_WORKERS, at least 1].")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks when idle.")
+@click.pass_context
+def worker(ctx: click.Context, count: int | None, poll: float) -> None:
+    """Deliver push orders in this process, without the HTTP server; run one per machine or core (PostgreSQL)."""
+    from gateway.delivery.process import run_worker_process
+    from gateway.logs import configure_logging
+
+    settings = settings_of(ctx)
+    configure_logging(settings.log_level)
+    loops = count if count is not None else max(settings.push_workers, 1)
+    if loops < 1 or poll <= 0:
+        raise click.BadParameter("--count must be at least 1 and --poll positive")
+
+    async def main() -> None:
+        await run_worker_process(build_gateway(settings), count=loops, poll=poll)
+
+    asyncio.run(main())

@@ -17,8 +17,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +28,8 @@ from gateway.delivery.attempt_labels import attempt_outcome
 from gateway.delivery.bounded import each_bounded
 from gateway.delivery.breaker import BreakerBoard, TrialGrants, through_breaker
 from gateway.delivery.errors import DeliveryError, TransientDeliveryError
-from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
+from gateway.delivery.policy import GiveUp, RetryPolicy
+from gateway.delivery.push_jobs import PushConfig, PushJob, PushResult, policy_for
 from gateway.delivery.release import apply_response
 from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
@@ -38,58 +38,11 @@ from gateway.errors import StateTransitionError
 from gateway.logs import log
 from gateway.store import repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import DeliveryAttempt, LifecycleEvent, OutboxEntry, Provider
+from gateway.store.tables import DeliveryAttempt, LifecycleEvent, OutboxEntry
 
 logger = logging.getLogger("gateway.delivery.push")
 
-
-@dataclass(frozen=True, slots=True)
-class PushConfig:
-    batch: int = 20
-    """Most orders claimed per provider per round."""
-    concurrency: int = 8
-    """Most POSTs in flight per relay."""
-    timeout: float = 10.0
-    """Seconds a provider has to answer one POST."""
-    lease: timedelta = timedelta(seconds=60)
-    """How long a claim holds an order: well over `timeout`, so a live worker never loses its lease."""
-    async_wait: timedelta = timedelta(minutes=15)
-    """After a 202, how long to wait for the response message before sending the order again."""
-    default_policy: RetryPolicy = RetryPolicy()
-    """For providers without their own policy."""
-
-
-@dataclass(frozen=True, slots=True)
-class PushJob:
-    """A claimed order: enough to send it and to finish the attempt under its fencing token."""
-
-    outbox_id: int
-    message_id: str
-    provider_ods: str
-    endpoint: str
-    lease_token: int
-    attempt: int
-    queued_at: datetime
-    policy: RetryPolicy
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class PushResult:
-    """What became of one attempt. `outcome`: delivered, rejected, retry, awaiting-response, dead, stale."""
-
-    message_id: str
-    outcome: str
-    detail: str | None = None
-
-
-def policy_for(provider: Provider, default: RetryPolicy) -> RetryPolicy:
-    """The provider's own policy (`stored_policy`), or `default` (logged) when its values do not make a policy."""
-    try:
-        return stored_policy(provider, default)
-    except ValueError as exc:
-        log(logger, logging.ERROR, "unusable retry policy, using the default", provider=provider.ods, error=str(exc))
-        return default
+__all__ = ["PushConfig", "PushJob", "PushRelay", "PushResult", "policy_for"]
 
 
 class PushRelay:

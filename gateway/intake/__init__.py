@@ -9,6 +9,7 @@ row. Leaves: queued orders for `gateway.delivery`, and per-prescription `outcome
 
 __all__ = [
     "changes",
+    "cli",
     "hl7_answers",
     "idempotency",
     "ingest",

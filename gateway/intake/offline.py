@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import ParsedPrescription, ParseResult, adapter_for, registered_adapters
+from adapters.base import ParsedPrescription, ParseResult
+from adapters.registry import adapter_for, registered_adapters
 from gateway.domain.directory import Directory
 from gateway.domain.model import Action, HomecarePrescription
 from gateway.errors import GatewayError, InputError, Issue, Location

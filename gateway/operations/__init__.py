@@ -6,6 +6,7 @@ Enters: the `hgw` command line, the operator API and the console. Leaves: config
 
 __all__ = [
     "admin",
+    "cli",
     "health",
     "key_rotation",
     "message_view",
@@ -13,7 +14,6 @@ __all__ = [
     "ods_file",
     "operators",
     "organisations",
-    "organisations_cli",
     "overview",
     "portal",
 ]

@@ -20,7 +20,7 @@ from gateway.domain.identifiers import is_valid_ods_code
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.errors import AuthenticationError, ConflictError, InputError, Issue, Location
 from gateway.security.assertions import MAX_ASSERTION_CHARS, MAX_ASSERTION_LIFETIME, check_claims
-from gateway.security.keys import ALLOWED_ALGS, parse_jwks
+from gateway.security.client_keys import ALLOWED_ALGS, parse_jwks
 from gateway.security.outbound import check_url as check_outbound
 from gateway.store.clients import active_token
 from gateway.store.tables import AccessToken, ApiClient, AssertionJti

@@ -18,7 +18,7 @@ from gateway.signing.exceptions import (
 )
 from gateway.signing.keys import SigningKey, SigningKeyStore, assert_production_ready
 from gateway.signing.policy import SignatureDecision, SignaturePolicy, decide
-from gateway.signing.trust import load_trust_anchors
+from gateway.signing.trust_anchors import load_trust_anchors
 
 __all__ = [
     "CanonicalisationError",

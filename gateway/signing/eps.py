@@ -26,7 +26,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from gateway.signing.exceptions import FragmentError, MalformedSignatureError
 from gateway.signing.fragments import fragments_to_be_hashed
-from gateway.signing.trust import chain_to_anchor
+from gateway.signing.trust_anchors import chain_to_anchor
 from gateway.signing.xmldsig import XmlSignature, digest_matches, parse_signature, signature_value_verifies
 
 PRESCRIPTION_ORDER = "prescription-order"

@@ -1,11 +1,76 @@
-"""`hgw simulate provider-endpoint`: serve the reference push provider (gateway/simulate/provider_endpoint.py)."""
+"""`hgw simulate …`: reference simulators of the other side: a polling provider, a trust posting an export, and a
+push provider's endpoint (gateway/simulate/provider_endpoint.py)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 import click
 
+from gateway.cli_support import PLAIN
 
-@click.command("provider-endpoint")
+
+@click.group()
+def simulate() -> None:
+    """Reference simulators of the other side."""
+
+
+@simulate.command("provider")
+@click.option("--gateway", "gateway_url", required=True, help="Base URL of the gateway.")
+@click.option("--ods", required=True, help="The provider's ODS code.")
+@click.option("--client-id", required=True, help="The provider's registered client id.")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The private key file from `hgw clients keygen`.",
+)
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between empty polls.")
+def simulate_provider(gateway_url: str, ods: str, client_id: str, key_file: Path, interval: float) -> None:
+    """Poll, acknowledge, dispense and deliver, until Ctrl-C."""
+    from gateway.simulate.provider import SimulatedProvider
+
+    async def main() -> None:
+        async with _authenticated(gateway_url, client_id, key_file) as client:
+            await SimulatedProvider(client, ods).run(interval=interval)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@simulate.command("trust")
+@click.option("--gateway", "gateway_url", required=True, help="Base URL of the gateway.")
+@click.option("--count", type=int, default=5, show_default=True, help="Prescriptions in the export.")
+@click.option("--trust", "trust_ods", default="RBA", show_default=True)
+@click.option("--provider", "provider_ods", help="ProviderODS to put on every row (blank: routing decides).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--client-id", required=True, help="The trust's registered client id.")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The private key file from `hgw clients keygen`.",
+)
+def simulate_trust(
+    gateway_url: str, count: int, trust_ods: str, provider_ods: str | None, seed: int, client_id: str, key_file: Path
+) -> None:
+    """Post one generated JAC export and print the gateway's answer."""
+    from gateway.simulate.trust import post_sample_export
+
+    async def main() -> dict[str, Any]:
+        async with _authenticated(gateway_url, client_id, key_file) as client:
+            return await post_sample_export(client, count, seed=seed, trust_ods=trust_ods, provider_ods=provider_ods)
+
+    PLAIN.emit(asyncio.run(main()))
+
+
+@simulate.command("provider-endpoint")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8090, show_default=True)
 @click.option("--ods", default="VNPSH", show_default=True, help="The provider's ODS code, as the sender of answers.")
@@ -21,3 +86,12 @@ def provider_endpoint(host: str, port: int, ods: str) -> None:
 
     click.echo(f"simulated provider {ods}: POST http://{host}:{port}/FHIR/R4/$process-message")
     uvicorn.run(SimulatedProviderEndpoint(ods), host=host, port=port, log_level="warning", lifespan="off")
+
+
+def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
+    import httpx
+
+    from gateway.security.client_auth import ClientCredentialsAuth, read_client_key
+
+    auth = ClientCredentialsAuth(read_client_key(key_file, client_id), f"{gateway_url.rstrip('/')}/oauth2/token")
+    return httpx.AsyncClient(base_url=gateway_url, timeout=60, auth=auth)

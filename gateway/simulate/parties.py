@@ -8,8 +8,8 @@ import httpx
 
 from gateway.context import Gateway
 from gateway.security.client_auth import ClientCredentialsAuth, ClientKey
+from gateway.security.client_keys import generate_client_keypair
 from gateway.security.clients import add_client
-from gateway.security.keys import generate_client_keypair
 
 
 async def register_party(gw: Gateway, role: str, ods: str, *, alg: str = "ES384") -> ClientKey:

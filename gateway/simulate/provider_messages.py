@@ -1,28 +1,55 @@
-"""FHIR messages a homecare provider sends: acknowledgements, dispense notifications and delivery Tasks."""
+"""FHIR messages a homecare provider sends: acknowledgements, rejections, dispense notifications and `$release`
+requests, with what it reads from a released order; its Tasks are in provider_task_resources.py."""
 
 from __future__ import annotations
 
 import copy
-import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.fhir.dispense_schedule import deliveries_from_repeats
+from gateway.simulate.provider_codes import (
+    BUSINESS_STATUS,
+    BUSINESS_STATUS_URL,
+    DELIVERY_STATUS,
+    DISPENSE_TYPE,
+    MESSAGE_EVENT,
+    NHS_NUMBER,
+    ODS,
+    SHORT_FORM,
+    STATUS_REASON,
+    new_id,
+)
+from gateway.simulate.provider_task_resources import (
+    delivery_task,
+    provider_request,
+    return_task,
+    trust_answer,
+    withdraw_task,
+)
 
-ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
-MESSAGE_EVENT = "https://fhir.nhs.uk/CodeSystem/message-event"
-DELIVERY_STATUS = "https://fhir.homecaregateway.uk/CodeSystem/homecare-delivery-status"
-TASK_INPUT = "https://fhir.homecaregateway.uk/CodeSystem/homecare-task-input"
-SHORT_FORM = "https://fhir.nhs.uk/Id/prescription-order-number"
-NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
-DISPENSE_TYPE = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
-BUSINESS_STATUS_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-EPS-TaskBusinessStatus"
-BUSINESS_STATUS = "https://fhir.nhs.uk/CodeSystem/EPS-task-business-status"
-STATUS_REASON = "https://fhir.nhs.uk/CodeSystem/medicationdispense-status-reason"
-FAILED_REASON = "https://fhir.homecaregateway.uk/CodeSystem/homecare-failed-delivery-reason"
-TASK_CODE = "http://hl7.org/fhir/CodeSystem/task-code"
-HOMECARE_TASK_CODE = "https://fhir.homecaregateway.uk/CodeSystem/homecare-task-code"
-RFC4122 = "https://tools.ietf.org/html/rfc4122"
+# The face the simulators, benchmarks and tests use (`provider_messages as msg`): the messages here, the Tasks
+# from provider_task_resources.py.
+__all__ = [
+    "DELIVERY_STATUS",
+    "acknowledgement",
+    "delivery_task",
+    "dispense",
+    "dispense_notification",
+    "fatal_response",
+    "line_deliveries",
+    "order_facts",
+    "passed_orders",
+    "process_message_batch",
+    "provider_request",
+    "rejection",
+    "release_request",
+    "resources",
+    "return_task",
+    "trust_answer",
+    "withdraw_task",
+]
+
 _PRESCRIPTION_STATUS = {
     "0002": "With Dispenser",
     "0003": "With Dispenser - Active",
@@ -36,10 +63,6 @@ _ITEM_STATUS = {
     "0004": "Item not dispensed owing",
     "0005": "Item cancelled",
 }
-
-
-def _uuid() -> str:
-    return str(uuid.uuid4())
 
 
 def resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -70,7 +93,7 @@ def line_deliveries(request: dict[str, Any]) -> int:
 def _header(provider_ods: str, event: str, display: str, source: str, response_to: str | None) -> dict[str, Any]:
     header: dict[str, Any] = {
         "resourceType": "MessageHeader",
-        "id": _uuid(),
+        "id": new_id(),
         "eventCoding": {"system": MESSAGE_EVENT, "code": event, "display": display},
         "sender": {"identifier": {"system": ODS, "value": provider_ods}},
         "source": {"endpoint": source},
@@ -84,7 +107,7 @@ def _message(header: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, 
     return {
         "resourceType": "Bundle",
         "id": header["id"],
-        "identifier": {"system": "https://tools.ietf.org/html/rfc4122", "value": _uuid()},
+        "identifier": {"system": "https://tools.ietf.org/html/rfc4122", "value": new_id()},
         "type": "message",
         "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in [header, *others]],
     }
@@ -138,7 +161,7 @@ def dispense(
                 "valueIdentifier": {"system": "https://tools.ietf.org/html/rfc4122", "value": replaces},
             }
         ]
-    org_id = _uuid()
+    org_id = new_id()
     dispenses = []
     for index, code in outcomes.items():
         request = facts["requests"][index]
@@ -184,7 +207,7 @@ def _medication_dispense(
     contained["requester"] = {"display": "prescriber"}
     return {
         "resourceType": "MedicationDispense",
-        "id": _uuid(),
+        "id": new_id(),
         "contained": [contained],
         "extension": [
             {
@@ -198,47 +221,6 @@ def _medication_dispense(
         "authorizingPrescription": [{"reference": "#m1"}],
         "type": {"coding": [{"system": DISPENSE_TYPE, "code": code, "display": _ITEM_STATUS[code]}]},
     }
-
-
-def delivery_task(
-    provider_ods: str,
-    facts: dict[str, Any],
-    number: int,
-    state: str,
-    *,
-    scheduled: date | None = None,
-    window: str | None = None,
-    at: datetime | None = None,
-    reason: str | None = None,
-    recipient: str | None = None,
-) -> dict[str, Any]:
-    """A PSU-style status Task for delivery `number`, businessStatus from our homecare delivery statuses;
-    `reason` is a homecare-failed-delivery-reason code."""
-    inputs: list[dict[str, Any]] = [_input("delivery-number", valueInteger=number)]
-    if scheduled:
-        inputs.append(_input("scheduled-date", valueDate=scheduled.isoformat()))
-    if window:
-        inputs.append(_input("delivery-window", valueString=window))
-    if recipient:
-        inputs.append(_input("recipient", valueString=recipient))
-    if reason:
-        inputs.append(
-            _input("failure-reason", valueCodeableConcept={"coding": [{"system": FAILED_REASON, "code": reason}]})
-        )
-    task: dict[str, Any] = {
-        "resourceType": "Task",
-        "id": _uuid(),
-        "status": {"delivered": "completed", "failed": "failed"}.get(state, "in-progress"),
-        "intent": "order",
-        "businessStatus": {"coding": [{"system": DELIVERY_STATUS, "code": state}]},
-        "focus": {"identifier": {"system": SHORT_FORM, "value": facts["short_form_id"]}},
-        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
-        "owner": {"identifier": {"system": ODS, "value": provider_ods}},
-        "input": inputs,
-    }
-    if at is not None:
-        task["executionPeriod"] = {"end": at.isoformat()}
-    return task
 
 
 def release_request(
@@ -266,10 +248,6 @@ def passed_orders(parameters: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["resource"] for e in entries]
 
 
-def _input(code: str, **value: Any) -> dict[str, Any]:
-    return {"type": {"coding": [{"system": TASK_INPUT, "code": code}]}, **value}
-
-
 def fatal_response(provider_ods: str, order_message_id: str, source: str, outcome: dict[str, Any]) -> dict[str, Any]:
     """A fatal-error response message to `order_message_id`; `outcome` (an OperationOutcome) says why."""
     header = _header(
@@ -287,7 +265,7 @@ def rejection(provider_ods: str, order_message_id: str, source: str, issues: lis
     """A fatal-error response: the provider cannot fulfil the order, for the coded reasons in an OperationOutcome."""
     outcome = {
         "resourceType": "OperationOutcome",
-        "id": _uuid(),
+        "id": new_id(),
         "issue": [
             {
                 "severity": "error",
@@ -300,103 +278,6 @@ def rejection(provider_ods: str, order_message_id: str, source: str, issues: lis
         ],
     }
     return fatal_response(provider_ods, order_message_id, source, outcome)
-
-
-def withdraw_task(
-    provider_ods: str,
-    facts: dict[str, Any],
-    notification_id: str,
-    reason: tuple[str, str] = ("MU", "Medication Update"),
-) -> dict[str, Any]:
-    """The EPS withdraw Task: takes back the dispense notification `notification_id` (its Bundle or header id)."""
-    task_id = _uuid()
-    return {
-        "resourceType": "Task",
-        "id": task_id,
-        "identifier": [{"system": RFC4122, "value": task_id}],
-        "groupIdentifier": {"system": SHORT_FORM, "value": facts["short_form_id"]},
-        "status": "in-progress",
-        "statusReason": {
-            "coding": [
-                {
-                    "system": "https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-withdraw-reason",
-                    "code": reason[0],
-                    "display": reason[1],
-                }
-            ]
-        },
-        "intent": "order",
-        "code": {
-            "coding": [{"system": TASK_CODE, "code": "abort", "display": "Mark the focal resource as no longer active"}]
-        },
-        "focus": {"type": "Bundle", "identifier": {"system": RFC4122, "value": notification_id}},
-        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
-        "authoredOn": datetime.now().astimezone().isoformat(),
-        "owner": {"identifier": {"system": ODS, "value": provider_ods}},
-        "reasonCode": {
-            "coding": [{"system": "http://snomed.info/sct", "code": "373784005", "display": "Dispensing medication"}]
-        },
-    }
-
-
-def return_task(
-    provider_ods: str, facts: dict[str, Any], reason: tuple[str, str] = ("0003", "Patient requested release")
-) -> dict[str, Any]:
-    """The EPS return Task: the provider hands back an order it acknowledged but will not dispense."""
-    task_id = _uuid()
-    return {
-        "resourceType": "Task",
-        "id": task_id,
-        "identifier": [{"system": RFC4122, "value": task_id}],
-        "status": "rejected",
-        "statusReason": {
-            "coding": [
-                {
-                    "system": "https://fhir.nhs.uk/CodeSystem/EPS-task-dispense-return-status-reason",
-                    "code": reason[0],
-                    "display": reason[1],
-                }
-            ]
-        },
-        "intent": "order",
-        "code": {"coding": [{"system": TASK_CODE, "code": "fulfill", "display": "Fulfill the focal request"}]},
-        "groupIdentifier": {"system": SHORT_FORM, "value": facts["short_form_id"]},
-        "focus": {"identifier": {"system": RFC4122, "value": facts["message_id"]}},
-        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
-        "owner": {"identifier": {"system": ODS, "value": provider_ods}},
-    }
-
-
-def provider_request(
-    provider_ods: str, facts: dict[str, Any], kind: str, *, question: str | None = None, due: date | None = None
-) -> dict[str, Any]:
-    """A request to the trust: kind "clinical-query" (asking `question`) or "prescription-due" (needed by `due`)."""
-    task_id = _uuid()
-    task: dict[str, Any] = {
-        "resourceType": "Task",
-        "id": task_id,
-        "identifier": [{"system": RFC4122, "value": task_id}],
-        "status": "requested",
-        "intent": "order",
-        "code": {"coding": [{"system": HOMECARE_TASK_CODE, "code": kind}]},
-        "focus": {"identifier": {"system": SHORT_FORM, "value": facts["short_form_id"]}},
-        "for": {"identifier": {"system": NHS_NUMBER, "value": facts["nhs_number"]}},
-        "requester": {"identifier": {"system": ODS, "value": provider_ods}},
-    }
-    if question is not None:
-        task["description"] = question
-    if due is not None:
-        task["restriction"] = {"period": {"end": due.isoformat()}}
-    return task
-
-
-def trust_answer(task: dict[str, Any], text: str, status: str = "completed") -> dict[str, Any]:
-    """The trust's answer to a request Task (as read from GET /FHIR/R4/Task/{id}): its status and an output text."""
-    return {
-        **task,
-        "status": status,
-        "output": [{"type": {"text": "answer"}, "valueString": text}],
-    }
 
 
 def process_message_batch(messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 
 from gateway.context import Gateway
 from gateway.security.client_auth import ClientKey, client_assertion
+from gateway.security.client_keys import generate_client_keypair
 from gateway.security.clients import add_client
-from gateway.security.keys import generate_client_keypair
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

@@ -18,7 +18,7 @@ from conformance.runner import RunResult, run_suite
 from conformance.suites import suite_spec
 from gateway.invoicing.claim import MISSING_ENDORSEMENT
 from gateway.security.client_auth import ClientKey
-from gateway.security.keys import generate_client_keypair
+from gateway.security.client_keys import generate_client_keypair
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.invoices import claim
 from gateway.simulate.parties import party_client

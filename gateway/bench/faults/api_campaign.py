@@ -20,7 +20,8 @@
 5. The servers stop, the audit chain is sequenced and verified, and the database is compared with what the
    clients saw (`check`): per kind of effect, lost, duplicated and stuck.
 
-Everything stops by `deadline` seconds after the start; every process is ended by its pid.
+Everything stops by `deadline` seconds after the start; every process is ended by its pid. The settings are in
+`api_config.py`, the servers in `api_servers.py`, the clients in `api_clients.py` and what they saw in `api_ledger.py`.
 """
 
 from __future__ import annotations
@@ -28,414 +29,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
-import json
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from adapters.jac.writer import render_export
 from gateway.audit.sequencer import sequence
 from gateway.audit.verify import verify
-from gateway.bench.faults.server import DOOMS
+from gateway.bench.faults.api_clients import FailoverClient, provider_loop, trust_loop
+from gateway.bench.faults.api_config import EFFECTS, PROVIDER_ODS, TRUST_ODS, ApiCampaignConfig
+from gateway.bench.faults.api_ledger import Ledger
+from gateway.bench.faults.api_servers import ServerSet
 from gateway.context import Gateway
 from gateway.domain.outbox import WAITING, OutboxState
-from gateway.intake.outcomes import ACCEPTED
 from gateway.operations import admin
 from gateway.security.client_auth import ClientKey
 from gateway.settings import Settings
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
-from gateway.simulate.parties import party_client, register_party
-from gateway.simulate.samples import export_rows
-from gateway.store.db import is_sqlite
+from gateway.simulate.parties import register_party
 from gateway.store.migrate import upgrade
 from gateway.store.tables import Delivery, DeliveryAttempt, DispenseRecord, LifecycleEvent, OutboxEntry, Prescription
 from gateway.wiring import build_gateway
 
-PROVIDER_ODS = "VNAPI"
-TRUST_ODS = "RBA"
-SOURCE = "https://fault-campaign.example/provider"
-FHIR = {"Content-Type": "application/fhir+json"}
-EFFECTS = ("export", "release", "acknowledgement", "dispatch", "dispense", "delivery")
-START_SECONDS = 30.0
+__all__ = ["EFFECTS", "ApiCampaignConfig", "ApiCampaignReport", "check", "run_api_campaign"]
 
-
-@dataclass(frozen=True)
-class ApiCampaignConfig:
-    database_url: str
-    data_dir: Path
-    servers: int = 2
-    """API server processes at a time (always 1 on SQLite)."""
-    kills: int = 15
-    """Random SIGKILLs by the driver, at least (the dooms add their own)."""
-    kill_interval: tuple[float, float] = (1.0, 2.5)
-    min_uptime: float = 1.0
-    """A server is killed at random only once it has served this long (and, with two, while the other serves)."""
-    doom_share: float = 0.5
-    """Share of server starts that carry a doom (a self-kill at the worst moment)."""
-    prescriptions: int = 30
-    batch: int = 5
-    trusts: int = 2
-    providers: int = 2
-    """Provider loops (one provider, several clients releasing and acknowledging concurrently)."""
-    amend_every: int = 4
-    seed: int = 11
-    claim_seconds: int = 2
-    """HGW_IDEMPOTENCY_CLAIM_SECONDS of the servers: how soon a dead request's key is taken over."""
-    lease_seconds: int = 4
-    """HGW_LEASE_SECONDS: how soon an order whose release answer was lost comes back."""
-    request_timeout: float = 15.0
-    drain_timeout: float = 40.0
-    deadline: float = 150.0
-    """Every client gives up and the campaign reports by then."""
-    log_dir: Path | None = None
-
-    @property
-    def sqlite(self) -> bool:
-        return is_sqlite(self.database_url)
-
-
-@dataclass
-class Ledger:
-    """What the clients saw: each effect they were told happened, and what never got an answer."""
-
-    exports: dict[tuple[str, int], str] = field(default_factory=dict)
-    """(RxNumber, version) the trust saw accepted → its short-form id."""
-    received: Counter[str] = field(default_factory=Counter)
-    """Order message id → how many release answers handed it over."""
-    released_after_ack: int = 0
-    replayed_after_ack: int = 0
-    acknowledged: set[str] = field(default_factory=set)
-    dispatched: set[str] = field(default_factory=set)
-    dispensed: set[str] = field(default_factory=set)
-    delivered: set[str] = field(default_factory=set)
-    claimed: set[str] = field(default_factory=set)
-    """Short-form ids a provider loop took on to dispense and deliver (so only one does)."""
-    unanswered: Counter[str] = field(default_factory=Counter)
-    """Requests given up at the deadline, per kind of effect."""
-    refused: Counter[str] = field(default_factory=Counter)
-    """Final 4xx answers, per kind of effect and status."""
-    requests: int = 0
-    retries: int = 0
-    conflicts: int = 0
-    replayed: int = 0
-
-
-# --- the servers -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Server:
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-    doom: str | None = None
-    ready: bool = False
-    ready_at: float = 0.0
-
-
-@dataclass
-class ServerSet:
-    """API server processes on fixed loopback ports; any that ends is counted and started again."""
-
-    cfg: ApiCampaignConfig
-    rng: random.Random
-    servers: list[_Server] = field(default_factory=list)
-    killed_by_us: set[int] = field(default_factory=set)
-    kills_random: int = 0
-    self_kills: Counter[str] = field(default_factory=Counter)
-    unexpected_exits: list[int] = field(default_factory=list)
-    starts: int = 0
-    doomless: bool = False
-    """Set for the drain: servers start without a doom."""
-    kill_dir: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.kill_dir = self.cfg.data_dir / "server-kills"
-        self.kill_dir.mkdir(parents=True, exist_ok=True)
-        count = 1 if self.cfg.sqlite else self.cfg.servers
-        self.servers = [_Server(_free_port()) for _ in range(count)]
-
-    @property
-    def urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{s.port}" for s in self.servers]
-
-    def start(self, server: _Server, *, doom: bool = True) -> None:
-        server.doom = None
-        if doom and not self.doomless and self.rng.random() < self.cfg.doom_share:
-            server.doom = f"{self.rng.choice(DOOMS)}:{self.rng.randint(1, 12)}"
-        env = {
-            **os.environ,
-            "HGW_DATABASE_URL": self.cfg.database_url,
-            "HGW_DATA_DIR": str(self.cfg.data_dir),
-            "HGW_MODE": "test",
-            "HGW_HOST": "127.0.0.1",
-            "HGW_PORT": str(server.port),
-            "HGW_BASE_URL": f"http://127.0.0.1:{server.port}",
-            "HGW_PUSH_WORKERS": "0",
-            "HGW_LOG_LEVEL": "WARNING",
-            "HGW_LEASE_SECONDS": str(self.cfg.lease_seconds),
-            "HGW_IDEMPOTENCY_CLAIM_SECONDS": str(self.cfg.claim_seconds),
-            "HGW_FAULTS_KILL_DIR": str(self.kill_dir),
-            "HGW_FAULTS_DOOM": server.doom or "",
-        }
-        log = subprocess.DEVNULL
-        if self.cfg.log_dir is not None:
-            self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
-            log = (self.cfg.log_dir / f"server-{server.port}.log").open("ab")  # type: ignore[assignment]
-        command = [sys.executable, "-m", "gateway.bench.faults.server"]
-        server.process = subprocess.Popen(  # noqa: S603 - our module
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-        if log is not subprocess.DEVNULL:
-            log.close()  # type: ignore[attr-defined]
-        server.ready = False
-        self.starts += 1
-
-    def start_all(self) -> None:
-        for server in self.servers:
-            self.start(server, doom=False)
-
-    async def watch(self, stop: asyncio.Event, *, restart: asyncio.Event) -> None:
-        """Count how each ended server died and start it again (while `restart` is set); mark the ready."""
-        async with httpx.AsyncClient(timeout=1) as probe:
-            while not stop.is_set():
-                for server in self.servers:
-                    process = server.process
-                    if process is None:
-                        continue
-                    code = process.poll()
-                    if code is not None:
-                        self._ended(process.pid, code)
-                        server.process = None
-                        if restart.is_set():
-                            self.start(server)
-                    elif not server.ready:
-                        with contextlib.suppress(httpx.HTTPError):
-                            server.ready = (await probe.get(f"http://127.0.0.1:{server.port}/healthz")).is_success
-                            server.ready_at = time.monotonic()
-                await asyncio.sleep(0.05)
-
-    def _ended(self, pid: int, code: int) -> None:
-        if pid in self.killed_by_us:
-            self.killed_by_us.discard(pid)
-            return
-        marker = self.kill_dir / str(pid)
-        if code == -signal.SIGKILL and marker.exists():
-            self.self_kills[marker.read_text()] += 1
-            marker.unlink()
-        else:
-            self.unexpected_exits.append(code)
-
-    def kill_random(self) -> bool:
-        """SIGKILL a random server that has been serving for `min_uptime`, while another one serves (when there
-        are two); False when none may be killed now. On a loaded machine a server takes seconds to start: without
-        these rules the kills would outpace the restarts and nothing would get through."""
-        up = [s for s in self.servers if s.process is not None and s.ready and s.process.poll() is None]
-        now = time.monotonic()
-        eligible = [s for s in up if now - s.ready_at >= self.cfg.min_uptime]
-        if not eligible or (len(self.servers) > 1 and len(up) < 2):
-            return False
-        up = eligible
-        victim = self.rng.choice(up)
-        pid = victim.process.pid if victim.process is not None else 0
-        self.killed_by_us.add(pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        victim.ready = False
-        self.kills_random += 1
-        return True
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM each server, wait, SIGKILL what is left; their exits are not counted."""
-        for server in self.servers:
-            if server.process is not None and server.process.poll() is None:
-                server.process.terminate()
-        deadline = time.monotonic() + grace
-        for server in self.servers:
-            if server.process is None:
-                continue
-            try:
-                server.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait(grace)
-            server.process = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-# --- the clients -----------------------------------------------------------------------------------------------
-
-
-class FailoverClient:
-    """One party's clients, one per server; `send` retries a request with its key until it gets a final answer."""
-
-    def __init__(self, urls: list[str], key: ClientKey, ledger: Ledger, cfg: ApiCampaignConfig, give_up: float):
-        self.clients = [party_client(url, key, timeout=cfg.request_timeout) for url in urls]
-        self.ledger = ledger
-        self.give_up = give_up
-        self.turn = 0
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-    async def send(self, kind: str, path: str, *, body: bytes, content_type: str) -> httpx.Response | None:
-        """The final answer to a POST (2xx, or 4xx but not a 409 for the key still held), retried under one
-        Idempotency-Key; None when the deadline came first."""
-        headers = {"Content-Type": content_type, "Idempotency-Key": str(uuid.uuid4())}
-        pause = 0.05
-        while time.monotonic() < self.give_up:
-            client = self.clients[self.turn % len(self.clients)]
-            self.ledger.requests += 1
-            try:
-                response = await client.post(path, content=body, headers=headers)
-            except httpx.TransportError:
-                response = None
-            busy = response is not None and response.status_code == 409 and "IDEMPOTENCY_CONFLICT" in response.text
-            if response is not None and response.status_code < 500 and not busy:
-                if response.headers.get("idempotent-replayed") == "true":
-                    self.ledger.replayed += 1
-                if response.status_code >= 400:
-                    self.ledger.refused[f"{kind} {response.status_code}"] += 1
-                return response
-            self.ledger.retries += 1
-            if busy and response is not None:
-                self.ledger.conflicts += 1
-                await asyncio.sleep(float(response.headers.get("retry-after", "1")) / 2)
-                continue
-            self.turn += 1  # that server is down or failing: the other one, after a pause
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
-        self.ledger.unanswered[kind] += 1
-        return None
-
-    async def send_json(self, kind: str, path: str, resource: dict[str, Any]) -> httpx.Response | None:
-        return await self.send(kind, path, body=json.dumps(resource).encode(), content_type=FHIR["Content-Type"])
-
-
-def _picked(short_form_id: str, every: int) -> bool:
-    """The prescriptions the trust amends (and the provider therefore leaves undispensed): a stable share."""
-    return int(hashlib.sha256(short_form_id.encode()).hexdigest(), 16) % every == 0
-
-
-async def _trust(n: int, client: FailoverClient, cfg: ApiCampaignConfig, ledger: Ledger, numbers: list[int]) -> None:
-    """Post this trust's exports, then AMENDs (version 2) of the picked prescriptions of the export before."""
-    pending_amends: list[dict[str, str]] = []
-    for number in numbers:
-        size = min(cfg.batch, cfg.prescriptions - number * cfg.batch)
-        rows = export_rows(size, seed=cfg.seed * 1000 + number, trust_ods=TRUST_ODS, rx_prefix=f"T{n}B{number:03d}")
-        picked = await _post_export(client, ledger, rows, cfg)
-        if pending_amends:
-            await _post_export(client, ledger, pending_amends, cfg)
-        pending_amends = [
-            row | {"Action": "AMEND", "RxVersion": "2", "Indication": "Psoriatic arthritis"}
-            for row in rows
-            if row["RxNumber"] in picked
-        ]
-    if pending_amends:
-        await _post_export(client, ledger, pending_amends, cfg)
-
-
-async def _post_export(
-    client: FailoverClient, ledger: Ledger, rows: list[dict[str, str]], cfg: ApiCampaignConfig
-) -> set[str]:
-    """Post one export; the RxNumbers of its version-1 prescriptions to amend next."""
-    response = await client.send("export", "/api/v1/exports", body=render_export(rows), content_type="text/csv")
-    if response is None or response.status_code not in (200, 422):
-        return set()
-    picked = set()
-    for outcome in response.json()["prescriptions"]:
-        if outcome["outcome"] not in ACCEPTED or not outcome.get("short_form_id"):
-            continue
-        version = int(outcome["rx_version"])
-        if outcome["outcome"] in ("accepted", "duplicate", "held"):
-            ledger.exports[(outcome["rx_number"], version)] = outcome["short_form_id"]
-        if version == 1 and _picked(outcome["short_form_id"], cfg.amend_every):
-            picked.add(outcome["rx_number"])
-    return picked
-
-
-async def _provider(client: FailoverClient, cfg: ApiCampaignConfig, ledger: Ledger, stop: asyncio.Event) -> None:
-    """Release, acknowledge, and for the orders not picked for amendment dispense and report delivery 1."""
-    while not stop.is_set():
-        request = msg.release_request(PROVIDER_ODS, max_count=5)
-        response = await client.send_json("release", "/FHIR/R4/Task/$release", request)
-        if response is None:
-            return
-        orders = msg.passed_orders(response.json()) if response.status_code == 200 else []
-        replayed = response.headers.get("idempotent-replayed") == "true"
-        received = [msg.order_facts(order) for order in orders]
-        for facts in received:  # judged as the answer arrives, before this loop acknowledges any of them
-            _received(ledger, facts["message_id"], replayed=replayed)
-        for facts in received:
-            await _handle(client, cfg, ledger, facts)
-        if not orders:
-            await asyncio.sleep(0.2)
-
-
-def _received(ledger: Ledger, message_id: str, *, replayed: bool) -> None:
-    if message_id in ledger.acknowledged:
-        # Handed over again after it was acknowledged: by a fresh release, a duplicate; by the replay of a first
-        # answer (byte for byte, as the idempotency contract says), an order whose lease ran out meanwhile.
-        if replayed:
-            ledger.replayed_after_ack += 1
-        else:
-            ledger.released_after_ack += 1
-    ledger.received[message_id] += 1
-
-
-async def _handle(client: FailoverClient, cfg: ApiCampaignConfig, ledger: Ledger, facts: dict[str, Any]) -> None:
-    message_id, short_form_id = facts["message_id"], facts["short_form_id"]
-    ack = msg.acknowledgement(PROVIDER_ODS, message_id, SOURCE)
-    response = await client.send_json("acknowledgement", "/FHIR/R4/$process-message", ack)
-    if response is None or response.status_code != 200:
-        return
-    ledger.acknowledged.add(message_id)
-    if facts["event"] != "prescription-order" or _picked(short_form_id, cfg.amend_every):
-        return
-    if short_form_id in ledger.claimed:
-        return
-    ledger.claimed.add(short_form_id)
-    now = datetime.now(UTC)
-    dispatched = msg.delivery_task(PROVIDER_ODS, facts, 1, "dispatched")
-    response = await client.send_json("dispatch", "/FHIR/R4/Task", dispatched)
-    if response is None or not response.is_success:
-        return
-    ledger.dispatched.add(short_form_id)
-    dispense = msg.dispense_notification(PROVIDER_ODS, facts, 1, SOURCE, now)
-    response = await client.send_json("dispense", "/FHIR/R4/$process-message", dispense)
-    if response is None or response.status_code != 200:
-        return
-    ledger.dispensed.add(short_form_id)
-    task = msg.delivery_task(PROVIDER_ODS, facts, 1, "delivered", at=now)
-    response = await client.send_json("delivery", "/FHIR/R4/Task", task)
-    if response is not None and response.is_success:
-        ledger.delivered.add(short_form_id)
-
-
-# --- the run ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -523,10 +145,10 @@ async def _phases(
     restart.set()
     batches = -(-cfg.prescriptions // cfg.batch)
     watcher = asyncio.create_task(servers.watch(stop_watch, restart=restart))
-    provider_tasks = [asyncio.create_task(_provider(p, cfg, ledger, stop_providers)) for p in providers]
+    provider_tasks = [asyncio.create_task(provider_loop(p, cfg, ledger, stop_providers)) for p in providers]
     try:
         trust_tasks = [
-            asyncio.create_task(_trust(n, t, cfg, ledger, list(range(n, batches, len(trusts)))))
+            asyncio.create_task(trust_loop(n, t, cfg, ledger, list(range(n, batches, len(trusts)))))
             for n, t in enumerate(trusts)
         ]
         lo, hi = cfg.kill_interval

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapters.base import ParsedPrescription, ParseResult, adapter_for
+from adapters.base import ParsedPrescription, ParseResult
 from adapters.jac import JacAdapter, render_export
 from adapters.jac.columns import COLUMN_NAMES, MANDATORY_COLUMNS, PRESCRIPTION_COLUMNS
+from adapters.registry import adapter_for
 from gateway.domain.model import (
     Action,
     Address,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from gateway.signing.eps import EpsSignatureStatus, inspect_eps_signature
 from gateway.signing.exceptions import SigningKeyError
-from gateway.signing.trust import load_trust_anchors
+from gateway.signing.trust_anchors import load_trust_anchors
 from tests.paths import EPS_EXAMPLES
 from tests.unit.signing.support import NOW, RSA_SHA1, RSA_SHA256, make_ca, make_signer, provenance, signature_xml
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import InputError
-from gateway.webhooks.subscriptions import check_events, check_format, check_url, parse_change
+from gateway.webhooks.subscription_rules import check_events, check_format, check_url, parse_change
 
 
 @pytest.mark.parametrize("mode", ["production", "demo", "test"])
