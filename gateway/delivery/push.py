@@ -1,7 +1,7 @@
 """The push relay: claim due orders of push providers, POST each signed bundle, record the attempt, apply the answer.
 
 One round (`PushRelay.run_once`) claims, per push provider whose endpoint's breaker allows it, up to `batch`
-deliverable orders with the same lease as `Task/$release` (`repository.claim_orders`: fencing token bumped,
+deliverable orders with the same lease as `Task/$release` (`outbox_queue.claim_orders`: fencing token bumped,
 per-prescription order kept, `FOR UPDATE SKIP LOCKED` on PostgreSQL), then delivers them concurrently. Finishing
 an attempt is fenced: it changes the order only while the order is still leased under the token the attempt
 claimed, so a worker that lost its lease (it stalled past the lease and another worker took over) records what it
@@ -35,7 +35,7 @@ from gateway.delivery.tls import ProviderTls
 from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswer, post_bundle
 from gateway.errors import StateTransitionError
 from gateway.logs import log
-from gateway.store import repository
+from gateway.store import outbox_queue, provider_rows, repository
 from gateway.store.sealed import message_context
 from gateway.store.tables import DeliveryAttempt, LifecycleEvent, OutboxEntry, Provider
 
@@ -145,12 +145,12 @@ class PushRelay:
         trials = TrialGrants(self.breakers)
         try:
             async with self.gw.sessions() as session, session.begin():
-                for provider in await repository.push_providers(session):
+                for provider in await provider_rows.push_providers(session):
                     endpoint = provider.endpoint or ""
                     allowed = trials.permits(endpoint, self.config.batch)
                     if not allowed:
                         continue
-                    entries = await repository.claim_orders(
+                    entries = await outbox_queue.claim_orders(
                         session,
                         provider_ods=provider.ods,
                         now=now,
@@ -174,7 +174,7 @@ class PushRelay:
     ) -> list[PushJob]:
         """The claimed orders' bodies, read in one query, then their audit records: appended last, because the
         audit chain's lock is held from the first append until the commit and every other writer waits on it."""
-        messages = await repository.get_messages(session, [entry.message_id for entry, _, _ in claimed])
+        messages = await outbox_queue.get_messages(session, [entry.message_id for entry, _, _ in claimed])
         jobs = []
         for entry, endpoint, policy in claimed:
             message = messages[entry.message_id]

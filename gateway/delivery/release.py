@@ -17,7 +17,7 @@ from gateway.delivery import acknowledgements
 from gateway.domain.principal import RELEASE, Principal, Role, require_role, require_same_tenant
 from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
-from gateway.store import pull_batch, repository
+from gateway.store import bulk, prescription_rows, provider_rows, pull_batch, repository
 from gateway.store.sealed import message_context
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
 
@@ -97,9 +97,9 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
     async with gw.sessions() as session, session.begin():
         # Its own short transaction: the row lock it takes is not held while orders are leased.
-        await repository.touch_provider_poll(session, provider_ods, now)
+        await provider_rows.touch_provider_poll(session, provider_ods, now)
     async with gw.sessions() as session, session.begin():
-        await repository.hold_provider(session, provider_ods, exclusive=False)
+        await provider_rows.hold_provider(session, provider_ods, exclusive=False)
         provider = await session.get(Provider, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
@@ -121,7 +121,7 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
             order = stored[x.message_id]
             body = gw.cipher.open(order.body_enc, context=message_context(x.message_id, order.sender_ods))
             orders.append(ReleasedOrder(x.message_id, order.short_form_id, x.lease_token, body, _bundle_id(body)))
-        await pull_batch.insert_rows(
+        await bulk.insert_rows(
             session,
             LifecycleEvent,
             [
@@ -180,7 +180,7 @@ async def apply_response(
     items: list[PrescriptionItem] = []
     event = None
     if code == "ok":
-        items = await repository.prescription_items(session, prescription.id)
+        items = await prescription_rows.prescription_items(session, prescription.id)
         event = await pull_batch.message_event(session, message_id)
     kind, new_status, new_items = acknowledgements.response_effect(
         code, event, prescription.status, [(item.id, item.status) for item in items], message_id

@@ -18,7 +18,7 @@ from gateway.errors import InputError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.intake.planning import sign_order
-from gateway.store import repository
+from gateway.store import prescription_rows, provider_rows
 from gateway.store.directory import load_directory
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
@@ -44,7 +44,7 @@ async def reroute_returned(
     canonical = HomecarePrescription.model_validate_json(
         gw.cipher.open(p.canonical_enc, context=prescription_context(p.id, p.trust_ods))
     )
-    router = await repository.load_router(session)
+    router = await provider_rows.load_router(session)
     route = router.route(canonical, exclude=returned_by)
     if route.provider_ods is None:
         return _hold(session, p, f"{why}; no other route", now)
@@ -55,7 +55,7 @@ async def reroute_returned(
     prescribing = (await load_directory(session)).prescribing(canonical.trust_ods, canonical.site_code)
     if isinstance(prescribing, list):
         return _hold(session, p, f"{why}; {prescribing[0].message}", now)
-    items = await repository.prescription_items(session, p.id)
+    items = await prescription_rows.prescription_items(session, p.id)
     fresh = OrderIds.new(canonical)
     ids = OrderIds(
         message_id=fresh.message_id,

@@ -22,7 +22,7 @@ from gateway.errors import InputError, Issue, Location
 from gateway.fhir.cancellation import build_cancellations
 from gateway.fhir.prescription_order import OrderIds
 from gateway.intake.parts import Part, part_note
-from gateway.store.repository import Current
+from gateway.store.prescription_rows import Current
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import OutboxEntry, Prescription, PrescriptionItem
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER_UPDATE

@@ -26,7 +26,7 @@ from gateway.intake.changes import Update, plan_amend, plan_cancel
 from gateway.intake.outcomes import PrescriptionOutcome
 from gateway.intake.parts import Part, part_note, split
 from gateway.signing.bundle import sign_bundle
-from gateway.store.repository import Current
+from gateway.store.prescription_rows import Current
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.supply_history import prescribed
 from gateway.store.tables import Prescription

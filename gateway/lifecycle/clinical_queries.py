@@ -19,7 +19,7 @@ from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier
 from gateway.fhir.task_fields import NHS_NUMBER_SYSTEM, as_list, code_in, read_date, task_key
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.supply import flush_or_conflict
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.sealed import message_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, LifecycleTask, Prescription
@@ -82,14 +82,14 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
     require_role(principal, Role.PROVIDER, scopes=UPDATE)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, req.short_form_id)
+        p = await prescription_rows.find_prescription(session, req.short_form_id)
         if p is None or p.provider_ods != principal.ods:
             raise NotFoundError(f"prescription {req.short_form_id} not found")
         if req.trust_ods is not None and req.trust_ods.upper() != p.trust_ods:
             raise fail("Task.owner.identifier", "the owner is the prescription's trust", value=req.trust_ods)
         check_patient(gw, p, req.nhs_number)
         if req.key is not None:
-            earlier = await repository.lifecycle_task_by_source(session, principal.ods, req.key)
+            earlier = await prescription_rows.lifecycle_task_by_source(session, principal.ods, req.key)
             if earlier is not None:
                 return earlier.id, False
         if req.kind == PRESCRIPTION_DUE and p.status not in _DUE_WHEN:
@@ -194,7 +194,7 @@ def can_see(principal: Principal, p: Prescription) -> bool:
 
 async def request_resource(session: Any, gw: Gateway, lt: LifecycleTask) -> dict[str, Any]:
     """The request Task as the provider sent it, with the gateway's id and status and the trust's answer."""
-    messages = await repository.get_messages(session, [m for m in (lt.request_message_id, lt.answer_message_id) if m])
+    messages = await outbox_queue.get_messages(session, [m for m in (lt.request_message_id, lt.answer_message_id) if m])
     request = _open(gw, messages[lt.request_message_id])
     resource: dict[str, Any] = {**request, "id": lt.id, "status": lt.status, "lastModified": lt.updated_at.isoformat()}
     resource["identifier"] = [{"system": "https://tools.ietf.org/html/rfc4122", "value": lt.id}]

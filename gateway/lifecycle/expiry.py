@@ -21,7 +21,7 @@ from gateway.domain import states as lifecycle
 from gateway.domain.model import HomecarePrescription
 from gateway.errors import StateTransitionError
 from gateway.fhir.datatypes import UK_TIME
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription
 
@@ -73,7 +73,7 @@ async def expire_due(gw: Gateway, now: datetime) -> ExpiryReport:
     after = ""
     while True:
         async with gw.sessions() as session, session.begin():
-            page = await repository.prescriptions_in_status(session, EXPIRABLE, after=after, limit=_PAGE)
+            page = await prescription_rows.prescriptions_in_status(session, EXPIRABLE, after=after, limit=_PAGE)
             due = []
             for p in page:
                 canonical = HomecarePrescription.model_validate(
@@ -103,7 +103,7 @@ async def _expire(
         except StateTransitionError:
             report.skipped.append(p.short_form_id)
             return
-        items = await repository.prescription_items(session, p.id)
+        items = await prescription_rows.prescription_items(session, p.id)
         for item in items:
             if item.status in lifecycle.OPEN_ITEMS:
                 lifecycle.check_item_transition(item.status, lifecycle.ITEM_EXPIRED)
@@ -113,7 +113,7 @@ async def _expire(
         p.updated_at = now
         session.add(p)
         withheld = 0
-        for order in await repository.outbox_for_prescription(session, p.id):
+        for order in await outbox_queue.outbox_for_prescription(session, p.id):
             if order.state == "queued" and await repository.apply_update(
                 session, OutboxEntry, order.id, {"state": "queued"}, {"state": "cancelled"}
             ):

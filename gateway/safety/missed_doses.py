@@ -29,7 +29,7 @@ from gateway.fhir.missed_dose_report import MissedDoseReport, read_adverse_event
 from gateway.lifecycle.patient_check import check_patient
 from gateway.safety.at_risk import compute, end_of
 from gateway.safety.supply_model import treatment_key
-from gateway.store import repository
+from gateway.store import inbound_messages, prescription_rows
 from gateway.store.inbound_messages import raw_payload
 from gateway.store.supply_facts import RxFact
 from gateway.store.supply_tables import MissedDose, RiskEpisode
@@ -64,7 +64,7 @@ async def report_missed_dose(gw: Gateway, principal: Principal, body: bytes) -> 
 
 async def _outcome(gw: Gateway, payload_id: str, outcome: str, summary: dict[str, Any]) -> None:
     async with gw.sessions() as session, session.begin():
-        await repository.set_inbound_outcome(session, payload_id, outcome, json.dumps(summary))
+        await inbound_messages.set_inbound_outcome(session, payload_id, outcome, json.dumps(summary))
 
 
 def _parse(body: bytes) -> MissedDoseReport:
@@ -83,14 +83,14 @@ async def _record(gw: Gateway, principal: Principal, payload_id: str, body: byte
     if report.occurred_on > uk_date(now):
         raise fail("AdverseEvent.date", "the dose cannot be missed in the future", value=str(report.occurred_on))
     async with gw.sessions() as session:
-        p = await repository.find_prescription(session, report.short_form_id)
+        p = await prescription_rows.find_prescription(session, report.short_form_id)
         if p is None or not await _visible(session, principal, p):
             raise NotFoundError(f"prescription {report.short_form_id} not found")
         if report.source_id is not None:
             found = await _existing(session, principal.ods, report.source_id)
             if found is not None:
                 return Recorded(found.id, p.short_form_id, False, found.flagged)
-        items = await repository.prescription_items(session, p.id)
+        items = await prescription_rows.prescription_items(session, p.id)
     await asyncio.to_thread(check_patient, gw, p, report.nhs_number, "AdverseEvent.subject")
     flagged = await _flagged(gw, p, items, report.occurred_on)
     dose = MissedDose(

@@ -98,7 +98,7 @@ class OutboxEntry(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_claim", "provider_ods", "state", "available_at", "id"),
-        # "an earlier message of the same order key" is one range of this index (`repository.deliverable`).
+        # "an earlier message of the same order key" is one range of this index (`outbox_queue.deliverable`).
         Index("ix_outbox_order_key", "order_key", "id"),
     )
 
