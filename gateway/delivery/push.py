@@ -283,7 +283,7 @@ class PushRelay:
             {"state": "leased", "lease_token": job.lease_token},
             {"last_attempt_at": now},
         )
-        session.add(_attempt_row(job, answer, give_up, now, held))
+        repository.save(session, _attempt_row(job, answer, give_up, now, held))
         return held
 
     async def _finish_in(
@@ -324,8 +324,10 @@ class PushRelay:
         if isinstance(answer, AwaitingResponse):
             entry.lease_expires_at = now + self.config.async_wait
             entry.last_error = None
-            session.add(entry)
-            session.add(_event(entry, now, "accepted-by-provider", "HTTP 202: awaiting the provider's response"))
+            repository.save(session, entry)
+            repository.save(
+                session, _event(entry, now, "accepted-by-provider", "HTTP 202: awaiting the provider's response")
+            )
             return PushResult(job.message_id, "awaiting-response")
         if isinstance(answer, Answered) and answer.code != "transient-error":
             return await self._answered(session, job, entry, answer, now)
@@ -343,7 +345,7 @@ class PushRelay:
             entry.state = "queued"
             entry.available_at = retry_at
             entry.lease_expires_at = None
-            session.add(entry)
+            repository.save(session, entry)
         return PushResult(job.message_id, "retry", f"{error.reason}; next attempt at {retry_at.isoformat()}")
 
     async def _answered(
@@ -359,7 +361,7 @@ class PushRelay:
                 )
         except StateTransitionError as exc:
             # The answer no longer fits the prescription (it changed meanwhile): an operator has to look.
-            await session.refresh(entry)
+            await repository.reload(session, entry)
             return _dead(session, entry, f"the provider's {answer.code} could not be applied: {exc}", now)
         return PushResult(job.message_id, "delivered" if answer.code == "ok" else "rejected")
 
@@ -377,8 +379,8 @@ def _dead(session: AsyncSession, entry: OutboxEntry, reason: str, now: datetime)
     entry.state = "dead"
     entry.last_error = reason[:500]
     entry.lease_expires_at = None
-    session.add(entry)
-    session.add(_event(entry, now, "push-failed", reason[:500]))
+    repository.save(session, entry)
+    repository.save(session, _event(entry, now, "push-failed", reason[:500]))
     return PushResult(entry.message_id, "dead", reason)
 
 

@@ -81,8 +81,8 @@ async def set_paused(gw: Gateway, provider_ods: str, paused: bool, *, actor: aud
         await provider_rows.hold_provider(session, provider_ods, exclusive=True)  # waits for releases in flight
         provider = await _provider(session, provider_ods)
         provider.paused = paused
-        session.add(provider)
-        session.add(ProviderPauseChange(provider_ods=provider.ods, paused=paused, at=gw.clock()))
+        repository.save(session, provider)
+        repository.save(session, ProviderPauseChange(provider_ods=provider.ods, paused=paused, at=gw.clock()))
         action = "operator.pause" if paused else "operator.resume"
         await audit.append(session, gw.clock, actor, action, "provider", provider.ods, "success")
     return provider
@@ -118,7 +118,7 @@ async def set_retry_policy(
                 expected="max attempts >= 1, max age > 0, 0 < base <= cap",
             )
             raise InputError([issue]) from exc
-        session.add(provider)
+        repository.save(session, provider)
         await audit.append(
             session, gw.clock, audit.SYSTEM, "configuration.change", "provider", provider.ods, "success",
             {"change": "retry-policy"},

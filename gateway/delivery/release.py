@@ -100,7 +100,7 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
         await provider_rows.touch_provider_poll(session, provider_ods, now)
     async with gw.sessions() as session, session.begin():
         await provider_rows.hold_provider(session, provider_ods, exclusive=False)
-        provider = await session.get(Provider, provider_ods)
+        provider = await repository.get_by_id(session, Provider, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
         # A constant number of statements whatever `limit` is: one claim, one fetch of the sealed messages,
@@ -195,16 +195,17 @@ async def apply_response(
     if new_status is not None:
         prescription.status = new_status
         prescription.updated_at = now
-        session.add(prescription)
+        repository.save(session, prescription)
     for item in items:
         if item.id in new_items:
             item.status = new_items[item.id]
-            session.add(item)
-    session.add(entry)
+            repository.save(session, item)
+    repository.save(session, entry)
     await audit.append(
         session, gw.clock, actor, "order.acknowledge", "message", message_id, "success", {"response": code}
     )
-    session.add(
+    repository.save(
+        session,
         LifecycleEvent(
             prescription_id=prescription.id,
             at=now,

@@ -138,7 +138,8 @@ async def _replay(
         await audit.append(
             session, gw.clock, actor, "operator.replay", "message", before.message_id, "success", {"from": before.state}
         )
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=before.prescription_id,
                 at=now,

@@ -18,7 +18,7 @@ from gateway.errors import InputError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.intake.planning import sign_order
-from gateway.store import prescription_rows, provider_rows
+from gateway.store import prescription_rows, provider_rows, repository
 from gateway.store.directory import load_directory
 from gateway.store.sealed import message_context, prescription_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
@@ -84,7 +84,8 @@ async def reroute_returned(
         first = problems[0]
         return _hold(session, p, f"{why}; the order for {route.provider_ods} failed validation: {first.message}", now)
     bundle = sign_order(gw, bundle, now)
-    session.add(
+    repository.save(
+        session,
         FhirMessage(
             id=ids.message_id,
             direction="out",
@@ -96,8 +97,9 @@ async def reroute_returned(
             created_at=now,
         )
     )
-    await session.flush()  # the outbox row refers to the message
-    session.add(
+    await repository.save_now(session)  # the outbox row refers to the message
+    repository.save(
+        session,
         OutboxEntry(
             message_id=ids.message_id,
             prescription_id=p.id,
@@ -111,8 +113,9 @@ async def reroute_returned(
     reason = f"{why}; re-routed by {route.reason}"
     p.provider_ods = route.provider_ods
     p.route_reason = reason[:500]
-    session.add(p)
-    session.add(
+    repository.save(session, p)
+    repository.save(
+        session,
         LifecycleEvent(
             prescription_id=p.id,
             at=now,
@@ -128,6 +131,6 @@ async def reroute_returned(
 def _hold(session: AsyncSession, p: Prescription, reason: str, now: datetime) -> Rerouted:
     p.provider_ods = None
     p.route_reason = reason[:500]
-    session.add(p)
-    session.add(LifecycleEvent(prescription_id=p.id, at=now, kind="held", detail=reason))
+    repository.save(session, p)
+    repository.save(session, LifecycleEvent(prescription_id=p.id, at=now, kind="held", detail=reason))
     return Rerouted(None, reason)

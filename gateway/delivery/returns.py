@@ -86,19 +86,22 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
             lifecycle.check_item_transition(item.status, lifecycle.ITEM_TO_BE_DISPENSED)
         for item in items:
             item.status = lifecycle.ITEM_TO_BE_DISPENSED
-            session.add(item)
+            repository.save(session, item)
         p.status = lifecycle.TO_BE_DISPENSED
         p.updated_at = now
-        session.add(p)
+        repository.save(session, p)
         for order in orders:
             if order.state == "acknowledged":
                 await repository.apply_update(
                     session, OutboxEntry, order.id, {"state": "acknowledged"}, {"state": "rejected"}
                 )
         message_id = str(uuid.uuid4())
-        session.add(sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now))
+        repository.save(
+            session, sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now)
+        )
         why = f"returned by {principal.ods} ({r.reason})"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,
@@ -109,7 +112,7 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                 detail=f"{why}: routed again without {', '.join(sorted(returned_by | {principal.ods}))}",
             )
         )
-        await session.flush()  # the returned event comes before what re-routing records
+        await repository.save_now(session)  # the returned event comes before what re-routing records
         routed = await reroute_returned(session, gw, p, returned_by | {principal.ods}, why, now)
         await audit.append(
             session,

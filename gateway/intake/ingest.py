@@ -67,7 +67,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         fmt = adapter.name if adapter else "unknown"
-        session.add(raw_payload(gw, payload_id, tenant_ods, fmt, content_type, payload, now))
+        repository.save(session, raw_payload(gw, payload_id, tenant_ods, fmt, content_type, payload, now))
     try:
         result = await offload(parse_payload, payload, content_type)
     except InputError as exc:

@@ -72,7 +72,8 @@ async def submit_invoice(
     payload_id = str(uuid.uuid4())
     sha = hashlib.sha256(payload).hexdigest()
     async with gw.sessions() as session, session.begin():
-        session.add(
+        repository.save(
+            session,
             InboundPayload(
                 id=payload_id,
                 tenant_ods=provider_ods,
@@ -140,10 +141,10 @@ async def _store(gw: Gateway, principal: Principal, billed: BilledInvoice, paylo
             created_at=now,
             updated_at=now,
         )
-        session.add(invoice)
-        await session.flush()
+        repository.save(session, invoice)
+        await repository.save_now(session)
         lines = [_line_row(invoice, r) for r in results]
-        session.add_all(lines)
+        repository.save(session, *lines)
         counts = Counter(r.result for r in results)
         detail: dict[str, str | int | bool] = {
             "source": billed.source,

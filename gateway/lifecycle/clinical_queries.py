@@ -99,8 +99,9 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
             )
         task_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
         due = req.due_date or p.supply_until
-        session.add(sealed_inbound(gw, message_id, req.kind, p, principal.ods, p.trust_ods, raw, now))
-        session.add(
+        repository.save(session, sealed_inbound(gw, message_id, req.kind, p, principal.ods, p.trust_ods, raw, now))
+        repository.save(
+            session,
             LifecycleTask(
                 id=task_id,
                 prescription_id=p.id,
@@ -119,7 +120,7 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
             detail = f"clinical query {task_id} from {principal.ods}: read it with GET /FHIR/R4/Task/{task_id}"
         else:
             detail = f"next prescription needed by {due or 'the date not given'} (request {task_id})"
-        session.add(_event(p, EVENTS[req.kind][0], principal.ods, message_id, detail, now))
+        repository.save(session, _event(p, EVENTS[req.kind][0], principal.ods, message_id, detail, now))
         await audit.append(
             session, gw.clock, principal, "order.update", "prescription", p.id, "success", {"event": req.kind}
         )
@@ -156,11 +157,13 @@ async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: 
         if lt.status != "requested":
             raise ConflictError(f"Task {task_id} was already answered ({lt.status})")
         message_id = str(uuid.uuid4())
-        session.add(sealed_inbound(gw, message_id, f"{lt.kind}-answer", p, principal.ods, lt.requester_ods, raw, now))
+        repository.save(
+            session, sealed_inbound(gw, message_id, f"{lt.kind}-answer", p, principal.ods, lt.requester_ods, raw, now)
+        )
         lt.status, lt.answer_message_id, lt.updated_at = str(status), message_id, now
-        session.add(lt)
+        repository.save(session, lt)
         detail = f"{status} by {principal.ods} (request {lt.id})"
-        session.add(_event(p, EVENTS[lt.kind][1], principal.ods, message_id, detail, now))
+        repository.save(session, _event(p, EVENTS[lt.kind][1], principal.ods, message_id, detail, now))
         await audit.append(
             session,
             gw.clock,
@@ -171,7 +174,7 @@ async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: 
             "success",
             {"event": f"{lt.kind}-answer"},
         )
-        await session.flush()
+        await repository.save_now(session)
         return await request_resource(session, gw, lt)
 
 

@@ -30,7 +30,7 @@ from gateway.fhir.task_fields import (
 )
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.supply import Change, active_lines, resettle
-from gateway.store import prescription_rows
+from gateway.store import prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.supply_history import delivery_change
 from gateway.store.tables import Delivery, LifecycleEvent, Prescription
@@ -206,9 +206,10 @@ async def record_delivery_status(
                 records = await prescription_rows.dispense_records(session, p.id)
                 change = await resettle(session, p, active_lines(records))
         p.updated_at = now
-        session.add(delivery)
-        session.add(p)
-        session.add(
+        repository.save(session, delivery)
+        repository.save(session, p)
+        repository.save(
+            session,
             delivery_change(
                 p.id,
                 report.number,
@@ -233,8 +234,11 @@ async def record_delivery_status(
         message_id = None
         if raw is not None:
             message_id = str(uuid.uuid4())
-            session.add(sealed_inbound(gw, message_id, "delivery-status", p, provider_ods, p.trust_ods, raw, now))
-        session.add(
+            repository.save(
+                session, sealed_inbound(gw, message_id, "delivery-status", p, provider_ods, p.trust_ods, raw, now)
+            )
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,
@@ -245,7 +249,7 @@ async def record_delivery_status(
                 detail=_detail(p, report, previous, change),
             )
         )
-        await session.flush()
+        await repository.save_now(session)
         return delivery, True
 
 

@@ -84,9 +84,10 @@ async def record_dispense(
             lifecycle.check_settled(before.status, before.items, after)
             change = await resettle(session, p, [*earlier, new_lines], correction=True)
             replaced.state, replaced.ended_by, replaced.ended_at = "replaced", header.id, now
-            session.add(replaced)
+            repository.save(session, replaced)
         p.updated_at = now
-        session.add(
+        repository.save(
+            session,
             DispenseRecord(
                 id=header.id,
                 prescription_id=p.id,
@@ -111,7 +112,7 @@ async def record_dispense(
             "success",
             {"event": "dispense-notification", "amends": replaced.id if replaced else "none"},
         )
-        session.add(sealed_inbound(gw, header.id, header.event, p, provider_ods, p.trust_ods, raw, now))
+        repository.save(session, sealed_inbound(gw, header.id, header.event, p, provider_ods, p.trust_ods, raw, now))
         await flush_or_conflict(session, f"prescription {p.short_form_id}")
     return True
 
@@ -134,7 +135,8 @@ def _events(
             detail = f"amends dispense notification {replaced.id}: {detail}"
         if n == 0 and notice.declared not in (None, change.after):
             detail += f"; the provider declared {notice.declared}, the line items make it {change.after}"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,

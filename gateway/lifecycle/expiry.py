@@ -108,10 +108,10 @@ async def _expire(
             if item.status in lifecycle.OPEN_ITEMS:
                 lifecycle.check_item_transition(item.status, lifecycle.ITEM_EXPIRED)
                 item.status = lifecycle.ITEM_EXPIRED
-                session.add(item)
+                repository.save(session, item)
         p.status = lifecycle.EXPIRED
         p.updated_at = now
-        session.add(p)
+        repository.save(session, p)
         withheld = 0
         for order in await outbox_queue.outbox_for_prescription(session, p.id):
             if order.state == "queued" and await repository.apply_update(
@@ -121,7 +121,8 @@ async def _expire(
         detail = f"validity ended {found.last_day} ({found.basis})"
         if withheld:
             detail += "; the order was withdrawn before the provider received it"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(prescription_id=p.id, at=now, kind="expired", status=p.status, actor_ods=None, detail=detail)
         )
         await audit.append(

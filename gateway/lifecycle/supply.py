@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import states as lifecycle
 from gateway.errors import ConflictError
-from gateway.store import prescription_rows
+from gateway.store import prescription_rows, repository
 from gateway.store.tables import DispenseRecord, Prescription, PrescriptionItem
 
 ACTIVE = "active"
@@ -59,16 +59,16 @@ async def resettle(
         if target != item.status:
             changed.append((item.line_no, item.status, target))
             item.status = target
-            session.add(item)
+            repository.save(session, item)
     before = p.status
     p.status = settled.status
-    session.add(p)
+    repository.save(session, p)
     return Change(before, settled.status, changed)
 
 
 async def flush_or_conflict(session: AsyncSession, what: str) -> None:
     """Flush now, so that a concurrent writer's unique row answers 409 rather than failing the commit."""
     try:
-        await session.flush()
+        await repository.save_now(session)
     except IntegrityError as exc:
         raise ConflictError(f"{what} changed meanwhile; send it again") from exc

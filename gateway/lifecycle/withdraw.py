@@ -16,7 +16,7 @@ from gateway.fhir.task_fields import NHS_NUMBER_SYSTEM, code_in, display_of, ide
 from gateway.lifecycle.dispensing import latest_named
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.supply import active_lines, flush_or_conflict, resettle
-from gateway.store import prescription_rows
+from gateway.store import prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.tables import LifecycleEvent
 
@@ -79,12 +79,15 @@ async def withdraw_dispense(gw: Gateway, principal: Principal, w: Withdrawal, ra
         change = await resettle(session, p, active_lines([r for r in records if r is not target]), correction=True)
         target.state, target.ended_by, target.ended_at = "withdrawn", w.key, now
         p.updated_at = now
-        session.add(target)
-        session.add(p)
+        repository.save(session, target)
+        repository.save(session, p)
         message_id = str(uuid.uuid4())
-        session.add(sealed_inbound(gw, message_id, "dispense-withdraw", p, principal.ods, p.trust_ods, raw, now))
+        repository.save(
+            session, sealed_inbound(gw, message_id, "dispense-withdraw", p, principal.ods, p.trust_ods, raw, now)
+        )
         detail = f"dispense notification {target.id} withdrawn ({w.reason})"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,

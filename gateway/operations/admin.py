@@ -110,7 +110,7 @@ async def add_provider(
         provider = Provider(
             ods=ods, name=name.strip(), mode=mode, endpoint=endpoint, active=True, created_at=gw.clock()
         )
-        session.add(provider)
+        repository.save(session, provider)
         await _audit_change(session, gw, actor, "provider", ods, {"change": "provider-added", "mode": mode})
     return provider
 
@@ -148,7 +148,7 @@ async def update_provider(
             provider.endpoint = endpoint
             changed.append("endpoint")
         if changed:
-            session.add(provider)
+            repository.save(session, provider)
             detail = {"change": "provider-updated", "fields": ",".join(changed)}
             await _audit_change(session, gw, actor, "provider", provider.ods, detail)
     return provider
@@ -268,8 +268,8 @@ async def add_route(
             provider_ods=provider_ods,
             created_at=gw.clock(),
         )
-        session.add(rule)
-        await session.flush()
+        repository.save(session, rule)
+        await repository.save_now(session)
         await _audit_change(
             session, gw, actor, "routing-rule", str(rule.id), {"change": "route-added", "provider": provider_ods}
         )
@@ -320,7 +320,7 @@ async def update_route(
                 setattr(rule, field, value or None)
                 changed.append(field)
         if changed:
-            session.add(rule)
+            repository.save(session, rule)
             detail = {"change": "route-updated", "fields": ",".join(changed)}
             await _audit_change(session, gw, actor, "routing-rule", str(rule_id), detail)
     return rule
@@ -341,7 +341,7 @@ async def remove_route(gw: Gateway, rule_id: int, *, actor: audit.Actor = audit.
     _authorise(actor)
     async with gw.sessions() as session, session.begin():
         rule = await _rule(session, rule_id)
-        await session.delete(rule)
+        await repository.remove(session, rule)
         await _audit_change(
             session, gw, actor, "routing-rule", str(rule_id), {"change": "route-removed", "provider": rule.provider_ods}
         )

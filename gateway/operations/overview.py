@@ -267,7 +267,8 @@ async def dismiss_dead_letter(gw: Gateway, actor: OpsActor, message_id: str) -> 
         )
         if not changed:
             raise ConflictError(f"message {entry.message_id} changed meanwhile; look again")
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=entry.prescription_id,
                 at=now,

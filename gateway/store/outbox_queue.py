@@ -185,3 +185,11 @@ async def delivery_attempts(session: AsyncSession, outbox_id: int) -> list[Deliv
     stmt = select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == outbox_id).order_by(col(DeliveryAttempt.id))
     return list((await session.exec(stmt)).all())
 
+
+
+async def was_sent_to(session: AsyncSession, prescription_id: str, provider_ods: str) -> bool:
+    """Whether an order of the prescription was ever queued for the provider (it may have moved on since)."""
+    stmt = select(OutboxEntry.id).where(
+        OutboxEntry.prescription_id == prescription_id, OutboxEntry.provider_ods == provider_ods
+    )
+    return (await session.exec(stmt)).first() is not None

@@ -177,3 +177,8 @@ async def prescription_parts(session: AsyncSession, p: Prescription) -> list[Pre
     )
     return list((await session.exec(stmt)).all())
 
+
+
+async def prescriptions_by_id(session: AsyncSession, ids: Sequence[str]) -> list[Prescription]:
+    """The prescriptions with these ids (in no particular order; unknown ids are left out)."""
+    return list((await session.exec(select(Prescription).where(col(Prescription.id).in_(list(ids))))).all())

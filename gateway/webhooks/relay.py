@@ -188,7 +188,8 @@ class WebhookRelay:
                 limit = self.config.dispatch_batch
                 events = await store.undispatched_events(session, sub, event_kinds(sub), limit=limit)
                 for event in events:
-                    session.add(
+                    repository.save(
+                        session,
                         WebhookDelivery(
                             subscription_id=sub.id, event_id=event.id or 0, prescription_id=event.prescription_id,
                             state="queued", available_at=now, queued_at=now,
@@ -199,7 +200,7 @@ class WebhookRelay:
                     horizon = min(horizon, events[-1].id or 0)
                 if horizon > sub.cursor:
                     sub.cursor = horizon
-                    session.add(sub)
+                    repository.save(session, sub)
         return owed
 
     async def claim(self) -> list[WebhookJob]:

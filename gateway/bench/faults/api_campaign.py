@@ -46,8 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func
-from sqlmodel import col, select
 
 from adapters.jac.writer import render_export
 from gateway.audit.sequencer import sequence
@@ -62,9 +60,9 @@ from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.samples import export_rows
+from gateway.store import delivery_ledger
 from gateway.store.db import is_sqlite
 from gateway.store.migrate import upgrade
-from gateway.store.tables import Delivery, DeliveryAttempt, DispenseRecord, LifecycleEvent, OutboxEntry, Prescription
 from gateway.wiring import build_gateway
 
 PROVIDER_ODS = "VNAPI"
@@ -550,10 +548,7 @@ async def _phases(
 async def _unfinished(gw: Gateway) -> int:
     try:
         async with gw.sessions() as session:
-            stmt = select(func.count()).select_from(OutboxEntry).where(
-                OutboxEntry.provider_ods == PROVIDER_ODS, col(OutboxEntry.state).in_(("queued", "leased"))
-            )
-            return int((await session.exec(stmt)).one())
+            return await delivery_ledger.unfinished_count(session, PROVIDER_ODS)
     except Exception:  # noqa: BLE001 - the store may be busy with a server's restart: look again
         return 1
 
@@ -605,15 +600,9 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
 
     `stuck` also counts the requests given up at the deadline."""
     async with gw.sessions() as session:
-        prescriptions = (
-            await session.exec(select(Prescription).where(Prescription.trust_ods == TRUST_ODS))
-        ).all()
-        outbox = (await session.exec(select(OutboxEntry).where(OutboxEntry.provider_ods == PROVIDER_ODS))).all()
-        events = (await session.exec(select(LifecycleEvent))).all()
-        dispenses = (await session.exec(select(DispenseRecord))).all()
-        release_attempts = select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.kind == "release")
-        releases = (await session.exec(release_attempts)).one()
-        deliveries = (await session.exec(select(Delivery).where(Delivery.number == 1))).all()
+        found = await delivery_ledger.effects(session, TRUST_ODS, PROVIDER_ODS)
+    prescriptions, outbox, events = found.prescriptions, found.outbox, found.events
+    dispenses, releases, deliveries = found.dispenses, found.release_attempts, found.first_deliveries
     rows = Counter((p.rx_number, p.rx_version) for p in prescriptions)
     by_sfid = {p.short_form_id: p for p in prescriptions}
     by_id = {p.id: p for p in prescriptions}
