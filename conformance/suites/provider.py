@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
 
-from conformance.answers import release_parameters, success_outcome
 from conformance.checks import FHIR_JSON, json_body, message_header, outcome_issues, validation_findings
 from conformance.context import SuiteContext
 from conformance.errors import UsageError
-from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
+from conformance.listener import Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.orders import SampleOrder
+from conformance.polling_gateway import PollingGateway, loads_or_none
 
 SUITE = Suite("provider", "Homecare Gateway conformance: homecare provider")
 CODES = ("ok", "transient-error", "fatal-error")
 HEADERS_PATH = "Bundle.entry[0].resource"
-BILLING_PATHS = ("/FHIR/R4/Claim", "/FHIR/R4/Invoice", "/api/v1/invoices")  # docs/invoicing.md
 
 push = SUITE.group("PRV-ORDER", "Orders pushed to the provider's $process-message")
 pull = SUITE.group("PRV-PULL", "A polling provider against the suite acting as the gateway")
@@ -116,7 +113,7 @@ async def order_acknowledged(ctx: SuiteContext, t: TestRun) -> None:
 async def resend(ctx: SuiteContext, t: TestRun) -> None:
     order: SampleOrder = ctx.state["order"]
     r = await _send(ctx, ctx.state["raw"], order.message_id)
-    header = message_header(_loads(r.content)) if r.status_code == 200 else None
+    header = message_header(loads_or_none(r.content)) if r.status_code == 200 else None
     response = (header or {}).get("response") or {}
     got = (r.status_code, response.get("code"))
     if ctx.state["first"][1] == "transient-error":  # "try again": the resend may well succeed now
@@ -219,58 +216,6 @@ async def cancellation(ctx: SuiteContext, t: TestRun) -> None:
 
 
 # --- pull -------------------------------------------------------------------------------------------------------
-class PollingGateway:
-    """The gateway, as far as a polling provider can tell: tokens, $release of one order, acks and status."""
-
-    def __init__(self, order: SampleOrder) -> None:
-        self.order = order
-        self.acknowledged = False
-        self.listener: Listener | None = None
-
-    async def __call__(self, arrival: Arrival) -> Answer:
-        path = arrival.path.rstrip("/")
-        if arrival.method == "POST" and path.endswith("/oauth2/token"):
-            form = parse_qs(arrival.body.decode("utf-8", "replace"))
-            if "client_assertion" not in form:
-                return Answer(400, b'{"error": "invalid_request"}', "application/json")
-            token = {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer", "expires_in": 3600}
-            return Answer(200, json.dumps(token).encode(), "application/json")
-        if arrival.method == "POST" and path.endswith("/Task/$release"):
-            orders = [] if self.acknowledged else [self.order.bundle]
-            now = datetime.now(UTC)
-            return _fhir(200, release_parameters(orders, now + timedelta(minutes=5), now))
-        if arrival.method == "POST" and path.endswith("/$process-message"):
-            body = _loads(arrival.body)
-            response = (message_header(body) or {}).get("response") or {}
-            if response.get("identifier") == self.order.message_id and response.get("code") == "ok":
-                self.acknowledged = True
-            return _fhir(200, success_outcome("received"))
-        if arrival.method == "POST" and path.endswith("/Task"):
-            return _fhir(201, success_outcome("delivery status recorded"))
-        if arrival.method == "POST" and path.endswith(BILLING_PATHS):
-            return _fhir(200, success_outcome("received; checked by the PRV-BILL tests"))
-        return _fhir(
-            404,
-            {
-                "resourceType": "OperationOutcome",
-                "issue": [
-                    {"severity": "error", "code": "not-found", "diagnostics": f"{arrival.method} {path} is not served"}
-                ],
-            },
-        )
-
-
-def _fhir(status: int, body: dict[str, Any]) -> Answer:
-    return Answer(status, json.dumps(body).encode(), FHIR_JSON)
-
-
-def _loads(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
 @contextlib.asynccontextmanager
 async def session(ctx: SuiteContext, mode: str) -> AsyncIterator[None]:
     """For pull: the listener the provider polls, serving one fresh order for the provider's ODS."""
@@ -294,7 +239,7 @@ def _is_message(arrival: Arrival) -> bool:
 
 
 def _event(arrival: Arrival) -> str | None:
-    header = message_header(_loads(arrival.body)) or {}
+    header = message_header(loads_or_none(arrival.body)) or {}
     event = (header.get("eventCoding") or {}).get("code")
     return event if isinstance(event, str) else None
 
@@ -335,7 +280,7 @@ async def polls(ctx: SuiteContext, t: TestRun) -> None:
             "client_assertion.aud",
         )
         t.check(claims.get("iss") == claims.get("sub"), "PRV-AUTH-1", "iss and sub differ", "client_assertion.iss")
-    params = _loads(poll.body) or {}
+    params = loads_or_none(poll.body) or {}
     owners = [
         p.get("resource", {}).get("identifier", [{}])[0].get("value")
         for p in params.get("parameter", [])
@@ -364,7 +309,7 @@ async def acknowledges(ctx: SuiteContext, t: TestRun) -> None:
         f"no response message within {ctx.timeout:g} s",
         "POST $process-message",
     )
-    code = check_response_message(t, _loads(ack.body), ctx.state["gateway"].order.message_id)
+    code = check_response_message(t, loads_or_none(ack.body), ctx.state["gateway"].order.message_id)
     t.check(code == "ok", "PRV-MSG-4", f"a conforming order was answered {code!r}", f"{HEADERS_PATH}.response.code")
 
 
@@ -383,7 +328,7 @@ async def delivery_status(ctx: SuiteContext, t: TestRun) -> None:
         f"no delivery Task within {ctx.timeout:g} s",
         "POST Task",
     )
-    task = _loads(arrival.body) or {}
+    task = loads_or_none(arrival.body) or {}
     validation_findings(t, task, "PRV-PULL-3")
     focus = ((task.get("focus") or {}).get("identifier") or {}).get("value")
     sid = ctx.state["gateway"].order.short_form_id
@@ -405,4 +350,4 @@ async def dispense(ctx: SuiteContext, t: TestRun) -> None:
         f"no dispense-notification within {ctx.timeout:g} s",
         "POST $process-message",
     )
-    validation_findings(t, _loads(arrival.body), "PRV-PULL-4")
+    validation_findings(t, loads_or_none(arrival.body), "PRV-PULL-4")

@@ -11,7 +11,8 @@ from conformance.as_gateway import LINE_ITEM, MEDICINE, BilledInvoice, read_bill
 from conformance.context import SuiteContext
 from conformance.listener import Arrival, Listener
 from conformance.model import TestRun
-from conformance.suites.provider import BILLING_PATHS, SUITE, _provider_ods
+from conformance.polling_gateway import BILLING_PATHS
+from conformance.suites.provider import SUITE, _provider_ods
 from gateway.simulate import provider_messages as msg
 
 billing = SUITE.group("PRV-BILL", "A polling provider bills the order it delivered")

@@ -91,8 +91,8 @@ async def set_rule(
             rule.window_minutes = window_minutes
         rule.enabled = enabled
         rule.updated_at = now
-        session.add(rule)
-        await session.flush()
+        repository.save(session, rule)
+        await repository.save_now(session)
         detail: Detail = {"change": "alert-rule-set", "threshold": str(rule.threshold), "enabled": rule.enabled}
         await _audit(session, gw, kind, provider_ods, detail)
         return rule.model_dump(exclude={"created_at", "updated_at"})

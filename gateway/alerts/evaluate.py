@@ -13,17 +13,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.alerts.measure import Observation, Readings, observe
 from gateway.alerts.notify import Notice, NotificationError, Notifier
 from gateway.alerts.rules import Kind, RuleBook
-from gateway.audit.pending import AuditPending
 from gateway.context import Gateway
 from gateway.logs import log
 from gateway.store import alerts as store
+from gateway.store import audit_log
 from gateway.store import metrics as store_metrics
 from gateway.store.tables import Alert
 
@@ -80,7 +78,7 @@ async def read(gw: Gateway) -> tuple[RuleBook, Readings]:
         last_ok = (
             await store_metrics.last_push_success_since(session, now - timedelta(minutes=silent)) if silent else {}
         )
-        unsequenced = (await session.exec(select(func.min(AuditPending.at)))).one()
+        unsequenced = await audit_log.oldest_pending_at(session)
     return book, Readings(now, queue, outcomes, last_ok, unsequenced)
 
 

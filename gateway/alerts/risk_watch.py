@@ -17,6 +17,7 @@ from gateway.logs import log
 from gateway.safety.at_risk import compute, thresholds
 from gateway.safety.supply_model import AtRisk
 from gateway.store import alerts as alert_store
+from gateway.store import repository
 from gateway.store import risk_episodes as store
 from gateway.store.supply_tables import RiskEpisode
 from gateway.store.tables import LifecycleEvent
@@ -72,7 +73,8 @@ async def watch(gw: Gateway, notifiers: Sequence[Notifier] = ()) -> WatchReport:
                 opened_at=now,
             )
             if await alert_store.insert_open(session, episode):
-                session.add(
+                repository.save(
+                    session,
                     LifecycleEvent(
                         prescription_id=row.prescription_id,
                         at=now,

@@ -20,10 +20,9 @@ from gateway.audit.guard import (
     postgres_guard_sql,
     sqlite_guard_sql,
 )
-from gateway.audit.pending import AuditHead, AuditPending
 from gateway.audit.sequencer import SequenceResult, sequence
 from gateway.audit.verify import Anchor, Backlog, Problem, VerifyResult, verify
-from gateway.store.audit_tables import AuditEntity, AuditRecord, Outcome
+from gateway.store.audit_tables import AuditEntity, AuditHead, AuditPending, AuditRecord, Outcome
 
 __all__ = [
     "ACTIONS",

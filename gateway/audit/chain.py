@@ -18,8 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway.audit.actor import Actor, actor_columns
 from gateway.audit.errors import AuditRefusedError, AuditStoreError
 from gateway.audit.event import Detail, action_spec, check_ids_only
-from gateway.audit.pending import AuditPending
-from gateway.store import bulk
+from gateway.store import audit_log
 from gateway.store.audit_tables import Outcome
 
 
@@ -123,8 +122,7 @@ async def append_many(session: AsyncSession, gw_clock: Callable[[], datetime], e
         for entry, outcome, actor in checked
     ]
     try:
-        connection = await session.connection()
-        await bulk.insert_many(connection, AuditPending.__table__, rows)  # type: ignore[attr-defined]
+        await audit_log.append_pending(session, rows)
     except SQLAlchemyError as exc:
         action = checked[0][0].action
         raise AuditStoreError(f"could not append audit record for {action}: {exc.__class__.__name__}") from exc

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from gateway.audit.pending import AuditHead
 from gateway.signing.exceptions import MalformedSignatureError
 from gateway.signing.jws import parse_detached, sign_detached, verify_detached
 from gateway.signing.keys import SigningKeyStore
-from gateway.store.audit_tables import instant
+from gateway.store.audit_tables import AuditHead, instant
 
 
 def head_payload(seq: int, hash_: str, at: datetime) -> bytes:

@@ -20,24 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import delete, func
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.audit.actor import ActorColumns
 from gateway.audit.errors import AuditStoreError
 from gateway.audit.event import audit_event_json
 from gateway.audit.heads import sign_head
-from gateway.audit.pending import AuditHead, AuditPending
-from gateway.store import bulk
-from gateway.store.audit_tables import GENESIS_HASH, AuditEntity, AuditRecord, Outcome, row_hash
+from gateway.store import audit_log
+from gateway.store.audit_tables import AuditPending, Outcome, row_hash
 
 if TYPE_CHECKING:
     from gateway.context import Gateway
 
-# pg_try_advisory_xact_lock key: the bytes of "hgwaudit" read as a (positive) 64-bit integer.
-SEQUENCER_LOCK_KEY: Final = int.from_bytes(b"hgwaudit", "big")
 # Entries per transaction.
 BATCH: Final = 2000
 
@@ -73,19 +68,13 @@ async def sequence(
     try:
         while True:
             async with gw.sessions() as session, session.begin():
-                if not await _turn(session, wait):
+                if not await audit_log.take_sequencer_turn(session, wait=wait):
                     return SequenceResult(total, 0, busy=True)
-                seq, prev_hash = await _last(session)
-                pending = list(
-                    (await session.exec(select(AuditPending).order_by(col(AuditPending.id)).limit(batch))).all()
-                )
+                seq, prev_hash = await audit_log.chain_end(session)
+                pending = await audit_log.oldest_pending(session, batch)
                 if pending:
                     records, index = await asyncio.to_thread(chain_rows, seq, prev_hash, pending)
-                    connection = await session.connection()
-                    await bulk.insert_many(connection, AuditRecord.__table__, records)  # type: ignore[attr-defined]
-                    await bulk.insert_many(connection, AuditEntity.__table__, index)  # type: ignore[attr-defined]
-                    ids = [p.id for p in pending]
-                    await session.exec(delete(AuditPending).where(col(AuditPending.id).in_(ids)))
+                    await audit_log.chain_batch(session, records, index, [p.id for p in pending])
                     seq, prev_hash = records[-1]["seq"], records[-1]["hash"]
                     total += len(pending)
                 if len(pending) < batch:
@@ -93,23 +82,6 @@ async def sequence(
                     return SequenceResult(total, seq, signed)
     except SQLAlchemyError as exc:
         raise AuditStoreError(f"could not sequence the audit trail: {exc.__class__.__name__}") from exc
-
-
-async def _turn(session: AsyncSession, wait: bool) -> bool:
-    """Whether this transaction is the one sequencer (PostgreSQL: the advisory lock, held to commit)."""
-    if (await session.connection()).dialect.name != "postgresql":
-        return True
-    if wait:
-        await session.exec(select(func.pg_advisory_xact_lock(SEQUENCER_LOCK_KEY)))
-        return True
-    return bool((await session.exec(select(func.pg_try_advisory_xact_lock(SEQUENCER_LOCK_KEY)))).one())
-
-
-async def _last(session: AsyncSession) -> tuple[int, str]:
-    last = (
-        await session.exec(select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1))
-    ).first()
-    return (0, GENESIS_HASH) if last is None else (last[0], last[1])
 
 
 def chain_rows(
@@ -154,11 +126,11 @@ def chain_rows(
 async def _maybe_sign(session: AsyncSession, gw: Gateway, seq: int, hash_: str, sign: bool | None) -> int | None:
     if sign is False or seq == 0 or gw.signing is None:
         return None
-    newest = (await session.exec(select(AuditHead).order_by(col(AuditHead.seq).desc()).limit(1))).first()
+    newest = await audit_log.newest_head(session)
     now = gw.clock()
     if newest is not None and (newest.seq >= seq or (sign is None and now - newest.at < _head_interval(gw))):
         return None
-    session.add(sign_head(gw.signing, seq, hash_, now))
+    audit_log.add_head(session, sign_head(gw.signing, seq, hash_, now))
     return seq
 
 
@@ -170,7 +142,6 @@ async def backlog(gw: Gateway) -> tuple[int, datetime | None]:
     """How many entries wait to be chained, and when the oldest was appended."""
     try:
         async with gw.sessions() as session:
-            count, oldest = (await session.exec(select(func.count(), func.min(AuditPending.at)))).one()
+            return await audit_log.pending_backlog(session)
     except SQLAlchemyError as exc:
         raise AuditStoreError(f"could not read the audit backlog: {exc.__class__.__name__}") from exc
-    return int(count), oldest

@@ -9,16 +9,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col, select
 
 from gateway.audit.errors import AuditStoreError
 from gateway.audit.event import entity_ids
 from gateway.audit.heads import head_signature_problem
-from gateway.audit.pending import AuditHead
 from gateway.audit.sequencer import backlog
 from gateway.signing.keys import SigningKeyStore
-from gateway.store.audit_tables import GENESIS_HASH, AuditEntity, AuditRecord, record_hash
+from gateway.store import audit_log
+from gateway.store.audit_tables import GENESIS_HASH, AuditHead, AuditRecord, record_hash
 
 if TYPE_CHECKING:
     from gateway.context import Gateway
@@ -237,16 +235,12 @@ async def verify(gw: Gateway, *, anchor: Anchor | None = None) -> VerifyResult:
         age = round((gw.clock() - oldest).total_seconds(), 1) if oldest is not None else None
         pending = Backlog(waiting, age, gw.settings.audit_max_unsequenced_seconds)
         while True:
-            query = select(AuditRecord).order_by(col(AuditRecord.seq)).limit(BATCH)
-            if after is not None:
-                query = query.where(col(AuditRecord.seq) > after)
             async with gw.engine.connect() as conn:
-                rows = (await conn.execute(query)).all()
+                rows = await audit_log.records_after(conn, after, BATCH)
                 through = rows[-1].seq if len(rows) == BATCH else None
-                index = await _index(conn, after, through)
-                heads = await _heads(conn, after, through)
-            for row in rows:
-                record = AuditRecord(**row._mapping)
+                index = await audit_log.entities_between(conn, after, through)
+                heads = await audit_log.heads_between(conn, after, through)
+            for record in rows:
                 problem = walk.check(record, index.pop(record.seq, set()), heads.pop(record.seq, None))
                 if problem is not None:
                     return replace(problem, backlog=pending)
@@ -257,25 +251,3 @@ async def verify(gw: Gateway, *, anchor: Anchor | None = None) -> VerifyResult:
     except SQLAlchemyError as exc:
         raise AuditStoreError(f"could not read the audit chain: {exc.__class__.__name__}") from exc
 
-
-async def _heads(conn: AsyncConnection, after: int | None, through: int | None) -> dict[int, AuditHead]:
-    """The signed heads by seq, for seq after `after` up to `through` (None: no end)."""
-    query = select(AuditHead)
-    if after is not None:
-        query = query.where(col(AuditHead.seq) > after)
-    if through is not None:
-        query = query.where(col(AuditHead.seq) <= through)
-    return {row.seq: AuditHead(**row._mapping) for row in (await conn.execute(query)).all()}
-
-
-async def _index(conn: AsyncConnection, after: int | None, through: int | None) -> dict[int, set[str]]:
-    """The entity ids `audit_entity` holds per seq, for seq after `after` up to `through` (None: no end)."""
-    query = select(AuditEntity.seq, AuditEntity.entity_id)
-    if after is not None:
-        query = query.where(col(AuditEntity.seq) > after)
-    if through is not None:
-        query = query.where(col(AuditEntity.seq) <= through)
-    found: dict[int, set[str]] = {}
-    for seq, entity_id in (await conn.execute(query)).all():
-        found.setdefault(seq, set()).add(entity_id)
-    return found

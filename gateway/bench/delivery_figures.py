@@ -34,7 +34,6 @@ import httpx
 from adapters.jac.writer import render_export
 from gateway.app import create_app, settle_heap
 from gateway.bench.faults.processes import receiver_process
-from gateway.bench.ingest import PostgresUnreachable, scratch_database
 from gateway.bench.open_loop import percentile, push_open_loop, receipts, worker_pool
 from gateway.bench.single_message import IN_FLIGHT, single_message_figures
 from gateway.context import Gateway
@@ -49,6 +48,7 @@ from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger
 from gateway.store.migrate import upgrade
+from gateway.store.scratch import PostgresUnreachable, scratch_database
 from gateway.wiring import build_gateway
 
 PUSH_ODS = "VNPSH"

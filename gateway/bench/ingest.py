@@ -8,13 +8,8 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import psycopg
 
 from adapters.jac.writer import render_export
 from gateway.bench.format_throughput import format_figures
@@ -30,6 +25,7 @@ from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory, sample_prescribing
 from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
+from gateway.store.scratch import PostgresUnreachable, scratch_database
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER
 from gateway.validator.validator import Validator
 from gateway.wiring import build_gateway
@@ -129,28 +125,3 @@ def _postgres(url: str, data_dir: Path, payload: bytes) -> dict[str, Any]:
             return asyncio.run(_ingest(scratch, data_dir, payload))
     except PostgresUnreachable as exc:
         return {"skipped": f"PostgreSQL unreachable: {exc}".strip()}
-
-
-class PostgresUnreachable(psycopg.OperationalError):
-    """`scratch_database` could not connect to the server to create the database."""
-
-
-@contextmanager
-def scratch_database(postgres_url: str, prefix: str) -> Iterator[str]:
-    """The URL of a new, empty database `<prefix>_<random>` on `postgres_url`'s server, dropped on exit (FORCE).
-
-    PostgresUnreachable when the server cannot be reached to create it. The drop opens a connection of its own, so
-    it works after the server was restarted meanwhile (the fault campaign restarts it)."""
-    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    try:
-        conn = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        raise PostgresUnreachable(str(exc)) from exc
-    with conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as again:
-            again.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

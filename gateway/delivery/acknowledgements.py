@@ -23,7 +23,7 @@ from gateway.domain.outbox import OutboxState, answered, check_outbox_transition
 from gateway.domain.principal import UPDATE, Principal, Role, require_role
 from gateway.errors import GatewayError, NotFoundError, StateTransitionError
 from gateway.fhir.cancellation import cancelled_item
-from gateway.store import pull_batch
+from gateway.store import bulk, pull_batch
 from gateway.store.tables import LifecycleEvent
 
 # Line items a cancellation still cancels; the others are already complete.
@@ -199,7 +199,7 @@ async def _write(
     await pull_batch.update_outbox(session, list(outbox_rows.items()))
     await pull_batch.update_statuses(session, changed, now)
     await pull_batch.update_item_statuses(session, changed_items)
-    await pull_batch.insert_rows(session, LifecycleEvent, events)
+    await bulk.insert_rows(session, LifecycleEvent, events)
     # One AuditEvent per response code naming every order that got it, not one per order.
     by_code: dict[str, list[str]] = {}
     for target, code in applied:

@@ -1,7 +1,7 @@
 """The push relay: claim due orders of push providers, POST each signed bundle, record the attempt, apply the answer.
 
 One round (`PushRelay.run_once`) claims, per push provider whose endpoint's breaker allows it, up to `batch`
-deliverable orders with the same lease as `Task/$release` (`repository.claim_orders`: fencing token bumped,
+deliverable orders with the same lease as `Task/$release` (`outbox_queue.claim_orders`: fencing token bumped,
 per-prescription order kept, `FOR UPDATE SKIP LOCKED` on PostgreSQL), then delivers them concurrently. Finishing
 an attempt is fenced: it changes the order only while the order is still leased under the token the attempt
 claimed, so a worker that lost its lease (it stalled past the lease and another worker took over) records what it
@@ -36,7 +36,7 @@ from gateway.delivery.transport import Answered, AwaitingResponse, ProviderAnswe
 from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import StateTransitionError
 from gateway.logs import log
-from gateway.store import repository
+from gateway.store import outbox_queue, provider_rows, repository
 from gateway.store.sealed import message_context
 from gateway.store.tables import DeliveryAttempt, LifecycleEvent, OutboxEntry
 
@@ -99,12 +99,12 @@ class PushRelay:
         trials = TrialGrants(self.breakers)
         try:
             async with self.gw.sessions() as session, session.begin():
-                for provider in await repository.push_providers(session):
+                for provider in await provider_rows.push_providers(session):
                     endpoint = provider.endpoint or ""
                     allowed = trials.permits(endpoint, self.config.batch)
                     if not allowed:
                         continue
-                    entries = await repository.claim_orders(
+                    entries = await outbox_queue.claim_orders(
                         session,
                         provider_ods=provider.ods,
                         now=now,
@@ -128,7 +128,7 @@ class PushRelay:
     ) -> list[PushJob]:
         """The claimed orders' bodies, read in one query, then their audit records: appended last, because the
         audit chain's lock is held from the first append until the commit and every other writer waits on it."""
-        messages = await repository.get_messages(session, [entry.message_id for entry, _, _ in claimed])
+        messages = await outbox_queue.get_messages(session, [entry.message_id for entry, _, _ in claimed])
         jobs = []
         for entry, endpoint, policy in claimed:
             message = messages[entry.message_id]
@@ -237,7 +237,7 @@ class PushRelay:
             {"state": OutboxState.LEASED, "lease_token": job.lease_token},
             {"last_attempt_at": now},
         )
-        session.add(_attempt_row(job, answer, give_up, now, held))
+        repository.save(session, _attempt_row(job, answer, give_up, now, held))
         return held
 
     async def _finish_in(
@@ -278,8 +278,10 @@ class PushRelay:
         if isinstance(answer, AwaitingResponse):
             entry.lease_expires_at = now + self.config.async_wait
             entry.last_error = None
-            session.add(entry)
-            session.add(_event(entry, now, "accepted-by-provider", "HTTP 202: awaiting the provider's response"))
+            repository.save(session, entry)
+            repository.save(
+                session, _event(entry, now, "accepted-by-provider", "HTTP 202: awaiting the provider's response")
+            )
             return PushResult(job.message_id, "awaiting-response")
         if isinstance(answer, Answered) and answer.code != "transient-error":
             return await self._answered(session, job, entry, answer, now)
@@ -297,7 +299,7 @@ class PushRelay:
             entry.state = check_outbox_transition(entry.state, OutboxState.QUEUED, entry=entry.message_id)
             entry.available_at = retry_at
             entry.lease_expires_at = None
-            session.add(entry)
+            repository.save(session, entry)
         return PushResult(job.message_id, "retry", f"{error.reason}; next attempt at {retry_at.isoformat()}")
 
     async def _answered(
@@ -313,7 +315,7 @@ class PushRelay:
                 )
         except StateTransitionError as exc:
             # The answer no longer fits the prescription (it changed meanwhile): an operator has to look.
-            await session.refresh(entry)
+            await repository.reload(session, entry)
             return _dead(session, entry, f"the provider's {answer.code} could not be applied: {exc}", now)
         return PushResult(job.message_id, "delivered" if answer.code == "ok" else "rejected")
 
@@ -331,8 +333,8 @@ def _dead(session: AsyncSession, entry: OutboxEntry, reason: str, now: datetime)
     entry.state = check_outbox_transition(entry.state, OutboxState.DEAD, entry=entry.message_id)
     entry.last_error = reason[:500]
     entry.lease_expires_at = None
-    session.add(entry)
-    session.add(_event(entry, now, "push-failed", reason[:500]))
+    repository.save(session, entry)
+    repository.save(session, _event(entry, now, "push-failed", reason[:500]))
     return PushResult(entry.message_id, "dead", reason)
 
 

@@ -14,7 +14,7 @@ from gateway.delivery.push import PushConfig, policy_for
 from gateway.domain.outbox import STATES as STATES  # `hgw queue list --state` offers them
 from gateway.domain.outbox import WAITING
 from gateway.errors import InputError, Issue, Location, NotFoundError
-from gateway.store import repository
+from gateway.store import outbox_queue, provider_rows, repository
 from gateway.store.supply_tables import ProviderPauseChange
 from gateway.store.tables import OutboxEntry, Provider
 
@@ -56,7 +56,7 @@ async def list_queue(
     if state is not None and state not in STATES:
         raise _invalid("--state", state, ", ".join(STATES))
     async with gw.sessions() as session:
-        rows = await repository.list_outbox(
+        rows = await outbox_queue.list_outbox(
             session, states=[state] if state else None, provider_ods=provider_ods, limit=limit
         )
     return [QueueRow.from_row(r) for r in rows]
@@ -65,7 +65,7 @@ async def list_queue(
 async def queue_stats(gw: Gateway) -> dict[str, dict[str, object]]:
     """Per provider: how many messages in each state, and since when the oldest still waiting has waited."""
     async with gw.sessions() as session:
-        counts = await repository.outbox_counts(session)
+        counts = await outbox_queue.outbox_counts(session)
     states: dict[str, dict[str, int]] = {}
     waiting: dict[str, datetime] = {}
     for provider, state, count, oldest in counts:
@@ -78,11 +78,11 @@ async def queue_stats(gw: Gateway) -> dict[str, dict[str, object]]:
 async def set_paused(gw: Gateway, provider_ods: str, paused: bool, *, actor: audit.Actor = audit.SYSTEM) -> Provider:
     """Hold (or resume) push delivery to a provider; its messages wait in the queue meanwhile."""
     async with gw.sessions() as session, session.begin():
-        await repository.hold_provider(session, provider_ods, exclusive=True)  # waits for releases in flight
+        await provider_rows.hold_provider(session, provider_ods, exclusive=True)  # waits for releases in flight
         provider = await _provider(session, provider_ods)
         provider.paused = paused
-        session.add(provider)
-        session.add(ProviderPauseChange(provider_ods=provider.ods, paused=paused, at=gw.clock()))
+        repository.save(session, provider)
+        repository.save(session, ProviderPauseChange(provider_ods=provider.ods, paused=paused, at=gw.clock()))
         action = "operator.pause" if paused else "operator.resume"
         await audit.append(session, gw.clock, actor, action, "provider", provider.ods, "success")
     return provider
@@ -118,7 +118,7 @@ async def set_retry_policy(
                 expected="max attempts >= 1, max age > 0, 0 < base <= cap",
             )
             raise InputError([issue]) from exc
-        session.add(provider)
+        repository.save(session, provider)
         await audit.append(
             session, gw.clock, audit.SYSTEM, "configuration.change", "provider", provider.ods, "success",
             {"change": "retry-policy"},

@@ -18,7 +18,7 @@ from gateway.domain.outbox import answered, check_outbox_transition
 from gateway.domain.principal import RELEASE, Principal, Role, require_role, require_same_tenant
 from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
-from gateway.store import pull_batch, repository
+from gateway.store import bulk, prescription_rows, provider_rows, pull_batch, repository
 from gateway.store.sealed import message_context
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
 
@@ -98,10 +98,10 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
     async with gw.sessions() as session, session.begin():
         # Its own short transaction: the row lock it takes is not held while orders are leased.
-        await repository.touch_provider_poll(session, provider_ods, now)
+        await provider_rows.touch_provider_poll(session, provider_ods, now)
     async with gw.sessions() as session, session.begin():
-        await repository.hold_provider(session, provider_ods, exclusive=False)
-        provider = await session.get(Provider, provider_ods)
+        await provider_rows.hold_provider(session, provider_ods, exclusive=False)
+        provider = await repository.get_by_id(session, Provider, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
         # A constant number of statements whatever `limit` is: one claim, one fetch of the sealed messages,
@@ -122,7 +122,7 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
             order = stored[x.message_id]
             body = gw.cipher.open(order.body_enc, context=message_context(x.message_id, order.sender_ods))
             orders.append(ReleasedOrder(x.message_id, order.short_form_id, x.lease_token, body, _bundle_id(body)))
-        await pull_batch.insert_rows(
+        await bulk.insert_rows(
             session,
             LifecycleEvent,
             [
@@ -181,7 +181,7 @@ async def apply_response(
     items: list[PrescriptionItem] = []
     event = None
     if code == "ok":
-        items = await repository.prescription_items(session, prescription.id)
+        items = await prescription_rows.prescription_items(session, prescription.id)
         event = await pull_batch.message_event(session, message_id)
     kind, new_status, new_items = acknowledgements.response_effect(
         code, event, prescription.status, [(item.id, item.status) for item in items], message_id
@@ -195,16 +195,17 @@ async def apply_response(
     if new_status is not None:
         prescription.status = new_status
         prescription.updated_at = now
-        session.add(prescription)
+        repository.save(session, prescription)
     for item in items:
         if item.id in new_items:
             item.status = new_items[item.id]
-            session.add(item)
-    session.add(entry)
+            repository.save(session, item)
+    repository.save(session, entry)
     await audit.append(
         session, gw.clock, actor, "order.acknowledge", "message", message_id, "success", {"response": code}
     )
-    session.add(
+    repository.save(
+        session,
         LifecycleEvent(
             prescription_id=prescription.id,
             at=now,

@@ -19,7 +19,7 @@ from gateway.domain import states as lifecycle
 from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
-from gateway.store import repository
+from gateway.store import outbox_queue, repository
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
 
 REPLAYABLE = (OutboxState.DEAD.value, OutboxState.REJECTED.value)  # plain strings: a click choice
@@ -78,7 +78,7 @@ async def replay_message(
     """Queue one dead or rejected message again. NotFoundError if unknown, ConflictError if not replayable."""
     _check_actor(actor)
     async with gw.sessions() as session, session.begin():
-        row = await repository.outbox_by_message(session, message_id)
+        row = await outbox_queue.outbox_by_message(session, message_id)
         if row is None:
             raise NotFoundError(f"message {message_id} not found")
         if row.state not in REPLAYABLE:
@@ -111,7 +111,7 @@ async def replay_matching(
             ]
         )
     async with gw.sessions() as session, session.begin():
-        rows = await repository.list_outbox(
+        rows = await outbox_queue.list_outbox(
             session, states=[state], provider_ods=provider_ods, failed_since=since, limit=limit
         )
         return await _replay(session, gw, rows, dry_run=dry_run, actor=actor)
@@ -139,7 +139,8 @@ async def _replay(
         await audit.append(
             session, gw.clock, actor, "operator.replay", "message", before.message_id, "success", {"from": before.state}
         )
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=before.prescription_id,
                 at=now,
@@ -154,7 +155,7 @@ async def _replay(
 
 async def _why_not(session: AsyncSession, row: OutboxEntry, chosen: set[int | None]) -> str | None:
     """Why replaying `row` would do harm, or None."""
-    later = [r for r in await repository.later_in_order(session, row) if r.id not in chosen]
+    later = [r for r in await outbox_queue.later_in_order(session, row) if r.id not in chosen]
     if later:
         return f"a later message of the same prescription ({later[0].message_id}) is {later[0].state}"
     message: FhirMessage | None = await repository.get_by_id(session, FhirMessage, row.message_id)

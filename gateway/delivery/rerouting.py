@@ -18,7 +18,7 @@ from gateway.errors import InputError
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.intake.order_writer import Addressee, OrderWriter, Outgoing, queued
 from gateway.intake.rows import Rows
-from gateway.store import repository
+from gateway.store import prescription_rows, provider_rows, repository
 from gateway.store.directory import load_directory
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, OutboxEntry, Prescription
@@ -43,7 +43,7 @@ async def reroute_returned(
     canonical = HomecarePrescription.model_validate_json(
         gw.cipher.open(p.canonical_enc, context=prescription_context(p.id, p.trust_ods))
     )
-    router = await repository.load_router(session)
+    router = await provider_rows.load_router(session)
     route = router.route(canonical, exclude=returned_by)
     if route.provider_ods is None:
         return _hold(session, p, f"{why}; no other route", now)
@@ -54,7 +54,7 @@ async def reroute_returned(
     prescribing = (await load_directory(session)).prescribing(canonical.trust_ods, canonical.site_code)
     if isinstance(prescribing, list):
         return _hold(session, p, f"{why}; {prescribing[0].message}", now)
-    items = await repository.prescription_items(session, p.id)
+    items = await prescription_rows.prescription_items(session, p.id)
     fresh = OrderIds.new(canonical)
     ids = OrderIds(
         message_id=fresh.message_id,
@@ -90,19 +90,19 @@ async def reroute_returned(
         first = problems[0]
         return _hold(session, p, f"{why}; the order for {route.provider_ods} failed validation: {first.message}", now)
     [message], [order], [event] = rows.messages, rows.outbox, rows.events
-    session.add(FhirMessage(**message))
-    await session.flush()  # the outbox row refers to the message
-    session.add(OutboxEntry(**order))
+    repository.save(session, FhirMessage(**message))
+    await repository.save_now(session)  # the outbox row refers to the message
+    repository.save(session, OutboxEntry(**order))
     p.provider_ods = route.provider_ods
     p.route_reason = reason[:500]
-    session.add(p)
-    session.add(LifecycleEvent(**event))
+    repository.save(session, p)
+    repository.save(session, LifecycleEvent(**event))
     return Rerouted(route.provider_ods, reason, ids.message_id)
 
 
 def _hold(session: AsyncSession, p: Prescription, reason: str, now: datetime) -> Rerouted:
     p.provider_ods = None
     p.route_reason = reason[:500]
-    session.add(p)
-    session.add(LifecycleEvent(prescription_id=p.id, at=now, kind="held", detail=reason))
+    repository.save(session, p)
+    repository.save(session, LifecycleEvent(prescription_id=p.id, at=now, kind="held", detail=reason))
     return Rerouted(None, reason)

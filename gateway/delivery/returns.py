@@ -20,7 +20,7 @@ from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier
 from gateway.fhir.task_fields import NHS_NUMBER_SYSTEM, code_in, display_of
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.withdraw import TASK_CODE_SYSTEM
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.tables import LifecycleEvent, OutboxEntry
 
@@ -63,15 +63,17 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
         require_same_tenant(principal, r.owner_ods, "Task.owner")
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, r.short_form_id)
-        events = await repository.prescription_events(session, p.id) if p is not None else []
+        p = await prescription_rows.find_prescription(session, r.short_form_id)
+        events = await prescription_rows.prescription_events(session, p.id) if p is not None else []
         returned_by = frozenset(e.actor_ods for e in events if e.kind == "returned" and e.actor_ods)
         if p is None or (p.provider_ods != principal.ods and principal.ods not in returned_by):
             raise NotFoundError(f"prescription {r.short_form_id} not found")
         check_patient(gw, p, r.nhs_number)
         if p.provider_ods != principal.ods:
             return False  # this provider returned it already; it has moved on (held, or with another provider)
-        orders = [o for o in await repository.outbox_for_prescription(session, p.id) if o.provider_ods == principal.ods]
+        orders = [
+            o for o in await outbox_queue.outbox_for_prescription(session, p.id) if o.provider_ods == principal.ods
+        ]
         if p.status == lifecycle.TO_BE_DISPENSED and orders and orders[-1].state == OutboxState.REJECTED:
             return False
         if p.status != lifecycle.WITH_DISPENSER:
@@ -80,15 +82,15 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                 "order the provider acknowledged and has not started to supply can be returned"
             )
         lifecycle.check_prescription_transition(p.status, lifecycle.TO_BE_DISPENSED)
-        items = await repository.prescription_items(session, p.id)
+        items = await prescription_rows.prescription_items(session, p.id)
         for item in items:
             lifecycle.check_item_transition(item.status, lifecycle.ITEM_TO_BE_DISPENSED)
         for item in items:
             item.status = lifecycle.ITEM_TO_BE_DISPENSED
-            session.add(item)
+            repository.save(session, item)
         p.status = lifecycle.TO_BE_DISPENSED
         p.updated_at = now
-        session.add(p)
+        repository.save(session, p)
         for order in orders:
             if order.state == OutboxState.ACKNOWLEDGED:
                 rejected = check_outbox_transition(order.state, OutboxState.REJECTED, entry=order.message_id)
@@ -96,9 +98,12 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                     session, OutboxEntry, order.id, {"state": order.state}, {"state": rejected}
                 )
         message_id = str(uuid.uuid4())
-        session.add(sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now))
+        repository.save(
+            session, sealed_inbound(gw, message_id, "dispense-return", p, principal.ods, p.trust_ods, raw, now)
+        )
         why = f"returned by {principal.ods} ({r.reason})"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,
@@ -109,7 +114,7 @@ async def return_prescription(gw: Gateway, principal: Principal, r: Return, raw:
                 detail=f"{why}: routed again without {', '.join(sorted(returned_by | {principal.ods}))}",
             )
         )
-        await session.flush()  # the returned event comes before what re-routing records
+        await repository.save_now(session)  # the returned event comes before what re-routing records
         routed = await reroute_returned(session, gw, p, returned_by | {principal.ods}, why, now)
         await audit.append(
             session,

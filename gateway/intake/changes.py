@@ -26,7 +26,7 @@ from gateway.fhir.prescription_order import OrderIds
 from gateway.intake.order_writer import Addressee, Announcement, OrderWriter, Outgoing
 from gateway.intake.parts import part_note
 from gateway.intake.rows import Rows, Update, event_row
-from gateway.store.repository import Current
+from gateway.store.prescription_rows import Current
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import OutboxEntry, Prescription, PrescriptionItem
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER_UPDATE

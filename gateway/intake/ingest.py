@@ -26,7 +26,7 @@ from gateway.intake.reused_ids import refuse_reused_ids
 from gateway.signing.bundle import is_gateway_provenance
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
-from gateway.store import repository
+from gateway.store import bulk, inbound_messages, prescription_rows, provider_rows, repository
 from gateway.store.directory import load_directory
 from gateway.store.inbound_messages import raw_payload
 from gateway.store.supply_tables import SupplyChange
@@ -67,7 +67,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         fmt = adapter.name if adapter else "unknown"
-        session.add(raw_payload(gw, payload_id, tenant_ods, fmt, content_type, payload, now))
+        repository.save(session, raw_payload(gw, payload_id, tenant_ods, fmt, content_type, payload, now))
     try:
         result = await offload(parse_payload, payload, content_type)
     except InputError as exc:
@@ -83,7 +83,7 @@ async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, conte
     report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)
     summary = await offload(_summary, overall, outcomes, result.file_issues)
     async with gw.sessions() as session, session.begin():
-        await repository.set_inbound_outcome(session, payload_id, overall, summary)
+        await inbound_messages.set_inbound_outcome(session, payload_id, overall, summary)
     gw.telemetry.metrics.inbound_payload(result.format, overall)
     return report
 
@@ -104,12 +104,12 @@ async def _store_prescriptions(
     }
     for attempt in (1, 2, 3):
         async with gw.sessions() as session:
-            router = await repository.load_router(session)
+            router = await provider_rows.load_router(session)
             directory = await load_directory(session)
             if prebuilt:
                 await refuse_reused_ids(session, parsed, prebuilt)
             existing = await _existing_versions(session, parsed)
-            current = await repository.current_versions(session, changes) if changes else {}
+            current = await prescription_rows.current_versions(session, changes) if changes else {}
         planner = Planner(
             gw, router, directory, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
         )
@@ -121,12 +121,12 @@ async def _store_prescriptions(
                         session, change.table, change.key, change.expect, change.values
                     ):
                         raise _Stale(f"{change.table.__tablename__} {change.key} changed while planning")
-                await repository.bulk_insert(session, Prescription, rows.prescriptions)
-                await repository.bulk_insert(session, PrescriptionItem, rows.items)
-                await repository.bulk_insert(session, FhirMessage, rows.messages)
-                await repository.bulk_insert(session, OutboxEntry, rows.outbox)
-                await repository.bulk_insert(session, LifecycleEvent, rows.events)
-                await repository.bulk_insert(session, SupplyChange, rows.supply)
+                await bulk.insert_rows(session, Prescription, rows.prescriptions)
+                await bulk.insert_rows(session, PrescriptionItem, rows.items)
+                await bulk.insert_rows(session, FhirMessage, rows.messages)
+                await bulk.insert_rows(session, OutboxEntry, rows.outbox)
+                await bulk.insert_rows(session, LifecycleEvent, rows.events)
+                await bulk.insert_rows(session, SupplyChange, rows.supply)
                 await _audit(session, gw, principal, payload_id, outcomes)
             gw.outbox_signal.notify(row["provider_ods"] for row in rows.outbox)  # committed: wake long-polls
             return outcomes
@@ -245,6 +245,6 @@ async def _existing_versions(
             by_trust.setdefault(pp.prescription.trust_ods, set()).add(pp.prescription.rx_number)
     existing: dict[tuple[str, str, int], list[Prescription]] = {}
     for trust, numbers in by_trust.items():
-        for (rx, version), rows in (await repository.existing_versions(session, trust, numbers)).items():
+        for (rx, version), rows in (await prescription_rows.existing_versions(session, trust, numbers)).items():
             existing[(trust, rx, version)] = rows
     return existing

@@ -26,7 +26,7 @@ from gateway.intake.order_writer import Addressee, OrderWriter, Outgoing, queued
 from gateway.intake.outcomes import PrescriptionOutcome
 from gateway.intake.parts import Part, part_note, split
 from gateway.intake.rows import Rows, event_row
-from gateway.store.repository import Current
+from gateway.store.prescription_rows import Current
 from gateway.store.sealed import prescription_context
 from gateway.store.supply_history import prescribed
 from gateway.store.tables import Prescription

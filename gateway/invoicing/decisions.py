@@ -98,10 +98,10 @@ async def decide(
                     touched.append(line)
         if issues:
             raise InputError(issues)
-        session.add_all(touched)
+        repository.save(session, *touched)
         invoice.status = invoice_status(lines)
         invoice.updated_at = now
-        session.add(invoice)
+        repository.save(session, invoice)
         counts = Counter(line.decision for line in touched)
         detail: dict[str, str | int | bool] = {
             "approved": counts["approved"],

@@ -29,8 +29,8 @@ from gateway.invoicing.csv_invoice import parse_csv_invoice
 from gateway.invoicing.fhir_invoice import read_fhir_invoice
 from gateway.invoicing.prices import Price
 from gateway.invoicing.reconcile import Reconciled, Reconciler, vat_rates
+from gateway.store import inbound_messages, repository
 from gateway.store import invoices as store
-from gateway.store import repository
 from gateway.store.invoice_tables import Invoice, InvoiceLine
 from gateway.store.sealed import inbound_context
 from gateway.store.tables import InboundPayload
@@ -72,7 +72,8 @@ async def submit_invoice(
     payload_id = str(uuid.uuid4())
     sha = hashlib.sha256(payload).hexdigest()
     async with gw.sessions() as session, session.begin():
-        session.add(
+        repository.save(
+            session,
             InboundPayload(
                 id=payload_id,
                 tenant_ods=provider_ods,
@@ -102,7 +103,7 @@ async def submit_invoice(
 
 async def _outcome(gw: Gateway, payload_id: str, outcome: str, summary: dict[str, object]) -> None:
     async with gw.sessions() as session, session.begin():
-        await repository.set_inbound_outcome(session, payload_id, outcome, json.dumps(summary))
+        await inbound_messages.set_inbound_outcome(session, payload_id, outcome, json.dumps(summary))
 
 
 async def _store(gw: Gateway, principal: Principal, billed: BilledInvoice, payload_id: str, sha: str) -> Submitted:
@@ -140,10 +141,10 @@ async def _store(gw: Gateway, principal: Principal, billed: BilledInvoice, paylo
             created_at=now,
             updated_at=now,
         )
-        session.add(invoice)
-        await session.flush()
+        repository.save(session, invoice)
+        await repository.save_now(session)
         lines = [_line_row(invoice, r) for r in results]
-        session.add_all(lines)
+        repository.save(session, *lines)
         counts = Counter(r.result for r in results)
         detail: dict[str, str | int | bool] = {
             "source": billed.source,

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from sqlmodel import col, select
-
 from gateway import audit
 from gateway.context import Gateway
 from gateway.domain.identifiers import is_valid_ods_code
@@ -23,6 +21,7 @@ from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import InputError, Issue, Location
 from gateway.invoicing.csvtext import Row, cell_issue, read_rows
 from gateway.invoicing.money import pence_or_none, pounds
+from gateway.store import invoices, repository
 from gateway.store.invoice_tables import PriceEntry
 
 COLUMNS: Final = ("trust_ods", "provider_ods", "code", "kind", "unit_price", "valid_from")
@@ -190,11 +189,7 @@ async def load_prices(
     added = replaced = unchanged = 0
     async with gw.sessions() as session, session.begin():
         pairs = {(p.trust_ods, p.provider_ods) for _, p in entries}
-        stored = list(
-            (
-                await session.exec(select(PriceEntry).where(col(PriceEntry.provider_ods).in_({pr for _, pr in pairs})))
-            ).all()
-        )
+        stored = await invoices.prices_of_providers(session, {pr for _, pr in pairs})
         by_start = {(s.trust_ods, s.provider_ods, s.code, s.valid_from): s for s in stored}
         issues = []
         for line, p in entries:
@@ -216,14 +211,14 @@ async def load_prices(
         for _, p in entries:
             old = by_start.get((p.trust_ods, p.provider_ods, p.code, p.valid_from))
             if old is None:
-                session.add(PriceEntry(**_columns(p), created_at=now))
+                repository.save(session, PriceEntry(**_columns(p), created_at=now))
                 added += 1
             elif Price.of(old) == p:
                 unchanged += 1
             else:
                 for name, value in _columns(p).items():
                     setattr(old, name, value)
-                session.add(old)
+                repository.save(session, old)
                 replaced += 1
         for trust_ods, provider_ods in sorted(pairs):
             detail: dict[str, str | int | bool] = {
@@ -258,13 +253,7 @@ async def import_price_csv(gw: Gateway, payload: bytes, *, actor: audit.Actor = 
 async def price_list(gw: Gateway, trust_ods: str, provider_ods: str) -> list[Price]:
     """Every entry of one trust–provider price list, oldest period first."""
     async with gw.sessions() as session:
-        rows = (
-            await session.exec(
-                select(PriceEntry)
-                .where(PriceEntry.trust_ods == trust_ods, PriceEntry.provider_ods == provider_ods)
-                .order_by(col(PriceEntry.code), col(PriceEntry.valid_from))
-            )
-        ).all()
+        rows = await invoices.price_list(session, trust_ods, provider_ods)
     return [Price.of(r) for r in rows]
 
 
@@ -279,12 +268,6 @@ async def list_prices(
             provider_ods = principal.ods
         else:
             require_role(principal, Role.OPERATOR)
-    query = select(PriceEntry).order_by(
-        col(PriceEntry.trust_ods), col(PriceEntry.provider_ods), col(PriceEntry.code), col(PriceEntry.valid_from)
-    )
-    if trust_ods:
-        query = query.where(PriceEntry.trust_ods == trust_ods)
-    if provider_ods:
-        query = query.where(PriceEntry.provider_ods == provider_ods)
     async with gw.sessions() as session:
-        return [Price.of(r) for r in (await session.exec(query)).all()]
+        rows = await invoices.list_prices(session, trust_ods=trust_ods, provider_ods=provider_ods)
+    return [Price.of(r) for r in rows]

@@ -24,6 +24,7 @@ from gateway.fhir.datatypes import UK_TIME, uk_date
 from gateway.kpis.scores import GroupValue, Tally, measures
 from gateway.security.tenancy import visible_scope
 from gateway.store import kpis as store
+from gateway.store import supply_kpis
 
 DEFAULT_ACK_TARGET_HOURS = 48
 DEFAULT_HORIZON_DAYS = 14
@@ -177,7 +178,7 @@ async def build_report(
         events = await store.event_counts(session, scope, ("returned", "query-raised"), start, end)
         cancelled = await store.cancellations(session, scope, start, end)
         supplies = (
-            await store.supplies_ending(session, scope, as_of, as_of + timedelta(days=options.horizon_days))
+            await supply_kpis.supplies_ending(session, scope, as_of, as_of + timedelta(days=options.horizon_days))
             if as_of is not None
             else []
         )
@@ -198,7 +199,7 @@ class _Facts:
     received: list[tuple[str, str, int]]
     events: list[tuple[str, str, str, int]]
     cancelled: list[store.Cancellation]
-    supplies: list[store.SupplyAtRisk]
+    supplies: list[supply_kpis.SupplyAtRisk]
 
 
 def _report(

@@ -19,7 +19,7 @@ from gateway.fhir.inbound import ODS_SYSTEM, SHORT_FORM_SYSTEM, fail, identifier
 from gateway.fhir.task_fields import NHS_NUMBER_SYSTEM, as_list, code_in, read_date, task_key
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.supply import flush_or_conflict
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.sealed import message_context
 from gateway.store.tables import FhirMessage, LifecycleEvent, LifecycleTask, Prescription
@@ -82,14 +82,14 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
     require_role(principal, Role.PROVIDER, scopes=UPDATE)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, req.short_form_id)
+        p = await prescription_rows.find_prescription(session, req.short_form_id)
         if p is None or p.provider_ods != principal.ods:
             raise NotFoundError(f"prescription {req.short_form_id} not found")
         if req.trust_ods is not None and req.trust_ods.upper() != p.trust_ods:
             raise fail("Task.owner.identifier", "the owner is the prescription's trust", value=req.trust_ods)
         check_patient(gw, p, req.nhs_number)
         if req.key is not None:
-            earlier = await repository.lifecycle_task_by_source(session, principal.ods, req.key)
+            earlier = await prescription_rows.lifecycle_task_by_source(session, principal.ods, req.key)
             if earlier is not None:
                 return earlier.id, False
         if req.kind == PRESCRIPTION_DUE and p.status not in _DUE_WHEN:
@@ -99,8 +99,9 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
             )
         task_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
         due = req.due_date or p.supply_until
-        session.add(sealed_inbound(gw, message_id, req.kind, p, principal.ods, p.trust_ods, raw, now))
-        session.add(
+        repository.save(session, sealed_inbound(gw, message_id, req.kind, p, principal.ods, p.trust_ods, raw, now))
+        repository.save(
+            session,
             LifecycleTask(
                 id=task_id,
                 prescription_id=p.id,
@@ -119,7 +120,7 @@ async def raise_request(gw: Gateway, principal: Principal, req: ProviderRequest,
             detail = f"clinical query {task_id} from {principal.ods}: read it with GET /FHIR/R4/Task/{task_id}"
         else:
             detail = f"next prescription needed by {due or 'the date not given'} (request {task_id})"
-        session.add(_event(p, EVENTS[req.kind][0], principal.ods, message_id, detail, now))
+        repository.save(session, _event(p, EVENTS[req.kind][0], principal.ods, message_id, detail, now))
         await audit.append(
             session, gw.clock, principal, "order.update", "prescription", p.id, "success", {"event": req.kind}
         )
@@ -156,11 +157,13 @@ async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: 
         if lt.status != "requested":
             raise ConflictError(f"Task {task_id} was already answered ({lt.status})")
         message_id = str(uuid.uuid4())
-        session.add(sealed_inbound(gw, message_id, f"{lt.kind}-answer", p, principal.ods, lt.requester_ods, raw, now))
+        repository.save(
+            session, sealed_inbound(gw, message_id, f"{lt.kind}-answer", p, principal.ods, lt.requester_ods, raw, now)
+        )
         lt.status, lt.answer_message_id, lt.updated_at = str(status), message_id, now
-        session.add(lt)
+        repository.save(session, lt)
         detail = f"{status} by {principal.ods} (request {lt.id})"
-        session.add(_event(p, EVENTS[lt.kind][1], principal.ods, message_id, detail, now))
+        repository.save(session, _event(p, EVENTS[lt.kind][1], principal.ods, message_id, detail, now))
         await audit.append(
             session,
             gw.clock,
@@ -171,7 +174,7 @@ async def answer_request(gw: Gateway, principal: Principal, task_id: str, task: 
             "success",
             {"event": f"{lt.kind}-answer"},
         )
-        await session.flush()
+        await repository.save_now(session)
         return await request_resource(session, gw, lt)
 
 
@@ -194,7 +197,7 @@ def can_see(principal: Principal, p: Prescription) -> bool:
 
 async def request_resource(session: Any, gw: Gateway, lt: LifecycleTask) -> dict[str, Any]:
     """The request Task as the provider sent it, with the gateway's id and status and the trust's answer."""
-    messages = await repository.get_messages(session, [m for m in (lt.request_message_id, lt.answer_message_id) if m])
+    messages = await outbox_queue.get_messages(session, [m for m in (lt.request_message_id, lt.answer_message_id) if m])
     request = _open(gw, messages[lt.request_message_id])
     resource: dict[str, Any] = {**request, "id": lt.id, "status": lt.status, "lastModified": lt.updated_at.isoformat()}
     resource["identifier"] = [{"system": "https://tools.ietf.org/html/rfc4122", "value": lt.id}]

@@ -30,7 +30,7 @@ from gateway.fhir.task_fields import (
 )
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.supply import Change, active_lines, resettle
-from gateway.store import repository
+from gateway.store import prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.supply_history import delivery_change
 from gateway.store.tables import Delivery, LifecycleEvent, Prescription
@@ -165,7 +165,7 @@ async def record_delivery_status(
     provider_ods = principal.ods
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, report.short_form_id)
+        p = await prescription_rows.find_prescription(session, report.short_form_id)
         if p is None or p.provider_ods != provider_ods:
             raise NotFoundError(f"prescription {report.short_form_id} not found")
         check_patient(gw, p, report.nhs_number)
@@ -176,7 +176,7 @@ async def record_delivery_status(
                 value=report.number,
                 expected=f"1 to {p.deliveries_authorised}",
             )
-        delivery = await repository.find_delivery(session, p.id, report.number)
+        delivery = await prescription_rows.find_delivery(session, p.id, report.number)
         if delivery is not None and resent(delivery, report):
             return delivery, False  # the same Task again (a retry whose first answer was lost): no change
         previous = delivery.state if delivery else None
@@ -199,14 +199,17 @@ async def record_delivery_status(
             delivered_at = report.occurred_at or now
             delivery.delivered_at = delivered_at
             p.deliveries_made += 1
-            days = max((i.days_per_delivery for i in await repository.prescription_items(session, p.id)), default=0)
+            items = await prescription_rows.prescription_items(session, p.id)
+            days = max((i.days_per_delivery for i in items), default=0)
             p.supply_until = delivered_at.date() + timedelta(days=days)
             if p.status in lifecycle.SETTLING:
-                change = await resettle(session, p, active_lines(await repository.dispense_records(session, p.id)))
+                records = await prescription_rows.dispense_records(session, p.id)
+                change = await resettle(session, p, active_lines(records))
         p.updated_at = now
-        session.add(delivery)
-        session.add(p)
-        session.add(
+        repository.save(session, delivery)
+        repository.save(session, p)
+        repository.save(
+            session,
             delivery_change(
                 p.id,
                 report.number,
@@ -231,8 +234,11 @@ async def record_delivery_status(
         message_id = None
         if raw is not None:
             message_id = str(uuid.uuid4())
-            session.add(sealed_inbound(gw, message_id, "delivery-status", p, provider_ods, p.trust_ods, raw, now))
-        session.add(
+            repository.save(
+                session, sealed_inbound(gw, message_id, "delivery-status", p, provider_ods, p.trust_ods, raw, now)
+            )
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,
@@ -243,7 +249,7 @@ async def record_delivery_status(
                 detail=_detail(p, report, previous, change),
             )
         )
-        await session.flush()
+        await repository.save_now(session)
         return delivery, True
 
 

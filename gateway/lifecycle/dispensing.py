@@ -20,7 +20,7 @@ from gateway.errors import ConflictError, NotFoundError
 from gateway.fhir.dispense_notice import DispensedLine, Notice, read_dispenses, read_notice
 from gateway.fhir.inbound import MessageHeaderInfo
 from gateway.lifecycle.supply import ACTIVE, Change, active_lines, flush_or_conflict, resettle, settle_lines
-from gateway.store import repository
+from gateway.store import prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.tables import DispenseRecord, FhirMessage, LifecycleEvent, Prescription, PrescriptionItem
 
@@ -63,14 +63,14 @@ async def record_dispense(
     async with gw.sessions() as session, session.begin():
         if await repository.get_by_id(session, FhirMessage, header.id) is not None:
             return False
-        p = await repository.find_prescription(session, notice.short_form_id)
+        p = await prescription_rows.find_prescription(session, notice.short_form_id)
         if p is None or p.provider_ods != provider_ods:
             raise NotFoundError(f"prescription {notice.short_form_id} not found")
-        items = {i.id: i for i in await repository.prescription_items(session, p.id)}
+        items = {i.id: i for i in await prescription_rows.prescription_items(session, p.id)}
         for item_id in notice.lines:
             if item_id not in items:
                 raise NotFoundError(f"line item {item_id} of {notice.short_form_id} not found")
-        records = await repository.dispense_records(session, p.id)
+        records = await prescription_rows.dispense_records(session, p.id)
         new_lines = {item_id: line.status for item_id, line in notice.lines.items()}
         replaced = None
         if notice.replaces is None:
@@ -84,9 +84,10 @@ async def record_dispense(
             lifecycle.check_settled(before.status, before.items, after)
             change = await resettle(session, p, [*earlier, new_lines], correction=True)
             replaced.state, replaced.ended_by, replaced.ended_at = "replaced", header.id, now
-            session.add(replaced)
+            repository.save(session, replaced)
         p.updated_at = now
-        session.add(
+        repository.save(
+            session,
             DispenseRecord(
                 id=header.id,
                 prescription_id=p.id,
@@ -111,7 +112,7 @@ async def record_dispense(
             "success",
             {"event": "dispense-notification", "amends": replaced.id if replaced else "none"},
         )
-        session.add(sealed_inbound(gw, header.id, header.event, p, provider_ods, p.trust_ods, raw, now))
+        repository.save(session, sealed_inbound(gw, header.id, header.event, p, provider_ods, p.trust_ods, raw, now))
         await flush_or_conflict(session, f"prescription {p.short_form_id}")
     return True
 
@@ -134,7 +135,8 @@ def _events(
             detail = f"amends dispense notification {replaced.id}: {detail}"
         if n == 0 and notice.declared not in (None, change.after):
             detail += f"; the provider declared {notice.declared}, the line items make it {change.after}"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,

@@ -22,7 +22,7 @@ from gateway.domain.model import HomecarePrescription
 from gateway.domain.outbox import OutboxState, check_outbox_transition
 from gateway.errors import StateTransitionError
 from gateway.fhir.datatypes import UK_TIME
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription
 
@@ -74,7 +74,7 @@ async def expire_due(gw: Gateway, now: datetime) -> ExpiryReport:
     after = ""
     while True:
         async with gw.sessions() as session, session.begin():
-            page = await repository.prescriptions_in_status(session, EXPIRABLE, after=after, limit=_PAGE)
+            page = await prescription_rows.prescriptions_in_status(session, EXPIRABLE, after=after, limit=_PAGE)
             due = []
             for p in page:
                 canonical = HomecarePrescription.model_validate(
@@ -104,17 +104,17 @@ async def _expire(
         except StateTransitionError:
             report.skipped.append(p.short_form_id)
             return
-        items = await repository.prescription_items(session, p.id)
+        items = await prescription_rows.prescription_items(session, p.id)
         for item in items:
             if item.status in lifecycle.OPEN_ITEMS:
                 lifecycle.check_item_transition(item.status, lifecycle.ITEM_EXPIRED)
                 item.status = lifecycle.ITEM_EXPIRED
-                session.add(item)
+                repository.save(session, item)
         p.status = lifecycle.EXPIRED
         p.updated_at = now
-        session.add(p)
+        repository.save(session, p)
         withheld = 0
-        for order in await repository.outbox_for_prescription(session, p.id):
+        for order in await outbox_queue.outbox_for_prescription(session, p.id):
             if order.state == OutboxState.QUEUED and await repository.apply_update(
                 session, OutboxEntry, order.id, {"state": order.state},
                 {"state": check_outbox_transition(order.state, OutboxState.CANCELLED, entry=order.message_id)},
@@ -123,7 +123,8 @@ async def _expire(
         detail = f"validity ended {found.last_day} ({found.basis})"
         if withheld:
             detail += "; the order was withdrawn before the provider received it"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(prescription_id=p.id, at=now, kind="expired", status=p.status, actor_ods=None, detail=detail)
         )
         await audit.append(

@@ -16,7 +16,7 @@ from gateway.domain import states as lifecycle
 from gateway.domain.principal import READ, Principal, Role, require_role
 from gateway.errors import NotFoundError
 from gateway.security.operators import Permission, require_permission
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows
 from gateway.store.tables import Delivery, LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
 
 Reader = Principal | OperatorActor
@@ -60,16 +60,16 @@ async def read_prescription(gw: Gateway, reader: Reader, any_id: str) -> Prescri
     Anyone else's prescription answers exactly as one that does not exist."""
     require_reader(reader)
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, any_id) if len(any_id) <= 64 else None
+        p = await prescription_rows.find_prescription(session, any_id) if len(any_id) <= 64 else None
         if p is None or not sees(reader, p):
             raise NotFoundError(f"prescription {any_id[:64]} not found")
         record = PrescriptionRecord(
             p,
-            await repository.prescription_items(session, p.id),
-            await repository.prescription_deliveries(session, p.id),
-            await repository.prescription_events(session, p.id),
-            await repository.outbox_for_prescription(session, p.id),
-            await repository.prescription_parts(session, p) if p.parts > 1 else [],
+            await prescription_rows.prescription_items(session, p.id),
+            await prescription_rows.prescription_deliveries(session, p.id),
+            await prescription_rows.prescription_events(session, p.id),
+            await outbox_queue.outbox_for_prescription(session, p.id),
+            await prescription_rows.prescription_parts(session, p) if p.parts > 1 else [],
         )
         await audit.append(session, gw.clock, reader, "patient-data.read", "prescription", p.id, "success")
     return record

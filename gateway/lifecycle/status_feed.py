@@ -22,7 +22,7 @@ from gateway.domain import states as lifecycle
 from gateway.domain.principal import READ, Principal, Role, require_role
 from gateway.errors import InputError, Issue, Location
 from gateway.limits import whole_number
-from gateway.store import repository
+from gateway.store import lifecycle_events
 from gateway.store.tables import LifecycleEvent, Prescription
 
 DEFAULT_LIMIT = 200
@@ -148,11 +148,13 @@ async def status_feed(
     after = decode_cursor(since)
     now = gw.clock()
     async with gw.sessions() as session:
-        if after and not await repository.event_exists(session, after):
+        if after and not await lifecycle_events.event_exists(session, after):
             raise _bad_cursor(since or "", "this cursor names no event of this gateway (was its store replaced?)")
-        positions = await repository.event_positions(session, after=after, limit=SCAN)
+        positions = await lifecycle_events.event_positions(session, after=after, limit=SCAN)
         horizon = settled_horizon(after, positions, now=now, settle=settle)
-        rows = await repository.trust_events(session, trust_ods=principal.ods, after=after, upto=horizon, limit=limit)
+        rows = await lifecycle_events.trust_events(
+            session, trust_ods=principal.ods, after=after, upto=horizon, limit=limit
+        )
     events = tuple(status_event(event, prescription, status) for event, prescription, status in rows)
     full = len(events) == limit
     scanned_all = len(positions) == SCAN and horizon == positions[-1][0]
@@ -165,7 +167,7 @@ async def status_feed(
 
 
 def status_event(event: LifecycleEvent, prescription: Prescription, status: str | None) -> StatusEvent:
-    """One feed entry from a `repository.trust_events` row (the webhooks send the same entries)."""
+    """One feed entry from a `lifecycle_events.trust_events` row (the webhooks send the same entries)."""
     return StatusEvent(
         event_id=event.id or 0,
         at=event.at,

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain import states as lifecycle
 from gateway.errors import ConflictError
-from gateway.store import repository
+from gateway.store import prescription_rows, repository
 from gateway.store.tables import DispenseRecord, Prescription, PrescriptionItem
 
 ACTIVE = "active"
@@ -50,7 +50,7 @@ async def resettle(
 ) -> Change:
     """Settle `p` from `notifications` and its deliveries made; refuse (changing nothing) a move the tables do not
     allow, else store the new statuses in the session."""
-    items = await repository.prescription_items(session, p.id)
+    items = await prescription_rows.prescription_items(session, p.id)
     settled = lifecycle.settle(settle_lines(items), notifications, p.deliveries_made)
     lifecycle.check_settled(p.status, {i.id: i.status for i in items}, settled, correction=correction)
     changed = []
@@ -59,16 +59,16 @@ async def resettle(
         if target != item.status:
             changed.append((item.line_no, item.status, target))
             item.status = target
-            session.add(item)
+            repository.save(session, item)
     before = p.status
     p.status = settled.status
-    session.add(p)
+    repository.save(session, p)
     return Change(before, settled.status, changed)
 
 
 async def flush_or_conflict(session: AsyncSession, what: str) -> None:
     """Flush now, so that a concurrent writer's unique row answers 409 rather than failing the commit."""
     try:
-        await session.flush()
+        await repository.save_now(session)
     except IntegrityError as exc:
         raise ConflictError(f"{what} changed meanwhile; send it again") from exc

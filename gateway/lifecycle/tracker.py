@@ -19,7 +19,7 @@ from gateway.fhir.task_fields import NHS_NUMBER_SYSTEM, RFC4122, TASK_INPUT_SYST
 from gateway.lifecycle.clinical_queries import can_see, request_resource
 from gateway.lifecycle.deliveries import DELIVERY_STATUS_SYSTEM, FAILED_REASON_SYSTEM
 from gateway.lifecycle.supply import ACTIVE
-from gateway.store import repository
+from gateway.store import prescription_rows
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import Delivery, DispenseRecord, Prescription, PrescriptionItem
 
@@ -67,13 +67,14 @@ async def track(gw: Gateway, principal: Principal, focus: str | None) -> dict[st
     ident = read_focus(focus)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, ident)
+        p = await prescription_rows.find_prescription(session, ident)
         if p is None or not can_see(principal, p):
             raise NotFoundError(f"prescription {ident} not found")
-        items = await repository.prescription_items(session, p.id)
-        deliveries = await repository.prescription_deliveries(session, p.id)
-        records = await repository.dispense_records(session, p.id)
-        requests = [await request_resource(session, gw, t) for t in await repository.lifecycle_tasks(session, p.id)]
+        items = await prescription_rows.prescription_items(session, p.id)
+        deliveries = await prescription_rows.prescription_deliveries(session, p.id)
+        records = await prescription_rows.dispense_records(session, p.id)
+        raised = await prescription_rows.lifecycle_tasks(session, p.id)
+        requests = [await request_resource(session, gw, t) for t in raised]
         canonical = json.loads(gw.cipher.open(p.canonical_enc, context=prescription_context(p.id, p.trust_ods)))
         await audit.append(session, gw.clock, principal, "patient-data.read", "prescription", p.id, "success")
     nhs = canonical["patient"]["nhs_number"] if canonical.get("patient") else None

@@ -16,7 +16,7 @@ from gateway.fhir.task_fields import NHS_NUMBER_SYSTEM, code_in, display_of, ide
 from gateway.lifecycle.dispensing import latest_named
 from gateway.lifecycle.patient_check import check_patient
 from gateway.lifecycle.supply import active_lines, flush_or_conflict, resettle
-from gateway.store import repository
+from gateway.store import prescription_rows, repository
 from gateway.store.inbound_messages import sealed_inbound
 from gateway.store.tables import LifecycleEvent
 
@@ -67,11 +67,11 @@ async def withdraw_dispense(gw: Gateway, principal: Principal, w: Withdrawal, ra
     require_same_tenant(principal, w.owner_ods, "Task.owner")
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        p = await repository.find_prescription(session, w.short_form_id)
+        p = await prescription_rows.find_prescription(session, w.short_form_id)
         if p is None or p.provider_ods != principal.ods:
             raise NotFoundError(f"prescription {w.short_form_id} not found")
         check_patient(gw, p, w.nhs_number)
-        records = await repository.dispense_records(session, p.id)
+        records = await prescription_rows.dispense_records(session, p.id)
         done = next((r for r in records if r.state == "withdrawn" and r.ended_by == w.key), None)
         if done is not None:
             return False, done.id
@@ -79,12 +79,15 @@ async def withdraw_dispense(gw: Gateway, principal: Principal, w: Withdrawal, ra
         change = await resettle(session, p, active_lines([r for r in records if r is not target]), correction=True)
         target.state, target.ended_by, target.ended_at = "withdrawn", w.key, now
         p.updated_at = now
-        session.add(target)
-        session.add(p)
+        repository.save(session, target)
+        repository.save(session, p)
         message_id = str(uuid.uuid4())
-        session.add(sealed_inbound(gw, message_id, "dispense-withdraw", p, principal.ods, p.trust_ods, raw, now))
+        repository.save(
+            session, sealed_inbound(gw, message_id, "dispense-withdraw", p, principal.ods, p.trust_ods, raw, now)
+        )
         detail = f"dispense notification {target.id} withdrawn ({w.reason})"
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=p.id,
                 at=now,

@@ -22,7 +22,7 @@ from gateway.domain.model import ServiceType
 from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundError
 from gateway.security.outbound import check_url as check_outbound
-from gateway.store import repository
+from gateway.store import prescription_rows, provider_rows, repository
 from gateway.store import routing as routing_store
 from gateway.store.tables import Prescription, Provider, RoutingRule
 
@@ -110,7 +110,7 @@ async def add_provider(
         provider = Provider(
             ods=ods, name=name.strip(), mode=mode, endpoint=endpoint, active=True, created_at=gw.clock()
         )
-        session.add(provider)
+        repository.save(session, provider)
         await _audit_change(session, gw, actor, "provider", ods, {"change": "provider-added", "mode": mode})
     return provider
 
@@ -130,7 +130,7 @@ async def update_provider(
     if isinstance(endpoint, str) and endpoint:
         await _check_destination(gw, endpoint)
     async with gw.sessions() as session, session.begin():
-        await repository.hold_provider(session, ods.strip().upper(), exclusive=True)  # waits for releases in flight
+        await provider_rows.hold_provider(session, ods.strip().upper(), exclusive=True)  # waits for releases in flight
         provider: Provider | None = await repository.get_by_id(session, Provider, ods.strip().upper())
         if provider is None:
             raise NotFoundError(f"provider {ods} is not registered")
@@ -148,7 +148,7 @@ async def update_provider(
             provider.endpoint = endpoint
             changed.append("endpoint")
         if changed:
-            session.add(provider)
+            repository.save(session, provider)
             detail = {"change": "provider-updated", "fields": ",".join(changed)}
             await _audit_change(session, gw, actor, "provider", provider.ods, detail)
     return provider
@@ -268,8 +268,8 @@ async def add_route(
             provider_ods=provider_ods,
             created_at=gw.clock(),
         )
-        session.add(rule)
-        await session.flush()
+        repository.save(session, rule)
+        await repository.save_now(session)
         await _audit_change(
             session, gw, actor, "routing-rule", str(rule.id), {"change": "route-added", "provider": provider_ods}
         )
@@ -320,7 +320,7 @@ async def update_route(
                 setattr(rule, field, value or None)
                 changed.append(field)
         if changed:
-            session.add(rule)
+            repository.save(session, rule)
             detail = {"change": "route-updated", "fields": ",".join(changed)}
             await _audit_change(session, gw, actor, "routing-rule", str(rule_id), detail)
     return rule
@@ -341,7 +341,7 @@ async def remove_route(gw: Gateway, rule_id: int, *, actor: audit.Actor = audit.
     _authorise(actor)
     async with gw.sessions() as session, session.begin():
         rule = await _rule(session, rule_id)
-        await session.delete(rule)
+        await repository.remove(session, rule)
         await _audit_change(
             session, gw, actor, "routing-rule", str(rule_id), {"change": "route-removed", "provider": rule.provider_ods}
         )
@@ -351,13 +351,13 @@ async def remove_route(gw: Gateway, rule_id: int, *, actor: audit.Actor = audit.
 async def providers(gw: Gateway, actor: audit.Actor = audit.SYSTEM) -> list[Provider]:
     _authorise(actor)
     async with gw.sessions() as session:
-        return await repository.list_providers(session)
+        return await provider_rows.list_providers(session)
 
 
 async def routes(gw: Gateway, actor: audit.Actor = audit.SYSTEM) -> list[RoutingRule]:
     _authorise(actor)
     async with gw.sessions() as session:
-        return await repository.list_rules(session)
+        return await provider_rows.list_rules(session)
 
 
 async def held(gw: Gateway, actor: audit.Actor = audit.SYSTEM, *, limit: int = 200) -> list[Prescription]:
@@ -381,7 +381,7 @@ async def route_held(gw: Gateway, actor: audit.Actor = audit.SYSTEM, *, limit: i
             p = await routing_store.lock_held(session, prescription_id)
             if p is None:
                 continue  # routed, cancelled or expired meanwhile
-            events = await repository.prescription_events(session, p.id)
+            events = await prescription_rows.prescription_events(session, p.id)
             returned_by = frozenset(e.actor_ods for e in events if e.kind == "returned" and e.actor_ods)
             routed = await reroute_returned(session, gw, p, returned_by, "routed again by an operator", now)
             detail = {"change": "held-routed", "provider": routed.provider_ods or "none"}

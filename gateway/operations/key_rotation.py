@@ -43,7 +43,7 @@ async def reseal_all(gw: Gateway, *, page: int = 500) -> ResealReport:
                     if blob is not None and not gw.cipher.is_current(blob):
                         plain = gw.cipher.open(blob, context=context(row))
                         setattr(row, column, gw.cipher.seal(plain, context=context(row)))
-                        session.add(row)
+                        repository.save(session, row)
                         done += 1
             if len(rows) < page:
                 break

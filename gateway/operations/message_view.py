@@ -21,7 +21,7 @@ from gateway.lifecycle.prescription_view import event_json
 from gateway.security.masking import UNMASK_REASONS, mask_text, patient_values, patient_view
 from gateway.security.operators import OpsActor, Permission, can, require_permission
 from gateway.store import console as store
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.sealed import inbound_context, message_context, prescription_context
 from gateway.store.tables import FhirMessage, InboundPayload, Prescription
 
@@ -49,15 +49,15 @@ async def message_detail(
             )
     unmasked = unmask_reason is not None
     async with gw.sessions() as session, session.begin():
-        entry = await repository.outbox_by_message(session, message_id.strip().lower())
+        entry = await outbox_queue.outbox_by_message(session, message_id.strip().lower())
         if entry is None or entry.id is None:
             raise NotFoundError(f"message {message_id} not found")
         message: FhirMessage | None = await repository.get_by_id(session, FhirMessage, entry.message_id)
         rx: Prescription | None = await repository.get_by_id(session, Prescription, entry.prescription_id)
         if message is None or rx is None:
             raise NotFoundError(f"message {message_id} not found")
-        attempts = await repository.delivery_attempts(session, entry.id)
-        events = await repository.prescription_events(session, rx.id)
+        attempts = await outbox_queue.delivery_attempts(session, entry.id)
+        events = await prescription_rows.prescription_events(session, rx.id)
         inbound = await store.get_inbound(session, rx.inbound_id)
         # Masking hides every patient of the raw payload (the file may hold others): read them only to mask.
         siblings = [] if unmasked else await store.payload_prescriptions(session, rx.inbound_id)

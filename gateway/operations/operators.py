@@ -20,7 +20,8 @@ from gateway.errors import AuthenticationError, ConflictError, InputError, Issue
 from gateway.security.operators import USERNAME, OperatorRole, OpsActor, Permission, require_permission
 from gateway.security.passwords import hash_password, password_problem, verify_password
 from gateway.store import console as store
-from gateway.store.tables import Operator, OperatorSession
+from gateway.store import repository
+from gateway.store.security_tables import Operator, OperatorSession
 
 # Names the gateway itself uses in the audit trail (the local command line acts as "operator:cli").
 RESERVED = frozenset({"cli", "system", "gateway"})
@@ -138,7 +139,7 @@ async def add_operator(
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
+        repository.save(session, row)
         await audit.append(
             session,
             gw.clock,
@@ -189,7 +190,7 @@ async def update_operator(
             row.locked_until = None
             detail["active"] = active
         row.updated_at = gw.clock()
-        session.add(row)
+        repository.save(session, row)
         await store.end_sessions_of(session, name)
         await audit.append(
             session, gw.clock, actor, "security.configuration.change", "operator", name, "success", detail
@@ -224,7 +225,7 @@ async def login(gw: Gateway, username: str, password: str) -> ConsoleSession:
                 row.locked_until = now + timedelta(seconds=settings.console_lockout_seconds)
                 row.failed_logins = 0
                 reason = "bad-password-locked"
-            session.add(row)
+            repository.save(session, row)
         else:
             reason = ""
         if reason:
@@ -239,11 +240,12 @@ async def login(gw: Gateway, username: str, password: str) -> ConsoleSession:
             row.failed_logins = 0
             row.locked_until = None
             row.last_login_at = now
-            session.add(row)
+            repository.save(session, row)
             token = secrets.token_urlsafe(32)
             expires = now + timedelta(seconds=settings.console_session_seconds)
             csrf = secrets.token_urlsafe(32)
-            session.add(
+            repository.save(
+                session,
                 OperatorSession(
                     token_sha256=_sha(token),
                     username=row.username,
@@ -282,7 +284,7 @@ async def session_for(gw: Gateway, token: str | None) -> ConsoleSession | None:
             fresh = await store.get_session(session, key)
             if fresh is not None:
                 fresh.last_seen_at = now
-                session.add(fresh)
+                repository.save(session, fresh)
     return ConsoleSession(actor_of(operator), row.csrf_token, row.expires_at)
 
 

@@ -22,7 +22,7 @@ from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundE
 from gateway.security.operators import OpsActor, Permission, require_permission
 from gateway.store import alerts as alert_store
 from gateway.store import console as store
-from gateway.store import repository
+from gateway.store import outbox_queue, provider_rows, repository
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Provider
 
 WINDOW: Final = timedelta(hours=24)
@@ -67,13 +67,13 @@ async def overview(gw: Gateway, actor: OpsActor) -> dict[str, Any]:
     async with gw.sessions() as session:
         by_provider, by_trust = await store.outbox_groups(session, since)
         acks = await store.acknowledgement_times(session, since)
-        providers = {p.ods: p for p in await repository.list_providers(session)}
+        providers = {p.ods: p for p in await provider_rows.list_providers(session)}
         rx_provider, rx_trust = await store.prescriptions_received(session, since)
     lags: dict[str, list[float]] = {}
     for ods, queued, acked in acks:
         lags.setdefault(ods, []).append((acked - queued).total_seconds())
     circuits = gw.telemetry.circuit_states()
-    provider_rows = []
+    provider_summaries = []
     groups = {g.key: g for g in by_provider}
     for ods in sorted(set(groups) | set(providers)):
         g = groups.get(ods)
@@ -95,7 +95,7 @@ async def overview(gw: Gateway, actor: OpsActor) -> dict[str, Any]:
             ack_lag_max_seconds=round(max(lag), 1) if lag else None,
             prescriptions_received=rx_provider.get(ods, (0, 0))[0],
         )
-        provider_rows.append(row)
+        provider_summaries.append(row)
     trust_rows = []
     for g in by_trust:
         row = _counts(g.states, g.failing, g.received_since, g.oldest_waiting, now)
@@ -105,7 +105,7 @@ async def overview(gw: Gateway, actor: OpsActor) -> dict[str, Any]:
     return {
         "generated_at": now.isoformat(),
         "window_hours": int(WINDOW.total_seconds() // 3600),
-        "providers": provider_rows,
+        "providers": provider_summaries,
         "trusts": trust_rows,
         "prescriptions_held": held,
     }
@@ -185,7 +185,7 @@ async def browse(gw: Gateway, actor: OpsActor, q: BrowseQuery) -> dict[str, Any]
         total, rows = await store.browse_messages(session, f, offset=(q.page - 1) * q.page_size, limit=q.page_size)
         classes = await store.error_classes(session)
         trusts = await store.trusts_seen(session)
-        providers = [p.ods for p in await repository.list_providers(session)]
+        providers = [p.ods for p in await provider_rows.list_providers(session)]
     return {
         "total": total,
         "page": q.page,
@@ -254,7 +254,7 @@ async def dismiss_dead_letter(gw: Gateway, actor: OpsActor, message_id: str) -> 
     require_permission(actor, Permission.DEAD_LETTER)
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        entry = await repository.outbox_by_message(session, message_id.strip().lower())
+        entry = await outbox_queue.outbox_by_message(session, message_id.strip().lower())
         if entry is None or entry.id is None:
             raise NotFoundError(f"message {message_id} not found")
         if entry.state != OutboxState.DEAD:
@@ -271,7 +271,8 @@ async def dismiss_dead_letter(gw: Gateway, actor: OpsActor, message_id: str) -> 
         )
         if not changed:
             raise ConflictError(f"message {entry.message_id} changed meanwhile; look again")
-        session.add(
+        repository.save(
+            session,
             LifecycleEvent(
                 prescription_id=entry.prescription_id,
                 at=now,

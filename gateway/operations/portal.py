@@ -25,7 +25,7 @@ from gateway.safety.at_risk import nhs_numbers
 from gateway.security.masking import MASK
 from gateway.security.tenancy import visible_scope
 from gateway.store import console as store
-from gateway.store import repository
+from gateway.store import provider_rows
 from gateway.store.tables import Prescription
 
 DEFAULT_LIMIT = 50
@@ -109,7 +109,7 @@ async def prescription_list(gw: Gateway, actor: OperatorActor, query: ListQuery)
             offset=(query.page - 1) * query.limit,
             limit=query.limit,
         )
-        names = {p.ods: p.name for p in await repository.list_providers(session)}
+        names = {p.ods: p.name for p in await provider_rows.list_providers(session)}
         patients = await asyncio.to_thread(nhs_numbers, gw, found) if tenant and found else {}
         if patients:
             detail: dict[str, str | int | bool] = {"rows": len(found), "page": query.page}

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import audit
@@ -32,7 +31,7 @@ from gateway.safety.supply_model import AtRisk, Thresholds, at_risk
 from gateway.security.masking import MASK, UNMASK_REASONS
 from gateway.security.operators import Permission, require_permission
 from gateway.security.tenancy import visible_scope
-from gateway.store import supply_facts
+from gateway.store import prescription_rows, supply_facts
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import Prescription
 
@@ -206,8 +205,7 @@ def _check_unmask(actor: Actor, reason: str) -> None:
 
 
 async def _prescriptions(session: AsyncSession, ids: list[str]) -> list[Prescription]:
-    stmt = select(Prescription).where(col(Prescription.id).in_(ids))
-    return list((await session.exec(stmt)).all())
+    return await prescription_rows.prescriptions_by_id(session, ids)
 
 
 def nhs_numbers(gw: Gateway, found: list[Prescription]) -> dict[str, str]:

@@ -17,7 +17,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
 
 from gateway import audit
 from gateway.context import Gateway
@@ -29,11 +28,11 @@ from gateway.fhir.missed_dose_report import MissedDoseReport, read_adverse_event
 from gateway.lifecycle.patient_check import check_patient
 from gateway.safety.at_risk import compute, end_of
 from gateway.safety.supply_model import treatment_key
-from gateway.store import repository
+from gateway.store import inbound_messages, outbox_queue, prescription_rows, repository, risk_episodes
 from gateway.store.inbound_messages import raw_payload
 from gateway.store.supply_facts import RxFact
-from gateway.store.supply_tables import MissedDose, RiskEpisode
-from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
+from gateway.store.supply_tables import MissedDose
+from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
 
 FLAG_WINDOW_DAYS = 14
 MAX_BYTES = 256 * 1024
@@ -52,7 +51,9 @@ async def report_missed_dose(gw: Gateway, principal: Principal, body: bytes) -> 
     payload_id = str(uuid.uuid4())
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
-        session.add(raw_payload(gw, payload_id, principal.ods, "adverse-event", "application/fhir+json", body, now))
+        repository.save(
+            session, raw_payload(gw, payload_id, principal.ods, "adverse-event", "application/fhir+json", body, now)
+        )
     try:
         recorded = await _record(gw, principal, payload_id, body)
     except (InputError, NotFoundError) as exc:
@@ -64,7 +65,7 @@ async def report_missed_dose(gw: Gateway, principal: Principal, body: bytes) -> 
 
 async def _outcome(gw: Gateway, payload_id: str, outcome: str, summary: dict[str, Any]) -> None:
     async with gw.sessions() as session, session.begin():
-        await repository.set_inbound_outcome(session, payload_id, outcome, json.dumps(summary))
+        await inbound_messages.set_inbound_outcome(session, payload_id, outcome, json.dumps(summary))
 
 
 def _parse(body: bytes) -> MissedDoseReport:
@@ -83,14 +84,14 @@ async def _record(gw: Gateway, principal: Principal, payload_id: str, body: byte
     if report.occurred_on > uk_date(now):
         raise fail("AdverseEvent.date", "the dose cannot be missed in the future", value=str(report.occurred_on))
     async with gw.sessions() as session:
-        p = await repository.find_prescription(session, report.short_form_id)
+        p = await prescription_rows.find_prescription(session, report.short_form_id)
         if p is None or not await _visible(session, principal, p):
             raise NotFoundError(f"prescription {report.short_form_id} not found")
         if report.source_id is not None:
             found = await _existing(session, principal.ods, report.source_id)
             if found is not None:
                 return Recorded(found.id, p.short_form_id, False, found.flagged)
-        items = await repository.prescription_items(session, p.id)
+        items = await prescription_rows.prescription_items(session, p.id)
     await asyncio.to_thread(check_patient, gw, p, report.nhs_number, "AdverseEvent.subject")
     flagged = await _flagged(gw, p, items, report.occurred_on)
     dose = MissedDose(
@@ -111,8 +112,9 @@ async def _record(gw: Gateway, principal: Principal, payload_id: str, body: byte
     )
     try:
         async with gw.sessions() as session, session.begin():
-            session.add(dose)
-            session.add(
+            repository.save(session, dose)
+            repository.save(
+                session,
                 LifecycleEvent(
                     prescription_id=p.id,
                     at=now,
@@ -140,13 +142,11 @@ async def _visible(session: Any, principal: Principal, p: Prescription) -> bool:
         return p.trust_ods == principal.ods
     if p.provider_ods == principal.ods:
         return True
-    stmt = select(OutboxEntry.id).where(OutboxEntry.prescription_id == p.id, OutboxEntry.provider_ods == principal.ods)
-    return (await session.exec(stmt)).first() is not None
+    return await outbox_queue.was_sent_to(session, p.id, principal.ods)
 
 
 async def _existing(session: Any, reporter: str, source_id: str) -> MissedDose | None:
-    stmt = select(MissedDose).where(MissedDose.reporter_ods == reporter, MissedDose.source_id == source_id)
-    return (await session.exec(stmt)).first()  # type: ignore[no-any-return]
+    return await risk_episodes.missed_dose_by_source(session, reporter, source_id)
 
 
 async def _flagged(gw: Gateway, p: Prescription, items: list[PrescriptionItem], day: date) -> bool:
@@ -157,12 +157,7 @@ async def _flagged(gw: Gateway, p: Prescription, items: list[PrescriptionItem], 
     )
     start = end_of(day - timedelta(days=FLAG_WINDOW_DAYS + 1))
     async with gw.sessions() as session:
-        stmt = select(RiskEpisode.id).where(
-            RiskEpisode.treatment == key,
-            col(RiskEpisode.opened_at) < end_of(day - timedelta(days=1)),
-            or_(col(RiskEpisode.closed_at).is_(None), col(RiskEpisode.closed_at) >= start),
-        )
-        if (await session.exec(stmt)).first() is not None:
+        if await risk_episodes.episode_open_between(session, key, start, end_of(day - timedelta(days=1))):
             return True
     listed = await compute(gw, day - timedelta(days=1), trust_ods=p.trust_ods)
     return any(r.treatment == key for r in listed)

@@ -21,7 +21,8 @@ from gateway.context import Gateway
 from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import ConflictError, NotFoundError
 from gateway.store import clients as store
-from gateway.store.tables import ApiClient
+from gateway.store import repository
+from gateway.store.security_tables import ApiClient
 
 OPERATIONS = ("operations",)
 
@@ -85,7 +86,7 @@ async def set_active(gw: Gateway, client_id: str, active: bool, actor: audit.Act
             revoked = await store.delete_credentials(session, client.id, jtis=False)
         if client.active != active or revoked:
             client.active = active
-            session.add(client)
+            repository.save(session, client)
             change = "client-enabled" if active else "client-disabled"
             await _audit(session, gw, actor, client.id, {"change": change, "tokens_revoked": revoked})
     return ClientView(client.id, client.role, client.ods, client.alg, active, client.jwks_url, client.created_at, 0)
@@ -97,7 +98,7 @@ async def remove_client(gw: Gateway, client_id: str, actor: audit.Actor = audit.
     async with gw.sessions() as session, session.begin():
         client = await _client(session, client_id)
         revoked = await store.delete_credentials(session, client.id, jtis=True)
-        await session.delete(client)
+        await repository.remove(session, client)
         await _audit(session, gw, actor, client.id, {"change": "client-removed", "tokens_revoked": revoked})
     return {"removed": client.id, "role": client.role, "ods": client.ods, "tokens_revoked": revoked}
 
@@ -111,7 +112,8 @@ async def purge_expired(gw: Gateway) -> PurgeReport:
 
 
 async def _client(session: AsyncSession, client_id: str) -> ApiClient:
-    client = await session.get(ApiClient, client_id) if 0 < len(client_id) <= 64 else None
+    known = 0 < len(client_id) <= 64
+    client: ApiClient | None = await repository.get_by_id(session, ApiClient, client_id) if known else None
     if client is None:
         raise NotFoundError(f"client {client_id[:64]} is not registered")
     return client

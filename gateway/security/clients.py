@@ -22,8 +22,9 @@ from gateway.errors import AuthenticationError, ConflictError, InputError, Issue
 from gateway.security.assertions import MAX_ASSERTION_CHARS, MAX_ASSERTION_LIFETIME, check_claims
 from gateway.security.client_keys import ALLOWED_ALGS, parse_jwks
 from gateway.security.outbound import check_url as check_outbound
+from gateway.store import repository
 from gateway.store.clients import active_token
-from gateway.store.tables import AccessToken, ApiClient, AssertionJti
+from gateway.store.security_tables import AccessToken, ApiClient, AssertionJti
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -107,8 +108,8 @@ async def add_client(
     )
     try:
         async with gw.sessions() as session, session.begin():
-            session.add(client)
-            await session.flush()
+            repository.save(session, client)
+            await repository.save_now(session)
             await audit.append(
                 session,
                 gw.clock,
@@ -157,7 +158,7 @@ async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> I
     client_id = unverified.get("iss")
     async with gw.sessions() as session:
         known = isinstance(client_id, str) and 0 < len(client_id) <= 64
-        client = await session.get(ApiClient, client_id) if known else None
+        client = await repository.get_by_id(session, ApiClient, client_id) if known else None
     if client is None or not client.active:
         raise AuthenticationError("unknown client")
     claims = await _verify(gw, client, assertion, header, token_url)
@@ -166,8 +167,11 @@ async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> I
     token = secrets.token_urlsafe(32)
     lifetime = gw.settings.token_seconds
     async with gw.sessions() as session, session.begin():
-        session.add(AssertionJti(client_id=client.id, jti=str(claims["jti"]), expires_at=now + MAX_ASSERTION_LIFETIME))
-        session.add(
+        repository.save(
+            session, AssertionJti(client_id=client.id, jti=str(claims["jti"]), expires_at=now + MAX_ASSERTION_LIFETIME)
+        )
+        repository.save(
+            session,
             AccessToken(
                 token_sha256=_sha(token),
                 client_id=client.id,
@@ -178,7 +182,7 @@ async def issue_token(gw: Gateway, form: dict[str, str], *, token_url: str) -> I
             )
         )
         try:
-            await session.flush()
+            await repository.save_now(session)
         except IntegrityError as exc:
             raise AuthenticationError("this client assertion (jti) was already used") from exc
     return IssuedToken(token, lifetime, scope)

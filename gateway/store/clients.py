@@ -8,7 +8,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store.tables import AccessToken, ApiClient, AssertionJti
+from gateway.store.security_tables import AccessToken, ApiClient, AssertionJti
 
 
 async def clients_with_live_tokens(session: AsyncSession, now: datetime) -> list[tuple[ApiClient, int]]:

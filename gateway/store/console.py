@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway.domain.outbox import WAITING, OutboxState
 from gateway.store.audit_tables import AuditEntity, AuditRecord
 from gateway.store.columns import UTCDateTime
-from gateway.store.tables import DeliveryAttempt, InboundPayload, Operator, OperatorSession, OutboxEntry, Prescription
+from gateway.store.security_tables import Operator, OperatorSession
+from gateway.store.tables import DeliveryAttempt, InboundPayload, OutboxEntry, Prescription
 
 # Attempt outcomes that are not errors: what is left is an error class.
 SUCCESS_OUTCOMES = ("ok", "accepted", "leased", "released", "acknowledged")

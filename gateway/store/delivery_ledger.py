@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.outbox import WAITING
-from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
+from gateway.store.tables import (
+    Delivery,
+    DeliveryAttempt,
+    DispenseRecord,
+    LifecycleEvent,
+    OutboxEntry,
+    Prescription,
+)
 
 
 async def message_states(session: AsyncSession, provider_ods: str) -> list[tuple[str, str, str]]:
@@ -65,3 +74,29 @@ async def interrupted_attempts(session: AsyncSession, provider_ods: str) -> int:
         )
     )
     return int((await session.exec(stmt)).one())
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """Everything the fault campaign compares with what its clients were told."""
+
+    prescriptions: list[Prescription]
+    outbox: list[OutboxEntry]
+    events: list[LifecycleEvent]
+    dispenses: list[DispenseRecord]
+    release_attempts: int
+    first_deliveries: list[Delivery]
+
+
+async def effects(session: AsyncSession, trust_ods: str, provider_ods: str) -> Effects:
+    """The trust's prescriptions, the provider's outbox rows, every lifecycle event and dispense record, how many
+    release attempts were made, and every first delivery."""
+    releases = select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.kind == "release")
+    return Effects(
+        prescriptions=list((await session.exec(select(Prescription).where(Prescription.trust_ods == trust_ods))).all()),
+        outbox=list((await session.exec(select(OutboxEntry).where(OutboxEntry.provider_ods == provider_ods))).all()),
+        events=list((await session.exec(select(LifecycleEvent))).all()),
+        dispenses=list((await session.exec(select(DispenseRecord))).all()),
+        release_attempts=int((await session.exec(releases)).one()),
+        first_deliveries=list((await session.exec(select(Delivery).where(Delivery.number == 1))).all()),
+    )

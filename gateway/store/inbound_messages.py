@@ -1,9 +1,13 @@
-"""Keeping what a provider or trust sent: the raw message, sealed to its row and sender."""
+"""Keeping what a provider or trust sent: the raw message, sealed to its row and sender, and what became of it."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.context import Gateway
 from gateway.store.sealed import inbound_context, message_context
@@ -40,4 +44,11 @@ def raw_payload(
         size=len(body),
         body_enc=gw.cipher.seal(body, context=inbound_context(payload_id, tenant_ods)),
         received_at=now,
+    )
+
+
+async def set_inbound_outcome(session: AsyncSession, payload_id: str, outcome: str, summary: str) -> None:
+    """Record the outcome of an inbound payload and its summary (outcomes and located codes only)."""
+    await session.exec(
+        update(InboundPayload).where(col(InboundPayload.id) == payload_id).values(outcome=outcome, summary=summary)
     )

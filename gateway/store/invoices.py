@@ -183,3 +183,32 @@ async def spend_lines(
     if provider_ods:
         stmt = stmt.where(line.provider_ods == provider_ods)
     return list((await session.exec(stmt)).all())
+
+
+async def prices_of_providers(session: AsyncSession, provider_ods: Collection[str]) -> list[PriceEntry]:
+    """Every stored price entry of these providers, of every trust (a price-list load checks its periods)."""
+    return list((await session.exec(select(PriceEntry).where(col(PriceEntry.provider_ods).in_(provider_ods)))).all())
+
+
+async def list_prices(
+    session: AsyncSession, *, trust_ods: str | None = None, provider_ods: str | None = None
+) -> list[PriceEntry]:
+    """Price entries by trust, provider, code and period start, narrowed to a trust and a provider when given."""
+    query = select(PriceEntry).order_by(
+        col(PriceEntry.trust_ods), col(PriceEntry.provider_ods), col(PriceEntry.code), col(PriceEntry.valid_from)
+    )
+    if trust_ods:
+        query = query.where(PriceEntry.trust_ods == trust_ods)
+    if provider_ods:
+        query = query.where(PriceEntry.provider_ods == provider_ods)
+    return list((await session.exec(query)).all())
+
+
+async def price_list(session: AsyncSession, trust_ods: str, provider_ods: str) -> list[PriceEntry]:
+    """One trust–provider price list, by code and period start."""
+    stmt = (
+        select(PriceEntry)
+        .where(PriceEntry.trust_ods == trust_ods, PriceEntry.provider_ods == provider_ods)
+        .order_by(col(PriceEntry.code), col(PriceEntry.valid_from))
+    )
+    return list((await session.exec(stmt)).all())

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.outbox import OutboxState, sources
-from gateway.store import bulk, repository
+from gateway.store import bulk, outbox_queue
 from gateway.store.tables import DeliveryAttempt, FhirMessage, OutboxEntry, Prescription, PrescriptionItem
 
 _CHUNK = 500
@@ -46,10 +46,10 @@ async def lease(
 ) -> list[Leased]:
     """Lease up to `limit` deliverable orders of a provider in three statements, bumping each fencing token.
 
-    The same orders as `repository.claim_orders` (`repository.take_deliverable`), with a `leased` delivery attempt
+    The same orders as `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`), with a `leased` delivery attempt
     row per order.
     """
-    found = await repository.take_deliverable(
+    found = await outbox_queue.take_deliverable(
         session, select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
     )
     ids = [i for i in found if i is not None]
@@ -71,7 +71,7 @@ async def lease(
     )
     rows = await _rows(session, bump)
     leased = sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
-    await insert_rows(
+    await bulk.insert_rows(
         session,
         DeliveryAttempt,
         [
@@ -179,11 +179,6 @@ async def update_statuses(session: AsyncSession, changes: Sequence[tuple[str, st
 async def update_item_statuses(session: AsyncSession, changes: Sequence[tuple[str, str]]) -> None:
     """Set line items' status ((id, status) pairs)."""
     await _update_grouped(session, PrescriptionItem, [(i, {"status": s}) for i, s in changes])
-
-
-async def insert_rows(session: AsyncSession, table: type[Any], rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows (all with the same keys): one statement on PostgreSQL (`bulk.insert_many`)."""
-    await bulk.insert_many(await session.connection(), table.__table__, rows)
 
 
 async def _update_grouped(

@@ -98,7 +98,7 @@ class OutboxEntry(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_claim", "provider_ods", "state", "available_at", "id"),
-        # "an earlier message of the same order key" is one range of this index (`repository.deliverable`).
+        # "an earlier message of the same order key" is one range of this index (`outbox_queue.deliverable`).
         Index("ix_outbox_order_key", "order_key", "id"),
     )
 
@@ -202,44 +202,6 @@ class RoutingRule(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_timestamp())
 
 
-class ApiClient(SQLModel, table=True):
-    """A registered system: a trust, provider, operator or tester, authenticating with signed JWTs."""
-
-    __tablename__ = "api_client"
-
-    id: str = Field(primary_key=True, max_length=64)
-    role: str = Field(max_length=16)
-    ods: str = Field(max_length=12, index=True)
-    alg: str = Field(max_length=8, description="the one signing algorithm accepted for this client's assertions")
-    jwks: str | None = Field(default=None, description="the client's public JWKS, when registered from a file")
-    jwks_url: str | None = None
-    active: bool = True
-    created_at: datetime = Field(sa_column=utc_timestamp())
-
-
-class AssertionJti(SQLModel, table=True):
-    """Client-assertion ids already used: a jti is never accepted twice."""
-
-    __tablename__ = "assertion_jti"
-
-    client_id: str = Field(primary_key=True, max_length=64)
-    jti: str = Field(primary_key=True, max_length=255)
-    expires_at: datetime = Field(sa_column=utc_timestamp())
-
-
-class AccessToken(SQLModel, table=True):
-    """An issued access token, stored only as its SHA-256."""
-
-    __tablename__ = "access_token"
-
-    token_sha256: str = Field(primary_key=True, max_length=64)
-    client_id: str = Field(foreign_key="api_client.id", max_length=64, index=True)
-    role: str = Field(max_length=16)
-    ods: str = Field(max_length=12)
-    scope: str
-    expires_at: datetime = Field(sa_column=utc_timestamp())
-
-
 class DispenseRecord(SQLModel, table=True):
     """A dispense notification the gateway applied, and whether it still counts (EPS amend and withdraw)."""
 
@@ -339,40 +301,6 @@ class WebhookDelivery(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, description="why the last attempt failed or the delivery is dead")
-
-
-# --- operator console (issue 9): the people who sign in to /console, and their sessions ---
-
-
-class Operator(SQLModel, table=True):
-    """A person who signs in to the console. The password is kept only as a scrypt hash."""
-
-    __tablename__ = "operator"
-
-    username: str = Field(primary_key=True, max_length=64)
-    role: str = Field(max_length=16, description="viewer, operator, admin or auditor")
-    organisation_ods: str | None = Field(default=None, max_length=12, description="a trust's or provider's staff")
-    organisation_kind: str | None = Field(default=None, max_length=8, description="trust or provider")
-    password_hash: str = Field(max_length=255, description="scrypt$n$r$p$salt$hash (gateway.security.passwords)")
-    active: bool = True
-    failed_logins: int = Field(default=0, description="wrong passwords in a row; reset by a good one")
-    locked_until: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
-    last_login_at: datetime | None = Field(default=None, sa_column=utc_timestamp(nullable=True))
-    created_at: datetime = Field(sa_column=utc_timestamp())
-    updated_at: datetime = Field(sa_column=utc_timestamp())
-
-
-class OperatorSession(SQLModel, table=True):
-    """A signed-in console session: the cookie holds a random token, the table only its SHA-256."""
-
-    __tablename__ = "operator_session"
-
-    token_sha256: str = Field(primary_key=True, max_length=64)
-    username: str = Field(foreign_key="operator.username", max_length=64, index=True)
-    csrf_token: str = Field(max_length=64, description="the token every POST form of this session must carry")
-    created_at: datetime = Field(sa_column=utc_timestamp())
-    last_seen_at: datetime = Field(sa_column=utc_timestamp())
-    expires_at: datetime = Field(sa_column=utc_timestamp())
 
 
 # --- Inbound idempotency (issue 7): Idempotency-Key / X-Request-ID and the first answer, for replays ---------

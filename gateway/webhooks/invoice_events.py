@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.store import repository
 from gateway.store import webhooks as store
 from gateway.store.invoice_tables import FHIR_STATUS, Invoice, InvoiceEvent, InvoiceLine
 
@@ -56,8 +57,8 @@ async def record_decided(
         trust_ods=invoice.trust_ods or "", status=invoice.status, lines=json.dumps(outcome, separators=(",", ":")),
         pending=sum(1 for line in lines if line.decision == "pending"), at=now,
     )
-    session.add(event)
-    await session.flush()  # its id, which the deliveries name
+    repository.save(session, event)
+    await repository.save_now(session)  # its id, which the deliveries name
     await store.owe_invoice_event(session, event, now)
     return event
 

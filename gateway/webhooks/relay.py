@@ -40,7 +40,7 @@ from gateway.delivery.policy import GiveUp, RetryPolicy, stored_policy
 from gateway.errors import ConfigurationError
 from gateway.lifecycle.status_feed import SCAN, SETTLE, settled_horizon, status_event
 from gateway.logs import log
-from gateway.store import repository
+from gateway.store import lifecycle_events, repository
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
 from gateway.webhooks import invoice_events, payload
@@ -183,12 +183,13 @@ class WebhookRelay:
             for sub in await store.lock_for_dispatch(session, skip_locked=not self.gw.is_sqlite):
                 # The horizon first: on PostgreSQL each statement sees what committed before it, so every event at
                 # or below a horizon placed now is visible to the query after it, and the cursor never skips one.
-                positions = await repository.event_positions(session, after=sub.cursor, limit=SCAN)
+                positions = await lifecycle_events.event_positions(session, after=sub.cursor, limit=SCAN)
                 horizon = settled_horizon(sub.cursor, positions, now=now, settle=self.config.settle)
                 limit = self.config.dispatch_batch
                 events = await store.undispatched_events(session, sub, event_kinds(sub), limit=limit)
                 for event in events:
-                    session.add(
+                    repository.save(
+                        session,
                         WebhookDelivery(
                             subscription_id=sub.id, event_id=event.id or 0, prescription_id=event.prescription_id,
                             state="queued", available_at=now, queued_at=now,
@@ -199,7 +200,7 @@ class WebhookRelay:
                     horizon = min(horizon, events[-1].id or 0)
                 if horizon > sub.cursor:
                     sub.cursor = horizon
-                    session.add(sub)
+                    repository.save(session, sub)
         return owed
 
     async def claim(self) -> list[WebhookJob]:
@@ -254,7 +255,7 @@ class WebhookRelay:
                 return None
             return invoice_events.render(found, base_url=self.gw.settings.public_base_url)
         async with self.gw.sessions() as session:
-            rows = await repository.trust_events(
+            rows = await lifecycle_events.trust_events(
                 session, trust_ods=job.trust_ods, after=job.event_id - 1, upto=job.event_id, limit=1
             )
         if not rows:

@@ -22,6 +22,7 @@ from gateway.delivery.errors import DeliveryError
 from gateway.domain.principal import Principal, Role, require_role
 from gateway.errors import NotFoundError
 from gateway.security.outbound import check_url as check_outbound
+from gateway.store import repository
 from gateway.store import webhooks as store
 from gateway.store.tables import WebhookDelivery, WebhookSubscription
 from gateway.webhooks import invoice_events, payload
@@ -153,7 +154,7 @@ async def add_subscription(
     async with gw.sessions() as session, session.begin():
         if kind == TRUST:
             sub.cursor = await store.last_event_id(session)
-        session.add(sub)
+        repository.save(session, sub)
         await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
                            {"change": "webhook-add", kind: owner})
     return sub
@@ -208,7 +209,7 @@ async def update_subscription(
         if change.active is not None:
             sub.active = change.active
         sub.updated_at = now
-        session.add(sub)
+        repository.save(session, sub)
         await audit.append(session, gw.clock, actor, "configuration.change", "webhook", sub.id, "success",
                            {"change": "webhook-update", sub.tenant_kind: sub.trust_ods})
     return sub
@@ -287,7 +288,7 @@ def _may_read(actor: audit.Actor) -> None:
 
 async def _visible(session: AsyncSession, actor: audit.Actor, subscription_id: str) -> WebhookSubscription:
     """The subscription if the actor may see it: a trust or provider only its own; else NotFoundError."""
-    sub: WebhookSubscription | None = await session.get(WebhookSubscription, subscription_id)
+    sub: WebhookSubscription | None = await repository.get_by_id(session, WebhookSubscription, subscription_id)
     if sub is None or (isinstance(actor, Principal) and not _owns(actor, sub)):
         raise NotFoundError(f"webhook subscription {subscription_id[:40]} not found")
     return sub

@@ -24,7 +24,7 @@ from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.samples import export_rows
-from gateway.store import delivery_ledger, repository
+from gateway.store import delivery_ledger, outbox_queue
 from tests.acceptance.processes import clean_env, free_port, hgw
 from tests.conftest import PG_ADMIN_DSN
 
@@ -155,10 +155,10 @@ async def test_a_worker_that_lost_its_lease_to_another_process_cannot_complete_t
     assert result.outcome == "stale"
     assert ledger["applied"] == [message_id] and ledger["receipts"] == 2  # sent twice, applied once
     async with bare_gw.sessions() as session:
-        row = await repository.outbox_by_message(session, message_id)
+        row = await outbox_queue.outbox_by_message(session, message_id)
         assert row is not None and row.state == "acknowledged"
         assert row.lease_token == job.lease_token + 1  # the other process's claim, not A's
-        attempts = await repository.delivery_attempts(session, row.id or 0)
+        attempts = await outbox_queue.delivery_attempts(session, row.id or 0)
     finished = [(a.outcome, a.lease_token, a.detail) for a in attempts if a.outcome != "leased"]
     assert finished == [
         ("ok", job.lease_token + 1, None),

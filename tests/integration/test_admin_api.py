@@ -162,12 +162,12 @@ async def test_a_pause_waits_for_releases_in_flight_while_releases_do_not_wait_f
     from gateway.delivery import release
     from gateway.delivery.queue import set_paused
     from gateway.domain.principal import ROLE_SCOPES, Principal, Role
-    from gateway.store import repository
+    from gateway.store import provider_rows
 
     provider = Principal("p", Role.PROVIDER, "VNFKT", frozenset(ROLE_SCOPES[Role.PROVIDER]))
     assert (await post_export(trust, export(2))).status_code == 200
     async with gw.sessions() as in_flight, in_flight.begin():
-        await repository.hold_provider(in_flight, "VNFKT", exclusive=False)  # a release that has not committed
+        await provider_rows.hold_provider(in_flight, "VNFKT", exclusive=False)  # a release that has not committed
         leased = await asyncio.wait_for(release.release_orders(gw, provider, max_count=1), 10)
         assert len(leased.orders) == 1  # another release went ahead meanwhile
         pause = asyncio.create_task(set_paused(gw, "VNFKT", True))

@@ -183,9 +183,9 @@ async def test_an_alert_reaches_both_channels_once_when_it_opens_and_once_when_i
                 await evaluate(gw, channels)
                 clock.advance(60)
             async with gw.sessions() as session, session.begin():
-                from gateway.store import repository
+                from gateway.store import provider_rows
 
-                await repository.touch_provider_poll(session, "VNFKT", clock())
+                await provider_rows.touch_provider_poll(session, "VNFKT", clock())
             for _ in range(3):
                 await evaluate(gw, channels)
                 clock.advance(60)

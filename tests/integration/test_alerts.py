@@ -36,6 +36,7 @@ from gateway.settings import Settings
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.store import alerts as store
+from gateway.store import outbox_queue
 from gateway.store.audit_tables import AuditRecord
 from gateway.wiring import build_gateway
 from tests.integration.helpers import export
@@ -251,9 +252,8 @@ async def test_dead_letters_and_failure_rate_of_a_push_provider(env_factory: Any
 
         answers.status = 200
         async with env.gw.sessions() as session:
-            from gateway.store import repository
 
-            rows = await repository.list_outbox(session, states=["dead"], provider_ods=PUSH)
+            rows = await outbox_queue.list_outbox(session, states=["dead"], provider_ods=PUSH)
         for row in rows:
             await replay_message(env.gw, row.message_id)
         assert sorted(r.outcome for r in await relay.run_once()) == ["delivered", "delivered"]

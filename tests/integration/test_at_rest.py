@@ -17,7 +17,7 @@ from gateway.context import Gateway
 from gateway.operations.key_rotation import reseal_all, rotate_data_key
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
-from gateway.store.repository import find_prescription
+from gateway.store.prescription_rows import find_prescription
 from gateway.store.sealed import prescription_context
 from gateway.wiring import build_gateway
 from tests.integration.helpers import post_export, post_fhir

@@ -15,7 +15,7 @@ from gateway.audit.sequencer import sequence
 from gateway.context import Gateway
 from gateway.domain import states as lifecycle
 from gateway.simulate import provider_messages as msg
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows
 from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem
 from tests.integration.helpers import FHIR, error_codes, export, post_export, release
@@ -39,11 +39,11 @@ async def _batch(client: httpx.AsyncClient, messages: list[dict[str, Any]]) -> l
 async def _state(gw: Gateway, message_id: str) -> tuple[str, str, list[str]]:
     """The order's outbox state, its prescription's status and its items' statuses."""
     async with gw.sessions() as session:
-        entry = await repository.outbox_by_message(session, message_id)
+        entry = await outbox_queue.outbox_by_message(session, message_id)
         assert entry is not None
         prescription = await session.get(Prescription, entry.prescription_id)
         assert prescription is not None
-        items = await repository.prescription_items(session, prescription.id)
+        items = await prescription_rows.prescription_items(session, prescription.id)
         return entry.state, prescription.status, [i.status for i in items]
 
 

@@ -22,7 +22,7 @@ from gateway.security.client_auth import ClientKey, client_assertion
 from gateway.security.clients import issue_token
 from gateway.security.purge import TokenPurge
 from gateway.simulate.parties import party_client
-from gateway.store.tables import AccessToken, ApiClient, AssertionJti
+from gateway.store.security_tables import AccessToken, ApiClient, AssertionJti
 from tests.integration.helpers import hgw_runner
 
 CLIENTS = "/api/v1/admin/clients"

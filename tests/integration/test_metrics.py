@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.context import Gateway
 from gateway.simulate import provider_messages as msg
-from gateway.store import repository
+from gateway.store import outbox_queue
 from tests.integration.helpers import export, post_export, post_fhir, release
 from tests.integration.test_push import PUSH_ODS, environment
 
@@ -106,7 +106,7 @@ async def test_pull_traffic_moves_the_counters_and_the_queue_gauges(
     # No identifier ever becomes a label value: bounded cardinality, no patient or prescription data.
     ids = {msg.order_facts(o)["message_id"] for o in orders} | {msg.order_facts(o)["short_form_id"] for o in orders}
     async with gw.sessions() as session:
-        ids |= {row.prescription_id for row in await repository.list_outbox(session, provider_ods="VNFKT")}
+        ids |= {row.prescription_id for row in await outbox_queue.list_outbox(session, provider_ods="VNFKT")}
     assert not {v for s in (await scrape(operator)).samples for v in s.labels.values()} & ids
 
 
@@ -144,7 +144,7 @@ async def test_push_attempts_latency_dead_letters_and_circuit_state(settings: An
 
             ids = {first, second}
             async with env.gw.sessions() as session:
-                for row in await repository.list_outbox(session, provider_ods=PUSH_ODS):
+                for row in await outbox_queue.list_outbox(session, provider_ods=PUSH_ODS):
                     ids |= {row.prescription_id, row.order_key}
             assert not {v for s in after.samples for v in s.labels.values()} & ids
 

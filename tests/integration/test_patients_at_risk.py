@@ -34,7 +34,7 @@ from gateway.operations import admin
 from gateway.safety.at_risk import parse_as_of, worklist
 from gateway.simulate import provider_messages as msg
 from gateway.simulate.samples import export_rows
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from tests.integration.test_alerts import Recorder
 from tests.integration.test_kpis import History, _principal
 
@@ -209,7 +209,7 @@ async def test_a_patient_enters_for_each_reason_and_leaves_when_a_delivery_is_sc
     await h.take("VNPAU", paused, at(11, 5, next_day))
     answers.up = True
     async with gw.sessions() as session:
-        [dead_entry] = await repository.list_outbox(session, states=["dead"], provider_ods=DEAD)
+        [dead_entry] = await outbox_queue.list_outbox(session, states=["dead"], provider_ods=DEAD)
     h.at(at(12, day=next_day))
     await replay_message(gw, dead_entry.message_id)
     h.at(at(13, day=next_day))  # past the retry's backoff
@@ -217,7 +217,7 @@ async def test_a_patient_enters_for_each_reason_and_leaves_when_a_delivery_is_sc
         assert sorted(r.outcome for r in await relay.run_once()) == ["delivered", "delivered"]
     for provider, sid in ((DEAD, dead), (PUSH, unreachable)):
         async with gw.sessions() as session:
-            p = await repository.find_prescription(session, sid)
+            p = await prescription_rows.find_prescription(session, sid)
             assert p is not None
         facts = {"short_form_id": sid, "prescription_id": p.id, "nhs_number": None}
         facts.update(await _order_facts(gw, p.id))
@@ -235,7 +235,7 @@ async def _order_facts(gw: Gateway, prescription_id: str) -> dict[str, Any]:
     from gateway.store.tables import FhirMessage
 
     async with gw.sessions() as session:
-        [entry] = await repository.outbox_for_prescription(session, prescription_id)
+        [entry] = await outbox_queue.outbox_for_prescription(session, prescription_id)
         message = await repository.get_by_id(session, FhirMessage, entry.message_id)
         assert message is not None
     bundle = json.loads(gw.cipher.open(message.body_enc, context=message_context(message.id, message.sender_ods)))

@@ -40,7 +40,7 @@ from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.simulate.samples import export_rows
-from gateway.store import repository
+from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
 from gateway.wiring import build_gateway
 from tests import conftest
@@ -164,18 +164,18 @@ class Env:
 
     async def rows(self) -> list[OutboxEntry]:
         async with self.gw.sessions() as session:
-            return await repository.list_outbox(session, provider_ods=PUSH_ODS)
+            return await outbox_queue.list_outbox(session, provider_ods=PUSH_ODS)
 
     async def row(self, message_id: str) -> OutboxEntry:
         async with self.gw.sessions() as session:
-            row = await repository.outbox_by_message(session, message_id)
+            row = await outbox_queue.outbox_by_message(session, message_id)
         assert row is not None
         return row
 
     async def attempts(self, message_id: str) -> list[tuple[str, int | None]]:
         row = await self.row(message_id)
         async with self.gw.sessions() as session:
-            rows = await repository.delivery_attempts(session, row.id or 0)
+            rows = await outbox_queue.delivery_attempts(session, row.id or 0)
         return [(a.outcome, a.status_code) for a in rows]
 
     async def status(self, message_id: str) -> str:
@@ -251,7 +251,7 @@ async def test_the_apps_worker_pushes_each_order_once_in_effect(settings: Settin
         stored = []
         async with env.gw.sessions() as session:
             for r in await env.rows():
-                stored += [a.model_dump_json() for a in await repository.delivery_attempts(session, r.id or 0)]
+                stored += [a.model_dump_json() for a in await outbox_queue.delivery_attempts(session, r.id or 0)]
         for i in ids:
             nhs = msg.order_facts(env.provider.bundles[i])["nhs_number"]
             assert not any(nhs in a for a in stored)
@@ -290,7 +290,7 @@ async def test_400_is_dead_at_once_then_replayed_after_a_dry_run(env: Env, tmp_p
     assert await env.round() == []  # never retried
     assert await env.attempts(mid) == [("leased", None), ("http-400", 400)]
     async with env.gw.sessions() as session:
-        events = await repository.prescription_events(session, row.prescription_id)
+        events = await prescription_rows.prescription_events(session, row.prescription_id)
     assert [e.kind for e in events if e.kind == "push-failed"] == ["push-failed"]
 
     preview = await replay_matching(env.gw, provider_ods=PUSH_ODS, state="dead", dry_run=True)
@@ -405,7 +405,7 @@ async def test_a_stale_worker_cannot_complete_an_order_it_lost(env: Env) -> None
     assert result.outcome == "stale"
     assert (await env.row(mid)).state == "acknowledged"
     async with env.gw.sessions() as session:
-        attempts: list[DeliveryAttempt] = await repository.delivery_attempts(session, row.id or 0)
+        attempts: list[DeliveryAttempt] = await outbox_queue.delivery_attempts(session, row.id or 0)
     assert (attempts[-1].outcome, attempts[-1].lease_token) == ("http-400", stalled.lease_token)
     assert attempts[-1].detail is not None and attempts[-1].detail.endswith("lease lost: not applied")
     assert env.provider.effects == Counter({mid: 1})
@@ -423,7 +423,7 @@ async def test_an_ok_that_no_longer_fits_the_prescription_goes_dead(env: Env) ->
     assert row.state == "dead" and row.last_error is not None and "could not be applied" in row.last_error
     assert await env.status(mid) == "0006"  # the refused transition left nothing behind
     async with env.gw.sessions() as session:
-        kinds = [e.kind for e in await repository.prescription_events(session, row.prescription_id)]
+        kinds = [e.kind for e in await prescription_rows.prescription_events(session, row.prescription_id)]
     assert "acknowledged" not in kinds and "push-failed" in kinds
     preview = await replay_message(env.gw, mid, dry_run=True)
     assert preview.replayed == [] and preview.candidates[0].skipped == "the prescription is Dispensed (0006)"
@@ -464,5 +464,5 @@ async def test_a_cancellation_is_pushed_a_line_at_a_time_and_completes_on_the_la
     assert await env.round() == []
     async with env.gw.sessions() as session:
         row = await env.row(order)
-        kinds = [e.kind for e in await repository.prescription_events(session, row.prescription_id)]
+        kinds = [e.kind for e in await prescription_rows.prescription_events(session, row.prescription_id)]
     assert kinds.count("item-cancelled") == 1 and kinds.count("cancelled") == 1

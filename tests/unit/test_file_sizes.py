@@ -11,14 +11,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("gateway", "adapters", "conformance", "fhir_profiles")
 MAX_LINES = 400
 
-# Files being split on other branches of issue 17; the team lead empties this list once they are merged.
-ALLOWED_FOR_NOW = {
-    "gateway/intake/planning.py",  # h17-outbox: the one order writer leaves planning.py under 400 lines
-    "gateway/store/repository.py",  # h17-store: repository.py split by concept
-    "conformance/suites/provider.py",  # h17-conf: the provider suite over HTTP only
-    "gateway/store/kpis.py",  # h17-store: its SQL moves out (349 lines there)
-    "gateway/store/tables.py",  # h17-store: the audit tables move to store/audit_tables.py (383 lines there)
-}
 
 
 def source_files() -> list[Path]:
@@ -46,7 +38,7 @@ def test_no_source_file_is_over_400_lines() -> None:
     too_long = {
         str(path.relative_to(ROOT)): lines
         for path in source_files()
-        if (lines := line_count(path)) > MAX_LINES and str(path.relative_to(ROOT)) not in ALLOWED_FOR_NOW
+        if (lines := line_count(path)) > MAX_LINES
     }
     assert not too_long, "over 400 lines (split by concept): " + ", ".join(
         f"{name} ({lines})" for name, lines in sorted(too_long.items())

@@ -36,9 +36,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
-
 from gateway.audit.sequencer import sequence
 from gateway.audit.verify import verify
 from gateway.bench.faults.api_clients import FailoverClient, provider_loop, trust_loop
@@ -52,8 +49,8 @@ from gateway.security.client_auth import ClientKey
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import register_party
+from gateway.store import delivery_ledger
 from gateway.store.migrate import upgrade
-from gateway.store.tables import Delivery, DeliveryAttempt, DispenseRecord, LifecycleEvent, OutboxEntry, Prescription
 from gateway.wiring import build_gateway
 
 __all__ = ["EFFECTS", "ApiCampaignConfig", "ApiCampaignReport", "check", "run_api_campaign"]
@@ -177,10 +174,7 @@ _ANSWERED = (OutboxState.ACKNOWLEDGED, OutboxState.CANCELLED, OutboxState.REJECT
 async def _unfinished(gw: Gateway) -> int:
     try:
         async with gw.sessions() as session:
-            stmt = select(func.count()).select_from(OutboxEntry).where(
-                OutboxEntry.provider_ods == PROVIDER_ODS, col(OutboxEntry.state).in_(WAITING)
-            )
-            return int((await session.exec(stmt)).one())
+            return await delivery_ledger.unfinished_count(session, PROVIDER_ODS)
     except Exception:  # noqa: BLE001 - the store may be busy with a server's restart: look again
         return 1
 
@@ -232,15 +226,9 @@ async def check(gw: Gateway, ledger: Ledger) -> dict[str, dict[str, int]]:
 
     `stuck` also counts the requests given up at the deadline."""
     async with gw.sessions() as session:
-        prescriptions = (
-            await session.exec(select(Prescription).where(Prescription.trust_ods == TRUST_ODS))
-        ).all()
-        outbox = (await session.exec(select(OutboxEntry).where(OutboxEntry.provider_ods == PROVIDER_ODS))).all()
-        events = (await session.exec(select(LifecycleEvent))).all()
-        dispenses = (await session.exec(select(DispenseRecord))).all()
-        release_attempts = select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.kind == "release")
-        releases = (await session.exec(release_attempts)).one()
-        deliveries = (await session.exec(select(Delivery).where(Delivery.number == 1))).all()
+        found = await delivery_ledger.effects(session, TRUST_ODS, PROVIDER_ODS)
+    prescriptions, outbox, events = found.prescriptions, found.outbox, found.events
+    dispenses, releases, deliveries = found.dispenses, found.release_attempts, found.first_deliveries
     rows = Counter((p.rx_number, p.rx_version) for p in prescriptions)
     by_sfid = {p.short_form_id: p for p in prescriptions}
     by_id = {p.id: p for p in prescriptions}

@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.bench.faults.api_campaign import ApiCampaignConfig, run_api_campaign
 from gateway.bench.faults.campaign import CampaignConfig, run_campaign
-from gateway.bench.ingest import PostgresUnreachable, scratch_database
+from gateway.store.scratch import PostgresUnreachable, scratch_database
 
 
 def fault_figures(

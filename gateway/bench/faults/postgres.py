@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import psycopg
+from gateway.store.scratch import accepting
 
 CONF_DIR = Path("/etc/postgresql")
 
@@ -32,15 +32,6 @@ def _ctl(action: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
     if done.returncode != 0:
         raise PostgresControlError(f"{' '.join(command)} failed: {done.stderr.strip() or done.stdout.strip()}")
-
-
-def accepting(dsn: str) -> bool:
-    try:
-        with psycopg.connect(dsn, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error:
-        return False
-    return True
 
 
 def wait_accepting(dsn: str, timeout: float = 60.0) -> float:
