@@ -17,7 +17,15 @@ from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.webhooks import subscriptions as service
 from tests.integration.helpers import export_sids, status_feed
-from tests.integration.webhook_receiver import Receiver, gateway_jwks, quick_settings, receiver, until, verified
+from tests.integration.webhook_receiver import (
+    Receiver,
+    gateway_jwks,
+    quick_settings,
+    receiver,
+    until,
+    until_recorded,
+    verified,
+)
 
 HOOKS = "/api/v1/webhooks"
 
@@ -138,8 +146,7 @@ async def test_a_failing_receiver_is_retried_until_it_answers(
         assert [(int(r.event_id), r.answered, r.headers["x-hgw-attempt"]) for r in rec.received] == [
             (first, 503, "1"), (first, 500, "2"), (first, 429, "3"), (first, 200, "4"), (second, 200, "1")
         ]  # the second event waited for the first: order is kept per prescription
-        r = await trust.get(f"{HOOKS}/{sub}/deliveries")
-        rows = r.json()["deliveries"]
+        rows = await until_recorded(trust, sub, 2)
         assert [(d["event_id"], d["state"], d["attempts"], d["last_status_code"]) for d in rows] == [
             (first, "delivered", 4, 200), (second, "delivered", 1, 200)
         ]
@@ -156,14 +163,10 @@ async def test_a_receiver_that_keeps_failing_dead_letters_then_replays(
         dead = f"{HOOKS}/{sub}/deliveries?state=dead"
         await until(lambda: len(down.received) == 4 and len(gone.received) == 2, what="every attempt made")
 
-        async def dead_letters(subscription: str) -> list[dict[str, Any]]:
-            r = await trust.get(f"{HOOKS}/{subscription}/deliveries", params={"state": "dead"})
-            return list(r.json()["deliveries"])
-
-        letters = await dead_letters(sub)
+        letters = await until_recorded(trust, sub, 2, state="dead")
         assert [(d["attempts"], d["last_status_code"]) for d in letters] == [(2, 503), (2, 503)]
         assert all(d["last_error"] == "gave up after 2 attempts; last: HTTP 503 from the webhook" for d in letters)
-        refused = await dead_letters(refusing)
+        refused = await until_recorded(trust, refusing, 2, state="dead")
         assert [d["last_error"] for d in refused] == ["permanent failure: HTTP 410: the receiver refused the event"] * 2
         assert len(gone.received) == 2  # a refusal is never retried
 

@@ -80,6 +80,23 @@ async def until(condition: Callable[[], bool], *, timeout: float = 30.0, what: s
         await asyncio.sleep(0.05)
 
 
+async def until_recorded(
+    trust: httpx.AsyncClient, subscription: str, count: int, *, state: str | None = None, timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """The subscription's deliveries (of `state`, if given) once `count` of them are finished (delivered or dead):
+    a receiver has its request before the relay commits what it answered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        params = {"state": state} if state else {}
+        r = await trust.get(f"/api/v1/webhooks/{subscription}/deliveries", params=params)
+        rows = list(r.json()["deliveries"])
+        if sum(d["state"] in ("delivered", "dead") for d in rows) >= count:
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {count} finished deliveries: {rows}")
+        await asyncio.sleep(0.05)
+
+
 async def gateway_jwks(base_url: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base_url) as client:
         r = await client.get("/.well-known/jwks.json")
