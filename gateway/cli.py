@@ -109,7 +109,7 @@ def _register_commands() -> None:
     from gateway.console.cli import messages_group, operators_group, queue_dismiss  # issue 9: the operator console
     from gateway.delivery.cli import queue, replay, worker
     from gateway.intake.cli import ingest
-    from gateway.invoicing.cli import prices_group, spend  # issue 20: price lists and spend
+    from gateway.invoicing.cli import invoices_group, prices_group, spend  # issue 20: price lists, spend, bills
     from gateway.kpis.cli import kpi  # issue 9: the national homecare KPIs
     from gateway.lifecycle.cli import lifecycle
     from gateway.operations.cli import organisations, providers, routes  # organisations: issue 15
@@ -136,7 +136,8 @@ def _register_commands() -> None:
     queue.add_command(queue_dismiss)
     for command in (
         db, ingest, providers, routes, clients, simulate, bench, worker, validate, audit, lifecycle, queue, replay,
-        operators_group, messages_group, keys, kpi, conformance, webhooks, alerts, prices_group, spend, organisations,
+        operators_group, messages_group, keys, kpi, conformance, webhooks, alerts, prices_group, invoices_group, spend,
+        organisations,
     ):  # fmt: skip
         cli.add_command(command)
 

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from adapters.base import ParseResult
 from adapters.registry import adapter_for
-from conformance.as_gateway import offline_answer
 from conformance.context import SuiteContext
 from conformance.errors import UsageError
+from conformance.gateway_answers import answer_export
 from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.requirements import requirement_for_issue
@@ -110,7 +110,8 @@ class TrustInbox:
             return Answer(200, json.dumps(body).encode(), "application/json")
         if arrival.method != "POST" or not path.endswith(("/api/v1/exports", "/FHIR/R4/$process-message")):
             return Answer(404, b'{"error": "not served by the conformance endpoint"}', "application/json")
-        status, result = offline_answer(arrival.body, arrival.headers.get("content-type", ""), PLACEHOLDER_PROVIDER)
+        content_type = arrival.headers.get("content-type", "")
+        status, result = await answer_export(arrival.body, content_type, PLACEHOLDER_PROVIDER)
         return Answer(status, json.dumps(result).encode(), "application/json")
 
 

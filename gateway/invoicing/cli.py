@@ -1,4 +1,5 @@
-"""`hgw prices import|list` and `hgw spend`: the price list and spend from the command line, as the gateway."""
+"""`hgw prices import|list`, `hgw spend` and `hgw invoices read`: the price list, spend and a provider's bill from the
+command line, as the gateway."""
 
 from __future__ import annotations
 
@@ -79,3 +80,27 @@ def spend(
         click.echo(json.dumps(render_fhir(report), indent=2, default=str))
     else:
         PLAIN.emit(report.as_json())
+
+
+@click.group("invoices")
+def invoices_group() -> None:
+    """Providers' invoices (docs/invoicing.md)."""
+
+
+@invoices_group.command("read")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "kind", required=True, type=click.Choice(["claim", "invoice", "csv"]),
+              help="An EPS Claim, a FHIR Invoice or a CSV invoice, as posted to /FHIR/R4/Claim, /FHIR/R4/Invoice or "
+                   "/api/v1/invoices.")  # fmt: skip
+@click.option("--provider", required=True, metavar="ODS", help="The provider billing.")
+def read_invoice(file: Path, kind: str, provider: str) -> None:
+    """A bill read as the gateway reads it, offline (no reconciliation): its lines as JSON, or the located
+    problems that would refuse it (exit 1). The conformance kit's billing tests read bills with it."""
+    import json
+    import sys
+
+    from gateway.invoicing.reading import read_bill
+
+    bill = read_bill(kind, file.read_bytes(), provider)
+    click.echo(json.dumps(bill))
+    sys.exit(0 if "lines" in bill else 1)

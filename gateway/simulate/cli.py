@@ -95,3 +95,28 @@ def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
 
     auth = ClientCredentialsAuth(read_client_key(key_file, client_id), f"{gateway_url.rstrip('/')}/oauth2/token")
     return httpx.AsyncClient(base_url=gateway_url, timeout=60, auth=auth)
+
+
+@simulate.command("answer-export")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", required=True, type=click.Choice(["jac", "ascribe", "hl7v2", "fhir"]),
+              help="The export's format.")  # fmt: skip
+@click.option("--provider", required=True, help="Provider ODS for prescriptions that name none.")
+def answer_export(file: Path, fmt: str, provider: str) -> None:
+    """What the gateway answers a trust's export, offline, every organisation it names stood in for (so the answer
+    is about the file, not about this gateway's directory): JSON with each prescription's outcome and located
+    errors, without the bundles. The conformance kit's trust suite answers with it.
+
+    Exit 0 when every prescription is accepted, 1 when any is rejected, 2 when the file as a whole is rejected.
+    """
+    import json
+    import sys
+
+    from gateway.intake.offline import exit_code, ingest_offline
+    from gateway.simulate.directory import stand_in_directory
+
+    document = ingest_offline(file.read_bytes(), fmt, provider_ods=provider, directory=stand_in_directory())
+    for outcome in document["outcomes"]:
+        outcome.pop("bundle", None)
+    click.echo(json.dumps(document))
+    sys.exit(exit_code(document))
