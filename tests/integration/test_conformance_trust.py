@@ -84,7 +84,7 @@ async def test_trust_message_with_bad_short_form_id_fails_live() -> None:
         async with asyncio.timeout(10):
             while "base_url" not in ctx.state:
                 await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=ctx.state["base_url"]) as client:
+        async with httpx.AsyncClient(base_url=ctx.state["base_url"], timeout=120) as client:  # answers run hgw
             await client.post(
                 "/FHIR/R4/$process-message",
                 json=order,
@@ -111,7 +111,7 @@ async def test_reference_trust_simulator_passes_live() -> None:
         async with asyncio.timeout(10):
             while "base_url" not in ctx.state:
                 await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=ctx.state["base_url"]) as client:
+        async with httpx.AsyncClient(base_url=ctx.state["base_url"], timeout=120) as client:  # answers run hgw
             return await post_export(client, export_rows(3, seed=2, provider_ods="VNFKT"))
 
     sending = asyncio.create_task(trust_system())
