@@ -1,5 +1,5 @@
-"""Console pages and forms. Each handler checks the session, calls one service function (gateway.services.
-operations / operators, shared with the JSON operator API) and renders a template; POST forms check CSRF.
+"""Console pages and forms. Each handler checks the session, calls one service function (gateway.operations:
+overview, message_view, operators, shared with the JSON operator API) and renders a template; POST forms check CSRF.
 
 Patient data is masked on every page; the one way to see it is the unmask form, which needs the auditor role
 and a reason, and is audited. An NHS number typed into the search form is posted, turned into its blind index
