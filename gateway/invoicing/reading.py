@@ -3,7 +3,6 @@ it bills, or the located problems that would refuse it (`hgw invoices read`)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,6 +13,7 @@ from gateway.invoicing.claim import read_claim
 from gateway.invoicing.csv_invoice import parse_csv_invoice
 from gateway.invoicing.fhir_invoice import read_fhir_invoice
 from gateway.invoicing.money import plain
+from gateway.limits import load_json
 
 
 def read_bill(kind: str, body: bytes, provider_ods: str) -> dict[str, Any]:
@@ -28,10 +28,7 @@ def read_bill(kind: str, body: bytes, provider_ods: str) -> dict[str, Any]:
 def _read(kind: str, body: bytes, provider_ods: str) -> BilledInvoice:
     if kind == "csv":
         return parse_csv_invoice(body, provider_ods)
-    try:
-        resource = json.loads(body, parse_float=Decimal)
-    except ValueError as exc:
-        raise InputError([Issue("INVALID_JSON", "the bill is not JSON", Location(path="body"))]) from exc
+    resource = load_json(body, parse_float=Decimal)  # bounded: size, depth, width and number length
     if not isinstance(resource, dict):
         raise InputError([Issue("INVALID_JSON", "the bill is not a JSON object", Location(path="body"))])
     if kind == "claim":

@@ -72,4 +72,9 @@ def test_invoices_read_names_what_would_refuse_a_bill(tmp_path: Path) -> None:
     not_json = tmp_path / "claim.json"
     not_json.write_bytes(b"<not json>")
     done = hgw("invoices", "read", str(not_json), "--as", "claim", "--provider", "VNFKT", cwd=tmp_path)
-    assert done.returncode == 1 and json.loads(done.stdout)["issues"][0]["location"] == "body"
+    assert done.returncode == 1 and json.loads(done.stdout)["issues"][0]["location"].endswith("body")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # deeper than any parser's recursion: a located issue, no traceback
+    done = hgw("invoices", "read", str(deep), "--as", "claim", "--provider", "VNFKT", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["issues"][0]["location"].endswith("body")
