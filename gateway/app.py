@@ -43,6 +43,7 @@ from gateway.console import routes as console
 from gateway.context import Gateway
 from gateway.delivery.worker import start_push_workers
 from gateway.errors import ConfigurationError
+from gateway.intake import isolated
 from gateway.intake.hl7_answers import mllp_handler
 from gateway.operations.health import MLLP as MLLP_LISTENER
 from gateway.security.purge import start_token_purge
@@ -72,6 +73,7 @@ def settle_heap() -> None:
     ~160,000 objects of the loaded libraries and profiles (about 185 ms a collection on the development machine).
     What a heavy request itself creates is still traversed: docs/limits.md, "Measured"."""
     Validator.from_package()
+    isolated.warm()  # heavy exports are handled in forks of a fork server: start it before the first one
     gc.collect()
     gc.freeze()
 

@@ -66,6 +66,11 @@ def request_budget(seconds: float) -> Iterator[CpuBudget]:
         _budget.reset(token)
 
 
+def current_budget() -> CpuBudget | None:
+    """The budget of the request being served, None outside a request (the command line, workers)."""
+    return _budget.get()
+
+
 def settle() -> None:
     """The current request's work is committed: from now on its budget refuses nothing, so the answer describing
     what was stored (a report, an ACK) is always given, never a 422 saying nothing was stored."""

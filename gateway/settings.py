@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     request_cpu_seconds: float = Field(
         default=60.0, gt=0, le=3600, description="CPU a request may spend parsing, mapping and masking (else 422)"
     )
+    isolate_above_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="during a request, an export this size or larger is handled in its own process (docs/limits.md)",
+    )
+    isolated_memory_mb: int = Field(
+        default=4096, ge=512, description="address space a process handling one heavy export may use (else 422)"
+    )
     default_provider_ods: str | None = Field(default=None, description="seeded as the default routing rule")
     log_level: str = "INFO"
     invoice_vat_rates: str = Field(

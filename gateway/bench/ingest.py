@@ -19,7 +19,8 @@ from gateway.bench.validator import bench_figures
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
-from gateway.intake.ingest import ingest_export, parse_payload
+from gateway.intake.handling import parse_payload
+from gateway.intake.ingest import ingest_export
 from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory, sample_prescribing

@@ -17,6 +17,8 @@ HL7_MEDIA_TYPE = "x-application/hl7-v2+er7"
 
 def ack_for(gw: Gateway, report: IngestReport) -> bytes:
     """The ACK (or batch of ACKs) answering an HL7 payload: AA, AE or AR per message, ERR per issue."""
+    if report.ack is not None:
+        return report.ack
     if report.parsed is None:
         return b""
     return render_ack(report.parsed, dict(enumerate(report.prescriptions)), now=gw.clock())

@@ -1,141 +1,54 @@
-"""Inbound exports: store the raw payload, parse it, and turn each good prescription into a queued order."""
+"""Inbound exports: store the raw payload, parse it, and turn each good prescription into a queued order.
+
+The raw payload is committed first, whatever follows. `handling` does the rest: here, in worker threads, or, for a
+heavy export during a request, in a process of its own (`isolated`), so that the serving process never holds its
+objects. The payload's outcome and a summary without patient data are recorded last.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
-from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from adapters import ParsedPrescription, ParseResult, adapter_for
-from adapters.fhir import eps_ids
-from gateway import audit
+from adapters import adapter_for
 from gateway.budget import offload, settle
 from gateway.context import Gateway
-from gateway.domain.model import Action
 from gateway.domain.principal import WRITE, Principal, Role, require_role
-from gateway.errors import InputError, Issue, Location, StoreError
-from gateway.fhir.prescription_order import OrderIds
-from gateway.fhir.serialise import loads_bundle
+from gateway.errors import Issue
+from gateway.intake import isolated
+from gateway.intake.handling import handle
 from gateway.intake.outcomes import ACCEPTED, IngestReport, PrescriptionOutcome, located_code
-from gateway.intake.planning import Arrived, Key, Planner
-from gateway.intake.reused_ids import refuse_reused_ids
-from gateway.signing.bundle import is_gateway_provenance
-from gateway.signing.eps import inspect_eps_signature
-from gateway.signing.policy import SignaturePolicy, decide
-from gateway.store import bulk, inbound_messages, prescription_rows, provider_rows, repository
-from gateway.store.directory import load_directory
+from gateway.store import inbound_messages, repository
 from gateway.store.inbound_messages import raw_payload
-from gateway.store.supply_tables import SupplyChange
-from gateway.store.tables import (
-    FhirMessage,
-    LifecycleEvent,
-    OutboxEntry,
-    Prescription,
-    PrescriptionItem,
-)
-
-
-def parse_payload(payload: bytes, content_type: str) -> ParseResult:
-    """Parse offline (used by `hgw ingest` as well as the endpoint)."""
-    adapter = adapter_for(content_type)
-    if adapter is None:
-        raise InputError(
-            [
-                Issue(
-                    code="UNSUPPORTED_MEDIA_TYPE",
-                    message=f"no adapter accepts Content-Type {content_type!r}",
-                    location=Location(path="Content-Type"),
-                    value=content_type,
-                    expected="text/csv",
-                )
-            ]
-        )
-    return adapter.parse(payload)
 
 
 async def ingest_export(gw: Gateway, principal: Principal, payload: bytes, content_type: str) -> IngestReport:
     """Store `payload`, then accept or reject each prescription in it on its own. Only the caller's trust's
     prescriptions are accepted: the tenant is the token's, whatever TrustODS says."""
     require_role(principal, Role.TRUST, scopes=WRITE)
-    tenant_ods = principal.ods
     adapter = adapter_for(content_type)
     payload_id = str(uuid.uuid4())
     now = gw.clock()
     async with gw.sessions() as session, session.begin():
         fmt = adapter.name if adapter else "unknown"
-        repository.save(session, raw_payload(gw, payload_id, tenant_ods, fmt, content_type, payload, now))
-    try:
-        result = await offload(parse_payload, payload, content_type)
-    except InputError as exc:
-        result = ParseResult(format="unknown", file_issues=exc.issues)
-
-    outcomes: list[PrescriptionOutcome] = []
-    if not result.file_rejected:
-        prebuilt = await offload(_eps_bundles, gw, payload, result, now) if result.format == "fhir" else {}
-        outcomes = await _store_prescriptions(gw, principal, payload_id, result.prescriptions, now, prebuilt)
+        repository.save(session, raw_payload(gw, payload_id, principal.ods, fmt, content_type, payload, now))
+    if isolated.wanted(gw, payload):
+        handled = await isolated.handle_isolated(gw, principal, payload, content_type, payload_id, now)
+    else:
+        handled = await handle(gw, principal, payload, content_type, payload_id, now)
+    gw.outbox_signal.notify(handled.providers)  # committed: wake the long-polls of those providers
     settle()  # every outcome is decided (and stored): the summary and the answer must follow, whatever they cost
+    outcomes = handled.outcomes
     accepted = sum(o.outcome in ACCEPTED for o in outcomes)
     overall = "rejected" if accepted == 0 else "accepted" if accepted == len(outcomes) else "partially_accepted"
-    report = IngestReport(payload_id, result.format, overall, outcomes, result.file_issues, parsed=result)
-    summary = await offload(_summary, overall, outcomes, result.file_issues)
+    report = IngestReport(
+        payload_id, handled.format, overall, outcomes, handled.file_issues, parsed=handled.parsed, ack=handled.ack
+    )
+    summary = await offload(_summary, overall, outcomes, handled.file_issues)
     async with gw.sessions() as session, session.begin():
         await inbound_messages.set_inbound_outcome(session, payload_id, overall, summary)
-    gw.telemetry.metrics.inbound_payload(result.format, overall)
+    gw.telemetry.metrics.inbound_payload(handled.format, overall)
     return report
-
-
-async def _store_prescriptions(
-    gw: Gateway,
-    principal: Principal,
-    payload_id: str,
-    parsed: list[ParsedPrescription],
-    now: datetime,
-    prebuilt: dict[Key, Arrived] | None = None,
-) -> list[PrescriptionOutcome]:
-    """Plan every prescription off the event loop, then write them all in one transaction (the outbox pattern)."""
-    changes = {
-        (pp.prescription.trust_ods, pp.prescription.rx_number)
-        for pp in parsed
-        if pp.prescription is not None and pp.prescription.action is not Action.NEW
-    }
-    for attempt in (1, 2, 3):
-        async with gw.sessions() as session:
-            router = await provider_rows.load_router(session)
-            directory = await load_directory(session)
-            if prebuilt:
-                await refuse_reused_ids(session, parsed, prebuilt)
-            existing = await _existing_versions(session, parsed)
-            current = await prescription_rows.current_versions(session, changes) if changes else {}
-        planner = Planner(
-            gw, router, directory, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
-        )
-        outcomes, rows = await offload(planner.plan, parsed)
-        try:
-            async with gw.sessions() as session, session.begin():
-                for change in rows.updates:
-                    if not await repository.apply_update(
-                        session, change.table, change.key, change.expect, change.values
-                    ):
-                        raise _Stale(f"{change.table.__tablename__} {change.key} changed while planning")
-                await bulk.insert_rows(session, Prescription, rows.prescriptions)
-                await bulk.insert_rows(session, PrescriptionItem, rows.items)
-                await bulk.insert_rows(session, FhirMessage, rows.messages)
-                await bulk.insert_rows(session, OutboxEntry, rows.outbox)
-                await bulk.insert_rows(session, LifecycleEvent, rows.events)
-                await bulk.insert_rows(session, SupplyChange, rows.supply)
-                await _audit(session, gw, principal, payload_id, outcomes)
-            gw.outbox_signal.notify(row["provider_ods"] for row in rows.outbox)  # committed: wake long-polls
-            return outcomes
-        except (IntegrityError, _Stale) as exc:
-            # Another upload stored one of these versions, or a provider released an order being cancelled,
-            # between our read and our write: plan again on the new state.
-            if attempt == 3:
-                raise StoreError("could not store the export: the prescriptions kept changing meanwhile") from exc
-    raise AssertionError("unreachable")
 
 
 def _summary(overall: str, outcomes: list[PrescriptionOutcome], file_issues: list[Issue]) -> str:
@@ -147,104 +60,3 @@ def _summary(overall: str, outcomes: list[PrescriptionOutcome], file_issues: lis
             "prescriptions": [o.stored_dict() for o in outcomes],
         }
     )
-
-
-class _Stale(Exception):
-    """A conditional update found its row changed since the plan was made."""
-
-
-async def _audit(
-    session: AsyncSession, gw: Gateway, principal: Principal, payload_id: str, outcomes: list[PrescriptionOutcome]
-) -> None:
-    created = sum(o.outcome in ("accepted", "held") for o in outcomes)
-    changed = sum(o.outcome in ("cancelled", "cancellation-requested") for o in outcomes)
-    if created:
-        await audit.append(
-            session,
-            gw.clock,
-            principal,
-            "prescription.create",
-            "inbound-payload",
-            payload_id,
-            "success",
-            {"prescriptions": created},
-        )
-    if changed:
-        await audit.append(
-            session,
-            gw.clock,
-            principal,
-            "prescription.update",
-            "inbound-payload",
-            payload_id,
-            "success",
-            {"prescriptions": changed},
-        )
-
-
-def _eps_bundles(gw: Gateway, payload: bytes, result: ParseResult, now: datetime) -> dict[Key, Arrived]:
-    """For an EPS bundle: keep the EPR's own ids and the bundle itself, so the order goes on unchanged, and
-    judge the prescriber's signature under the configured policy (a rejection is located on the Provenance)."""
-    accepted = [pp for pp in result.prescriptions if pp.accepted and pp.prescription]
-    if not accepted:
-        return {}
-    pp = accepted[0]
-    p = pp.prescription
-    assert p is not None  # noqa: S101 - filtered above
-    bundle = loads_bundle(payload)
-    eps = eps_ids(bundle)
-    ids = dataclasses.replace(
-        OrderIds.new(p),
-        message_id=eps.message_id,
-        prescription_id=eps.prescription_id,
-        short_form_id=eps.short_form_id,
-        item_ids=dict(eps.item_ids),
-    )
-    policy = SignaturePolicy(gw.settings.eps_signature_policy)
-    verdicts = []
-    for index, entry in enumerate(bundle.get("entry", [])):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or resource.get("resourceType") != "Provenance":
-            continue
-        if is_gateway_provenance(resource):
-            continue  # a gateway's JOSE signature over a message it forwarded, not a prescriber's
-        verdict = inspect_eps_signature(resource, gw.eps_trust_anchors, now=now, bundle=bundle)
-        decision = decide(verdict, policy)
-        verdicts.append(f"{verdict.status.value}: {verdict.detail}")
-        if not decision.accepted:
-            pp.issues.append(
-                Issue(
-                    code="SIGNATURE_REJECTED",
-                    message=decision.reason,
-                    location=Location(path=f"Bundle.entry[{index}].resource.signature[0]"),
-                    value=verdict.status.value,
-                    expected="a signature verified against a trust anchor",
-                )
-            )
-    if not verdicts and policy is SignaturePolicy.REJECT:
-        pp.issues.append(
-            Issue(
-                code="SIGNATURE_REJECTED",
-                message="the order carries no prescriber signature",
-                location=Location(path="Bundle.entry"),
-                expected="a signed Provenance",
-            )
-        )
-    if pp.errors:
-        pp.prescription = None
-        return {}
-    return {p.key: Arrived(ids, bundle, "; ".join(verdicts) or "no prescriber signature (policy: flag)")}
-
-
-async def _existing_versions(
-    session: AsyncSession, parsed: list[ParsedPrescription]
-) -> dict[tuple[str, str, int], list[Prescription]]:
-    by_trust: dict[str, set[str]] = {}
-    for pp in parsed:
-        if pp.prescription is not None:
-            by_trust.setdefault(pp.prescription.trust_ods, set()).add(pp.prescription.rx_number)
-    existing: dict[tuple[str, str, int], list[Prescription]] = {}
-    for trust, numbers in by_trust.items():
-        for (rx, version), rows in (await prescription_rows.existing_versions(session, trust, numbers)).items():
-            existing[(trust, rx, version)] = rows
-    return existing

@@ -68,6 +68,7 @@ class IngestReport:
     prescriptions: list[PrescriptionOutcome]
     file_issues: list[Issue]
     parsed: ParseResult | None = field(default=None, repr=False)  # for answers in the source format (HL7 ACKs)
+    ack: bytes | None = field(default=None, repr=False)  # the HL7 v2 answer, when an isolated process rendered it
 
     def as_dict(self) -> dict[str, Any]:
         return {

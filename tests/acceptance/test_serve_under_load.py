@@ -13,6 +13,8 @@ import contextlib
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,6 +25,7 @@ from adapters.hl7v2.writer import render_message
 from gateway.operations import admin
 from gateway.security.client_auth import ClientKey
 from gateway.settings import Settings
+from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.store.migrate import upgrade
 from gateway.wiring import build_gateway
@@ -41,6 +44,7 @@ async def _prepare(data_dir: Path, database_url: str) -> ClientKey:
     try:
         await admin.add_provider(gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")
         await admin.add_route(gw, provider_ods="VNFKT")
+        await configure_sample_directory(gw)  # the sample exports' prescriptions are accepted, signed and stored
         return await register_party(gw, "trust", "RBA")
     finally:
         await gw.close()
@@ -83,16 +87,44 @@ async def _stalls_while(base: str, work: asyncio.Task[httpx.Response]) -> list[f
     return stalls
 
 
-def _payloads_received(database_url: str) -> int:
+def _processes_of(data_dir: Path) -> set[int]:
+    """Processes whose environment names `data_dir`: the server, its fork server and their children."""
+    marker = f"HGW_DATA_DIR={data_dir}".encode()
+    found = set()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if marker in environ.read_bytes().split(b"\0"):
+                found.add(int(environ.parent.name))
+    return found
+
+
+async def _until_none_left(data_dir: Path) -> None:
+    async with asyncio.timeout(60):
+        while _processes_of(data_dir):
+            await asyncio.sleep(0.1)
+
+
+def _count(database_url: str, table: str) -> int:
     engine = create_engine(database_url.replace("+aiosqlite", ""))
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM inbound_payload")).scalar() or 0)
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)  # noqa: S608
     finally:
         engine.dispose()
 
 
-async def test_healthz_answers_during_heavy_requests_and_sigterm_stops_within_grace(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Server:
+    base: str
+    key: ClientKey
+    proc: subprocess.Popen[bytes]
+    database_url: str
+    data_dir: Path
+
+
+@contextlib.asynccontextmanager
+async def _server(tmp_path: Path) -> AsyncIterator[Server]:
+    """`hgw serve` on a prepared SQLite store, healthy; killed at the end if it is still running."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.sqlite3'}"
     key = await _prepare(tmp_path / "data", database_url)
     port = free_port()
@@ -101,11 +133,21 @@ async def test_healthz_answers_during_heavy_requests_and_sigterm_stops_within_gr
         proc = _start(tmp_path, database_url, port, log)
     try:
         await _until_healthy(base, proc)
+        yield Server(base, key, proc, database_url, tmp_path / "data")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def test_healthz_answers_during_heavy_requests_and_sigterm_stops_within_grace(tmp_path: Path) -> None:
+    async with _server(tmp_path) as server:
+        base, proc, database_url = server.base, server.proc, server.database_url
         nte = ORDER + b"\r" + b"\r".join(b"NTE|1||note %d" % i for i in range(200_000)) + b"\r"
         bad_batch = "".join(
             render_message([("MSH", {9: ("RDE", "O11", "RDE_O11"), 10: f"M{i}", 12: "2.5"})]) for i in range(3_000)
         ).encode()
-        async with party_client(base, key, timeout=600) as trust:
+        async with party_client(base, server.key, timeout=600) as trust:
             heavy = [
                 (export(600, seed=91), "text/csv"),
                 (nte, "x-application/hl7-v2+er7"),
@@ -123,12 +165,13 @@ async def test_healthz_answers_during_heavy_requests_and_sigterm_stops_within_gr
             assert all(longest < HEALTHZ_BOUND * 1000 for longest, _ in figures.values()), figures
 
             # A request still working when SIGTERM arrives: the server exits within its grace period regardless.
-            received = _payloads_received(database_url)
+            received, stored = _count(database_url, "inbound_payload"), _count(database_url, "prescription")
+            assert stored == 600
             work = asyncio.create_task(
                 trust.post("/api/v1/exports", content=export(3_000, seed=92), headers={"Content-Type": "text/csv"})
             )
             async with asyncio.timeout(120):
-                while _payloads_received(database_url) == received:  # stored before parsing: now it is working
+                while _count(database_url, "inbound_payload") == received:  # stored before parsing: now it is working
                     await asyncio.sleep(0.05)
             sent = time.perf_counter()
             proc.send_signal(signal.SIGTERM)
@@ -138,7 +181,25 @@ async def test_healthz_answers_during_heavy_requests_and_sigterm_stops_within_gr
             assert code in (0, -signal.SIGTERM) and stopped < GRACE + 30  # uvicorn ends by re-raising SIGTERM
             with contextlib.suppress(httpx.HTTPError):
                 await work  # cut off by the exit
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        # The export was being handled in a child process (gateway/intake/isolated.py): it went with the server,
+        # and its transaction with it (unless it was committed within the grace period: all of it, never a part).
+        await _until_none_left(server.data_dir)
+        assert _count(database_url, "prescription") in (stored, stored + 3_000)
+
+
+async def test_a_killed_server_leaves_no_child_storing_its_export(tmp_path: Path) -> None:
+    async with _server(tmp_path) as server:
+        serving = _processes_of(server.data_dir)  # the server and its fork server
+        async with party_client(server.base, server.key, timeout=600) as trust:
+            work = asyncio.create_task(
+                trust.post("/api/v1/exports", content=export(5_000, seed=93), headers={"Content-Type": "text/csv"})
+            )
+            async with asyncio.timeout(120):
+                while not _processes_of(server.data_dir) - serving:  # the export's own process
+                    await asyncio.sleep(0.02)
+            server.proc.kill()
+            server.proc.wait(10)
+            with contextlib.suppress(httpx.HTTPError):
+                await work
+        await _until_none_left(server.data_dir)
+        assert _count(server.database_url, "prescription") == 0
