@@ -91,9 +91,7 @@ def bench(
             prescriptions=sizes.prescriptions, postgres_url=postgres_url, naive_sample=sizes.naive_sample,
             validator_runs=sizes.validator_runs, format_prescriptions=sizes.format_prescriptions,
         )
-        figures["healthz_under_heaviest"] = healthz_figures(
-            5000 if not quick else sizes.prescriptions, 200_000 if not quick else 20_000
-        )
+        figures["healthz_under_heaviest"] = healthz_figures(sizes.healthz_prescriptions, sizes.healthz_notes)
     figures["delivery"] = delivery_figures(
         postgres_url, latency_samples=sizes.latency_samples, poll_orders=sizes.poll_orders,
         push_orders=sizes.push_orders, open_loop_seconds=sizes.open_loop_seconds,

@@ -190,13 +190,16 @@ def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
     """
     context = multiprocessing.get_context("spawn")
     processes = []
+    pipes = []
     urls = []
     try:
-        for _ in range(count):
+        for _ in range(count):  # all started before any is waited for: they import the gateway side by side
             parent, child = context.Pipe()
             process = context.Process(target=_serve_process, args=(settings.model_dump_json(), child), daemon=True)
             process.start()
             processes.append(process)
+            pipes.append(parent)
+        for parent in pipes:
             if not parent.poll(SERVER_START_SECONDS):
                 raise RuntimeError("a gateway server process did not start")
             urls.append(f"http://127.0.0.1:{parent.recv()}")
@@ -229,19 +232,21 @@ async def _poll_and_ack(gw: Gateway, orders: int) -> dict[str, Any]:
     await _queue(gw, PULL_ODS, "pull", orders * 3)
     key = await register_party(gw, "provider", PULL_ODS)
     batch_rates: dict[int, float] = {}
-    for processes in (1, SERVER_PROCESSES):
-        with server_processes(gw.settings, processes) as urls:
+    # One set of server processes for every figure (starting one costs seconds of imports): the one-process figure
+    # sends every client to the first, while the other waits idle.
+    with server_processes(gw.settings, SERVER_PROCESSES) as served:
+        for processes in (1, SERVER_PROCESSES):
+            urls = served[:processes]
             clients = [party_client(urls[n % len(urls)], key, timeout=120) for n in range(BATCH_CLIENTS)]
             async with contextlib.AsyncExitStack() as stack:
                 providers = [await stack.enter_async_context(c) for c in clients]
                 for provider in providers:
                     await provider.get("/FHIR/R4/metadata")  # the token, outside the measurement
                 batch_rates[processes] = await _timed_concurrent(orders, [_batch_round(p) for p in providers])
-    service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
-    # Queued after the batch figures took theirs, so that only these are left to release one by one.
-    short_form_ids = await _queue(gw, PULL_ODS, "pull", single, prefix="S")
-    with server_processes(gw.settings, SERVER_PROCESSES) as urls:
-        one_by_one = await single_message_figures(urls, key, PULL_ODS, short_form_ids)
+        service_rate = await _timed(orders, lambda limit: _service_round(gw, limit))
+        # Queued after the batch figures took theirs, so that only these are left to release one by one.
+        short_form_ids = await _queue(gw, PULL_ODS, "pull", single, prefix="S")
+        one_by_one = await single_message_figures(served, key, PULL_ODS, short_form_ids)
     return {
         "orders_each_way": orders,
         "http_batch_orders_per_second": batch_rates[SERVER_PROCESSES],

@@ -50,7 +50,8 @@ def percentile(values: list[float], q: float) -> float:
 async def push_open_loop(gw: Gateway, urls: list[str], *, rate: float, seconds: float) -> dict[str, Any]:
     """Offer `rate` messages a second for `seconds` to the gateway servers at `urls`; latency percentiles."""
     count = max(1, round(rate * seconds))
-    bodies = [render_export(export_rows(1, seed=n, rx_prefix=f"O{n:06d}")) for n in range(count + 1)]
+    warmups = len(urls)
+    bodies = [render_export(export_rows(1, seed=n, rx_prefix=f"O{n:06d}")) for n in range(count + warmups)]
     with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
         await admin.add_provider(gw, ods=PUSH_ODS, name="Bench Open Loop", mode="push", endpoint=receiver.endpoint)
         await admin.add_route(gw, provider_ods=PUSH_ODS)
@@ -65,12 +66,13 @@ async def push_open_loop(gw: Gateway, urls: list[str], *, rate: float, seconds: 
                 ]
                 for trust in trusts:
                     await trust.get("/FHIR/R4/metadata")  # each client's token, before the load
-                # One order end to end first: connections and both workers' imports, outside the measurement.
-                warm = await _post(trusts[0], bodies[0])
-                if warm is None:
-                    raise RuntimeError("the gateway did not accept the warm-up export")
-                await receipts(receiver.ledger, {warm}, timeout=120)
-                planned, late = await _offer(trusts, bodies[1:], rate)
+                # One order end to end through each server first: connections, each server's first export and the
+                # workers' imports, outside the measurement.
+                warm = [await _post(trust, body) for trust, body in zip(trusts, bodies, strict=False)]
+                if None in warm:
+                    raise RuntimeError("the gateway did not accept a warm-up export")
+                await receipts(receiver.ledger, {m for m in warm if m is not None}, timeout=120)
+                planned, late = await _offer(trusts, bodies[warmups:], rate)
                 received = await receipts(receiver.ledger, set(planned), timeout=max(120.0, count / 5))
         finally:
             pool.stop()

@@ -37,12 +37,14 @@ class Sizes:
     push_orders: int
     latency_samples: int
     open_loop_seconds: float
+    healthz_prescriptions: int = 5000  # the heaviest export allowed, and
+    healthz_notes: int = 200_000  # the heaviest HL7 v2 message (gateway/bench/healthz.py)
 
 
 # Small enough that the whole bench, delivery included, finishes in well under a minute on the shared machine.
 QUICK: Final = Sizes(
     prescriptions=200, naive_sample=50, validator_runs=50, format_prescriptions=100, poll_orders=100,
-    push_orders=60, latency_samples=3, open_loop_seconds=0.1,
+    push_orders=60, latency_samples=3, open_loop_seconds=0.1, healthz_prescriptions=50, healthz_notes=2000,
 )
 
 

@@ -39,5 +39,5 @@ def test_bench_quick_prints_a_summary_with_the_fixed_keys() -> None:
     assert summary["push_orders_per_s"] == delivery["push_throughput"]["2_worker_processes"]["orders_per_second"]
     heaviest = figures["healthz_under_heaviest"]
     assert summary["healthz_max_ms_under_heaviest"] == heaviest["healthz_max_ms"]
-    assert heaviest[f"jac_{sizes.prescriptions}_prescriptions"]["status"] == 200
+    assert heaviest[f"jac_{sizes.healthz_prescriptions}_prescriptions"]["status"] == 200
     print(json.dumps(summary))
