@@ -7,5 +7,6 @@ groups of tests with stable ids, each checking requirements of the catalogue (re
 
 The kit stands apart from the gateway it certifies (docs/conformance.md, "Independence"): targets over HTTP with its
 own client (client_auth.py), the gateway's signatures checked by its own RFC 8785 code (signatures.py), parties set
-up with `hgw` subprocesses (setup.py); the import-linter contract `conformance` names what it may import.
+up with `hgw` subprocesses (setup.py), the parties' own messages (parties/) and the gateway's EPS sample shipped as
+data (data/sample_messages.json, orders.py); the import-linter contract `conformance` names what it may import.
 """

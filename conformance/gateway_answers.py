@@ -22,13 +22,19 @@ BILL_KINDS = {"/FHIR/R4/Claim": "claim", "/FHIR/R4/Invoice": "invoice", "/api/v1
 """Where a provider posts a bill (docs/invoicing.md), and what `hgw invoices read --as` calls it."""
 
 
-async def answer_export(body: bytes, content_type: str, provider_ods: str) -> tuple[int, dict[str, Any]]:
+async def answer_export(
+    body: bytes, content_type: str, provider_ods: str, *, bundles: bool = False
+) -> tuple[int, dict[str, Any]]:
     """The gateway's answer to a trust's export or message, organisations stood in: 200 when every prescription
-    is accepted, 422 when not, 415 when no adapter reads the Content-Type."""
+    is accepted, 422 when not, 415 when no adapter reads the Content-Type. With `bundles`, each accepted
+    prescription's outcome carries the EPS bundle the gateway builds for it."""
     adapter = adapter_for(content_type)
     if adapter is None:
         return 415, {"error": "UNSUPPORTED_MEDIA_TYPE", "message": f"no adapter accepts Content-Type {content_type!r}"}
-    code, document = await _hgw(body, "simulate", "answer-export", "--format", adapter.name, "--provider", provider_ods)
+    flags = ("--bundles",) if bundles else ()
+    code, document = await _hgw(
+        body, "simulate", "answer-export", "--format", adapter.name, "--provider", provider_ods, *flags
+    )
     if code not in (0, 1, 2):
         raise UsageError(f"hgw simulate answer-export failed (exit {code})")
     document["file_rejected"] = bool(document["file_errors"])

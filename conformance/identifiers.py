@@ -28,6 +28,14 @@ def is_valid_short_form_id(value: str) -> bool:
     return bool(_SHORT_FORM.fullmatch(value)) and mod37_2(value[:-1]) == value[-1]
 
 
+def nhs_check_digit(first_nine: str) -> int | None:
+    """Modulus 11: weights 10 down to 2 over the first nine digits; 11 less the remainder (11 becomes 0); a result
+    of 10 means no valid NHS number starts with these nine digits (None)."""
+    weighted = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True))
+    check = (11 - weighted % 11) % 11
+    return None if check == 10 else check
+
+
 def bad_nhs_check_digit(value: str) -> str:
     """`value` with its last (check) digit moved on by one: a number that fails Modulus 11."""
     return value[:-1] + str((int(value[-1]) + 1) % 10)

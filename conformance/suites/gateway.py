@@ -22,6 +22,7 @@ from conformance.context import SuiteContext
 from conformance.identifiers import PRESCRIPTION_ORDER_NUMBER, is_valid_short_form_id
 from conformance.model import TestRun
 from conformance.orders import SampleOrder, prescriptions, unique_rows
+from conformance.parties import provider_messages as msg
 from conformance.signatures import verify_bundle
 from conformance.suites.gateway_common import (
     FHIR,
@@ -36,7 +37,6 @@ from conformance.suites.gateway_common import (
     prescription_view,
     release_for,
 )
-from gateway.simulate import provider_messages as msg
 
 __all__ = ["SUITE"]
 

@@ -14,7 +14,7 @@ from conformance.checks import (
 )
 from conformance.context import Party, SuiteContext
 from conformance.model import Suite, TestRun
-from gateway.simulate import provider_messages as msg
+from conformance.parties import provider_messages as msg
 
 SUITE = Suite("gateway", "Homecare Gateway conformance: gateway")
 FHIR = {"Content-Type": FHIR_JSON}

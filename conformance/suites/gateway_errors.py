@@ -15,6 +15,7 @@ from conformance.context import SuiteContext
 from conformance.identifiers import bad_nhs_check_digit
 from conformance.model import TestRun
 from conformance.orders import unique_rows
+from conformance.parties import provider_messages as msg
 from conformance.suites.gateway_common import (
     SUITE,
     cancel,
@@ -26,7 +27,6 @@ from conformance.suites.gateway_common import (
     prescription_view,
     release_for,
 )
-from gateway.simulate import provider_messages as msg
 
 __all__ = ["SUITE"]
 

@@ -12,9 +12,9 @@ from conformance.context import SuiteContext
 from conformance.gateway_answers import read_bill
 from conformance.listener import Arrival, Listener
 from conformance.model import TestRun
+from conformance.parties import provider_messages as msg
 from conformance.polling_gateway import BILLING_PATHS
 from conformance.suites.provider import SUITE, _provider_ods
-from gateway.simulate import provider_messages as msg
 
 LINE_ITEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"  # EPS: a line item's id
 MEDICINE = "medicine"  # a billed line's kind: the medicine itself, not a service (docs/invoicing.md)

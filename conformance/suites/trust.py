@@ -25,7 +25,6 @@ from conformance.gateway_answers import answer_export
 from conformance.listener import Answer, Arrival, Listener, listening, parse_listen
 from conformance.model import Suite, TestRun
 from conformance.requirements import requirement_for_issue
-from gateway.simulate.eps_samples import sample_messages
 from gateway.validator import Validator, eps_acceptance
 
 SUITE = Suite("trust", "Homecare Gateway conformance: trust system")
@@ -228,35 +227,32 @@ async def prescriptions_valid(ctx: SuiteContext, t: TestRun) -> None:
     "TRU-FILE-003", "Accepted prescriptions map to valid prescription-order bundles", requirements=["TRU-RX-2"]
 )
 async def maps_to_valid_bundles(ctx: SuiteContext, t: TestRun) -> None:
+    """The bundles are the gateway's own (`hgw simulate answer-export --bundles`, organisations stood in); each is
+    judged by the validator and EPS's acceptance rules. A prescription the adapter read but the gateway could not
+    map (items EPS cannot carry as one prescription, units that are not dm+d) fails with the gateway's reasons."""
     result = _parsed(ctx, t)
-    accepted = [p for p in result.prescriptions if p.accepted and p.prescription is not None]
-    if not accepted:
+    read = {(p.rx_number, str(p.rx_version)) for p in result.prescriptions if p.accepted and p.prescription}
+    if not read:
         t.skip("no prescription to map")
+    payload, media_type = ctx.state["payload"], ctx.state["media_type"]
+    _status, answer = await answer_export(payload, media_type, PLACEHOLDER_PROVIDER, bundles=True)
     validator = Validator.from_package()
-    for parsed in accepted:
-        p = parsed.prescription
-        if p is None:
+    for outcome in answer.get("outcomes", []):
+        if outcome.get("action") != "NEW" or (outcome.get("ref"), str(outcome.get("version"))) not in read:
             continue
-        if p.action != "NEW":
+        where = f"line(s) {outcome.get('lines')}"
+        bundle = outcome.get("bundle")
+        if bundle is None:
+            for error in outcome.get("errors", []):
+                t.check(False, "TRU-RX-2", f"{outcome['ref']}: {error.get('code')}: {error.get('message')}", where)
             continue
-        built = sample_messages(p, provider_ods=p.provider_ods or PLACEHOLDER_PROVIDER, source="urn:hgw:conformance")
-        if isinstance(built, list):  # items EPS cannot carry as one prescription, units that are not dm+d
-            for issue in built:
-                t.check(
-                    False,
-                    "TRU-RX-2",
-                    f"{parsed.rx_number}: {issue.code}: {issue.message}",
-                    f"line(s) {parsed.lines} → {issue.location.describe()}",
-                )
-            continue
-        bundle = built.order
         for issue in [*validator.validate(bundle, HOMECARE_PRESCRIPTION_ORDER), *eps_acceptance(bundle)]:
             if issue.severity in ("error", "fatal"):
                 t.check(
                     False,
                     "TRU-RX-2",
-                    f"{parsed.rx_number}: {issue.code}: {issue.message}",
-                    f"line(s) {parsed.lines} → {issue.location.describe()}",
+                    f"{outcome['ref']}: {issue.code}: {issue.message}",
+                    f"{where} → {issue.location.describe()}",
                 )
 
 

@@ -32,6 +32,8 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages
+from conformance.parties.exports import export_rows
 from gateway.app import create_app, settle_heap
 from gateway.bench.faults.processes import receiver_process
 from gateway.bench.open_loop import percentile, push_open_loop, receipts, worker_pool
@@ -42,10 +44,8 @@ from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.intake.ingest import ingest_export
 from gateway.operations import admin
 from gateway.settings import Settings
-from gateway.simulate import provider_messages
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
-from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger
 from gateway.store.migrate import upgrade
 from gateway.store.scratch import PostgresUnreachable, scratch_database
@@ -195,7 +195,8 @@ def server_processes(settings: Settings, count: int) -> Iterator[list[str]]:
     try:
         for _ in range(count):  # all started before any is waited for: they import the gateway side by side
             parent, child = context.Pipe()
-            process = context.Process(target=_serve_process, args=(settings.model_dump_json(), child), daemon=True)
+            # Not daemonic: a server process starts a child for each heavy export (gateway/intake/isolated.py).
+            process = context.Process(target=_serve_process, args=(settings.model_dump_json(), child))
             process.start()
             processes.append(process)
             pipes.append(parent)

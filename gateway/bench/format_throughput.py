@@ -12,11 +12,11 @@ from adapters.fhir import FhirAdapter
 from adapters.hl7v2 import Hl7v2Adapter
 from adapters.jac import JacAdapter
 from adapters.jac.writer import render_export as render_jac
+from conformance.parties.exports import export_rows, nhs_number
 from gateway.domain.model import HomecarePrescription
 from gateway.fhir.prescription_order import OrderIds, build_prescription_order
 from gateway.fhir.serialise import dumps_bundle
 from gateway.simulate.directory import sample_prescribing
-from gateway.simulate.samples import export_rows, nhs_number
 
 # One RDE^O11 of the HL7 v2 profile; {n} makes each order distinct.
 _HL7 = (

@@ -19,13 +19,13 @@ import httpx
 
 from adapters.hl7v2.writer import render_message
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.bench.delivery_figures import server_processes
 from gateway.bench.open_loop import percentile
 from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
-from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
 from gateway.wiring import build_gateway
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.bench.format_throughput import format_figures
 from gateway.bench.load import load_figures
 from gateway.bench.naive_pipeline import build_prescription_order_naive
@@ -24,7 +25,6 @@ from gateway.intake.ingest import ingest_export
 from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory, sample_prescribing
-from gateway.simulate.samples import export_rows
 from gateway.store.migrate import upgrade
 from gateway.store.scratch import PostgresUnreachable, scratch_database
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER

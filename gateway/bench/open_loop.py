@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.bench.faults.processes import WorkerPool, receiver_process
 from gateway.bench.faults.worker import WorkerSpec
 from gateway.context import Gateway
 from gateway.operations import admin
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
-from gateway.simulate.samples import export_rows
 
 PUSH_ODS = "VNOPL"
 WORKERS = 2

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from gateway.simulate import provider_messages
+from conformance.parties import provider_messages
 from gateway.simulate.parties import party_client
 
 FHIR = {"Content-Type": "application/fhir+json"}

@@ -172,7 +172,8 @@ def _bundle(
     if fmt == "fhir":  # an EPS message goes on unchanged: the bundle is the one sent
         bundle = loads_bundle(payload)
         issues.extend(Validator.from_package().validate(bundle))
-        return bundle
+        plain: dict[str, Any] = json.loads(dumps_bundle(bundle))  # exact decimals as JSON numbers, as sent
+        return plain
     provider = p.provider_ods or provider_ods
     bare_cancel = p.action is Action.CANCEL and (
         p.patient is None or p.prescriber is None or not p.items or provider is None

@@ -102,10 +102,12 @@ def _authenticated(gateway_url: str, client_id: str, key_file: Path) -> Any:
 @click.option("--format", "fmt", required=True, type=click.Choice(["jac", "ascribe", "hl7v2", "fhir"]),
               help="The export's format.")  # fmt: skip
 @click.option("--provider", required=True, help="Provider ODS for prescriptions that name none.")
-def answer_export(file: Path, fmt: str, provider: str) -> None:
+@click.option("--bundles", is_flag=True, help="Keep each accepted prescription's (first) EPS bundle in its outcome.")
+def answer_export(file: Path, fmt: str, provider: str, bundles: bool) -> None:
     """What the gateway answers a trust's export, offline, every organisation it names stood in for (so the answer
     is about the file, not about this gateway's directory): JSON with each prescription's outcome and located
-    errors, without the bundles. The conformance kit's trust suite answers with it.
+    errors, without the bundles unless asked. The conformance kit's trust suite answers with it, and checks the
+    bundles of the prescriptions a trust sent (`--bundles`).
 
     Exit 0 when every prescription is accepted, 1 when any is rejected, 2 when the file as a whole is rejected.
     """
@@ -116,7 +118,19 @@ def answer_export(file: Path, fmt: str, provider: str) -> None:
     from gateway.simulate.directory import stand_in_directory
 
     document = ingest_offline(file.read_bytes(), fmt, provider_ods=provider, directory=stand_in_directory())
-    for outcome in document["outcomes"]:
-        outcome.pop("bundle", None)
+    if not bundles:
+        for outcome in document["outcomes"]:
+            outcome.pop("bundle", None)
     click.echo(json.dumps(document))
     sys.exit(exit_code(document))
+
+
+@simulate.command("conformance-samples")
+def conformance_samples() -> None:
+    """Print the conformance kit's sample messages (one prescription's order and its cancellation, as this gateway
+    builds them) as JSON: the content of conformance/data/sample_messages.json, which a test keeps up to date."""
+    import json
+
+    from gateway.simulate.eps_samples import conformance_sample
+
+    click.echo(json.dumps(conformance_sample(), indent=1, sort_keys=True))

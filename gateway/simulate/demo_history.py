@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway, utc_now
 from gateway.delivery import queue as queue_service
 from gateway.delivery.release import release_orders
@@ -21,8 +23,6 @@ from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.intake.ingest import ingest_export
 from gateway.operations import admin
 from gateway.safety.missed_doses import report_missed_dose
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 
 QUIET_PROVIDERS = (("VNHOM", "Home Medicines Direct (never polls)"), ("VNPAU", "Paused Homecare Ltd"))
 TRUSTS = ("RBA", "RHM")

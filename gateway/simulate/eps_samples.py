@@ -1,4 +1,5 @@
-"""Sample EPS messages of one prescription, as the gateway would send them, for test data (the conformance kit).
+"""Sample EPS messages of one prescription, as the gateway would send them, for test data and the conformance kit's
+shipped sample (`conformance_sample`, written by `hgw simulate conformance-samples`).
 
 Enters: a prescription an adapter parsed, and the provider it goes to. Leaves: its prescription-order and, on
 demand, the cancellation of it (one prescription-order-update per line item, same ids), as plain JSON: what a
@@ -11,6 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.jac import JacAdapter
+from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.domain.model import HomecarePrescription
 from gateway.errors import InputError, Issue
 from gateway.fhir.cancellation import build_cancellations
@@ -69,3 +73,28 @@ def _plain(bundle: dict[str, Any]) -> dict[str, Any]:
     """JSON-ready (exact decimals become JSON numbers), as a receiver would parse it."""
     plain: dict[str, Any] = json.loads(dumps_bundle(bundle))
     return plain
+
+
+KIT_TRUST, KIT_PROVIDER, KIT_RX_PREFIX = "RBA", "VNFKT", "CFSAMPLE"
+"""The names the conformance kit's sample is written with; the kit puts fresh ones in each time it uses it."""
+KIT_SOURCE = "https://conformance.homecaregateway.uk/suite"
+
+
+def conformance_sample() -> dict[str, Any]:
+    """The conformance kit's sample (conformance/data/sample_messages.json): one prescription's order and its
+    cancellation, as the gateway builds them today, with the names the kit replaces."""
+    rows = export_rows(1, seed=2026, trust_ods=KIT_TRUST, provider_ods=KIT_PROVIDER, rx_prefix=KIT_RX_PREFIX,
+                       max_deliveries=1)  # fmt: skip
+    parsed = JacAdapter().parse(render_export(rows)).prescriptions[0]
+    assert parsed.prescription is not None and not parsed.errors, parsed.errors  # noqa: S101 - the samples parse
+    messages = SampleMessages(parsed.prescription, provider_ods=KIT_PROVIDER, source=KIT_SOURCE)
+    return {
+        "names": {
+            "trust_ods": KIT_TRUST,
+            "provider_ods": KIT_PROVIDER,
+            "rx_number": parsed.prescription.rx_number,
+            "short_form_id": messages.short_form_id,
+        },
+        "order": messages.order,
+        "cancellations": messages.cancellations("Prescribing error"),
+    }

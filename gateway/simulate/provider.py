@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from gateway.simulate import provider_messages as msg
+from conformance.parties import provider_messages as msg
 from gateway.simulate.invoices import claim
 
 FHIR_JSON = {"Content-Type": "application/fhir+json"}

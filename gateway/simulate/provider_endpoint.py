@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from conformance.parties import provider_messages as msg
 from gateway.dispatch.process_message import ORDER_EVENTS
-from gateway.simulate import provider_messages as msg
 from gateway.validator import Validator
 
 FHIR_JSON = "application/fhir+json"

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
-from gateway.simulate.samples import export_rows
+from conformance.parties.exports import export_rows
 
 
 async def post_export(client: httpx.AsyncClient, rows: list[dict[str, str]]) -> dict[str, Any]:

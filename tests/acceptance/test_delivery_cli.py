@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.bench.faults.campaign import TRUST
 from gateway.bench.faults.processes import receiver_process
 from gateway.context import Gateway
@@ -23,7 +24,6 @@ from gateway.intake.ingest import ingest_export
 from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
-from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger, outbox_queue
 from tests.acceptance.processes import clean_env, free_port, hgw
 from tests.conftest import PG_ADMIN_DSN

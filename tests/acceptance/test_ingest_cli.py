@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from adapters.jac import render_export
+from conformance.parties.exports import export_rows
 from gateway.domain.identifiers import is_valid_nhs_number
-from gateway.simulate.samples import export_rows
 from tests.acceptance.processes import hgw
 from tests.paths import DATA, EPS_EXAMPLES
 
@@ -229,6 +229,17 @@ def test_an_eps_message_is_its_own_bundle(tmp_path: Path) -> None:
     [outcome] = out["outcomes"]
     assert outcome["outcome"] == "accepted"
     assert outcome["bundle"] == json.loads(file.read_text())  # goes on unchanged
+
+
+def test_an_eps_message_with_decimal_quantities_is_printed_as_it_came(tmp_path: Path) -> None:
+    file = tmp_path / "order.json"
+    shutil.copy(DATA / "fhir_inbound" / "homecare-order-with-extensions" / "input.json", file)
+    assert '"value": 0.4' in file.read_text()  # a decimal quantity: printing it used to fail
+
+    code, out = ingest(file, "--format", "fhir")
+
+    assert code == 0, out
+    assert out["outcomes"][0]["bundle"] == json.loads(file.read_text())
 
 
 def test_without_json_bundles_go_to_stdout_and_located_errors_to_stderr(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.simulate.samples import export_rows
+from conformance.parties.exports import export_rows
 
 
 def test_demo_run_logs_no_patient_data(tmp_path: Path) -> None:

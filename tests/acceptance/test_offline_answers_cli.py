@@ -10,8 +10,8 @@ from pathlib import Path
 
 from adapters.jac import render_export
 from conformance.identifiers import mod37_2
+from conformance.parties.exports import export_rows
 from gateway.simulate.invoices import Bill, csv_invoice
-from gateway.simulate.samples import export_rows
 from tests.acceptance.processes import hgw
 
 SHORT_FORM_ID = "A1B2C3-RBA000-4D5E6" + mod37_2("A1B2C3-RBA000-4D5E6")

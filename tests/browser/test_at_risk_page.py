@@ -9,10 +9,10 @@ import pytest
 from playwright.async_api import expect
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.intake.ingest import ingest_export
 from gateway.operations import operators
-from gateway.simulate.samples import export_rows
 from tests.browser.conftest import PASSWORD, Site
 
 pytestmark = pytest.mark.browser

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 from playwright.async_api import expect
 
+from conformance.parties import provider_messages as msg
 from gateway.delivery.release import release_orders
 from gateway.dispatch.process_message import process_message
 from gateway.dispatch.provider_tasks import process_task
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.operations import operators
-from gateway.simulate import provider_messages as msg
 from tests.browser.conftest import PASSWORD, Site
 
 pytestmark = pytest.mark.browser

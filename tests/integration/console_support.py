@@ -13,8 +13,8 @@ import httpx
 from sqlmodel import col, select
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway
-from gateway.simulate.samples import export_rows
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
 
 

@@ -11,8 +11,8 @@ import httpx
 from click.testing import CliRunner
 
 from adapters.jac.writer import render_export
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 
 FHIR = {"Content-Type": "application/fhir+json"}
 

@@ -447,7 +447,7 @@ LINKS: tuple[Link, ...] = (
 def _sample_export(seed: int = 0) -> str:
     """A JAC export of one new prescription; its RxNumber (SF-{seed}-000000) is the seed's."""
     from adapters.jac.writer import render_export
-    from gateway.simulate.samples import export_rows
+    from conformance.parties.exports import export_rows
 
     return render_export(export_rows(1, seed=seed, rx_prefix="SF")).decode()
 

@@ -25,13 +25,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from conformance.parties.provider_messages import passed_orders, release_request
 from gateway.context import Gateway
 from gateway.logs import JsonFormatter
 from gateway.security.client_auth import ClientKey, token_request
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
-from gateway.simulate.provider_messages import passed_orders, release_request
 from gateway.wiring import build_gateway
 from tests.conftest import serve
 from tests.integration.helpers import export

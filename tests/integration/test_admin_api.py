@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from conformance.parties import provider_messages as msg
 from gateway.audit import AuditRecord
 from gateway.audit.sequencer import sequence
 from gateway.context import Gateway
-from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, hgw_runner, passed_prescriptions, post_export
 
 ADMIN = "/api/v1/admin"

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+from conformance.parties import provider_messages as msg
 from gateway.alerts import admin as alerts_admin
 from gateway.alerts.evaluate import EvaluationReport, evaluate
 from gateway.alerts.notify import Notice, NotificationError
@@ -33,7 +34,6 @@ from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.intake.ingest import ingest_export
 from gateway.operations import admin
 from gateway.settings import Settings
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.store import alerts as store
 from gateway.store import outbox_queue

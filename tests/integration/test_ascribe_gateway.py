@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from gateway.simulate import provider_messages as msg
+from conformance.parties import provider_messages as msg
 from tests.integration.helpers import post_fhir
 from tests.paths import DATA
 

@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway
 from gateway.operations.key_rotation import reseal_all, rotate_data_key
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from gateway.store.prescription_rows import find_prescription
 from gateway.store.sealed import prescription_context
 from gateway.wiring import build_gateway

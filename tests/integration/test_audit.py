@@ -690,7 +690,7 @@ async def test_cli_sequence_and_verify(audit_gw: Gateway) -> None:
 
 async def test_the_flow_leaves_an_intact_audit_trail(trust: Any, provider: Any, gw: Gateway) -> None:
     """Reading a prescription, creating one, releasing and acknowledging it are each audited, in one chain."""
-    from gateway.simulate import provider_messages as msg
+    from conformance.parties import provider_messages as msg
     from tests.integration.helpers import export, post_export, post_fhir
 
     sid = (await post_export(trust, export(1, seed=61))).json()["prescriptions"][0]["short_form_id"]

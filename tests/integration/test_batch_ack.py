@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 from sqlmodel import col, func, select
 
+from conformance.parties import provider_messages as msg
 from gateway import audit
 from gateway.audit.sequencer import sequence
 from gateway.context import Gateway
 from gateway.domain import states as lifecycle
-from gateway.simulate import provider_messages as msg
 from gateway.store import outbox_queue, prescription_rows
 from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import LifecycleEvent, Prescription, PrescriptionItem

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from tests.integration.helpers import post_export, post_fhir
 
 

@@ -14,12 +14,12 @@ import uvicorn
 
 from conformance.cli import execute
 from conformance.context import SuiteContext
+from conformance.parties import provider_messages as msg
 from conformance.runner import RunResult, run_suite
 from conformance.suites import suite_spec
 from gateway.invoicing.claim import MISSING_ENDORSEMENT
 from gateway.security.client_auth import ClientKey
 from gateway.security.client_keys import generate_client_keypair
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.invoices import claim
 from gateway.simulate.parties import party_client
 from gateway.simulate.provider import BillingSimulatedProvider, SimulatedProvider

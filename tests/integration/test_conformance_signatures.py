@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from conformance.signatures import verify_bundle
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from tests.integration.helpers import post_export, post_fhir
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from adapters.jac.writer import render_export
 from conformance.context import SuiteContext
+from conformance.parties.exports import export_rows
 from conformance.runner import RunResult, run_suite
 from conformance.suites import suite_spec
 from gateway.domain.identifiers import bad_nhs_check_digit
-from gateway.simulate.samples import export_rows
 from gateway.simulate.trust import post_export
 from tests.paths import DATA
 

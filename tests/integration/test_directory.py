@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.simulate.samples import export_rows
 from tests.integration.helpers import post_export, release
 
 ADMIN = "/api/v1/admin"

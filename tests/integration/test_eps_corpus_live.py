@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from adapters.fhir import eps_ids, parse_bundle
+from conformance.parties import provider_messages as msg
 from gateway.operations import admin
 from gateway.settings import Settings
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
 from gateway.wiring import build_gateway
 from tests.conftest import serve

@@ -14,12 +14,12 @@ import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from adapters.fhir import parse_bundle
+from conformance.parties import provider_messages as msg
 from gateway.context import Gateway
 from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.signing.bundle import verify_bundle
 from gateway.signing.fragments import fragments_to_be_hashed
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client, register_party
 from gateway.wiring import build_gateway
 from tests.conftest import serve

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from conformance.parties import provider_messages as msg
 from gateway.api.routes import exports
 from gateway.context import Gateway
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.errors import IdempotencyKeyReusedError, RequestInProgressError
 from gateway.intake import idempotency
 from gateway.intake.ingest import ingest_export
-from gateway.simulate import provider_messages as msg
 from gateway.store.tables import (
     IdempotencyRecord,
     InboundPayload,

@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import MEDICINES
 from gateway.context import Gateway
 from gateway.domain.identifiers import new_short_form_id
 from gateway.fhir.serialise import dumps_bundle
 from gateway.operations import operators
 from gateway.simulate import invoices as bill
-from gateway.simulate.samples import MEDICINES
 from tests.integration.helpers import FHIR, post_export, post_fhir
 from tests.integration.test_lifecycle_scenarios import _deliver, _prescription, _rows
 

@@ -39,6 +39,8 @@ from fhir.resources.R4B.measurereport import MeasureReport
 from sqlmodel import select
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from fhir_profiles import PACKAGE_DIR
 from gateway.cli import cli
 from gateway.context import Gateway
@@ -51,9 +53,7 @@ from gateway.kpis import catalog as cat
 from gateway.kpis.cli import kpi
 from gateway.kpis.monthly import ALL, Cell, KpiReport, Options, Period, build_report
 from gateway.security.client_auth import ClientKey
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client
-from gateway.simulate.samples import export_rows
 from gateway.store.tables import Prescription
 from tests.conftest import serve
 

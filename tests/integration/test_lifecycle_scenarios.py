@@ -12,10 +12,10 @@ import httpx
 from click.testing import CliRunner
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway
 from gateway.lifecycle.cli import lifecycle
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from gateway.validator.profiles import HOMECARE_DISPENSE_NOTIFICATION
 from gateway.validator.validator import Validator
 from tests.integration.helpers import error_codes, post_export, post_fhir

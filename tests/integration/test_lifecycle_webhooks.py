@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
 from gateway.settings import Settings
-from gateway.simulate import provider_messages as msg
 from gateway.validator.validator import Validator
 from gateway.webhooks.payload import EVENT_KIND_SYSTEM, STATUS_MESSAGE_EVENT
 from tests.integration.helpers import error_codes, passed_prescriptions, post_export, post_fhir, status_feed

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from conformance.parties import provider_messages as msg
 from gateway.context import Gateway
-from gateway.simulate import provider_messages as msg
 from gateway.store import outbox_queue
 from tests.integration.helpers import export, post_export, post_fhir, release
 from tests.integration.test_push import PUSH_ODS, environment

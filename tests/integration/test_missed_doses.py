@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlmodel import func, select
 
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway
 from gateway.domain.principal import Role
 from gateway.errors import InputError, NotFoundError
@@ -20,7 +21,6 @@ from gateway.fhir.missed_dose_report import CAUSE_SYSTEM
 from gateway.kpis.missed_dose_rates import missed_dose_report
 from gateway.kpis.monthly import Period
 from gateway.safety.missed_doses import report_missed_dose
-from gateway.simulate.samples import export_rows
 from gateway.store.tables import InboundPayload
 from tests.integration.test_kpis import _principal
 from tests.integration.test_patients_at_risk import OPERATOR, Scenario, at

@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from conformance.parties.exports import export_rows
 from gateway.audit.actor import OperatorActor
 from gateway.context import Gateway
 from gateway.domain.principal import Role
@@ -16,7 +17,6 @@ from gateway.errors import ForbiddenError, InputError
 from gateway.operations import operators
 from gateway.safety.at_risk import worklist
 from gateway.security.tenancy import visible_scope
-from gateway.simulate.samples import export_rows
 from tests.conftest import serve
 from tests.integration.test_kpis import _principal
 from tests.integration.test_patients_at_risk import DAY, Scenario, at

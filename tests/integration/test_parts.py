@@ -10,9 +10,9 @@ import httpx
 from adapters import registered_adapters
 from adapters.ascribe.writer import render_export as ascribe_export
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import long_prescription_rows
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import long_prescription_rows
 from tests.integration.helpers import post_export, post_fhir, release, status_feed
 
 CANCEL = {"Action": "CANCEL", "CancelReason": "At the Patient's request"}

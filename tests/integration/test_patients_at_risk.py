@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.alerts.evaluate import evaluate
 from gateway.alerts.risk_watch import watch
 from gateway.context import Gateway
@@ -32,8 +34,6 @@ from gateway.lifecycle.status_feed import status_feed
 from gateway.observability.collector import read_store, render
 from gateway.operations import admin
 from gateway.safety.at_risk import parse_as_of, worklist
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from gateway.store import outbox_queue, prescription_rows, repository
 from tests.integration.test_alerts import Recorder
 from tests.integration.test_kpis import History, _principal

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.audit.sequencer import sequence
 from gateway.context import Gateway
 from gateway.domain.principal import Principal, Role
@@ -21,7 +22,6 @@ from gateway.errors import NotFoundError
 from gateway.intake.ingest import ingest_export
 from gateway.lifecycle.prescription_view import prescription_view
 from gateway.operations import admin, operators
-from gateway.simulate.samples import export_rows
 from gateway.store.audit_tables import AuditRecord
 from gateway.store.tables import Prescription
 from tests.conftest import serve

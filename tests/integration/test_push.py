@@ -26,6 +26,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.cli import cli
 from gateway.context import Gateway, utc_now
 from gateway.delivery import queue as queue_service
@@ -36,10 +38,8 @@ from gateway.delivery.replay import replay_matching, replay_message
 from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.operations import admin
 from gateway.settings import Settings
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
-from gateway.simulate.samples import export_rows
 from gateway.store import outbox_queue, prescription_rows, repository
 from gateway.store.tables import DeliveryAttempt, OutboxEntry, Prescription
 from gateway.wiring import build_gateway

@@ -19,11 +19,11 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from conformance.parties import provider_messages as msg
 from gateway.context import Gateway
 from gateway.delivery.push import PushRelay
 from gateway.operations import admin
 from gateway.settings import Settings
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.directory import configure_sample_directory
 from gateway.simulate.parties import party_client, register_party
 from gateway.wiring import build_gateway

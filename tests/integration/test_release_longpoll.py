@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
+from conformance.parties import provider_messages as msg
 from gateway.context import Gateway
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
 from gateway.intake.ingest import ingest_export
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import register_party
 from gateway.wiring import build_gateway
 from tests.integration.helpers import FHIR, error_codes, export, passed_prescriptions, post_export

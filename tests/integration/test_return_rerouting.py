@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway
 from gateway.operations import admin
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from tests.integration.helpers import FHIR, export, passed_prescriptions, post_export
 
 RELEASE = "/FHIR/R4/Task/$release"

@@ -9,11 +9,11 @@ import httpx
 from sqlalchemy import text
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.context import Gateway
 from gateway.domain.identifiers import is_valid_short_form_id
 from gateway.signing.bundle import verify_bundle
-from gateway.simulate import provider_messages as msg
-from gateway.simulate.samples import export_rows
 from tests.integration.helpers import error_codes, export, post_export, post_fhir
 
 

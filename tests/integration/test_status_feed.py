@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 
 from adapters.jac.status import STATUS_COLUMNS
+from conformance.parties import provider_messages as msg
 from gateway.context import Gateway
 from gateway.lifecycle import status_formats
 from gateway.lifecycle.status_feed import SETTLE, encode_cursor
-from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, post_export, post_fhir
 
 FEED = "/api/v1/status-feed"

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance.parties import provider_messages as msg
 from gateway.context import Gateway
 from gateway.simulate import invoices as bill
-from gateway.simulate import provider_messages as msg
 from tests.integration.helpers import export, post_export, post_fhir
 
 ACTORS = ("own", "other_trust", "other_provider", "no_token", "expired_token")

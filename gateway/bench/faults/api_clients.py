@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 
 from adapters.jac.writer import render_export
+from conformance.parties import provider_messages as msg
+from conformance.parties.exports import export_rows
 from gateway.bench.faults.api_config import FHIR, PROVIDER_ODS, SOURCE, TRUST_ODS, ApiCampaignConfig
 from gateway.bench.faults.api_ledger import Ledger
 from gateway.intake.outcomes import ACCEPTED
 from gateway.security.client_auth import ClientKey
-from gateway.simulate import provider_messages as msg
 from gateway.simulate.parties import party_client
-from gateway.simulate.samples import export_rows
 
 
 class FailoverClient:

@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import export_rows
 from gateway.bench.faults import postgres
 from gateway.bench.faults.processes import ReceiverProcess, WorkerPool, receiver_process
 from gateway.bench.faults.report import CampaignReport, Tally, tally_report
@@ -41,7 +42,6 @@ from gateway.intake.outcomes import ACCEPTED
 from gateway.operations import admin
 from gateway.settings import Settings
 from gateway.simulate.directory import configure_sample_directory
-from gateway.simulate.samples import export_rows
 from gateway.store import delivery_ledger
 from gateway.store.db import is_sqlite
 from gateway.store.migrate import upgrade

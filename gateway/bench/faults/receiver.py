@@ -28,8 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.parties.provider_messages import acknowledgement
 from gateway.bench.faults.schedule import APPLIES_FIRST, WORKER_FAULTS, FaultMix, Schedule
-from gateway.simulate.provider_messages import acknowledgement
 
 FAULT_HEADER = "X-Hgw-Fault"
 """Marks a 200 answer with a fault the worker carries out itself (`schedule.WORKER_FAULTS`)."""

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from adapters.jac.writer import render_export
 from conformance.capture import redact_body, redact_headers
 from conformance.model import ExitCode
+from conformance.parties.exports import export_rows
 from conformance.requirements import CATALOGUE
 from conformance.suites import suite_spec
 from gateway.cli import cli
 from gateway.domain.identifiers import bad_nhs_check_digit
-from gateway.simulate.samples import export_rows
 
 
 def _export(tmp_path: Path, *, bad_nhs: bool) -> Path:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance.parties import provider_messages as msg
 from gateway.delivery import rejections, returns
 from gateway.domain.model import HomecarePrescription
 from gateway.errors import InputError
@@ -20,7 +21,6 @@ from gateway.fhir.inbound import read_message
 from gateway.lifecycle import clinical_queries as queries
 from gateway.lifecycle import deliveries, withdraw
 from gateway.lifecycle.expiry import validity
-from gateway.simulate import provider_messages as msg
 from tests.paths import EPS_EXAMPLES
 
 DISPENSING = EPS_EXAMPLES / "spec" / "dispensing"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from adapters.jac.writer import render_export
+from conformance.parties.exports import long_prescription_rows
 from gateway.fhir.eps_acceptance import eps_acceptance
 from gateway.intake.offline import ingest_offline, text_report
 from gateway.simulate.directory import sample_directory
-from gateway.simulate.samples import long_prescription_rows
 
 
 def _requests(bundle: dict[str, object]) -> int:

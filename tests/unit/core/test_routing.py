@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.jac import JacAdapter, render_export
+from conformance.parties.exports import export_rows
 from gateway.domain.model import HomecarePrescription, ServiceType
 from gateway.domain.routing import Route, Router
-from gateway.simulate.samples import export_rows
 from gateway.store.tables import Provider, RoutingRule
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from conformance.parties.provider_messages import acknowledgement
 from gateway.delivery.errors import (
     DeliveryError,
     EndpointUnavailableError,
@@ -15,7 +16,6 @@ from gateway.delivery.errors import (
     TransientDeliveryError,
 )
 from gateway.delivery.transport import EXCERPT_CHARS, Answered, AwaitingResponse, excerpt, post_bundle
-from gateway.simulate.provider_messages import acknowledgement
 
 ENDPOINT = "https://provider.example/FHIR/R4/$process-message"
 MESSAGE_ID = "0b4f4f53-7c2a-4a57-9a43-8a3f0f6bd7a1"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from conformance.parties.provider_messages import acknowledgement, delivery_task, dispense_notification, order_facts
 from gateway.fhir.serialise import dumps_bundle, loads_bundle
-from gateway.simulate.provider_messages import acknowledgement, delivery_task, dispense_notification, order_facts
 from gateway.validator import Validator
 from gateway.validator.profiles import (
     DISPENSE_NOTIFICATION,

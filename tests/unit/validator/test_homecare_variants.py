@@ -12,12 +12,7 @@ from typing import Any
 
 import pytest
 
-from fhir_profiles import PACKAGE_DIR
-from gateway.bench.validator import standard_prescription
-from gateway.fhir.cancellation import CANCEL_REASONS, build_cancellations
-from gateway.fhir.prescription_order import OrderIds
-from gateway.simulate.directory import sample_prescribing
-from gateway.simulate.provider_messages import (
+from conformance.parties.provider_messages import (
     acknowledgement,
     delivery_task,
     dispense,
@@ -25,6 +20,11 @@ from gateway.simulate.provider_messages import (
     order_facts,
     rejection,
 )
+from fhir_profiles import PACKAGE_DIR
+from gateway.bench.validator import standard_prescription
+from gateway.fhir.cancellation import CANCEL_REASONS, build_cancellations
+from gateway.fhir.prescription_order import OrderIds
+from gateway.simulate.directory import sample_prescribing
 from gateway.validator import Validator
 from gateway.validator.profiles import (
     HOMECARE_ACKNOWLEDGEMENT,

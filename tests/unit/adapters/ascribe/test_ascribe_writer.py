@@ -14,8 +14,8 @@ from lxml import etree
 from adapters.ascribe import AscribeAdapter, render_export
 from adapters.jac import JacAdapter
 from adapters.jac import render_export as render_jac
+from conformance.parties.exports import export_rows
 from gateway.domain.model import Address, HomecarePrescription
-from gateway.simulate.samples import export_rows
 
 DATA = Path(__file__).parents[3] / "data" / "ascribe"
 XSD = resources.files("adapters.ascribe").joinpath("schema", "homecare-export-2.xsd")

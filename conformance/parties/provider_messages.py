@@ -1,5 +1,5 @@
 """FHIR messages a homecare provider sends: acknowledgements, rejections, dispense notifications and `$release`
-requests, with what it reads from a released order; its Tasks are in provider_task_resources.py."""
+requests, with what it reads from a released order; its Tasks are in provider_tasks.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from gateway.fhir.dispense_schedule import deliveries_from_repeats
-from gateway.simulate.provider_codes import (
+from conformance.parties.provider_codes import (
     BUSINESS_STATUS,
     BUSINESS_STATUS_URL,
     DELIVERY_STATUS,
@@ -20,7 +19,7 @@ from gateway.simulate.provider_codes import (
     STATUS_REASON,
     new_id,
 )
-from gateway.simulate.provider_task_resources import (
+from conformance.parties.provider_tasks import (
     delivery_task,
     provider_request,
     return_task,
@@ -87,7 +86,8 @@ def order_facts(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def line_deliveries(request: dict[str, Any]) -> int:
-    return deliveries_from_repeats(request["dispenseRequest"].get("numberOfRepeatsAllowed", 0))
+    # EPS repeat dispensing: numberOfRepeatsAllowed counts the issues after the first.
+    return int(request["dispenseRequest"].get("numberOfRepeatsAllowed", 0)) + 1
 
 
 def _header(provider_ods: str, event: str, display: str, source: str, response_to: str | None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from gateway.simulate.provider_codes import (
+from conformance.parties.provider_codes import (
     DELIVERY_STATUS,
     FAILED_REASON,
     HOMECARE_TASK_CODE,

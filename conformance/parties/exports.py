@@ -1,11 +1,15 @@
-"""Generated JAC export rows with valid identifiers and real dm+d codes (from shared/reference/dmd-subset.csv)."""
+"""A trust's side: generated JAC export rows with valid identifiers and real dm+d codes (shared/reference/).
+
+The conformance kit sends them to a gateway under test; the gateway's simulators, demo data and benchmarks use the
+same rows (conformance/parties/__init__.py).
+"""
 
 from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
 
-from gateway.domain.identifiers import nhs_number_check_digit
+from conformance.identifiers import nhs_check_digit
 
 # (dm+d code, description, dose, dose unit, frequency, route, qty per delivery, qty unit, days per delivery)
 MEDICINES: tuple[tuple[str, str, str, str, str, str, str, str, int], ...] = (
@@ -54,7 +58,7 @@ POSTCODES = ("SO16 6YD", "LS15 8BA", "KT11 2QX", "SY1 4RQ", "TA1 5DA")
 def nhs_number(rng: random.Random) -> str:
     while True:
         first = f"{rng.randrange(400_000_000, 999_999_999):09d}"
-        check = nhs_number_check_digit(first)
+        check = nhs_check_digit(first)
         if check is not None:
             return first + str(check)
 
