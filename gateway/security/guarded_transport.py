@@ -113,10 +113,12 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: ssl.SSLContext | bool = True,
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        # One context for both pools (the parent's is replaced below): loading the CA bundle takes tens of ms.
+        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        super().__init__(verify=ssl_context, trust_env=False)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
