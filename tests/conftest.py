@@ -7,12 +7,15 @@ import contextlib
 import os
 import queue
 import shutil
+import ssl
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import httpx._transports.default as httpx_default_transport
 import psycopg
 import pytest
 import uvicorn
@@ -160,6 +163,34 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 # Names in tests resolve without DNS: localhost to loopback, any other (provider.example, …) to one public address,
 # which passes the outbound policy but is never connected to (LoopbackOnlyBackend refuses it at once).
 TEST_RESOLVER = StaticResolver({"localhost": ["127.0.0.1"]}, otherwise=("93.184.215.14",))
+
+
+_SSL_CONTEXTS: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
+
+
+def _shared_default_ssl_context(
+    verify: ssl.SSLContext | str | bool = True, cert: Any = None, trust_env: bool = True
+) -> ssl.SSLContext:
+    """httpx's default context (verify=True, no client certificate), made once per process: every gateway and
+    test client builds one otherwise, and loading the CA bundle costs 35 ms each. Anything else is made as httpx
+    makes it (a context passed in is used as it is)."""
+    if verify is not True or cert is not None:
+        return _create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+    key = (trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    if key not in _SSL_CONTEXTS:
+        _SSL_CONTEXTS[key] = _create_ssl_context(verify=True, trust_env=trust_env)
+    return _SSL_CONTEXTS[key]
+
+
+_create_ssl_context = httpx.create_ssl_context
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_default_ssl_context() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx, "create_ssl_context", _shared_default_ssl_context)
+        patch.setattr(httpx_default_transport, "create_ssl_context", _shared_default_ssl_context)
+        yield
 
 
 @pytest.fixture(autouse=True)
