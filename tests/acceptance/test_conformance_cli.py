@@ -1,5 +1,9 @@
 """`hgw conformance` end to end: a preset registered in a real store, `hgw serve` as a subprocess, the gateway
-suite with every report, then a saved session rerun and compared."""
+suite with every report, then a saved session rerun and compared.
+
+The preset's own `hgw` commands (a dozen: providers, organisations, clients) run in this process: each as a
+subprocess costs a Python start-up that imports the gateway, most of this test's time. The kit's subprocess
+runner itself is tested in tests/unit/conformance/test_preset_setup.py."""
 
 from __future__ import annotations
 
@@ -10,10 +14,14 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
+from conformance import setup
+from conformance.errors import UsageError
 from gateway.cli import cli
 from tests.acceptance.processes import HGW, free_port, hgw
 
@@ -22,11 +30,24 @@ def _hgw(*args: str, data: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return hgw("--data-dir", str(data), *args, cwd=cwd, env={**os.environ, "HGW_MODE": "test"}, timeout=180)
 
 
-def test_gateway_suite_against_hgw_serve(tmp_path: Path) -> None:
+class InProcessHgw(setup.Hgw):
+    """The preset's `hgw` commands, run in this process with the same arguments the kit gives its subprocesses."""
+
+    def __call__(self, *args: str) -> Any:
+        done = CliRunner(env={"HGW_MODE": "test"}).invoke(cli, [*self.global_args, *args])
+        if done.exit_code != 0:
+            raise UsageError(f"hgw {' '.join(args[:2])} failed: {done.output.strip()}")
+        return json.loads(done.stdout)
+
+
+def test_gateway_suite_against_hgw_serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "data"
     assert _hgw("db", "upgrade", data=data, cwd=tmp_path).returncode == 0
-    made = _hgw("conformance", "preset", "--out", str(tmp_path / "preset.json"), data=data, cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
+    monkeypatch.setattr(setup, "Hgw", InProcessHgw)
+    made = CliRunner(env={"HGW_MODE": "test"}).invoke(
+        cli, ["--data-dir", str(data), "conformance", "preset", "--out", str(tmp_path / "preset.json")]
+    )
+    assert made.exit_code == 0, made.output
     assert oct((tmp_path / "preset.json").stat().st_mode & 0o777) == "0o600"
     port = free_port()
     log = (tmp_path / "serve.log").open("w")

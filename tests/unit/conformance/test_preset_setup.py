@@ -73,6 +73,11 @@ def test_what_the_store_has_is_left_alone() -> None:
     assert {c[:2] for c in hgw.calls} == {("providers", "list"), ("organisations", "list"), ("clients", "add")}
 
 
+def test_a_command_runs_as_a_subprocess_and_its_json_is_returned(tmp_path: Path) -> None:
+    assert Hgw(["--data-dir", str(tmp_path)])("db", "upgrade")["revision"] == "head"
+    assert (tmp_path / "hgw.sqlite3").exists()
+
+
 def test_a_failing_command_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="hgw no-such-command failed"):
         Hgw(["--data-dir", str(tmp_path)])("no-such-command")
