@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         default=1.0, ge=0.01, le=60, description="how long an idle webhook worker waits before looking again"
     )
+    webhook_lease_seconds: int = Field(
+        default=60, ge=2, le=3600,
+        description="how long a webhook worker holds an event it is sending: one cut off by a crash is sent again "
+        "after this (and a prescription's later events wait for it); well over the 10 s a receiver has to answer",
+    )
     trusted_proxies: str | None = Field(
         default=None,
         description="comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed "

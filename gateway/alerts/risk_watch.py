@@ -17,7 +17,7 @@ from gateway.logs import log
 from gateway.safety.at_risk import compute, thresholds
 from gateway.safety.supply_model import AtRisk
 from gateway.store import alerts as alert_store
-from gateway.store import repository
+from gateway.store import prescription_rows, repository
 from gateway.store import risk_episodes as store
 from gateway.store.supply_tables import RiskEpisode
 from gateway.store.tables import LifecycleEvent
@@ -59,8 +59,14 @@ async def watch(gw: Gateway, notifiers: Sequence[Notifier] = ()) -> WatchReport:
             elif ",".join(row.reasons) != episode.reasons or row.supply_ends != episode.supply_ends:
                 values = {"reasons": ",".join(row.reasons), "supply_ends": row.supply_ends}
                 await store.refresh(session, episode.id or 0, values | {"provider_ods": row.provider_ods})
-        for key, row in listed.items():
-            if key in current:
+        new = {key: row for key, row in listed.items() if key not in current}
+        # A prescription a provider's update holds right now is opened by the next evaluation (its events must
+        # commit in id order: prescription_rows.lock_for_events).
+        free = await prescription_rows.lock_for_events(
+            session, (row.prescription_id for row in new.values()), postgres=not gw.is_sqlite, skip_locked=True
+        )
+        for key, row in new.items():
+            if row.prescription_id not in free:
                 continue
             episode = RiskEpisode(
                 treatment=key,

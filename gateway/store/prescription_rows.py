@@ -52,6 +52,22 @@ async def find_prescription(session: AsyncSession, any_id: str) -> Prescription 
     return (await session.exec(stmt)).first()
 
 
+async def lock_for_events(
+    session: AsyncSession, prescription_ids: Iterable[str], *, postgres: bool, skip_locked: bool = False
+) -> set[str]:
+    """Lock these prescriptions' rows for the transaction before it writes their timeline events; the ids locked.
+
+    Every writer of a prescription's events holds its row lock when it inserts them (most by updating the row),
+    so one prescription's events commit in the order of their ids, which is the order the webhook relay delivers
+    them in. `skip_locked`: leave out rows another transaction holds instead of waiting (a background watcher
+    comes back to them). SQLite has one writer at a time: there, nothing to lock, every id is returned."""
+    wanted = sorted(set(prescription_ids))
+    if not postgres or not wanted:
+        return set(wanted)
+    stmt = select(Prescription.id).where(col(Prescription.id).in_(wanted)).order_by(col(Prescription.id))
+    return set((await session.exec(stmt.with_for_update(skip_locked=skip_locked))).all())
+
+
 async def prescription_items(session: AsyncSession, prescription_id: str) -> list[PrescriptionItem]:
     stmt = (
         select(PrescriptionItem)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from gateway.context import Gateway
 from gateway.delivery.worker import POLL_SECONDS, run_rounds
@@ -49,9 +50,12 @@ async def run_webhook_workers(
 def start_webhook_workers(gw: Gateway) -> RunningLoop | None:
     """Start `HGW_WEBHOOK_WORKERS` workers on the running loop; None when the setting is 0."""
     count, poll = gw.settings.webhook_workers, gw.settings.webhook_poll_seconds
+    config = WebhookConfig(lease=timedelta(seconds=gw.settings.webhook_lease_seconds))
     return start_workers(
         gw,
-        lambda stop, heartbeat: run_webhook_workers(gw, stop, count=count, poll=poll, heartbeat=heartbeat),
+        lambda stop, heartbeat: run_webhook_workers(
+            gw, stop, count=count, poll=poll, config=config, heartbeat=heartbeat
+        ),
         count=count,
         name="webhook",
         heartbeat=WEBHOOK_HEARTBEAT,

@@ -124,8 +124,9 @@ def test_bench_fault_campaign_prints_json_figures() -> None:
     assert report["worker_kills"] == report["kills"] and report["api_kills"] >= 2
     assert report["api"]["database"] == "postgresql" and report["api"]["passed"] is True
     assert set(report["effects"]) == {"push delivery", "export", "release", "acknowledgement", "dispatch", "dispense",
-                                      "delivery"}
-    assert report["duplicate_effects"] == report["stuck"] == 0
+                                      "delivery", "webhook"}
+    assert report["duplicate_effects"] == report["stuck"] == report["out_of_order"] == 0
+    assert report["relay_kills"] == report["api_kills"] and report["pg_restarts"] == 0
 
 
 async def test_a_worker_that_lost_its_lease_to_another_process_cannot_complete_the_order(

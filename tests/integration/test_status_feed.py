@@ -174,7 +174,9 @@ async def test_only_the_calling_trust_and_located_refusals(
 async def test_waits_for_writes_in_flight_and_passes_rolled_back_ids(
     trust: httpx.AsyncClient, provider: httpx.AsyncClient, gw: Gateway
 ) -> None:
-    """PostgreSQL only: there, ids can commit out of order (SQLite runs one writer at a time)."""
+    """PostgreSQL only: there, ids can commit out of order (SQLite runs one writer at a time). The write in flight
+    is another prescription's (for VNCEL): one prescription's own writers take turns (migration 0021)."""
+    other = (await post_export(trust, export(1, seed=76, provider_ods="VNCEL"))).json()["prescriptions"][0]
     prescription = (await post_export(trust, export(1, seed=75))).json()["prescriptions"][0]
     start = (await _page(trust))["next_cursor"]
     insert = text(
@@ -183,7 +185,7 @@ async def test_waits_for_writes_in_flight_and_passes_rolled_back_ids(
 
     # A write that drew an id and has not committed, while a later id commits: the feed waits for it.
     async with gw.engine.connect() as slow:
-        in_flight = (await slow.execute(insert, {"p": prescription["prescription_id"], "at": gw.clock()})).scalar_one()
+        in_flight = (await slow.execute(insert, {"p": other["prescription_id"], "at": gw.clock()})).scalar_one()
         [order] = await _release(provider)  # commits event in_flight + 1
         held = await _page(trust, start)
         assert (held["events"], held["next_cursor"], held["has_more"]) == ([], start, False)

@@ -14,11 +14,14 @@
      held) is retried with the same key, on the other server when there is one, as docs/delivery.md tells
      real clients to;
    - at random intervals a random running server gets SIGKILL; every server that dies (killed or killing
-     itself) is started again at once on its port.
+     itself) is started again at once on its port. Each server runs the webhook relay and the alert loop, so each
+     kill is a relay kill too, while status flows back to the trust's webhook (`trust_webhook`);
+   - `pg_restarts` times, at random kills, PostgreSQL is restarted (every session of every server cut).
 4. Kills stop; the provider drains what is left (orders whose release answer was lost come back when their
-   lease runs out) until nothing is queued or leased, within `drain_timeout`.
+   lease runs out) until nothing is queued or leased, then the relay until the trust's receiver has every event,
+   within `drain_timeout` each.
 5. The servers stop, the audit chain is sequenced and verified, and the database is compared with what the
-   clients saw (`check`): per kind of effect, lost, duplicated and stuck.
+   clients saw (`check`): per kind of effect, lost, duplicated and stuck; for the webhook, also out of order.
 
 Everything stops by `deadline` seconds after the start; every process is ended by its pid. The settings are in
 `api_config.py`, the servers in `api_servers.py`, the clients in `api_clients.py` and what they saw in `api_ledger.py`.
@@ -38,10 +41,20 @@ from typing import Any
 
 from gateway.audit.sequencer import sequence
 from gateway.audit.verify import verify
+from gateway.bench.faults import postgres
 from gateway.bench.faults.api_clients import FailoverClient, provider_loop, trust_loop
 from gateway.bench.faults.api_config import EFFECTS, PROVIDER_ODS, TRUST_ODS, ApiCampaignConfig
 from gateway.bench.faults.api_ledger import Ledger
 from gateway.bench.faults.api_servers import ServerSet
+from gateway.bench.faults.trust_webhook import (
+    ALERT_PATH,
+    TRUST_PATH,
+    Subscription,
+    WebhookSink,
+    caught_up,
+    check_webhooks,
+    subscribe,
+)
 from gateway.context import Gateway
 from gateway.domain.outbox import WAITING, OutboxState
 from gateway.operations import admin
@@ -67,6 +80,9 @@ class ApiCampaignReport:
     api_kills: int
     api_kills_random: int
     api_kills_self: dict[str, int]
+    relay_kills: int
+    """Kills of a server while its webhook relay and alert loop ran: every one (each server runs both)."""
+    pg_restarts: int
     unexpected_exits: list[int]
     server_starts: int
     requests: int
@@ -78,14 +94,17 @@ class ApiCampaignReport:
     lost: int
     duplicate_effects: int
     stuck: int
+    out_of_order: int
+    """Prescriptions whose status events reached the trust's webhook in another order than they happened."""
+    out_of_order_examples: list[str]
     audit_verified: bool
     audit_records: int
 
     @property
     def passed(self) -> bool:
         return (
-            self.lost == 0 and self.duplicate_effects == 0 and self.stuck == 0 and self.audit_verified
-            and not self.unexpected_exits
+            self.lost == 0 and self.duplicate_effects == 0 and self.stuck == 0 and self.out_of_order == 0
+            and self.audit_verified and not self.unexpected_exits
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,25 +116,56 @@ async def run_api_campaign(cfg: ApiCampaignConfig) -> ApiCampaignReport:
     started = time.monotonic()
     give_up = started + cfg.deadline
     await asyncio.to_thread(upgrade, cfg.database_url)
-    settings = Settings(data_dir=cfg.data_dir, database_url=cfg.database_url, mode="test", push_workers=0)
+    settings = Settings(
+        data_dir=cfg.data_dir, database_url=cfg.database_url, mode="test", push_workers=0,
+        outbound_allow_loopback=True,  # the trust's webhook receiver listens on loopback
+    )  # fmt: skip
     gw = build_gateway(settings)  # makes the keys the servers will read
     rng = random.Random(cfg.seed)  # noqa: S311 - fault timing, not a secret
     ledger = Ledger()
+    sink = WebhookSink(random.Random(cfg.seed + 1), cfg.webhook_refusals)  # noqa: S311 - not a secret
     servers = ServerSet(cfg, rng)
+    run = _Run(gw, cfg, servers, ledger, sink, give_up)
     try:
-        await admin.add_provider(gw, ods=PROVIDER_ODS, name="API Fault Campaign Homecare", mode="pull")
-        await admin.add_route(gw, provider_ods=PROVIDER_ODS)
-        await configure_sample_directory(gw)
-        trust_key = await register_party(gw, "trust", TRUST_ODS)
-        provider_key = await register_party(gw, "provider", PROVIDER_ODS)
-        servers.start_all()
-        async with _clients(servers.urls, trust_key, provider_key, ledger, cfg, give_up) as (trusts, providers):
-            await _phases(gw, cfg, servers, ledger, trusts, providers, give_up)
-        servers.stop()
-        return await _report(gw, cfg, servers, ledger, time.monotonic() - started)
+        async with sink.serving() as hooks:
+            await admin.add_provider(gw, ods=PROVIDER_ODS, name="API Fault Campaign Homecare", mode="pull")
+            await admin.add_route(gw, provider_ods=PROVIDER_ODS)
+            await configure_sample_directory(gw)
+            trust_key = await register_party(gw, "trust", TRUST_ODS)
+            provider_key = await register_party(gw, "provider", PROVIDER_ODS)
+            run.subscription = await subscribe(gw, TRUST_ODS, hooks + TRUST_PATH)
+            servers.env |= _ALERTS_SOON | {"HGW_ALERT_WEBHOOK_URL": hooks + ALERT_PATH}
+            servers.start_all()
+            async with _clients(servers.urls, trust_key, provider_key, ledger, cfg, give_up) as (trusts, providers):
+                await _phases(run, trusts, providers)
+            servers.stop()
+        return await _report(run, time.monotonic() - started)
     finally:
         servers.stop()
+        if run.dsn is not None and cfg.pg_restarts:
+            await asyncio.to_thread(postgres.ensure_up, run.dsn)
         await gw.close()
+
+
+# Alert rules that fire within the run (an order waiting or unacknowledged for 3 s), so the alert loop is busy
+# sending when its server is killed.
+_ALERTS_SOON = {"HGW_ALERT_QUEUE_AGE_MINUTES": "0.05", "HGW_ALERT_ACK_LAG_MINUTES": "0.05"}
+
+
+@dataclass
+class _Run:
+    gw: Gateway
+    cfg: ApiCampaignConfig
+    servers: ServerSet
+    ledger: Ledger
+    sink: WebhookSink
+    give_up: float
+    subscription: Subscription | None = None
+    pg_restarts: int = 0
+
+    @property
+    def dsn(self) -> str | None:
+        return None if self.cfg.sqlite else postgres.libpq_dsn(self.cfg.database_url)
 
 
 @contextlib.asynccontextmanager
@@ -134,13 +184,12 @@ async def _clients(
             await client.aclose()
 
 
-async def _phases(
-    gw: Gateway, cfg: ApiCampaignConfig, servers: ServerSet, ledger: Ledger,
-    trusts: list[FailoverClient], providers: list[FailoverClient], give_up: float,
-) -> None:
+async def _phases(run: _Run, trusts: list[FailoverClient], providers: list[FailoverClient]) -> None:
+    cfg, servers, ledger, give_up = run.cfg, run.servers, run.ledger, run.give_up
     stop_watch, restart, stop_providers = asyncio.Event(), asyncio.Event(), asyncio.Event()
     restart.set()
     batches = -(-cfg.prescriptions // cfg.batch)
+    restarts_at = set(servers.rng.sample(range(1, cfg.kills + 1), min(cfg.pg_restarts, cfg.kills)))
     watcher = asyncio.create_task(servers.watch(stop_watch, restart=restart))
     provider_tasks = [asyncio.create_task(provider_loop(p, cfg, ledger, stop_providers)) for p in providers]
     try:
@@ -154,11 +203,18 @@ async def _phases(
         ):
             await asyncio.sleep(servers.rng.uniform(lo, hi))
             servers.kill_random()
+            if servers.kills_random in restarts_at and run.dsn is not None:
+                restarts_at.discard(servers.kills_random)
+                await asyncio.to_thread(postgres.restart, run.dsn)
+                run.pg_restarts += 1
         await asyncio.gather(*trust_tasks)
         # The drain: no more kills; servers that kill themselves are still started again, without a doom.
         servers.doomless = True
         drain_until = min(give_up, time.monotonic() + cfg.drain_timeout)
-        while time.monotonic() < drain_until and await _unfinished(gw) > 0:
+        while time.monotonic() < drain_until and await _unfinished(run.gw) > 0:
+            await asyncio.sleep(0.2)
+        drain_until = min(give_up, time.monotonic() + cfg.drain_timeout)
+        while time.monotonic() < drain_until and not await _webhooks_caught_up(run):
             await asyncio.sleep(0.2)
     finally:
         stop_providers.set()
@@ -171,6 +227,14 @@ async def _phases(
 _ANSWERED = (OutboxState.ACKNOWLEDGED, OutboxState.CANCELLED, OutboxState.REJECTED)
 
 
+async def _webhooks_caught_up(run: _Run) -> bool:
+    assert run.subscription is not None  # noqa: S101 - made before the servers start
+    try:
+        return await caught_up(run.gw, run.sink, TRUST_ODS, run.subscription)
+    except Exception:  # noqa: BLE001 - the store may be busy with a server's restart: look again
+        return False
+
+
 async def _unfinished(gw: Gateway) -> int:
     try:
         async with gw.sessions() as session:
@@ -179,20 +243,24 @@ async def _unfinished(gw: Gateway) -> int:
         return 1
 
 
-async def _report(
-    gw: Gateway, cfg: ApiCampaignConfig, servers: ServerSet, ledger: Ledger, duration: float
-) -> ApiCampaignReport:
+async def _report(run: _Run, duration: float) -> ApiCampaignReport:
+    gw, cfg, servers, ledger = run.gw, run.cfg, run.servers, run.ledger
+    assert run.subscription is not None  # noqa: S101 - made before the servers start
     effects = await check(gw, ledger)
+    effects["webhook"] = await check_webhooks(gw, run.sink, TRUST_ODS, run.subscription)
     await sequence(gw, sign=True, wait=True)
     audit = await verify(gw)
     self_kills = dict(servers.self_kills)
+    api_kills = servers.kills_random + sum(self_kills.values())
     return ApiCampaignReport(
         database="sqlite" if cfg.sqlite else "postgresql",
         servers=len(servers.servers),
         duration_seconds=round(duration, 1),
-        api_kills=servers.kills_random + sum(self_kills.values()),
+        api_kills=api_kills,
         api_kills_random=servers.kills_random,
         api_kills_self=self_kills,
+        relay_kills=api_kills,
+        pg_restarts=run.pg_restarts,
         unexpected_exits=servers.unexpected_exits,
         server_starts=servers.starts,
         requests=ledger.requests,
@@ -204,6 +272,8 @@ async def _report(
         lost=sum(e["lost"] for e in effects.values()),
         duplicate_effects=sum(e["duplicate_effects"] for e in effects.values()),
         stuck=sum(e["stuck"] for e in effects.values()),
+        out_of_order=effects["webhook"]["out_of_order"],
+        out_of_order_examples=run.sink.out_of_order_examples,
         audit_verified=audit.ok,
         audit_records=audit.records,
     )

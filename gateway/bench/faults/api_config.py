@@ -11,7 +11,7 @@ PROVIDER_ODS = "VNAPI"
 TRUST_ODS = "RBA"
 SOURCE = "https://fault-campaign.example/provider"
 FHIR = {"Content-Type": "application/fhir+json"}
-EFFECTS = ("export", "release", "acknowledgement", "dispatch", "dispense", "delivery")
+EFFECTS = ("export", "release", "acknowledgement", "dispatch", "dispense", "delivery", "webhook")
 START_SECONDS = 30.0
 
 
@@ -45,6 +45,10 @@ class ApiCampaignConfig:
     drain_timeout: float = 40.0
     deadline: float = 150.0
     """Every client gives up and the campaign reports by then."""
+    pg_restarts: int = 0
+    """PostgreSQL restarts during the kills (pg_ctlcluster, root; it cuts every session of the cluster)."""
+    webhook_refusals: float = 0.15
+    """Share of webhook requests the trust's receiver answers 503 (the relay retries them)."""
     log_dir: Path | None = None
 
     @property

@@ -48,6 +48,8 @@ class ServerSet:
     starts: int = 0
     doomless: bool = False
     """Set for the drain: servers start without a doom."""
+    env: dict[str, str] = field(default_factory=dict)
+    """More settings for every server (the trust webhook receiver's alert URL)."""
     kill_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +80,13 @@ class ServerSet:
             "HGW_IDEMPOTENCY_CLAIM_SECONDS": str(self.cfg.claim_seconds),
             "HGW_FAULTS_KILL_DIR": str(self.kill_dir),
             "HGW_FAULTS_DOOM": server.doom or "",
+            # The webhook relay and the alert loop run in every server: each kill is one of theirs too.
+            "HGW_WEBHOOK_WORKERS": "1",
+            "HGW_WEBHOOK_POLL_SECONDS": "0.2",
+            "HGW_WEBHOOK_LEASE_SECONDS": str(self.cfg.lease_seconds),  # a killed relay's events come back soon
+            "HGW_OUTBOUND_ALLOW_LOOPBACK": "true",
+            "HGW_ALERT_INTERVAL_SECONDS": "1",
+            **self.env,
         }
         log = subprocess.DEVNULL
         if self.cfg.log_dir is not None:

@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from adapters.jac.writer import render_export
 from conformance.parties.exports import export_rows
 from gateway.bench.faults import postgres
@@ -108,7 +106,7 @@ async def run_campaign(cfg: CampaignConfig) -> CampaignReport:
         data_dir=cfg.data_dir, database_url=cfg.database_url, mode="test", push_workers=0, outbound_allow_loopback=True
     )
     gw = build_gateway(settings)  # makes the data key the workers will read
-    dsn = None if cfg.sqlite else _dsn(cfg.database_url)
+    dsn = None if cfg.sqlite else postgres.libpq_dsn(cfg.database_url)
     workers = 1 if cfg.sqlite else cfg.workers
     pool: WorkerPool | None = None
     try:
@@ -297,7 +295,3 @@ async def _report(run: _Run, receiver: ReceiverProcess, workers: int, duration: 
         receiver=await receiver.ledger(),
         tally=run.tally,
     )
-
-
-def _dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -3,8 +3,9 @@
 First the delivery campaign (push worker processes SIGKILLed, PostgreSQL restarted: `campaign.py`), then the API
 campaign (`hgw serve` processes SIGKILLed: `api_campaign.py`), each on a database of its own. The report keeps the
 delivery campaign's keys at the top level, adds the API campaign's report under `api`, and totals, per kind of
-effect (`effects`) and overall: `worker_kills`, `api_kills`, `lost`, `duplicate_effects`, `stuck`; it passes only
-when both campaigns did.
+effect (`effects`) and overall: `worker_kills`, `api_kills`, `relay_kills`, `pg_restarts` (both campaigns'),
+`lost`, `duplicate_effects`, `stuck` and `out_of_order` (webhook events); it passes only when both campaigns did.
+`pg_restarts` PostgreSQL restarts happen in each campaign.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def fault_figures(
                               workers=workers)
             if api_kills:
                 with scratch_database(postgres_url, "hgw_api_faults") as url:
-                    report["api"] = _run_api(url, Path(tmp) / "api", kills=api_kills, prescriptions=api_prescriptions)
+                    report["api"] = _run_api(
+                        url, Path(tmp) / "api", kills=api_kills, prescriptions=api_prescriptions,
+                        pg_restarts=pg_restarts,
+                    )  # fmt: skip
         except PostgresUnreachable:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'faults.sqlite3'}"
             report = _run(url, Path(tmp), kills=kills, prescriptions=prescriptions, pg_restarts=0, workers=1)
@@ -62,6 +66,9 @@ def combined(report: dict[str, Any]) -> dict[str, Any]:
         **report,
         "worker_kills": report["kills"],
         "api_kills": api["api_kills"] if api is not None else 0,
+        "relay_kills": api["relay_kills"] if api is not None else 0,
+        "pg_restarts": report["pg_restarts"] + (api["pg_restarts"] if api is not None else 0),
+        "out_of_order": api["out_of_order"] if api is not None else 0,
         "effects": effects,
         "lost": sum(e["lost"] for e in effects.values()),
         "duplicate_effects": sum(e["duplicate_effects"] for e in effects.values()),
@@ -84,7 +91,7 @@ def _run(url: str, tmp: Path, *, kills: int, prescriptions: int, pg_restarts: in
     return asyncio.run(run_campaign(config)).as_dict()
 
 
-def _run_api(url: str, tmp: Path, *, kills: int, prescriptions: int) -> dict[str, Any]:
+def _run_api(url: str, tmp: Path, *, kills: int, prescriptions: int, pg_restarts: int = 0) -> dict[str, Any]:
     sqlite = url.startswith("sqlite")
     config = ApiCampaignConfig(
         database_url=url,
@@ -93,6 +100,7 @@ def _run_api(url: str, tmp: Path, *, kills: int, prescriptions: int) -> dict[str
         kill_interval=(1.5, 3.0) if sqlite else (0.8, 2.0),
         prescriptions=prescriptions,
         batch=5,
-        deadline=60 + kills * 5.0 + prescriptions,
+        pg_restarts=0 if sqlite else pg_restarts,
+        deadline=60 + kills * 5.0 + prescriptions + pg_restarts * 20,
     )
     return asyncio.run(run_api_campaign(config)).as_dict()

@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from gateway.store.scratch import accepting
 
 CONF_DIR = Path("/etc/postgresql")
@@ -32,6 +34,11 @@ def _ctl(action: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
     if done.returncode != 0:
         raise PostgresControlError(f"{' '.join(command)} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+
+def libpq_dsn(database_url: str) -> str:
+    """The libpq form of the campaign's SQLAlchemy URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def wait_accepting(dsn: str, timeout: float = 60.0) -> float:
