@@ -122,10 +122,12 @@ async def handle_isolated(
         sending.close()  # the child holds its end: when it exits, ours reads end-of-file
         reply = await _receive(receiving, seconds * WALL_FACTOR + WALL_SLACK)
     finally:
+        sending.close()  # again when the start failed (closing twice is harmless)
         receiving.close()
-        if child.is_alive():
-            child.kill()
-        await asyncio.to_thread(child.join, 10)
+        if child.pid is not None:  # started (the fork server may have failed to start it)
+            if child.is_alive():
+                child.kill()
+            await asyncio.to_thread(child.join, 10)
     if budget is not None and isinstance(reply, _Done | _Refused):
         budget.spent += reply.cpu_spent
     return _handled(reply, seconds)
