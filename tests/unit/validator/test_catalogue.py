@@ -18,7 +18,7 @@ READERS = [
     "gateway/fhir/inbound.py", "gateway/validator/operation.py", "gateway/dispatch/process_message.py",
     "gateway/fhir/dispense_notice.py", "gateway/delivery/returns.py", "gateway/lifecycle/withdraw.py",
     "gateway/lifecycle/deliveries.py", "gateway/fhir/task_fields.py", "gateway/lifecycle/clinical_queries.py",
-    "gateway/intake/ingest.py", "adapters/fhir/parties.py", "adapters/fhir/prescription.py",
+    "gateway/intake/handling.py", "adapters/fhir/parties.py", "adapters/fhir/prescription.py",
     "adapters/fhir/items.py", "adapters/fhir/ids.py", "adapters/fhir/bundle.py",
 ]
 
