@@ -40,7 +40,8 @@ from gateway.cli_support import PLAIN
 @click.option("--fault-orders", type=int, default=300, show_default=True, help="--faults: prescriptions sent.")
 @click.option("--workers", type=int, default=4, show_default=True, help="--faults: worker processes at a time.")
 @click.option(
-    "--pg-restarts", type=int, default=1, show_default=True, help="--faults: PostgreSQL restarts (pg_ctlcluster, root)."
+    "--pg-restarts", type=int, default=3, show_default=True,
+    help="--faults: PostgreSQL restarts in each campaign (pg_ctlcluster, root).",
 )
 @click.option(
     "--api-kills", type=int, default=20, show_default=True,

@@ -112,7 +112,6 @@ async def _record(gw: Gateway, principal: Principal, payload_id: str, body: byte
     )
     try:
         async with gw.sessions() as session, session.begin():
-            await prescription_rows.lock_for_events(session, [p.id], postgres=not gw.is_sqlite)
             repository.save(session, dose)
             repository.save(
                 session,

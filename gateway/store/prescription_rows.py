@@ -57,10 +57,10 @@ async def lock_for_events(
 ) -> set[str]:
     """Lock these prescriptions' rows for the transaction before it writes their timeline events; the ids locked.
 
-    Every writer of a prescription's events holds its row lock when it inserts them (most by updating the row),
-    so one prescription's events commit in the order of their ids, which is the order the webhook relay delivers
-    them in. `skip_locked`: leave out rows another transaction holds instead of waiting (a background watcher
-    comes back to them). SQLite has one writer at a time: there, nothing to lock, every id is returned."""
+    Inserting an event takes its prescription's row lock anyway (migration 0021: one prescription's events commit
+    in the order of their ids, the order the webhook relay delivers them in). Taking it first with `skip_locked`
+    lets a background writer leave out the rows another transaction holds instead of waiting for them (it comes
+    back to them). SQLite has one writer at a time: there, nothing to lock, every id is returned."""
     wanted = sorted(set(prescription_ids))
     if not postgres or not wanted:
         return set(wanted)
