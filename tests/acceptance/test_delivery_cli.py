@@ -117,6 +117,7 @@ def test_bench_fault_campaign_prints_json_figures() -> None:
         "bench", "--faults", "--postgres-url", url, "--kills", "3", "--fault-orders", "6", "--workers", "2",
         "--pg-restarts", "0", "--api-kills", "2", "--api-orders", "6", timeout=400,
     )
+    print(json.dumps(report))  # the whole report, shown when the test fails
     assert code == 0, report
     assert report["database"] == "postgresql" and report["passed"] is True
     assert report["messages_accepted"] == 6 and report["lost"] == 0 and report["kills"] >= 3

@@ -109,18 +109,28 @@ async def subscribe(gw: Gateway, trust_ods: str, url: str) -> Subscription:
     return Subscription(sub.id, sub.cursor or 0)
 
 
-async def caught_up(gw: Gateway, sink: WebhookSink, trust_ods: str, sub: Subscription) -> bool:
-    """Every event of the trust has reached the receiver and nothing is still owed to it."""
+async def caught_up(gw: Gateway, sink: WebhookSink, trust_ods: str, sub: Subscription) -> int | None:
+    """The last event of the trust when every one has reached the receiver and nothing is still owed to it; None
+    while not. The servers' background loops go on making events (`patient-at-risk`), so the check stops there."""
     owed, rows = await _owed(gw, trust_ods, sub)
     got = {event_id for event_id, _ in sink.received}
-    return all(event_id in got for event_id, _ in owed) and all(row.state == "delivered" for row in rows)
+    if all(event_id in got for event_id, _ in owed) and all(row.state == "delivered" for row in rows):
+        return max((event_id for event_id, _ in owed), default=sub.cursor)
+    return None
 
 
-async def check_webhooks(gw: Gateway, sink: WebhookSink, trust_ods: str, sub: Subscription) -> dict[str, int]:
+async def check_webhooks(
+    gw: Gateway, sink: WebhookSink, trust_ods: str, sub: Subscription, *, upto: int | None
+) -> dict[str, int]:
+    """The webhook effect for the trust's events up to `upto` (every event when None: the drain never caught up)."""
     owed, rows = await _owed(gw, trust_ods, sub)
+    if upto is not None:
+        owed = [(event_id, sfid) for event_id, sfid in owed if event_id <= upto]
+        rows = [row for row in rows if (row.event_id or 0) <= upto]
     first: dict[int, int] = {}
     for position, (event_id, _) in enumerate(sink.received):
-        first.setdefault(event_id, position)
+        if upto is None or event_id <= upto:
+            first.setdefault(event_id, position)
     by_prescription: dict[str, list[int]] = defaultdict(list)
     for event_id, short_form_id in owed:
         by_prescription[short_form_id].append(event_id)
@@ -144,7 +154,7 @@ async def check_webhooks(gw: Gateway, sink: WebhookSink, trust_ods: str, sub: Su
         "dead": left["dead"],
         "never_owed": len(owed_ids) - len({row.event_id for row in rows}),
         "out_of_order": out_of_order,
-        "redelivered": len(sink.received) - len(first),
+        "redelivered": sum(upto is None or event_id <= upto for event_id, _ in sink.received) - len(first),
         "unowed": sum(event_id not in owed_ids for event_id in first),
         "refused_by_receiver": sink.refused,
         "alerts_received": sink.alerts,
