@@ -105,3 +105,20 @@ def _charged(work: Callable[[], T]) -> T:
 async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`fn(*args, **kwargs)` in a worker thread, under the request's CPU budget: the event loop stays free."""
     return await asyncio.to_thread(_charged, functools.partial(fn, *args, **kwargs))
+
+
+# Work on an input smaller than this runs on the event loop: reading a 1 KiB acknowledgement takes a few
+# microseconds, handing it to a worker thread and back costs far more (about 0.3 ms of CPU and two wake-ups).
+INLINE_BYTES = 16 * 1024
+
+
+async def offload_sized(size: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`offload`, except that work on an input of fewer than `INLINE_BYTES` (`size`) runs at once on the event
+    loop, still charged to the request's budget: the bound on size is what keeps it short."""
+    if size >= INLINE_BYTES:
+        return await offload(fn, *args, **kwargs)
+    token = _started.set(None)
+    try:
+        return _charged(functools.partial(fn, *args, **kwargs))
+    finally:
+        _started.reset(token)

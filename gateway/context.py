@@ -5,7 +5,7 @@ function. It only holds them: `gateway.wiring.build_gateway` builds one from set
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,9 @@ class Gateway:
     resolver: Resolver
     is_sqlite: bool
     """The store is the embedded SQLite file (one writer at a time), not PostgreSQL."""
+    provider_polls: dict[str, datetime] = field(default_factory=dict)
+    """When this process last recorded each provider's poll (`delivery.release`): a busy poller is not a write
+    per request."""
     closers: tuple[Callable[[], Awaitable[None]], ...] = ()
     """What `close` releases besides the engine: the outbound transport the gateway built for itself."""
 

@@ -8,7 +8,7 @@ docs/audit.md.
 
 from gateway.audit.actions import ACTIONS, ActionSpec
 from gateway.audit.actor import SYSTEM, Actor, OperatorActor, SystemActor
-from gateway.audit.chain import Entry, append, append_many
+from gateway.audit.chain import Entry, append, append_many, pending_rows
 from gateway.audit.errors import AuditError, AuditRefusedError, AuditStoreError
 from gateway.audit.guard import (
     append_only_sql,
@@ -47,6 +47,7 @@ __all__ = [
     "VerifyResult",
     "append",
     "append_many",
+    "pending_rows",
     "append_only_sql",
     "drop_append_only_sql",
     "drop_entity_guard_sql",

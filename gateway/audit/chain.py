@@ -88,6 +88,20 @@ async def append_many(session: AsyncSession, gw_clock: Callable[[], datetime], e
 
     Every entry is checked before anything is written: one refused entry refuses the whole batch.
     """
+    rows = pending_rows(gw_clock, entries)
+    if not rows:
+        return
+    try:
+        await audit_log.append_pending(session, rows)
+    except SQLAlchemyError as exc:
+        action = rows[0]["action"]
+        raise AuditStoreError(f"could not append audit record for {action}: {exc.__class__.__name__}") from exc
+
+
+def pending_rows(gw_clock: Callable[[], datetime], entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The `audit_pending` rows of `entries`, in order, for a caller that writes them with its own statement
+    (`gateway.store.together`): `append_many` without the write. Every entry is checked first (AuditRefusedError
+    for the first refused one: then nothing may be written)."""
     checked = []
     for entry in entries:
         if entry.outcome not in set(Outcome):
@@ -105,7 +119,7 @@ async def append_many(session: AsyncSession, gw_clock: Callable[[], datetime], e
             raise AuditRefusedError("a record names each entity once", field="also")
         checked.append((entry, Outcome(entry.outcome), actor_columns(entry.actor)))
     if not checked:
-        return
+        return []
     at = gw_clock()
     rows: list[dict[str, Any]] = [
         {
@@ -121,8 +135,4 @@ async def append_many(session: AsyncSession, gw_clock: Callable[[], datetime], e
         }
         for entry, outcome, actor in checked
     ]
-    try:
-        await audit_log.append_pending(session, rows)
-    except SQLAlchemyError as exc:
-        action = checked[0][0].action
-        raise AuditStoreError(f"could not append audit record for {action}: {exc.__class__.__name__}") from exc
+    return rows

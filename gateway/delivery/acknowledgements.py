@@ -23,8 +23,7 @@ from gateway.domain.outbox import OutboxState, answered, check_outbox_transition
 from gateway.domain.principal import UPDATE, Principal, Role, require_role
 from gateway.errors import GatewayError, NotFoundError, StateTransitionError
 from gateway.fhir.cancellation import cancelled_item
-from gateway.store import bulk, pull_batch
-from gateway.store.tables import LifecycleEvent
+from gateway.store import pull_batch
 
 # Line items a cancellation still cancels; the others are already complete.
 OPEN_ITEM_STATUSES = frozenset(
@@ -67,7 +66,7 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
     async with gw.sessions() as session, session.begin():
         targets = await pull_batch.ack_targets(session, [a.order_message_id for a in acks], lock=not gw.is_sqlite)
         mine = {m: t for m, t in targets.items() if t.provider_ods == provider_ods}
-        items = await pull_batch.items_of(session, sorted({t.prescription_id for t in mine.values()}))
+        items = {t.prescription_id: t.items for t in mine.values()}
         status = {t.prescription_id: t.prescription_status for t in mine.values()}
         item_status = {item: s for rows in items.values() for item, s in rows}
         outbox_rows: dict[int, dict[str, Any]] = {}
@@ -88,7 +87,7 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
             except StateTransitionError as exc:
                 outcomes.append(AckOutcome(False, exc))
                 continue
-            # Only the columns that change, so that orders answered alike share one UPDATE (`update_outbox`).
+            # Only the columns that change, so that orders answered alike share one UPDATE.
             target.state = state
             if state is OutboxState.QUEUED:
                 change: dict[str, Any] = {"state": state, "available_at": requeue_at, "lease_expires_at": None}
@@ -191,15 +190,11 @@ async def _write(
     applied: list[tuple[pull_batch.AckTarget, str]],
     now: datetime,
 ) -> None:
-    """Write the batch's changes: a handful of statements whatever its size, the audit records last."""
+    """Write the batch's changes with one statement (PostgreSQL) whatever its size, the audit records with them."""
     before = {t.prescription_id: t.prescription_status for t in mine.values()}
     changed = [(p, s) for p, s in status.items() if before.get(p) != s]
     original = {item: s for rows in items.values() for item, s in rows}
     changed_items = [(i, s) for i, s in item_status.items() if original.get(i) != s]
-    await pull_batch.update_outbox(session, list(outbox_rows.items()))
-    await pull_batch.update_statuses(session, changed, now)
-    await pull_batch.update_item_statuses(session, changed_items)
-    await bulk.insert_rows(session, LifecycleEvent, events)
     # One AuditEvent per response code naming every order that got it, not one per order.
     by_code: dict[str, list[str]] = {}
     for target, code in applied:
@@ -209,4 +204,6 @@ async def _write(
         for code, ids in by_code.items()
         for entry in audit.Entry.batch(principal, "order.acknowledge", "message", ids, "success", {"response": code})
     ]
-    await audit.append_many(session, gw.clock, entries)
+    audit_rows = audit.pending_rows(gw.clock, entries)
+    writes = pull_batch.AckWrites(list(outbox_rows.items()), changed, changed_items, events, audit_rows)
+    await pull_batch.write_acknowledged(session, writes, now)

@@ -18,7 +18,7 @@ from gateway.domain.outbox import answered, check_outbox_transition
 from gateway.domain.principal import RELEASE, Principal, Role, require_role, require_same_tenant
 from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
-from gateway.store import bulk, prescription_rows, provider_rows, pull_batch, repository
+from gateway.store import prescription_rows, provider_rows, pull_batch, repository
 from gateway.store.sealed import message_context
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
 
@@ -96,17 +96,14 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
     now = gw.clock()
     until = now + timedelta(seconds=gw.settings.lease_seconds)
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
-    async with gw.sessions() as session, session.begin():
-        # Its own short transaction: the row lock it takes is not held while orders are leased.
-        await provider_rows.touch_provider_poll(session, provider_ods, now)
+    await _note_poll(gw, provider_ods, now)
     async with gw.sessions() as session, session.begin():
         await provider_rows.hold_provider(session, provider_ods, exclusive=False)
         provider = await repository.get_by_id(session, Provider, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
-        # A constant number of statements whatever `limit` is: one claim, one fetch of the sealed messages,
-        # one insert each for the attempts and the timeline, and one audit record naming every order (one turn
-        # at the chain's lock).
+        # A constant number of statements whatever `limit` is: the claim, one fetch of the sealed messages, and
+        # one statement writing the attempts, the timeline and one audit record naming every order.
         leased = await pull_batch.lease(
             session,
             provider_ods=provider_ods,
@@ -122,29 +119,36 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
             order = stored[x.message_id]
             body = gw.cipher.open(order.body_enc, context=message_context(x.message_id, order.sender_ods))
             orders.append(ReleasedOrder(x.message_id, order.short_form_id, x.lease_token, body, _bundle_id(body)))
-        await bulk.insert_rows(
-            session,
-            LifecycleEvent,
-            [
-                {
-                    "prescription_id": x.prescription_id,
-                    "at": now,
-                    "kind": "released",
-                    "actor_ods": provider_ods,
-                    "message_id": x.message_id,
-                    "detail": f"lease {x.lease_token} until {until.isoformat()}",
-                }
-                for x in leased
-            ],
-        )
+        events = [
+            {
+                "prescription_id": x.prescription_id,
+                "at": now,
+                "kind": "released",
+                "actor_ods": provider_ods,
+                "message_id": x.message_id,
+                "detail": f"lease {x.lease_token} until {until.isoformat()}",
+            }
+            for x in leased
+        ]
         # One AuditEvent per release naming every order it leased (per `MAX_ENTITIES`), not one per order.
-        await audit.append_many(
-            session,
-            gw.clock,
-            audit.Entry.batch(principal, "order.release", "message", [x.message_id for x in leased], "success"),
+        entries = audit.Entry.batch(principal, "order.release", "message", [x.message_id for x in leased], "success")
+        await pull_batch.write_released(
+            session, pull_batch.attempt_rows(leased, now), events, audit.pending_rows(gw.clock, entries)
         )
     gw.telemetry.metrics.released(provider_ods, len(orders))
     return ReleaseResult(orders, until)
+
+
+async def _note_poll(gw: Gateway, provider_ods: str, now: datetime) -> None:
+    """Record that the provider polled (the console and the silence alert read it), at most once per
+    `POLL_TOUCH_SECONDS` from this process: a provider releasing one order at a time does not write its row on
+    every request. Its own short transaction: the row lock it takes is not held while orders are leased."""
+    last = gw.provider_polls.get(provider_ods)
+    if last is not None and now - last < timedelta(seconds=provider_rows.POLL_TOUCH_SECONDS):
+        return
+    async with gw.sessions() as session, session.begin():
+        await provider_rows.touch_provider_poll(session, provider_ods, now)
+    gw.provider_polls[provider_ods] = now
 
 
 async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: str, detail: str | None) -> bool:

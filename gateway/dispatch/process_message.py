@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.budget import offload
+from gateway.budget import offload_sized
 from gateway.context import Gateway
 from gateway.delivery import acknowledgements, rejections
 from gateway.domain.principal import UPDATE, WRITE, Principal, Role, require_role, require_same_tenant
@@ -33,7 +33,7 @@ async def process_message(gw: Gateway, principal: Principal, raw: bytes) -> Mess
     """Apply one FHIR message: orders from a trust's EPR, acknowledgements and dispensing from a provider.
     The sender is always the caller."""
     try:
-        bundle = await offload(loads_bundle, raw)
+        bundle = await offload_sized(len(raw), loads_bundle, raw)
     except ValueError as exc:
         raise fail("Bundle", f"the body is not JSON: {exc}", code="INVALID_JSON") from exc
     header, resources = read_message(bundle)

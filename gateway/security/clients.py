@@ -230,9 +230,8 @@ async def authenticate(gw: Gateway, bearer: str | None) -> Principal:
     """The principal a bearer token stands for; AuthenticationError when missing, unknown or expired."""
     if not bearer:
         raise AuthenticationError("a bearer token is required", oauth_error="invalid_token")
-    async with gw.sessions() as session:
-        # The client's state is read with the token: disabling a client ends every token it holds at once.
-        row = await active_token(session, _sha(bearer))
+    # The client's state is read with the token: disabling a client ends every token it holds at once.
+    row = await active_token(gw.engine, _sha(bearer))
     if row is None or row.expires_at <= gw.clock():
         raise AuthenticationError("the access token is unknown, expired or revoked", oauth_error="invalid_token")
     return Principal(row.client_id, Role(row.role), row.ods, frozenset(row.scope.split()))

@@ -30,13 +30,13 @@ async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: Sequen
     """Insert `rows` of a table model in the session's transaction (`insert_many`), with the Python-side scalar
     defaults of the columns the rows leave out filled in, as the ORM's INSERT would."""
     table: Table = model.__table__  # type: ignore[attr-defined]
-    defaults = _scalar_defaults(table, frozenset(rows[0])) if rows else {}
+    defaults = scalar_defaults(table, frozenset(rows[0])) if rows else {}
     if defaults:
         rows = [{**defaults, **row} for row in rows]
     await insert_many(await session.connection(), table, rows)
 
 
-def _scalar_defaults(table: Table, keys: frozenset[str]) -> dict[str, Any]:
+def scalar_defaults(table: Table, keys: frozenset[str]) -> dict[str, Any]:
     return {
         c.key: c.default.arg  # type: ignore[attr-defined]
         for c in table.columns
@@ -55,10 +55,10 @@ async def insert_many(connection: AsyncConnection, table: Table, rows: Sequence[
     statement = _json_insert(table, keys, connection.dialect)
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        await connection.execute(statement, {"rows": json.dumps(list(chunk), default=_json_value)})
+        await connection.execute(statement, {"rows": json.dumps(list(chunk), default=json_value)})
 
 
-def _json_value(value: object) -> str:
+def json_value(value: object) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")

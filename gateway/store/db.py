@@ -42,7 +42,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # One writer at a time, decided when the transaction starts rather than at its first write:
-        # a claim (read then update) can never be interleaved with another claim.
+        # a claim (read then update) can never be interleaved with another claim. A connection asked for
+        # AUTOCOMMIT (one-statement reads such as the bearer token's) opens no transaction and takes no lock.
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -28,6 +28,11 @@ async def outbox_for_prescription(session: AsyncSession, prescription_id: str) -
     return list((await session.exec(stmt)).all())
 
 
+# The outbox again, for "an earlier message of the same order key": made once, because a new alias per query
+# adapts every column of the table again (about 5 ms of CPU a claim, more than the rest of a one-order release).
+_EARLIER = aliased(OutboxEntry, name="earlier")
+
+
 def deliverable(
     stmt: Any,
     provider_ods: str,
@@ -47,7 +52,7 @@ def deliverable(
     Each kind is its own statement so that PostgreSQL can walk `ix_outbox_claim` in order and stop after `limit`
     rows, whatever the length of the queue (one statement with both kinds sorts every waiting order first).
     """
-    earlier = aliased(OutboxEntry)
+    earlier = _EARLIER
     blocked = (
         select(earlier.id)
         .where(

@@ -8,7 +8,7 @@ statements per call (chunked at `_CHUNK` ids), whatever the number of orders. Th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +18,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.outbox import OutboxState, sources
-from gateway.store import bulk, outbox_queue
-from gateway.store.tables import DeliveryAttempt, FhirMessage, OutboxEntry, Prescription, PrescriptionItem
+from gateway.store import outbox_queue, together
+from gateway.store.audit_tables import AuditPending
+from gateway.store.tables import (
+    DeliveryAttempt,
+    FhirMessage,
+    LifecycleEvent,
+    OutboxEntry,
+    Prescription,
+    PrescriptionItem,
+)
 
 _CHUNK = 500
 
@@ -44,11 +52,9 @@ async def lease(
     short_form_id: str | None,
     skip_locked: bool,
 ) -> list[Leased]:
-    """Lease up to `limit` deliverable orders of a provider in three statements, bumping each fencing token.
-
-    The same orders as `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`), with a `leased` delivery attempt
-    row per order.
-    """
+    """Lease up to `limit` deliverable orders of a provider, bumping each fencing token: the same orders as
+    `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`). The caller writes each one's `leased` delivery
+    attempt (`attempt_rows`) with the rest of its release (`write_released`)."""
     found = await outbox_queue.take_deliverable(
         session, select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
     )
@@ -70,16 +76,33 @@ async def lease(
         )
     )
     rows = await _rows(session, bump)
-    leased = sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
-    await bulk.insert_rows(
-        session,
-        DeliveryAttempt,
+    return sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
+
+
+def attempt_rows(leased: Sequence[Leased], now: datetime) -> list[dict[str, Any]]:
+    """The `leased` delivery attempt of each order `lease` took."""
+    return [
+        {"outbox_id": x.outbox_id, "at": now, "kind": "release", "outcome": "leased", "lease_token": x.lease_token}
+        for x in leased
+    ]
+
+
+async def write_released(
+    session: AsyncSession,
+    attempts: Sequence[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
+    audit_rows: Sequence[dict[str, Any]],
+) -> None:
+    """A release's delivery attempts, timeline events and audit rows, in the caller's transaction: one statement
+    on PostgreSQL (`gateway.store.together`)."""
+    await together.write_together(
+        await session.connection(),
         [
-            {"outbox_id": x.outbox_id, "at": now, "kind": "release", "outcome": "leased", "lease_token": x.lease_token}
-            for x in leased
+            together.Insert(DeliveryAttempt.__table__, attempts),  # type: ignore[attr-defined]
+            together.Insert(LifecycleEvent.__table__, events),  # type: ignore[attr-defined]
+            together.Insert(AuditPending.__table__, audit_rows),  # type: ignore[attr-defined]
         ],
     )
-    return leased
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +132,8 @@ async def stored_orders(session: AsyncSession, message_ids: Sequence[str]) -> di
 
 @dataclass(slots=True)
 class AckTarget:
-    """An order an acknowledgement names, with what applying it needs (never the message body)."""
+    """An order an acknowledgement names, with what applying it needs (never the message body): its prescription's
+    status and line items ((id, status), in line order)."""
 
     outbox_id: int
     message_id: str
@@ -120,10 +144,12 @@ class AckTarget:
     created_at: datetime
     event: str
     prescription_status: str
+    items: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock: bool) -> dict[str, AckTarget]:
-    """The orders with these MessageHeader ids, their message's event and their prescription's status.
+    """The orders with these MessageHeader ids, their message's event, their prescription's status and line items,
+    one query per `_CHUNK` ids.
 
     With `lock` (PostgreSQL) the outbox rows are locked (in id order), so a concurrent acknowledgement or claim of
     the same order waits for this transaction instead of applying twice; SQLite's BEGIN IMMEDIATE already
@@ -138,62 +164,58 @@ async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock
                 col(OutboxEntry.id), col(OutboxEntry.message_id), col(OutboxEntry.prescription_id),
                 col(OutboxEntry.provider_ods), col(OutboxEntry.state), col(OutboxEntry.queued_at),
                 col(OutboxEntry.created_at), col(FhirMessage.event), col(Prescription.status),
+                col(PrescriptionItem.id), col(PrescriptionItem.status),
             )
             .join(FhirMessage, col(FhirMessage.id) == col(OutboxEntry.message_id))
             .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))
+            .outerjoin(PrescriptionItem, col(PrescriptionItem.prescription_id) == col(Prescription.id))
             .where(col(OutboxEntry.message_id).in_(chunk))
-            .order_by(col(OutboxEntry.id))
+            .order_by(col(OutboxEntry.id), col(PrescriptionItem.line_no))
         )
         if lock:
             stmt = stmt.with_for_update(of=OutboxEntry)
         for row in await _rows(session, stmt):
-            found[row[1]] = AckTarget(int(row[0]), *row[1:])
+            target = found.get(row[1])
+            if target is None:
+                target = found[row[1]] = AckTarget(int(row[0]), *row[1:9])
+            if row[9] is not None:
+                target.items.append((row[9], row[10]))
     return found
 
 
-async def items_of(session: AsyncSession, prescription_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-    """(item id, status) of each prescription's line items, in line order."""
-    found: dict[str, list[tuple[str, str]]] = {p: [] for p in prescription_ids}
-    ids = sorted(set(prescription_ids))
-    for start in range(0, len(ids), _CHUNK):
-        stmt = (
-            core_select(col(PrescriptionItem.prescription_id), col(PrescriptionItem.id), col(PrescriptionItem.status))
-            .where(col(PrescriptionItem.prescription_id).in_(ids[start : start + _CHUNK]))
-            .order_by(col(PrescriptionItem.prescription_id), col(PrescriptionItem.line_no))
-        )
-        for prescription_id, item_id, status in await _rows(session, stmt):
-            found[prescription_id].append((item_id, status))
-    return found
+@dataclass(frozen=True, slots=True)
+class AckWrites:
+    """What a batch of acknowledgements changes: outbox rows ((id, {column: value})), prescriptions' and line
+    items' statuses ((id, status)), timeline events and audit rows (`audit.pending_rows`)."""
+
+    outbox: Sequence[tuple[int, dict[str, Any]]]
+    statuses: Sequence[tuple[str, str]]
+    item_statuses: Sequence[tuple[str, str]]
+    events: Sequence[dict[str, Any]]
+    audit_rows: Sequence[dict[str, Any]]
 
 
-async def update_outbox(session: AsyncSession, changes: Sequence[tuple[int, dict[str, Any]]]) -> None:
-    """Set columns of outbox rows: (id, {column: value}); one UPDATE per distinct set of values."""
-    await _update_grouped(session, OutboxEntry, changes)
-
-
-async def update_statuses(session: AsyncSession, changes: Sequence[tuple[str, str]], now: datetime) -> None:
-    """Set prescriptions' status ((id, status) pairs) and their updated_at to `now`."""
-    await _update_grouped(session, Prescription, [(p, {"status": s, "updated_at": now}) for p, s in changes])
-
-
-async def update_item_statuses(session: AsyncSession, changes: Sequence[tuple[str, str]]) -> None:
-    """Set line items' status ((id, status) pairs)."""
-    await _update_grouped(session, PrescriptionItem, [(i, {"status": s}) for i, s in changes])
-
-
-async def _update_grouped(
-    session: AsyncSession, table: type[Any], changes: Sequence[tuple[Any, dict[str, Any]]]
-) -> None:
-    """Set-based: rows that get the same values are updated by one `UPDATE … WHERE id IN (…)` per chunk."""
-    groups: dict[tuple[tuple[str, Any], ...], list[Any]] = {}
-    for key, values in changes:
-        groups.setdefault(tuple(sorted(values.items())), []).append(key)
-    connection = await session.connection()
-    pk = table.id
-    for group, keys in groups.items():
-        for start in range(0, len(keys), _CHUNK):
-            stmt = update(table).where(col(pk).in_(keys[start : start + _CHUNK])).values(dict(group))
-            await connection.execute(stmt)
+async def write_acknowledged(session: AsyncSession, writes: AckWrites, now: datetime) -> None:
+    """Write a batch's changes in the caller's transaction: one statement on PostgreSQL
+    (`gateway.store.together`), whatever the batch's size and mix."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for outbox_id, change in writes.outbox:
+        by_columns.setdefault(tuple(sorted(change)), []).append({"id": outbox_id, **change})
+    table = OutboxEntry.__table__  # type: ignore[attr-defined]
+    parts: list[together.Write] = [together.Update(table, rows) for rows in by_columns.values()]
+    parts += [
+        together.Update(
+            Prescription.__table__,  # type: ignore[attr-defined]
+            [{"id": p, "status": s, "updated_at": now} for p, s in writes.statuses],
+        ),
+        together.Update(
+            PrescriptionItem.__table__,  # type: ignore[attr-defined]
+            [{"id": i, "status": s} for i, s in writes.item_statuses],
+        ),
+        together.Insert(LifecycleEvent.__table__, writes.events),  # type: ignore[attr-defined]
+        together.Insert(AuditPending.__table__, writes.audit_rows),  # type: ignore[attr-defined]
+    ]
+    await together.write_together(await session.connection(), parts)
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from gateway.context import Gateway
 from gateway.store import bulk, repository
 from gateway.store.tables import InboundPayload, Prescription
@@ -36,15 +38,19 @@ def _prescription(n: int) -> dict[str, Any]:
     }
 
 
+async def save_payload(session: AsyncSession) -> None:
+    """The inbound payload `_prescription` rows name."""
+    await repository.save_now(
+        session,
+        InboundPayload(
+            id="in-1", format="csv", content_type="text/csv", sha256="0" * 64, size=1, body_enc=b"x", received_at=NOW
+        ),
+    )
+
+
 async def test_rows_come_back_as_written_with_defaults_filled(bare_gw: Gateway) -> None:
     async with bare_gw.sessions() as session, session.begin():
-        await repository.save_now(
-            session,
-            InboundPayload(
-                id="in-1", format="csv", content_type="text/csv", sha256="0" * 64, size=1, body_enc=b"x",
-                received_at=NOW,
-            ),
-        )
+        await save_payload(session)
         await bulk.insert_rows(session, Prescription, [_prescription(n) for n in (1, 2, 3)])
     async with bare_gw.sessions() as session:
         stored = [await repository.get_by_id(session, Prescription, f"rx-{n}") for n in (1, 2, 3)]

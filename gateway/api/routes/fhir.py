@@ -16,7 +16,7 @@ from gateway.api.fhir_outcomes import operation_outcome, release_parameters_json
 from gateway.api.fhir_response import FHIR_JSON, FhirJSONResponse
 from gateway.api.idempotency import Idempotency
 from gateway.api.prefer import prefer_wait
-from gateway.budget import offload
+from gateway.budget import offload_sized
 from gateway.context import Gateway
 from gateway.delivery import release
 from gateway.dispatch import provider_tasks
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/FHIR/R4", tags=["fhir"])
 
 async def _json(raw: bytes) -> object:
     """The body as bounded JSON (gateway/limits.py), parsed off the event loop."""
-    return await offload(load_json, raw)
+    return await offload_sized(len(raw), load_json, raw)
 
 
 @router.post("/$process-message", summary="Acknowledgements (response messages) and dispense notifications")
@@ -62,7 +62,7 @@ async def post_batch(
 ) -> Response:
     async def answer() -> Response:
         # Decimals kept exactly (a message other than an acknowledgement is re-written to run on its own).
-        results = await process_batch(gw, principal, await offload(loads_bundle, body))
+        results = await process_batch(gw, principal, await offload_sized(len(body), loads_bundle, body))
         return FhirJSONResponse(_batch_response(results))
 
     return await idem.run(answer)

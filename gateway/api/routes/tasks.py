@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from gateway.api.auth import CurrentPrincipal
 from gateway.api.deps import get_gateway, read_body
 from gateway.api.fhir_response import FhirJSONResponse
-from gateway.budget import offload
+from gateway.budget import offload_sized
 from gateway.context import Gateway
 from gateway.lifecycle import clinical_queries as queries
 from gateway.lifecycle import tracker
@@ -43,5 +43,5 @@ async def answer_task(
     gw: Annotated[Gateway, Depends(get_gateway)],
     principal: CurrentPrincipal,
 ) -> FhirJSONResponse:
-    task = await offload(load_json, body)
+    task = await offload_sized(len(body), load_json, body)
     return FhirJSONResponse(await queries.answer_request(gw, principal, task_id, task, body))

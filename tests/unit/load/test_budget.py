@@ -9,7 +9,16 @@ import time
 import pytest
 
 from gateway.api.errors import error_status
-from gateway.budget import BUDGET_EXCEEDED, BudgetExceededError, checkpoint, offload, request_budget, settle
+from gateway.budget import (
+    BUDGET_EXCEEDED,
+    INLINE_BYTES,
+    BudgetExceededError,
+    checkpoint,
+    offload,
+    offload_sized,
+    request_budget,
+    settle,
+)
 
 
 def spin(seconds: float) -> int:
@@ -62,3 +71,17 @@ async def test_once_settled_a_spent_budget_refuses_nothing_more() -> None:
         settle()
         assert await offload(spin, 0.02) > 0
     assert budget.settled and budget.spent > 0.01
+
+
+async def test_work_on_a_small_input_runs_on_the_loop_and_a_large_one_in_a_thread() -> None:
+    loop_thread = threading.get_ident()
+    with request_budget(30.0) as budget:
+        assert await offload_sized(INLINE_BYTES - 1, threading.get_ident) == loop_thread
+        assert await offload_sized(INLINE_BYTES, threading.get_ident) != loop_thread
+        await offload_sized(10, spin, 0.05)  # inline work is charged like offloaded work
+    assert 0.05 <= budget.spent < 30.0
+
+
+async def test_inline_work_past_the_budget_is_refused_too() -> None:
+    with request_budget(0.02), pytest.raises(BudgetExceededError):
+        await offload_sized(10, spin, 60.0)
