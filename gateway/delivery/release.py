@@ -20,7 +20,7 @@ from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
 from gateway.store import prescription_rows, provider_rows, pull_batch, repository
 from gateway.store.sealed import message_context
-from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem, Provider
+from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +98,8 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
     limit = min(max_count or gw.settings.release_max, gw.settings.release_max)
     await _note_poll(gw, provider_ods, now)
     async with gw.sessions() as session, session.begin():
-        await provider_rows.hold_provider(session, provider_ods, exclusive=False)
-        provider = await repository.get_by_id(session, Provider, provider_ods)
+        # The provider's advisory lock, shared (`provider_rows.hold_provider`), and its flags.
+        provider = await provider_rows.release_gate(session, provider_ods)
         if provider is not None and (provider.paused or not provider.active):
             return ReleaseResult([], until)  # held by an operator (or switched off): the orders stay queued
         # A constant number of statements whatever `limit` is: the claim, one fetch of the sealed messages, and

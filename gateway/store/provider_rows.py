@@ -6,9 +6,11 @@ Functions take an open session; the caller owns the transaction.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_, text, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,6 +61,34 @@ async def hold_provider(session: AsyncSession, provider_ods: str, *, exclusive: 
         return
     lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
     await session.exec(select(lock(_provider_lock_key(provider_ods))))
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseGate:
+    """Whether a provider's orders may be handed over now (None from `release_gate` for an unknown provider)."""
+
+    paused: bool
+    active: bool
+
+
+_PG_RELEASE_GATE = text(
+    "SELECT (SELECT pg_advisory_xact_lock_shared(:lock_key)) IS NULL AS locked, provider.paused, provider.active "
+    "FROM (SELECT 1) AS one LEFT JOIN provider ON provider.ods = :ods"
+)
+
+
+async def release_gate(session: AsyncSession, provider_ods: str) -> ReleaseGate | None:
+    """`hold_provider(exclusive=False)` and the provider's paused and active flags, in one statement."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        row = (await connection.execute(
+            core_select(col(Provider.paused), col(Provider.active)).where(col(Provider.ods) == provider_ods)
+        )).first()
+        return None if row is None else ReleaseGate(bool(row[0]), bool(row[1]))
+    _locked, paused, active = (
+        await connection.execute(_PG_RELEASE_GATE, {"lock_key": _provider_lock_key(provider_ods), "ods": provider_ods})
+    ).one()
+    return None if paused is None else ReleaseGate(bool(paused), bool(active))
 
 
 async def list_providers(session: AsyncSession) -> list[Provider]:

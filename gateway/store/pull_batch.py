@@ -62,9 +62,21 @@ async def lease(
     ids = [i for i in found if i is not None]
     if not ids:
         return []
-    bump = (
+    connection = await session.connection()
+    rows = (await connection.execute(_lease_statement(), {"ids": ids, "lease_until": lease_until})).all()
+    return sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
+
+
+@lru_cache(maxsize=1)
+def _lease_statement() -> Any:
+    """Built once (expanding parameters take the ids): the fencing-token bump of `lease`."""
+    lease_until = bindparam("lease_until", type_=OutboxEntry.__table__.c.lease_expires_at.type)  # type: ignore[attr-defined]
+    return (
         update(OutboxEntry)
-        .where(col(OutboxEntry.id).in_(ids), col(OutboxEntry.state).in_(sources(OutboxState.LEASED)))
+        .where(
+            col(OutboxEntry.id).in_(bindparam("ids", expanding=True)),
+            col(OutboxEntry.state).in_(sources(OutboxState.LEASED)),
+        )
         .values(
             state=OutboxState.LEASED,
             lease_token=OutboxEntry.lease_token + 1,
@@ -76,8 +88,6 @@ async def lease(
             col(OutboxEntry.lease_token),
         )
     )
-    rows = await _rows(session, bump)
-    return sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
 
 
 def attempt_rows(leased: Sequence[Leased], now: datetime) -> list[dict[str, Any]]:
@@ -118,17 +128,23 @@ class StoredOrder:
 async def stored_orders(session: AsyncSession, message_ids: Sequence[str]) -> dict[str, StoredOrder]:
     """The sealed message and short-form id of each order, one query per `_CHUNK` ids."""
     found: dict[str, StoredOrder] = {}
+    connection = await session.connection()
     for start in range(0, len(message_ids), _CHUNK):
         chunk = list(message_ids[start : start + _CHUNK])
-        stmt = (
-            core_select(col(FhirMessage.id), col(FhirMessage.body_enc), col(FhirMessage.sender_ods),
-                   col(Prescription.short_form_id))
-            .join(Prescription, col(Prescription.id) == col(FhirMessage.prescription_id))
-            .where(col(FhirMessage.id).in_(chunk))
-        )
-        for message_id, body, sender, short_form in await _rows(session, stmt):
+        for message_id, body, sender, short_form in await connection.execute(_stored_statement(), {"ids": chunk}):
             found[message_id] = StoredOrder(body, sender, short_form)
     return found
+
+
+@lru_cache(maxsize=1)
+def _stored_statement() -> Any:
+    return (
+        core_select(
+            col(FhirMessage.id), col(FhirMessage.body_enc), col(FhirMessage.sender_ods), col(Prescription.short_form_id)
+        )
+        .join(Prescription, col(Prescription.id) == col(FhirMessage.prescription_id))
+        .where(col(FhirMessage.id).in_(bindparam("ids", expanding=True)))
+    )
 
 
 @dataclass(slots=True)
