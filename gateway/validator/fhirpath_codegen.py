@@ -122,6 +122,8 @@ class Generator:
         elif kind == "env":
             name = "R" if node[1] == "resource" else "RR"
             out.append(f"{ind}{v} = [] if {name} is None else [{name}]\n")
+        elif kind == "nav" and len(steps := self._chain(node)) > 1:
+            out.append(f"{ind}{v} = _path({item}, {self._const(steps)})\n")
         elif kind == "nav":
             suffixes = self.choice_of(node)
             extra = "" if suffixes is None else f", {self._const(suffixes)}"
@@ -141,6 +143,16 @@ class Generator:
             b = self.boolean(node, item, out, ind)
             out.append(f"{ind}{v} = [] if {b} is None else [{b}]\n")
         return v
+
+    def _chain(self, node: Node) -> tuple[tuple[str, frozenset[str] | None], ...]:
+        """`a.b.c` on the focus: its steps (name, choice suffixes), navigated in one call; () for anything else."""
+        steps = []
+        while node[0] == "nav":
+            steps.append((node[2], self.choice_of(node)))
+            if node[1] == ("this",):
+                return tuple(reversed(steps))
+            node = node[1]
+        return ()
 
     def _call(self, node: Node, item: str, out: list[str], ind: str, v: str) -> None:
         name, args = node[2], node[3]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway.validator.checks import check_code, check_coded, check_invariants
+from gateway.validator.checks import check_code, check_coded, report_invariants
 from gateway.validator.context import Context, Ref
 from gateway.validator.model import COMPLEX, PRIMITIVE, Child, Node
 from gateway.validator.primitives import MAX_STRING, TEXT_ANY, TEXT_NO_SPACE, plainly_valid
@@ -39,7 +39,7 @@ def node_walk(walker: Walker, node: Node) -> NodeWalk:
             child.visit = child_visit(walker, child)
     ns: dict[str, Any] = {
         "CH": node.children, "UNKNOWN": walker.unknown, "MISSING": walker.missing, "CHOICES": walker.choices,
-        "CHECK_INV": check_invariants, "NODE": node, "TEXT_ANY": TEXT_ANY, "TEXT_NO_SPACE": TEXT_NO_SPACE,
+        "REPORT_INV": report_invariants, "NODE": node, "TEXT_ANY": TEXT_ANY, "TEXT_NO_SPACE": TEXT_NO_SPACE,
         "MAX_STRING": MAX_STRING, "PLAIN_PROBLEM": walker.plain_problem,
         "REQUIRED": node.required_names, "REQUIRED_LISTS": node.required_lists, "CHOICE_NAMES": node.choice_names,
     }
@@ -70,8 +70,8 @@ def node_walk(walker: Walker, node: Node) -> NodeWalk:
     if node.choices:
         lines += ["    if len(obj.keys() & CHOICE_NAMES) > 1:", "        CHOICES(NODE, obj, path, ctx)"]
     if node.root is not None:
-        ns["ROOT"] = node.root
-        lines.append("    CHECK_INV(ROOT, obj, path, ctx)")
+        ns["E"], ns["INVARIANTS"] = node.root, node.root.check
+        lines += _invariant_lines("obj", "    ")
     walk: NodeWalk = _define("\n".join(lines) + "\n", ns, "walk")
     return walk
 
@@ -82,7 +82,8 @@ def _namespace(walker: Walker, child: Child) -> dict[str, Any]:
     return {
         "CHILD": child, "E": element, "N": child.node, "PLAN": walker.plan_node, "TYPE": child.type_code,
         "DOT_KEY": "." + child.name, "GENERIC": walker.child_generic, "GENERIC_VALUE": walker.value_generic,
-        "HOOK": hook[0] if hook else None, "SYSTEMS": hook[1] if hook else None, "CHECK_INV": check_invariants,
+        "HOOK": hook[0] if hook else None, "SYSTEMS": hook[1] if hook else None, "REPORT_INV": report_invariants,
+        "INVARIANTS": element.check,
         "CHECK_CODE": check_code, "CHECK_CODED": check_coded, "Ref": Ref, "EXT": walker.extension,
         "PLAINLY": plainly_valid, "TEXT": child.text, "FORMAT": child.check, "MAX": element.max,
         "SLICED": walker.sliced, "FIXED": element.fixed, "PATTERN": element.pattern,
@@ -96,6 +97,15 @@ def _hook_lines(walker: Walker, child: Child, item: str, path: str, ind: str) ->
     if hook[1] is None:
         return [f"{ind}HOOK({item}, {path}, E, ctx)"]
     return [f"{ind}if {item}.get('system') in SYSTEMS:", f"{ind}    HOOK({item}, {path}, E, ctx)"]
+
+
+def _invariant_lines(value: str, ind: str) -> list[str]:
+    """checks.check_invariants on E, inline: the element's combined check, and its issues when one fails."""
+    return [f"{ind}frame = ctx.frame",
+            f"{ind}bad = INVARIANTS({value}, None, None) if frame is None else "
+            f"INVARIANTS({value}, frame.resource, frame.root)",
+            f"{ind}if bad:",
+            f"{ind}    REPORT_INV(E, bad, path, ctx)"]
 
 
 def child_visit(walker: Walker, child: Child) -> Visit:
@@ -168,7 +178,7 @@ def child_item(walker: Walker, child: Child) -> ItemVisit:
         if element.binding is not None and child.type_code == "code":
             lines.append("    CHECK_CODE(item, E, path, ctx)")
         if element.constraints:
-            lines.append("    CHECK_INV(E, item, path, ctx)")
+            lines += _invariant_lines("item", "    ")
     elif child.kind == COMPLEX and element.fixed is None and element.pattern is None:
         lines = ["def item(item, path, ctx):",
                  "    if type(item) is not dict or not item:",
@@ -187,7 +197,7 @@ def child_item(walker: Walker, child: Child) -> ItemVisit:
                       "        ctx.refs.append(Ref(path + '.reference', reference, E.targets, E, ctx.frame,",
                       "                            'identifier' in item))"]
         if element.constraints:
-            lines.append("    CHECK_INV(E, item, path, ctx)")
+            lines += _invariant_lines("item", "    ")
     else:  # resources, and values with a fixed or pattern value: the generic method as it is
         lines = ["def item(item, path, ctx):", "    GENERIC_VALUE(CHILD, item, path, ctx)"]
     item: ItemVisit = _define("\n".join(lines) + "\n", ns, "item")
