@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.validator.checks import check_code, check_coded, report_invariants
 from gateway.validator.context import Context, Ref
 from gateway.validator.model import COMPLEX, PRIMITIVE, Child, Node
-from gateway.validator.primitives import MAX_STRING, TEXT_ANY, TEXT_NO_SPACE, plainly_valid
+from gateway.validator.primitives import MAX_STRING, TEXT_ANY, TEXT_NO_SPACE
 
 if TYPE_CHECKING:
     from gateway.validator.walker import Walker
@@ -38,7 +38,8 @@ def node_walk(walker: Walker, node: Node) -> NodeWalk:
         if not child.plain and child.visit is None:
             child.visit = child_visit(walker, child)
     ns: dict[str, Any] = {
-        "CH": node.children, "UNKNOWN": walker.unknown, "MISSING": walker.missing, "CHOICES": walker.choices,
+        "CH": node.children, "CH_GET": node.children.get,
+        "UNKNOWN": walker.unknown, "MISSING": walker.missing, "CHOICES": walker.choices,
         "REPORT_INV": report_invariants, "NODE": node, "TEXT_ANY": TEXT_ANY, "TEXT_NO_SPACE": TEXT_NO_SPACE,
         "MAX_STRING": MAX_STRING, "PLAIN_PROBLEM": walker.plain_problem,
         "REQUIRED": node.required_names, "REQUIRED_LISTS": node.required_lists, "CHOICE_NAMES": node.choice_names,
@@ -46,7 +47,7 @@ def node_walk(walker: Walker, node: Node) -> NodeWalk:
     lines = [
         "def walk(obj, path, ctx, root=False):",
         "    for key, value in obj.items():",
-        "        child = CH.get(key)",
+        "        child = CH_GET(key)",
         "        if child is None:",
         "            UNKNOWN(CH, key, value, path, ctx, root)",
         "            continue",
@@ -57,6 +58,8 @@ def node_walk(walker: Walker, node: Node) -> NodeWalk:
         "                    text == TEXT_ANY or (' ' not in value if text == TEXT_NO_SPACE else",
         "                                         value[0] != ' ' and value[-1] != ' ' and '  ' not in value)",
         "            ) and len(value) <= MAX_STRING:",
+        "                continue",
+        "            if not text and type(value) is not list and child.check(value) is None:",
         "                continue",
         "            PLAIN_PROBLEM(child, key, value, path, ctx)",
         "            continue",
@@ -85,8 +88,8 @@ def _namespace(walker: Walker, child: Child) -> dict[str, Any]:
         "HOOK": hook[0] if hook else None, "SYSTEMS": hook[1] if hook else None, "REPORT_INV": report_invariants,
         "INVARIANTS": element.check,
         "CHECK_CODE": check_code, "CHECK_CODED": check_coded, "Ref": Ref, "EXT": walker.extension,
-        "PLAINLY": plainly_valid, "TEXT": child.text, "FORMAT": child.check, "MAX": element.max,
-        "SLICED": walker.sliced, "FIXED": element.fixed, "PATTERN": element.pattern,
+        "FORMAT": child.check, "MAX": element.max, "MAX_STRING": MAX_STRING,
+        "SLICED": walker.sliced, "FIXED": element.fixed if element.fixed is not None else element.pattern,
     }
 
 
@@ -125,18 +128,16 @@ def child_visit(walker: Walker, child: Child) -> Visit:
             lines.append("    SLICED(CHILD, value, p, ctx)")
         elif walker.is_bare(child):
             lines += ["    walk = N.walk or PLAN(N)",
-                      "    i = 0",
-                      "    for item in value:",
+                      "    for i, item in enumerate(value):",
                       "        if type(item) is dict and item:",
                       "            ip = f'{p}[{i}]'",
                       "            walk(item, ip, ctx)",
                       *_hook_lines(walker, child, "item", "ip", "            "),
                       "        else:",
-                      "            GENERIC_VALUE(CHILD, item, f'{p}[{i}]', ctx)",
-                      "        i += 1"]
+                      "            GENERIC_VALUE(CHILD, item, f'{p}[{i}]', ctx)"]
         else:
-            ns["ITEM"] = child.item or child_item(walker, child)
-            lines += ["    i = 0", "    for item in value:", "        ITEM(item, f'{p}[{i}]', ctx)", "        i += 1"]
+            lines += ["    for i, item in enumerate(value):",
+                      *_item_body(walker, child, "        ", "continue", "f'{p}[{i}]'")]
     elif walker.is_bare(child):
         lines = ["def visit(value, path, ctx):",
                  "    if type(value) is dict and value:",
@@ -146,60 +147,81 @@ def child_visit(walker: Walker, child: Child) -> Visit:
                  "    else:",
                  "        GENERIC(CHILD, value, path, ctx)"]
     else:
-        ns["ITEM"] = child.item or child_item(walker, child)
         lines = ["def visit(value, path, ctx):",
                  "    if type(value) is list:",
                  "        GENERIC(CHILD, value, path, ctx)",
-                 "    else:",
-                 "        ITEM(value, path + DOT_KEY, ctx)"]
+                 "        return",
+                 "    item = value",
+                 *_item_body(walker, child, "    ", "return", "path + DOT_KEY")]
     visit: Visit = _define("\n".join(lines) + "\n", ns, "visit")
     return visit
 
 
 def child_item(walker: Walker, child: Child) -> ItemVisit:
     """`item(value, path, ctx)`: one value of a child (Walker.value_generic), `path` its own."""
-    if child.item is not None:
-        return child.item
+    if child.item is None:
+        lines = ["def item(item, path, ctx):", *_item_body(walker, child, "    ", "return", "path")]
+        child.item = _define("\n".join(lines) + "\n", _namespace(walker, child), "item")
+    return child.item
+
+
+def _text_test(value: str, kind: int) -> str:
+    """primitives.plainly_valid(kind, value), inline."""
+    test = f"type({value}) is str and {value}.isprintable() and {value} and len({value}) <= MAX_STRING"
+    if kind == TEXT_NO_SPACE:
+        return f"{test} and ' ' not in {value}"
+    if kind == TEXT_ANY:
+        return test
+    return f"{test} and {value}[0] != ' ' and {value}[-1] != ' ' and '  ' not in {value}"
+
+
+def _item_body(walker: Walker, child: Child, ind: str, done: str, path: str) -> list[str]:
+    """Statements checking one value `item` of the child (Walker.value_generic) at the path `path` computes (only
+    when a finding or a check needs it); `done` (return or continue) leaves them."""
     element = child.element
-    ns = _namespace(walker, child)
+    if child.kind == PRIMITIVE and not element.constraints and not (
+            element.binding is not None and child.type_code == "code"):
+        set_path = []  # only the generic method, on the way out, needs the path
+    else:
+        set_path, path = [f"path = {path}"], "path"
     if child.kind == PRIMITIVE:
-        valid = "type(item) is str and PLAINLY(TEXT, item) or FORMAT(item) is None" if child.text else \
-            "FORMAT(item) is None"
-        if element.fixed is not None:
+        valid = f"{_text_test('item', child.text)} or FORMAT(item) is None" if child.text else "FORMAT(item) is None"
+        fixed = element.fixed if element.fixed is not None else element.pattern
+        if element.fixed is not None and element.pattern is not None:
+            valid = "False"  # both (no profile of ours does it): the generic method compares them in its order
+        elif type(fixed) is str and child.check is not None and child.check(fixed) is None:
+            valid = "item == FIXED"  # equal to a valid string: valid (no other JSON value equals a string)
+        elif element.fixed is not None:
             valid = f"item == FIXED and ({valid})"
         elif element.pattern is not None:
-            valid = f"item == PATTERN and ({valid})"
-        lines = ["def item(item, path, ctx):",
-                 "    if item is None:",
-                 "        return",
-                 f"    if not ({valid}):",
-                 "        GENERIC_VALUE(CHILD, item, path, ctx)",
-                 "        return"]
+            valid = f"item == FIXED and ({valid})"
+        lines = ["if item is None:",
+                 f"    {done}",
+                 f"if not ({valid}):",
+                 f"    GENERIC_VALUE(CHILD, item, {path}, ctx)",
+                 f"    {done}"]
         if element.binding is not None and child.type_code == "code":
-            lines.append("    CHECK_CODE(item, E, path, ctx)")
+            lines.append("CHECK_CODE(item, E, path, ctx)")
         if element.constraints:
-            lines += _invariant_lines("item", "    ")
+            lines += _invariant_lines("item", "")
     elif child.kind == COMPLEX and element.fixed is None and element.pattern is None:
-        lines = ["def item(item, path, ctx):",
-                 "    if type(item) is not dict or not item:",
-                 "        GENERIC_VALUE(CHILD, item, path, ctx)",
-                 "        return"]
+        lines = ["if type(item) is not dict or not item:",
+                 "    GENERIC_VALUE(CHILD, item, path, ctx)",
+                 f"    {done}"]
         if child.type_code == "Extension":
-            lines.append("    EXT(N, item, path, ctx, E)")
+            lines.append("EXT(N, item, path, ctx, E)")
         else:
-            lines.append("    (N.walk or PLAN(N))(item, path, ctx)")
+            lines.append("(N.walk or PLAN(N))(item, path, ctx)")
         if element.binding is not None:
-            lines.append("    CHECK_CODED(TYPE, item, E, path, ctx)")
-        lines += _hook_lines(walker, child, "item", "path", "    ")
+            lines.append("CHECK_CODED(TYPE, item, E, path, ctx)")
+        lines += _hook_lines(walker, child, "item", "path", "")
         if child.type_code == "Reference":
-            lines += ["    reference = item.get('reference')",
-                      "    if type(reference) is str and ctx.frame is not None:",
-                      "        ctx.refs.append(Ref(path + '.reference', reference, E.targets, E, ctx.frame,",
-                      "                            'identifier' in item))"]
+            lines += ["reference = item.get('reference')",
+                      "if type(reference) is str and ctx.frame is not None:",
+                      "    ctx.refs.append(Ref(path + '.reference', reference, E.targets, E, ctx.frame,",
+                      "                        'identifier' in item))"]
         if element.constraints:
-            lines += _invariant_lines("item", "    ")
+            lines += _invariant_lines("item", "")
     else:  # resources, and values with a fixed or pattern value: the generic method as it is
-        lines = ["def item(item, path, ctx):", "    GENERIC_VALUE(CHILD, item, path, ctx)"]
-    item: ItemVisit = _define("\n".join(lines) + "\n", ns, "item")
-    child.item = item
-    return item
+        lines = ["GENERIC_VALUE(CHILD, item, path, ctx)"]
+    return [ind + line for line in set_path + lines]

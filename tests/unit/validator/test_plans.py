@@ -64,17 +64,19 @@ def _mutated(bundle: Bundle, picks: list[tuple[int, int, bool]]) -> Bundle:
     bad = copy.deepcopy(bundle)
     for where, what, delete in picks:
         paths = _paths(bad)
-        if not paths:
-            break
-        path = paths[where % len(paths)]
-        parent = bad
-        for step in path[:-1]:
-            parent = parent[step]
-        if delete:
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = copy.deepcopy(_WRONG[what % len(_WRONG)])
+        if paths:
+            _spoil(bad, paths[where % len(paths)], what, delete)
     return bad
+
+
+def _spoil(bundle: Bundle, path: tuple[Any, ...], what: int, delete: bool) -> None:
+    parent = bundle
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = copy.deepcopy(_WRONG[what % len(_WRONG)])
 
 
 _PICKS = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 100), st.booleans()), min_size=1, max_size=4)
@@ -99,19 +101,12 @@ def test_no_wrong_value_anywhere_changes_what_the_good_bundle_is_told(
     """Every position of the bundle in turn holds a wrong value (each of them, in rotation), or is deleted."""
     validator = Validator(package)
     for index, path in enumerate(_paths(order_once)):
-        for delete in (index % 4 == 0,):
-            bad = copy.deepcopy(order_once)
-            parent = bad
-            for step in path[:-1]:
-                parent = parent[step]
-            if delete:
-                del parent[path[-1]]
-            else:
-                parent[path[-1]] = copy.deepcopy(_WRONG[index % len(_WRONG)])
-            with contextlib.suppress(TypeError):  # slicing by value on a dict or list where a code belongs
-                validator.validate(bad, HOMECARE_PRESCRIPTION_ORDER)
-            got = _dicts(validator.validate(copy.deepcopy(order_once), HOMECARE_PRESCRIPTION_ORDER))
-            assert got == fresh_results[HOMECARE_PRESCRIPTION_ORDER], (path, delete)
+        bad = copy.deepcopy(order_once)
+        _spoil(bad, path, index, delete=index % 4 == 0)
+        with contextlib.suppress(TypeError):  # slicing by value on a dict or list where a code belongs
+            validator.validate(bad, HOMECARE_PRESCRIPTION_ORDER)
+        got = _dicts(validator.validate(copy.deepcopy(order_once), HOMECARE_PRESCRIPTION_ORDER))
+        assert got == fresh_results[HOMECARE_PRESCRIPTION_ORDER], path
 
 
 def test_profiles_share_no_findings_whatever_the_order(package: Package, order_once: Bundle) -> None:
