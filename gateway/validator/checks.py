@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.validator import issues as codes
 from gateway.validator.context import Context
+from gateway.validator.invariants import Failures
 from gateway.validator.model import Element
 
 _STRENGTH_SEVERITY = {"required": "error", "extensible": "warning"}
@@ -73,8 +74,12 @@ def check_invariants(element: Element, value: Any, path: str, ctx: Context) -> N
     check = element.check
     assert check is not None  # noqa: S101 - set for every element with constraints
     failures = check(value, None, None) if frame is None else check(value, frame.resource, frame.root)
-    if not failures:
-        return
+    if failures:
+        report_invariants(element, failures, path, ctx)
+
+
+def report_invariants(element: Element, failures: Failures, path: str, ctx: Context) -> None:
+    """The issues of the invariants `element.check` found failing (or not evaluable) at `path`."""
     for index, result in failures:
         constraint = element.constraints[index]
         if result is None:

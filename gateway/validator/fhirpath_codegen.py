@@ -122,6 +122,8 @@ class Generator:
         elif kind == "env":
             name = "R" if node[1] == "resource" else "RR"
             out.append(f"{ind}{v} = [] if {name} is None else [{name}]\n")
+        elif kind == "nav" and len(steps := self._chain(node)) > 1:
+            self._path(steps, item, out, ind, v)
         elif kind == "nav":
             suffixes = self.choice_of(node)
             extra = "" if suffixes is None else f", {self._const(suffixes)}"
@@ -141,6 +143,37 @@ class Generator:
             b = self.boolean(node, item, out, ind)
             out.append(f"{ind}{v} = [] if {b} is None else [{b}]\n")
         return v
+
+    def _chain(self, node: Node) -> tuple[tuple[str, frozenset[str] | None], ...]:
+        """`a.b.c` on the focus: its steps (name, choice suffixes), navigated in one call; () for anything else."""
+        steps = []
+        while node[0] == "nav":
+            steps.append((node[2], self.choice_of(node)))
+            if node[1] == ("this",):
+                return tuple(reversed(steps))
+            node = node[1]
+        return ()
+
+    def _path(self, steps: tuple[tuple[str, frozenset[str] | None], ...], item: str, out: list[str], ind: str,
+              v: str) -> None:
+        """`_path`, with its common case inline when no step is a choice: each object on the way a single dict."""
+        general = f"_path({item}, {self._const(steps)})"
+        if any(suffixes is not None for _, suffixes in steps):
+            out.append(f"{ind}{v} = {general}\n")
+            return
+        x = self._var()
+        out.append(f"{ind}{x} = {item}.get({steps[0][0]!r}) if type({item}) is dict else None\n")
+        depth = ind
+        for name, _ in steps[1:]:
+            y = self._var()
+            out.append(f"{depth}if type({x}) is dict:\n{depth}    {y} = {x}.get({name!r})\n")
+            depth += "    "
+            x = y
+        out.append(f"{depth}{v} = [] if {x} is None else [w for w in {x} if w is not None] if type({x}) is list "
+                   f"else [{x}]\n")
+        while depth != ind:
+            depth = depth[:-4]
+            out.append(f"{depth}else:\n{depth}    {v} = {general}\n")
 
     def _call(self, node: Node, item: str, out: list[str], ind: str, v: str) -> None:
         name, args = node[2], node[3]

@@ -170,6 +170,22 @@ def _getc(item: Any, name: str, suffixes: frozenset[str]) -> list[Any]:
     return _navc([item], name, suffixes)
 
 
+def _path(item: Any, steps: tuple[tuple[str, frozenset[str] | None], ...]) -> list[Any]:
+    """`a.b.c` from the single focus item: `_get` (or `_getc`), then `_nav` (or `_navc`) for each further step."""
+    items = [item]
+    for name, suffixes in steps:
+        if suffixes is None and len(items) == 1 and type(one := items[0]) is dict:
+            value = one.get(name)
+            if value is None:
+                return []
+            items = [v for v in value if v is not None] if type(value) is list else [value]
+        else:
+            items = _nav(items, name) if suffixes is None else _navc(items, name, suffixes)
+            if not items:
+                return items
+    return items
+
+
 def _has(item: Any, name: str) -> bool:
     return type(item) is dict and _present(item.get(name))
 
@@ -190,7 +206,7 @@ def _eq_item(item: Any, name: str, literal: str) -> bool | None:
 
 RUNTIME: dict[str, Any] = {"_b": singleton_boolean} | {
     f.__name__: f for f in (_nav, _navc, _eq, _cmp, _in, _union, _arith, _text, _string, _is, _get, _getc,
-                            _has, _has_value, _eq_item, _present)
+                            _has, _has_value, _eq_item, _present, _path)
 }
 RUNTIME.update(_hasv=lambda items: len(items) == 1 and isinstance(items[0], PRIMITIVE))
 

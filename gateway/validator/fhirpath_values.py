@@ -39,9 +39,9 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _temporal(text: str) -> tuple[list[Any], bool] | None:
+def _temporal(text: str, match: re.Match[str] | None = None) -> tuple[list[Any], bool] | None:
     """The components of a date/dateTime/instant (year, month, day, then time in UTC), and whether it has a time."""
-    match = _TEMPORAL.fullmatch(text)
+    match = match or _TEMPORAL.fullmatch(text)
     if match is None:
         return None
     year, month, day, hour, minute, second, zone = match.groups()
@@ -58,9 +58,10 @@ def _temporal(text: str) -> tuple[list[Any], bool] | None:
     return parts, True
 
 
-def _order_temporal(a: str, b: str) -> int | None:
+def _order_temporal(a: str, b: str, a_match: re.Match[str] | None = None, b_match: re.Match[str] | None = None
+                    ) -> int | None:
     """-1, 0, 1, or None when the precisions differ and the common components are equal."""
-    left, right = _temporal(a), _temporal(b)
+    left, right = _temporal(a, a_match), _temporal(b, b_match)
     if left is None or right is None:
         raise EvaluationError("not a date or time")
     for x, y in zip(left[0], right[0], strict=False):
@@ -81,8 +82,14 @@ def order(a: Any, b: Any) -> int | None:
         a, b = number(a), number(b)
         return int(a > b) - int(a < b)
     if isinstance(a, str) and isinstance(b, str):
-        if _TEMPORAL.fullmatch(a) and _TEMPORAL.fullmatch(b):
-            return _order_temporal(a, b)
+        if len(a) == len(b) and len(a) <= 10:
+            # Dates of one precision (YYYY, YYYY-MM, YYYY-MM-DD, no time fits in 10 characters) are fixed-width
+            # digits, which order as text; anything else that is not a date orders as text too.
+            return (a > b) - (a < b)
+        a_match = _TEMPORAL.fullmatch(a)
+        b_match = _TEMPORAL.fullmatch(b) if a_match else None
+        if a_match and b_match:
+            return _order_temporal(a, b, a_match, b_match)
         return (a > b) - (a < b)
     if isinstance(a, dict) and isinstance(b, dict):
         x, y = a.get("value"), b.get("value")

@@ -61,6 +61,10 @@ class Child:
     node: Node | None = None  # COMPLEX: the children of the value; RESOURCE: unused
     profile: str | None = None  # RESOURCE: the profile its slice or type requires
     resource_types: frozenset[str] | None = None  # RESOURCE: the types allowed here; None: any
+    # Walk plans (gateway.validator.plan), made on first use: the property (value, parent path, ctx) and one value
+    # of it (value, own path, ctx).
+    visit: Callable[[Any, str, Any], None] | None = None
+    item: Callable[[Any, str, Any], None] | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +85,7 @@ class Node:
     # The root element of the datatype (or datatype profile) whose invariants hold for every value (per-1, qty-3…).
     root: Element | None = None
     ready: bool = False
+    walk: Callable[[dict[str, Any], str, Any, bool], None] | None = None  # its walk plan, made on first use
 
 
 @dataclass(slots=True)

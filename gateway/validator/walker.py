@@ -12,12 +12,13 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 from gateway.validator import issues as codes
+from gateway.validator import plan
 from gateway.validator.checks import check_code, check_coded, check_contained_referenced, check_invariants
 from gateway.validator.compiler import Compiler, Profile
 from gateway.validator.context import Context, Frame, Ref
 from gateway.validator.model import COMPLEX, PRIMITIVE, RESOURCE, Child, Element, Node, Slicing
 from gateway.validator.package import Package, PackageError
-from gateway.validator.primitives import MAX_STRING, TEXT_ANY, TEXT_NO_SPACE, plainly_valid
+from gateway.validator.primitives import plainly_valid
 from gateway.validator.slicing import NO_KEY, matches_pattern
 from gateway.validator.terminology import Terminology
 
@@ -113,88 +114,73 @@ class Walker:
 
     # --- objects ---------------------------------------------------------------------------------------------------
     def object(self, node: Node, obj: dict[str, Any], path: str, ctx: Context, root: bool = False) -> None:
-        children = node.children
-        for key, value in obj.items():
-            child = children.get(key)
-            if child is None:
-                self._unknown(children, key, value, path, ctx, root)
-                continue
-            if child.plain:
-                # Most values are single primitives with nothing but their format to check: no call, no path.
-                text = child.text
-                if text and type(value) is str and value.isprintable() and value and (
-                        text == TEXT_ANY or (" " not in value if text == TEXT_NO_SPACE else
-                                             value[0] != " " and value[-1] != " " and "  " not in value)
-                ) and len(value) <= MAX_STRING:
-                    continue  # = primitives.plainly_valid, inline
-                problem = child.check(value) if type(value) is not list else "must not be a JSON array"  # type: ignore[misc]
-                if problem is not None:
-                    ctx.add(codes.UNEXPECTED_ARRAY if type(value) is list else codes.INVALID_FORMAT, problem,
-                            path + "." + key, child.element, value=value, expected=child.type_code)
-                continue
-            element = child.element
-            p = path + "." + key
-            if element.repeats:
-                if type(value) is not list:
-                    ctx.add(codes.EXPECTED_ARRAY, f"{key} repeats: it must be a JSON array", p, element)
-                    continue
-                if not value:
-                    # EPS itself sends (and accepts) `"focus": []`; it means nothing, so it is only a warning.
-                    ctx.add(codes.EMPTY_ELEMENT, "empty arrays are not valid FHIR JSON (leave the element out)", p,
-                            element, severity="warning")
-                    continue
-                if element.max is not None and len(value) > element.max:
-                    self._too_many(element, len(value), p, ctx)
-                if element.slicing is not None:
-                    self._sliced(child, value, p, ctx)
-                    continue
-                bare = child.bare
-                if bare is None:
-                    bare = child.bare = self._is_bare(child)
-                if bare:
-                    walk, item_node = self.object, child.node
-                    hook = self._hooks.get(child.type_code)
-                    for i, item in enumerate(value):
-                        if type(item) is dict and item:
-                            walk(item_node, item, f"{p}[{i}]", ctx)  # type: ignore[arg-type]
-                            if hook is not None and (hook[1] is None or item.get("system") in hook[1]):
-                                hook[0](item, f"{p}[{i}]", element, ctx)
-                        else:
-                            self.value(child, item, f"{p}[{i}]", ctx)
-                    continue
-                value_of = self.value
-                for i, item in enumerate(value):
-                    value_of(child, item, f"{p}[{i}]", ctx)
-            else:
-                if type(value) is list:
-                    ctx.add(codes.UNEXPECTED_ARRAY, f"{key} does not repeat: it must not be a JSON array", p, element)
-                    continue
-                if element.max == 0:
-                    self._too_many(element, 1, p, ctx)
-                bare = child.bare
-                if bare is None:
-                    bare = child.bare = self._is_bare(child)
-                if bare and type(value) is dict and value:
-                    self.object(child.node, value, p, ctx)  # type: ignore[arg-type]
-                    hook = self._hooks.get(child.type_code)
-                    if hook is not None and (hook[1] is None or value.get("system") in hook[1]):
-                        hook[0](value, p, element, ctx)
-                else:
-                    self.value(child, value, p, ctx)
-        keys = obj.keys()
-        if node.required and not (keys >= node.required_names and (
-                not node.required_lists or all(obj[n] != [] for n in node.required_lists))):
-            self._missing(node, obj, path, ctx)
-        if node.choices and len(keys & node.choice_names) > 1:
-            for element, names in node.choices:
-                present = [name for name in names if name in obj]
-                if len(present) > 1:
-                    ctx.add(codes.TOO_MANY, f"only one of {', '.join(present)} may be present (one value of a "
-                            "choice)", f"{path}.{present[1]}", element)
-        if node.root is not None:
-            check_invariants(node.root, obj, path, ctx)
+        """Check one object against its node, through the node's walk plan (gateway.validator.plan)."""
+        (node.walk or self.plan_node(node))(obj, path, ctx, root)
 
-    def _missing(self, node: Node, obj: dict[str, Any], path: str, ctx: Context) -> None:
+    def plan_node(self, node: Node) -> plan.NodeWalk:
+        node.walk = plan.node_walk(self, node)
+        return node.walk
+
+    def child_generic(self, child: Child, value: Any, path: str, ctx: Context) -> None:
+        """One property (not `plain`) of an object at `path`: what the plans do, with every finding reported."""
+        element = child.element
+        key = child.name
+        p = path + "." + key
+        if element.repeats:
+            if type(value) is not list:
+                ctx.add(codes.EXPECTED_ARRAY, f"{key} repeats: it must be a JSON array", p, element)
+                return
+            if not value:
+                # EPS itself sends (and accepts) `"focus": []`; it means nothing, so it is only a warning.
+                ctx.add(codes.EMPTY_ELEMENT, "empty arrays are not valid FHIR JSON (leave the element out)", p,
+                        element, severity="warning")
+                return
+            if element.max is not None and len(value) > element.max:
+                self._too_many(element, len(value), p, ctx)
+            if element.slicing is not None:
+                self.sliced(child, value, p, ctx)
+                return
+            bare = self.is_bare(child)
+            hook = self.hook_of(child)
+            for i, item in enumerate(value):
+                if bare and type(item) is dict and item:
+                    self.object(child.node, item, f"{p}[{i}]", ctx)  # type: ignore[arg-type]
+                    if hook is not None and (hook[1] is None or item.get("system") in hook[1]):
+                        hook[0](item, f"{p}[{i}]", element, ctx)
+                else:
+                    self.value_generic(child, item, f"{p}[{i}]", ctx)
+            return
+        if type(value) is list:
+            ctx.add(codes.UNEXPECTED_ARRAY, f"{key} does not repeat: it must not be a JSON array", p, element)
+            return
+        if element.max == 0:
+            self._too_many(element, 1, p, ctx)
+        if self.is_bare(child) and type(value) is dict and value:
+            self.object(child.node, value, p, ctx)  # type: ignore[arg-type]
+            hook = self.hook_of(child)
+            if hook is not None and (hook[1] is None or value.get("system") in hook[1]):
+                hook[0](value, p, element, ctx)
+        else:
+            self.value_generic(child, value, p, ctx)
+
+    def plain_problem(self, child: Child, key: str, value: Any, path: str, ctx: Context) -> None:
+        """A `plain` child whose value is not plainly valid: its check decides."""
+        problem = child.check(value) if type(value) is not list else "must not be a JSON array"  # type: ignore[misc]
+        if problem is not None:
+            ctx.add(codes.UNEXPECTED_ARRAY if type(value) is list else codes.INVALID_FORMAT, problem,
+                    path + "." + key, child.element, value=value, expected=child.type_code)
+
+    def choices(self, node: Node, obj: dict[str, Any], path: str, ctx: Context) -> None:
+        for element, names in node.choices:
+            present = [name for name in names if name in obj]
+            if len(present) > 1:
+                ctx.add(codes.TOO_MANY, f"only one of {', '.join(present)} may be present (one value of a "
+                        "choice)", f"{path}.{present[1]}", element)
+
+    def hook_of(self, child: Child) -> TypeHook | None:
+        return self._hooks.get(child.type_code)
+
+    def missing(self, node: Node, obj: dict[str, Any], path: str, ctx: Context) -> None:
         for element, names in node.required:
             for name in names:
                 if name in obj and obj[name] != []:
@@ -204,15 +190,18 @@ class Walker:
                 ctx.add(codes.MISSING_ELEMENT, f"{name} is required (min {element.min})", f"{path}.{name}", element,
                         expected=f"at least {element.min}")
 
-    def _is_bare(self, child: Child) -> bool:
+    def is_bare(self, child: Child) -> bool:
         """A complex child whose values need only their own children checked, and the type's hook called (no
         binding, fixed or pattern value, invariant, reference or extension)."""
+        if child.bare is not None:
+            return child.bare
         element = child.element
-        return (child.kind == COMPLEX and child.type_code not in ("Reference", "Extension")
+        child.bare = (child.kind == COMPLEX and child.type_code not in ("Reference", "Extension")
                 and element.fixed is None and element.pattern is None
                 and element.binding is None and not element.constraints)
+        return child.bare
 
-    def _unknown(self, children: dict[str, Child], key: str, value: Any, path: str, ctx: Context, root: bool) -> None:
+    def unknown(self, children: dict[str, Child], key: str, value: Any, path: str, ctx: Context, root: bool) -> None:
         if key[:1] == "_":
             base = children.get(key[1:])
             if base is not None and base.kind == PRIMITIVE:
@@ -240,7 +229,7 @@ class Walker:
             for i, extension in enumerate(extensions):
                 ext_path = f"{item_path}.extension[{i}]"
                 if type(extension) is dict and extension:
-                    self._extension(self._extension_node, extension, ext_path, ctx)
+                    self.extension(self._extension_node, extension, ext_path, ctx)
                 else:
                     ctx.add(codes.INVALID_TYPE, "an Extension must be a JSON object", ext_path, child.element)
 
@@ -253,6 +242,11 @@ class Walker:
 
     # --- values ----------------------------------------------------------------------------------------------------
     def value(self, child: Child, item: Any, path: str, ctx: Context) -> None:
+        """One value of a child at its own `path`, through the child's plan."""
+        (child.item or plan.child_item(self, child))(item, path, ctx)
+
+    def value_generic(self, child: Child, item: Any, path: str, ctx: Context) -> None:
+        """One value of a child: what the plans do, with every finding reported."""
         kind = child.kind
         element = child.element
         if kind == PRIMITIVE:
@@ -284,7 +278,7 @@ class Walker:
                 ctx.add(codes.EMPTY_ELEMENT, "empty objects are not valid FHIR (leave the element out)", path, element)
                 return
             if child.type_code == "Extension":
-                self._extension(child.node, item, path, ctx, element)  # type: ignore[arg-type]
+                self.extension(child.node, item, path, ctx, element)  # type: ignore[arg-type]
             else:
                 self.object(child.node, item, path, ctx)  # type: ignore[arg-type]
             if element.fixed is not None and item != element.fixed:
@@ -314,7 +308,7 @@ class Walker:
                     return
             self.resource(item, path, child.profile, ctx, contained=child.name == "contained")
 
-    def _extension(self, node: Node, item: dict[str, Any], path: str, ctx: Context, element: Element | None = None
+    def extension(self, node: Node, item: dict[str, Any], path: str, ctx: Context, element: Element | None = None
                    ) -> None:
         url = item.get("url")
         if node is self._extension_node and type(url) is str:
@@ -338,7 +332,7 @@ class Walker:
         self.object(node, item, path, ctx)
 
     # --- slicing ---------------------------------------------------------------------------------------------------
-    def _sliced(self, child: Child, items: list[Any], path: str, ctx: Context) -> None:
+    def sliced(self, child: Child, items: list[Any], path: str, ctx: Context) -> None:
         slicing = child.element.slicing
         assert slicing is not None  # noqa: S101 - only called for sliced elements
         counts = [0] * len(slicing.slices)
