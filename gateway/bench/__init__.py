@@ -15,6 +15,7 @@ __all__ = [
     "naive_pipeline",
     "open_loop",
     "pgbouncer",
+    "scale_out",
     "single_message",
     "summary",
     "validator",

@@ -22,6 +22,7 @@ from conformance.parties import provider_messages as msg
 from gateway.audit.sequencer import sequence
 from gateway.audit.verify import verify
 from gateway.bench.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
+from gateway.bench.scale_out import set_up_figures
 from gateway.context import Gateway
 from gateway.delivery import acknowledgements, release
 from gateway.domain.principal import ROLE_SCOPES, Principal, Role
@@ -197,3 +198,10 @@ async def test_long_poll_wakes_on_this_nodes_order_and_finds_another_nodes(
     finally:
         await other.close()
 
+
+def test_the_scale_out_bench_runs_two_servers_and_two_workers_through_pgbouncer(bouncer: PgBouncer) -> None:
+    figures = set_up_figures(_pg_url("test"), 2, bouncer, orders=4, push_orders=6)
+    single, push = figures["single_ack"], figures["push"]
+    assert single["server_processes"] == 2 and single["orders"] == 4
+    assert single["acknowledgements_per_second"] > 0  # every order acknowledged (a refused one raises)
+    assert push["worker_processes"] == 2 and push["orders"] == 6 and push["duplicate_deliveries"] == 0

@@ -1,0 +1,162 @@
+"""`hgw bench --scale-out`: one gateway server and one worker against two of each, on one PostgreSQL, directly and
+through PgBouncer in transaction mode (docs/scale-out.md).
+
+For each of the four set-ups, on a scratch database of its own:
+
+- one `$process-message` acknowledgement per order over HTTP (and `$release` of one order by id before it), 16 in
+  flight spread over the server processes (`gateway.bench.single_message`), orders queued beforehand;
+- push orders/s: `hgw worker` processes deliver orders queued beforehand to a loopback provider answering `ok`,
+  timed until none is unfinished (as `delivery.push_throughput`).
+
+Through PgBouncer, the server and worker processes connect to it with `HGW_DB_PGBOUNCER=true`; the bench itself
+(queueing orders, watching the queue) connects directly, outside the measurement. Each figure also gives the
+server connections its database had at the end of the run, while the processes were still up: what the
+connection budget of docs/scale-out.md counts. Figures go in the JSON details only, not in the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from gateway.bench.delivery_figures import PULL_ODS, PUSH_ODS, PUSH_POLL, _queue, _scratch, server_processes
+from gateway.bench.faults.processes import receiver_process
+from gateway.bench.open_loop import worker_pool
+from gateway.bench.pgbouncer import PgBouncer, PgBouncerMissing, pgbouncer
+from gateway.bench.single_message import single_message_figures
+from gateway.context import Gateway
+from gateway.settings import Settings
+from gateway.simulate.parties import register_party
+from gateway.store import delivery_ledger
+
+PROCESSES = (1, 2)  # server processes for the acknowledgements, worker processes for push
+BOUNCER_POOL = 20  # PgBouncer's server connections per database: every process of a set-up shares them
+
+
+def scale_out_figures(postgres_url: str, *, orders: int, push_orders: int) -> dict[str, Any]:
+    """Every set-up's figures; PgBouncer's are `{"skipped": reason}` without the binary."""
+    figures: dict[str, Any] = {
+        "orders": orders,
+        "push_orders": push_orders,
+        "direct": _set_ups(postgres_url, None, orders, push_orders),
+    }
+    try:
+        with pgbouncer(postgres_url, pool_size=BOUNCER_POOL) as bouncer:
+            figures["pgbouncer"] = {
+                "pool_mode": "transaction",
+                "server_connections_per_database": BOUNCER_POOL,
+                **_set_ups(postgres_url, bouncer, orders, push_orders),
+            }
+    except PgBouncerMissing as exc:
+        figures["pgbouncer"] = {"skipped": str(exc)}
+    return figures
+
+
+def _set_ups(postgres_url: str, bouncer: PgBouncer | None, orders: int, push_orders: int) -> dict[str, Any]:
+    return {
+        f"{n}_server{'s' if n > 1 else ''}_{n}_worker{'s' if n > 1 else ''}": set_up_figures(
+            postgres_url, n, bouncer, orders=orders, push_orders=push_orders
+        )
+        for n in PROCESSES
+    }
+
+
+def set_up_figures(
+    postgres_url: str, processes: int, bouncer: PgBouncer | None, *, orders: int, push_orders: int
+) -> dict[str, Any]:
+    """One set-up: `processes` server processes acknowledging, then as many workers pushing, each on a scratch
+    database next to `postgres_url`'s, reached through `bouncer` when given."""
+    return {
+        "single_ack": _scratch(postgres_url, _single_ack(processes, bouncer), orders),
+        "push": _scratch(postgres_url, _push(processes, bouncer), push_orders),
+    }
+
+
+def _through(settings: Settings, bouncer: PgBouncer | None) -> Settings:
+    """The settings the measured processes run with: the database through PgBouncer when there is one."""
+    if bouncer is None:
+        return settings
+    return settings.model_copy(
+        update={"database_url": bouncer.url_for(settings.effective_database_url), "db_pgbouncer": True}
+    )
+
+
+def _single_ack(processes: int, bouncer: PgBouncer | None) -> Any:
+    async def measure(gw: Gateway, orders: int) -> dict[str, Any]:
+        short_form_ids = await _queue(gw, PULL_ODS, "pull", orders)
+        key = await register_party(gw, "provider", PULL_ODS)
+        with server_processes(_through(gw.settings, bouncer), processes) as urls:
+            figures = await single_message_figures(urls, key, PULL_ODS, short_form_ids)
+            figures["server_connections"] = await _server_connections(gw)
+        return figures
+
+    return measure
+
+
+def _push(processes: int, bouncer: PgBouncer | None) -> Any:
+    async def measure(gw: Gateway, orders: int) -> dict[str, Any]:
+        with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
+            await _queue(gw, PUSH_ODS, "push", orders, endpoint=receiver.endpoint)
+            settings = _through(gw.settings, bouncer)
+            pool = worker_pool(gw, processes, poll=PUSH_POLL, database_url=settings.effective_database_url)
+            start = time.perf_counter()
+            with _worker_environment(settings):
+                pool.fill()
+            try:
+                while True:
+                    async with gw.sessions() as session:
+                        if await delivery_ledger.unfinished_count(session, PUSH_ODS) == 0:
+                            break
+                    await asyncio.sleep(0.05)
+                seconds = time.perf_counter() - start
+                connections = await _server_connections(gw)
+            finally:
+                pool.stop()
+            ledger = await receiver.ledger()
+        return {
+            "worker_processes": processes,
+            "orders": orders,
+            "seconds": round(seconds, 2),
+            "orders_per_second": round(orders / seconds, 1),
+            "duplicate_deliveries": ledger["duplicate_deliveries"],
+            "server_connections": connections,
+        }
+
+    return measure
+
+
+@contextlib.contextmanager
+def _worker_environment(settings: Settings) -> Iterator[None]:
+    """`HGW_DB_PGBOUNCER` as the settings say, in the environment the worker processes start with: they read it as
+    `hgw worker` does."""
+    before = os.environ.get("HGW_DB_PGBOUNCER")
+    os.environ["HGW_DB_PGBOUNCER"] = "true" if settings.db_pgbouncer else "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HGW_DB_PGBOUNCER", None)
+        else:
+            os.environ["HGW_DB_PGBOUNCER"] = before
+
+
+async def _server_connections(gw: Gateway) -> int:
+    """Connections PostgreSQL has open to the bench's database now (from every process, and PgBouncer's)."""
+    url = make_url(gw.settings.effective_database_url)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def count() -> int:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (url.database,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    return await asyncio.to_thread(count)
