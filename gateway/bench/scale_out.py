@@ -6,12 +6,12 @@ For each of the four set-ups, on a scratch database of its own:
 - one `$process-message` acknowledgement per order over HTTP (and `$release` of one order by id before it), 16 in
   flight spread over the server processes (`gateway.bench.single_message`), orders queued beforehand;
 - push orders/s: `hgw worker` processes deliver orders queued beforehand to a loopback provider answering `ok`,
-  timed until none is unfinished (as `delivery.push_throughput`).
+  timed until none is unfinished (`delivery.push_throughput`'s measurement).
 
 Through PgBouncer, the server and worker processes connect to it with `HGW_DB_PGBOUNCER=true`; the bench itself
-(queueing orders, watching the queue) connects directly, outside the measurement. Each figure also gives the
-server connections its database had at the end of the run, while the processes were still up: what the
-connection budget of docs/scale-out.md counts. Figures go in the JSON details only, not in the summary.
+(queueing orders, watching the queue) connects directly, outside the measurement. The acknowledgement figures
+also give the server connections their database had at the end of the run, while the server processes were still
+up: what the connection budget of docs/scale-out.md counts. Figures go in the JSON details only, not in the summary.
 """
 
 from __future__ import annotations
@@ -19,22 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
 
-from gateway.bench.delivery_figures import PULL_ODS, PUSH_ODS, PUSH_POLL, _queue, _scratch, server_processes
-from gateway.bench.faults.processes import receiver_process
-from gateway.bench.open_loop import worker_pool
+from gateway.bench.delivery_figures import PULL_ODS, _push_throughput, _queue, _scratch, server_processes
 from gateway.bench.pgbouncer import PgBouncer, PgBouncerMissing, pgbouncer
 from gateway.bench.single_message import single_message_figures
 from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.simulate.parties import register_party
-from gateway.store import delivery_ledger
 
 PROCESSES = (1, 2)  # server processes for the acknowledgements, worker processes for push
 BOUNCER_POOL = 20  # PgBouncer's server connections per database: every process of a set-up shares them
@@ -102,32 +98,10 @@ def _single_ack(processes: int, bouncer: PgBouncer | None) -> Any:
 
 def _push(processes: int, bouncer: PgBouncer | None) -> Any:
     async def measure(gw: Gateway, orders: int) -> dict[str, Any]:
-        with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
-            await _queue(gw, PUSH_ODS, "push", orders, endpoint=receiver.endpoint)
-            settings = _through(gw.settings, bouncer)
-            pool = worker_pool(gw, processes, poll=PUSH_POLL, database_url=settings.effective_database_url)
-            start = time.perf_counter()
-            with _worker_environment(settings):
-                pool.fill()
-            try:
-                while True:
-                    async with gw.sessions() as session:
-                        if await delivery_ledger.unfinished_count(session, PUSH_ODS) == 0:
-                            break
-                    await asyncio.sleep(0.05)
-                seconds = time.perf_counter() - start
-                connections = await _server_connections(gw)
-            finally:
-                pool.stop()
-            ledger = await receiver.ledger()
-        return {
-            "worker_processes": processes,
-            "orders": orders,
-            "seconds": round(seconds, 2),
-            "orders_per_second": round(orders / seconds, 1),
-            "duplicate_deliveries": ledger["duplicate_deliveries"],
-            "server_connections": connections,
-        }
+        settings = _through(gw.settings, bouncer)
+        with _worker_environment(settings):
+            figures: dict[str, Any] = await _push_throughput(processes, settings.effective_database_url)(gw, orders)
+        return {"worker_processes": processes, **figures}
 
     return measure
 
