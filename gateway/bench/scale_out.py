@@ -31,37 +31,34 @@ from gateway.bench.single_message import single_message_figures
 from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.simulate.parties import register_party
+from gateway.store.scratch import accepting
 
 PROCESSES = (1, 2)  # server processes for the acknowledgements, worker processes for push
 BOUNCER_POOL = 20  # PgBouncer's server connections per database: every process of a set-up shares them
 
 
 def scale_out_figures(postgres_url: str, *, orders: int, push_orders: int) -> dict[str, Any]:
-    """Every set-up's figures; PgBouncer's are `{"skipped": reason}` without the binary."""
-    figures: dict[str, Any] = {
-        "orders": orders,
-        "push_orders": push_orders,
-        "direct": _set_ups(postgres_url, None, orders, push_orders),
-    }
-    try:
-        with pgbouncer(postgres_url, pool_size=BOUNCER_POOL) as bouncer:
-            figures["pgbouncer"] = {
-                "pool_mode": "transaction",
-                "server_connections_per_database": BOUNCER_POOL,
-                **_set_ups(postgres_url, bouncer, orders, push_orders),
-            }
-    except PgBouncerMissing as exc:
-        figures["pgbouncer"] = {"skipped": str(exc)}
+    """Every set-up's figures, directly and through PgBouncer one after the other for each number of processes (the
+    two to compare run minutes apart, not the whole run apart); PgBouncer's are `{"skipped": reason}` without the
+    binary, and everything is skipped when PostgreSQL is unreachable."""
+    if not accepting(make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)):
+        return {"skipped": "PostgreSQL unreachable"}
+    figures: dict[str, Any] = {"orders": orders, "push_orders": push_orders, "direct": {}}
+    with contextlib.ExitStack() as stack:
+        try:
+            bouncer: PgBouncer | None = stack.enter_context(pgbouncer(postgres_url, pool_size=BOUNCER_POOL))
+            figures["pgbouncer"] = {"pool_mode": "transaction", "server_connections_per_database": BOUNCER_POOL}
+        except PgBouncerMissing as exc:
+            bouncer = None
+            figures["pgbouncer"] = {"skipped": str(exc)}
+        for n in PROCESSES:
+            name = f"{n}_server{'s' if n > 1 else ''}_{n}_worker{'s' if n > 1 else ''}"
+            figures["direct"][name] = set_up_figures(postgres_url, n, None, orders=orders, push_orders=push_orders)
+            if bouncer is not None:
+                figures["pgbouncer"][name] = set_up_figures(
+                    postgres_url, n, bouncer, orders=orders, push_orders=push_orders
+                )
     return figures
-
-
-def _set_ups(postgres_url: str, bouncer: PgBouncer | None, orders: int, push_orders: int) -> dict[str, Any]:
-    return {
-        f"{n}_server{'s' if n > 1 else ''}_{n}_worker{'s' if n > 1 else ''}": set_up_figures(
-            postgres_url, n, bouncer, orders=orders, push_orders=push_orders
-        )
-        for n in PROCESSES
-    }
 
 
 def set_up_figures(

@@ -31,3 +31,9 @@ def test_scale_out_runs_only_its_figures(monkeypatch: pytest.MonkeyPatch, flags:
     assert printed["scale_out"] == {"direct": {}, "pgbouncer": {"skipped": "test"}}
     assert tuple(printed["summary"]) == SUMMARY_KEYS
     assert [c["orders"] for c in calls] == [orders] and calls[0]["url"] == "postgresql+psycopg://x@h/db"
+
+
+def test_unreachable_postgresql_skips_every_set_up() -> None:
+    assert scale_out.scale_out_figures("postgresql+psycopg://postgres@127.0.0.1:1/test", orders=1, push_orders=1) == {
+        "skipped": "PostgreSQL unreachable"
+    }
