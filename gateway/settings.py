@@ -17,6 +17,14 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./data"), description="where the SQLite file and generated keys live")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
+    # PostgreSQL connections of this process: pool size + overflow, times every process, within the server's
+    # max_connections or PgBouncer's max_client_conn (docs/scale-out.md, "Connection budget").
+    db_pool_size: int = Field(default=10, ge=1, le=500, description="connections kept open by this process")
+    db_max_overflow: int = Field(default=10, ge=0, le=500, description="connections opened beyond the pool at peak")
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="the database URL is PgBouncer in transaction mode: no server-side prepared statements",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     base_url: str | None = Field(

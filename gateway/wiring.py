@@ -19,7 +19,7 @@ from gateway.security.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signing.keys import SigningKeyStore
 from gateway.signing.trust_anchors import load_trust_anchors
-from gateway.store.db import create_engine, is_sqlite, session_factory
+from gateway.store.db import engine_for, is_sqlite, session_factory
 from gateway.store.outbox_signal import OutboxSignal
 
 
@@ -32,7 +32,7 @@ def build_gateway(
 ) -> Gateway:
     """Everything wired from settings; tests pass their own clock, HTTP transport and resolver. Without a transport,
     outbound requests go through one that connects only where the outbound policy allows."""
-    engine = create_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     cipher = load_data_key(settings.data_key, settings.data_dir, settings.index_key)
     signing = SigningKeyStore.load_or_create(settings.data_dir, settings.mode, clock=clock)
     anchors = load_trust_anchors(settings.eps_trust_anchors) if settings.eps_trust_anchors else []

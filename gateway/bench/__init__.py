@@ -1,6 +1,7 @@
 """`hgw bench`: the benchmarks and the fault campaigns. They print figures and never assert timings.
 
-Enters: a scratch database and generated exports. Leaves: the figures of docs/benchmarks.md and docs/delivery.md.
+Enters: a scratch database and generated exports. Leaves: the figures of docs/benchmarks.md, docs/delivery.md
+and docs/scale-out.md.
 """
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "load",
     "naive_pipeline",
     "open_loop",
+    "pgbouncer",
+    "scale_out",
     "single_message",
     "summary",
     "validator",

@@ -9,6 +9,8 @@ import click
 
 from gateway.cli_support import PLAIN
 
+SCALE_OUT_QUICK = 20  # --scale-out --quick: orders acknowledged in each set-up
+
 
 @click.command()
 @click.option("--prescriptions", type=int, default=5000, show_default=True)
@@ -23,6 +25,14 @@ from gateway.cli_support import PLAIN
 )
 @click.option("--delivery", is_flag=True, help="Only the delivery figures: push latency, poll + ack, push throughput.")
 @click.option("--faults", is_flag=True, help="Run the delivery fault campaign and print its report instead.")
+@click.option(
+    "--scale-out", is_flag=True,
+    help="Only the scale-out figures: 1 server + 1 worker against 2 + 2, directly and through PgBouncer.",
+)
+@click.option(
+    "--scale-out-orders", type=int, default=400, show_default=True,
+    help="--scale-out: orders acknowledged one per message in each set-up (push uses --orders).",
+)
 @click.option("--quick", is_flag=True, help="Every figure, small (a minute on an idle machine): CI smoke.")
 @click.option("--orders", type=int, default=500, show_default=True, help="Orders per push delivery figure.")
 @click.option(
@@ -56,6 +66,8 @@ def bench(
     naive_sample: int,
     delivery: bool,
     faults: bool,
+    scale_out: bool,
+    scale_out_orders: int,
     quick: bool,
     orders: int,
     poll_orders: int,
@@ -87,6 +99,16 @@ def bench(
         prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, open_loop_seconds
     )
     figures: dict[str, Any] = {"quick": quick}
+    if scale_out:
+        from gateway.bench.scale_out import scale_out_figures
+
+        figures["scale_out"] = scale_out_figures(
+            postgres_url, orders=SCALE_OUT_QUICK if quick else scale_out_orders, push_orders=sizes.push_orders
+        )
+        figures["peak_rss_mb"] = peak_rss_mb()
+        figures["summary"] = summary(figures)
+        PLAIN.emit(figures)
+        return
     if not delivery:
         figures |= run_bench(
             prescriptions=sizes.prescriptions, postgres_url=postgres_url, naive_sample=sizes.naive_sample,

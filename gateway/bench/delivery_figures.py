@@ -329,11 +329,13 @@ async def _service_round(gw: Gateway, limit: int) -> int:
     return len(result.orders)
 
 
-def _push_throughput(processes: int) -> Any:
+def _push_throughput(processes: int, database_url: str | None = None) -> Any:
+    """Push orders/s of `processes` workers, reaching the database at `database_url` if not the bench's."""
+
     async def measure(gw: Gateway, orders: int) -> dict[str, Any]:
         with receiver_process(PUSH_ODS, mix="ok=1", seed=1, slow=1.0) as receiver:
             await _queue(gw, PUSH_ODS, "push", orders, endpoint=receiver.endpoint)
-            pool = worker_pool(gw, processes, poll=PUSH_POLL)
+            pool = worker_pool(gw, processes, poll=PUSH_POLL, database_url=database_url)
             start = time.perf_counter()
             pool.fill()
             try:

@@ -33,10 +33,12 @@ CSV = {"Content-Type": "text/csv"}
 ANSWER_SECONDS = 60.0  # a post not answered by then counts as unanswered
 
 
-def worker_pool(gw: Gateway, processes: int, *, poll: float) -> WorkerPool:
-    """`processes` `hgw worker` processes on the bench's database (started by `fill`)."""
+def worker_pool(gw: Gateway, processes: int, *, poll: float, database_url: str | None = None) -> WorkerPool:
+    """`processes` `hgw worker` processes on the bench's database, or reaching it at `database_url` (started by
+    `fill`)."""
     spec = WorkerSpec(
-        database_url=gw.settings.effective_database_url, data_dir=str(gw.settings.data_dir), loops=1, poll=poll,
+        database_url=database_url or gw.settings.effective_database_url, data_dir=str(gw.settings.data_dir), loops=1,
+        poll=poll,
         timeout=10.0, lease=60.0, batch=20, concurrency=8,
     )
     return WorkerPool(spec, processes)

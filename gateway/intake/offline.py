@@ -40,7 +40,7 @@ from gateway.intake.parts import split
 from gateway.intake.planning import located
 from gateway.settings import Settings
 from gateway.store import directory as store_directory
-from gateway.store.db import create_engine, is_sqlite, session_factory
+from gateway.store.db import engine_for, is_sqlite, session_factory
 from gateway.validator.profiles import HOMECARE_PRESCRIPTION_ORDER, HOMECARE_PRESCRIPTION_ORDER_UPDATE
 from gateway.validator.validator import Validator
 
@@ -256,7 +256,7 @@ def offline_directory(settings: Settings) -> Directory:
         return Directory(organisations={}, contacts={})
 
     async def load() -> Directory:
-        engine = create_engine(url)
+        engine = engine_for(settings)
         try:
             async with session_factory(engine)() as session:
                 return await store_directory.load_directory(session)

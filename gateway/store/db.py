@@ -1,4 +1,5 @@
-"""The async engine factory: SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) or PostgreSQL."""
+"""The async engine factory: SQLite (WAL, synchronous=FULL, BEGIN IMMEDIATE) or PostgreSQL, directly or through
+PgBouncer in transaction mode (docs/scale-out.md)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,48 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.private_files import private_file
+from gateway.settings import Settings
+
+# psycopg's own default: a statement run this often on one connection becomes a server-side prepared statement.
+PREPARE_THRESHOLD = 5
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine for `url`; SQLite gets WAL, full fsync and write-locking transactions, on a file only we read."""
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10, pgbouncer: bool = False
+) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, full fsync and write-locking transactions, on a file only we read.
+
+    On PostgreSQL the process keeps `pool_size` connections and opens up to `max_overflow` more at peak. With
+    `pgbouncer` (the URL is PgBouncer in transaction mode) no statement is prepared on the server: each transaction
+    may run on another server connection, where a statement prepared by an earlier one does not exist, or where
+    another client's statement of the same name does."""
     if is_sqlite(url):
         secure_sqlite_file(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        connect_args={"prepare_threshold": None if pgbouncer else PREPARE_THRESHOLD},
+    )
+
+
+def engine_for(settings: Settings) -> AsyncEngine:
+    """The engine of the configured store, its pool and PgBouncer mode as the settings say."""
+    return create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pgbouncer=settings.db_pgbouncer,
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
