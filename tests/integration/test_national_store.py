@@ -15,7 +15,7 @@ import pytest
 from gateway.bench.national_reads import scale_figures
 from gateway.bench.national_store import PATIENTS_AT_FACTOR_1, TRIGGER
 from gateway.bench.summary import summary
-from gateway.security.crypto import ConfigurationError
+from gateway.errors import ConfigurationError
 from gateway.settings import Settings
 from gateway.store.sealed import prescription_context
 from gateway.wiring import build_gateway
