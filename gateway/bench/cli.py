@@ -60,6 +60,12 @@ SCALE_OUT_QUICK = 20  # --scale-out --quick: orders acknowledged in each set-up
 @click.option(
     "--api-orders", type=int, default=60, show_default=True, help="--faults: prescriptions the API campaign sends."
 )
+@click.option("--scale", is_flag=True, help="Only the read side against a generated national-size store (minutes).")
+@click.option(
+    "--scale-factor", type=click.FloatRange(0.0001, 1.0), default=1.0, show_default=True,
+    help="--scale: the store's size, 1 = national (500,000 patients, 2 million prescriptions).",
+)
+@click.option("--keep", is_flag=True, help="--scale: keep the generated database (and its key) afterwards.")
 def bench(
     prescriptions: int,
     postgres_url: str,
@@ -79,6 +85,9 @@ def bench(
     pg_restarts: int,
     api_kills: int,
     api_orders: int,
+    scale: bool,
+    scale_factor: float,
+    keep: bool,
 ) -> None:
     """Print benchmark figures as JSON."""
     if faults:
@@ -90,10 +99,18 @@ def bench(
         )
         PLAIN.emit(report)
         sys.exit(0 if report["passed"] else 1)
+    from gateway.bench.summary import summary
+
+    if scale:
+        from gateway.bench.national_reads import scale_figures
+
+        national = {"national_scale": scale_figures(postgres_url, factor=scale_factor, keep=keep)}
+        PLAIN.emit(national | {"summary": summary(national)})
+        return
     from gateway.bench.delivery_figures import delivery_figures
     from gateway.bench.healthz import healthz_figures
     from gateway.bench.ingest import peak_rss_mb, run_bench
-    from gateway.bench.summary import QUICK, Sizes, summary
+    from gateway.bench.summary import QUICK, Sizes
 
     sizes = QUICK if quick else Sizes(
         prescriptions, naive_sample, 200, 2000, poll_orders, orders, latency_samples, open_loop_seconds

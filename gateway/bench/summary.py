@@ -22,6 +22,9 @@ SUMMARY_KEYS: Final = (
     "jac_parse_map_per_s",
     "peak_rss_mb",
     "healthz_max_ms_under_heaviest",
+    "kpi_month_s_national",
+    "at_risk_s_national",
+    "overview_s_national",
 )
 
 
@@ -75,4 +78,13 @@ def summary(figures: dict[str, Any]) -> dict[str, Any]:
         "jac_parse_map_per_s": _at(figures, "parse_and_map_per_format_one_core", "jac", "prescriptions_per_second"),
         "peak_rss_mb": figures.get("peak_rss_mb"),
         "healthz_max_ms_under_heaviest": _at(figures, "healthz_under_heaviest", "healthz_max_ms"),
+        "kpi_month_s_national": _fastest(figures, "kpi_month"),  # hgw bench --scale only
+        "at_risk_s_national": _fastest(figures, "at_risk"),
+        "overview_s_national": _fastest(figures, "overview"),
     }
+
+
+def _fastest(figures: dict[str, Any], read: str) -> float | None:
+    """The fastest run of one read against the national-size store (`gateway/bench/national_reads.py`)."""
+    seconds = _at(figures, "national_scale", "reads", read, "seconds")
+    return min(seconds) if seconds else None

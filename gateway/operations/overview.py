@@ -22,7 +22,7 @@ from gateway.errors import ConflictError, InputError, Issue, Location, NotFoundE
 from gateway.security.operators import OpsActor, Permission, require_permission
 from gateway.store import alerts as alert_store
 from gateway.store import console as store
-from gateway.store import outbox_queue, provider_rows, repository
+from gateway.store import outbox_queue, provider_rows, repository, tallies
 from gateway.store.tables import LifecycleEvent, OutboxEntry, Provider
 
 WINDOW: Final = timedelta(hours=24)
@@ -64,7 +64,10 @@ async def overview(gw: Gateway, actor: OpsActor) -> dict[str, Any]:
     require_permission(actor, Permission.VIEW)
     now = gw.clock()
     since = now - WINDOW
+    async with gw.sessions() as session, session.begin():
+        await tallies.compact(session)
     async with gw.sessions() as session:
+        await tallies.one_snapshot(session)  # the tallies and the waiting messages as of one instant
         by_provider, by_trust = await store.outbox_groups(session, since)
         acks = await store.acknowledgement_times(session, since)
         providers = {p.ods: p for p in await provider_rows.list_providers(session)}

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.outbox import WAITING, OutboxState
+from gateway.store import tallies
 from gateway.store.audit_tables import AuditEntity, AuditRecord
 from gateway.store.columns import UTCDateTime
 from gateway.store.security_tables import Operator, OperatorSession
@@ -65,35 +66,38 @@ class GroupCounts:
 
 
 async def outbox_groups(session: AsyncSession, since: datetime) -> tuple[list[GroupCounts], list[GroupCounts]]:
-    """Per provider and per trust: messages by state and what is stuck (one pass over the outbox)."""
+    """Per provider and per trust: messages by state (the running tallies, `gateway.store.tallies`) and what is
+    stuck (the few waiting messages, and those received since `since`, through their indexes)."""
     waiting = col(OutboxEntry.state).in_(WAITING)
-    stmt: Any = (
-        select(  # type: ignore[call-overload]
-            OutboxEntry.provider_ods,
-            Prescription.trust_ods,
-            OutboxEntry.state,
-            func.count(),
-            func.sum(case((waiting & col(OutboxEntry.last_error).is_not(None), 1), else_=0)),
-            func.sum(case((col(OutboxEntry.created_at) >= since, 1), else_=0)),
-            type_coerce(
-                func.min(case((waiting, func.coalesce(OutboxEntry.queued_at, OutboxEntry.created_at)), else_=None)),
-                UTCDateTime(),
-            ),
-        )
-        .select_from(OutboxEntry)
-        .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))
-        .group_by(col(OutboxEntry.provider_ods), col(Prescription.trust_ods), col(OutboxEntry.state))
+    joined: Any = select(OutboxEntry.provider_ods, Prescription.trust_ods).join(
+        Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id)
     )
+    stuck = joined.add_columns(
+        func.sum(case((col(OutboxEntry.last_error).is_not(None), 1), else_=0)),
+        type_coerce(func.min(func.coalesce(OutboxEntry.queued_at, OutboxEntry.created_at)), UTCDateTime()),
+    ).where(waiting)
+    recent = joined.add_columns(func.count()).where(col(OutboxEntry.created_at) >= since)
+    group = (col(OutboxEntry.provider_ods), col(Prescription.trust_ods))
     by_provider: dict[str, dict[str, Any]] = {}
     by_trust: dict[str, dict[str, Any]] = {}
-    for provider, trust, state, n, failing, recent, oldest in (await session.exec(stmt)).all():
-        for groups, key in ((by_provider, provider), (by_trust, trust)):
-            g = groups.setdefault(str(key), {"states": {}, "failing": 0, "recent": 0, "oldest": None})
-            g["states"][str(state)] = g["states"].get(str(state), 0) + int(n)
+
+    def groups_of(provider: str, trust: str) -> list[dict[str, Any]]:
+        return [
+            groups.setdefault(str(key), {"states": {}, "failing": 0, "recent": 0, "oldest": None})
+            for groups, key in ((by_provider, provider), (by_trust, trust))
+        ]
+
+    for provider, trust, state, n in await tallies.outbox_counts(session):
+        for g in groups_of(provider, trust):
+            g["states"][state] = g["states"].get(state, 0) + n
+    for provider, trust, failing, oldest in (await session.exec(stuck.group_by(*group))).all():
+        for g in groups_of(provider, trust):
             g["failing"] += int(failing or 0)
-            g["recent"] += int(recent or 0)
             if oldest is not None:
                 g["oldest"] = oldest if g["oldest"] is None else min(g["oldest"], oldest)
+    for provider, trust, n in (await session.exec(recent.group_by(*group))).all():
+        for g in groups_of(provider, trust):
+            g["recent"] += int(n)
     return _group_counts(by_provider), _group_counts(by_trust)
 
 
@@ -121,17 +125,25 @@ async def acknowledgement_times(
 async def prescriptions_received(
     session: AsyncSession, since: datetime
 ) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
-    """Per provider ("(held)" for none) and per trust: prescriptions received, all time and since `since`."""
-    recent = func.sum(case((col(Prescription.created_at) >= since, 1), else_=0))
-    stmt = select(Prescription.provider_ods, Prescription.trust_ods, func.count(), recent).group_by(
-        col(Prescription.provider_ods), col(Prescription.trust_ods)
+    """Per provider ("(held)" for none) and per trust: prescriptions received, all time (the running tallies) and
+    since `since` (through the index on the receipt time)."""
+    recent = (
+        select(Prescription.provider_ods, Prescription.trust_ods, func.count())
+        .where(col(Prescription.created_at) >= since)
+        .group_by(col(Prescription.provider_ods), col(Prescription.trust_ods))
     )
     by_provider: dict[str, tuple[int, int]] = {}
     by_trust: dict[str, tuple[int, int]] = {}
-    for provider, trust, n, r in (await session.exec(stmt)).all():
+
+    def add(provider: str | None, trust: str, total: int, since_count: int) -> None:
         for counts, key in ((by_provider, "(held)" if provider is None else str(provider)), (by_trust, str(trust))):
-            total, since_count = counts.get(key, (0, 0))
-            counts[key] = (total + int(n), since_count + int(r or 0))
+            before = counts.get(key, (0, 0))
+            counts[key] = (before[0] + total, before[1] + since_count)
+
+    for provider, trust, n in await tallies.prescription_counts(session):
+        add(provider, trust, n, 0)
+    for provider, trust, n in (await session.exec(recent)).all():
+        add(provider, str(trust), 0, int(n))
     return by_provider, by_trust
 
 

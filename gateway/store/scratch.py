@@ -27,8 +27,9 @@ class PostgresUnreachable(psycopg.OperationalError):
 
 
 @contextmanager
-def scratch_database(postgres_url: str, prefix: str) -> Iterator[str]:
-    """The URL of a new, empty database `<prefix>_<random>` on `postgres_url`'s server, dropped on exit (FORCE).
+def scratch_database(postgres_url: str, prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """The URL of a new, empty database `<prefix>_<random>` on `postgres_url`'s server, dropped on exit (FORCE)
+    unless `keep`.
 
     PostgresUnreachable when the server cannot be reached to create it. The drop opens a connection of its own, so
     it works after the server was restarted meanwhile (the fault campaign restarts it)."""
@@ -43,5 +44,10 @@ def scratch_database(postgres_url: str, prefix: str) -> Iterator[str]:
     try:
         yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as again:
-            again.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            _drop(admin_dsn, name)
+
+
+def _drop(admin_dsn: str, name: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as again:
+        again.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

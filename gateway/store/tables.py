@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from gateway.store.columns import UTCDateTime as UTCDateTime  # the migrations name it `gateway.store.tables.…`
@@ -35,6 +35,7 @@ class Prescription(SQLModel, table=True):
     __tablename__ = "prescription"
     __table_args__ = (
         UniqueConstraint("trust_ods", "rx_number", "rx_version", "part", name="uq_prescription_version_part"),
+        Index("ix_prescription_created_at", "created_at"),  # received since (console overview, KPIs)
     )
 
     id: str = Field(primary_key=True, max_length=36, description="EPS long-form prescription id (UUID)")
@@ -100,6 +101,15 @@ class OutboxEntry(SQLModel, table=True):
         Index("ix_outbox_claim", "provider_ods", "state", "available_at", "id"),
         # "an earlier message of the same order key" is one range of this index (`outbox_queue.deliverable`).
         Index("ix_outbox_order_key", "order_key", "id"),
+        # The console overview (migration 0023): messages received since, acknowledged since, and the few waiting.
+        Index("ix_outbox_created_at", "created_at"),
+        Index("ix_outbox_acknowledged_at", "acknowledged_at"),
+        Index(
+            "ix_outbox_waiting",
+            "state",
+            postgresql_where=text("state IN ('queued', 'leased')"),
+            sqlite_where=text("state IN ('queued', 'leased')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -378,6 +388,7 @@ class Alert(SQLModel, table=True):
 Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[attr-defined]
 
 import gateway.store.supply_tables  # noqa: E402, F401  (issue 18: patient safety tables)
+import gateway.store.tally_tables  # noqa: E402, F401  (issue 19: the console overview's running tallies)
 from gateway.store import directory as _directory  # noqa: E402,F401  (organisation directory tables)
 from gateway.store import security_tables  # noqa: E402, F401 - issue 16: console sign-in pre-sessions
 from gateway.store.invoice_tables import Invoice, InvoiceEvent, InvoiceLine, PriceEntry  # noqa: E402,F401  (issue 20: invoicing)

@@ -22,8 +22,9 @@ def test_bench_quick_prints_a_summary_with_the_fixed_keys() -> None:
     summary = figures["summary"]
     assert tuple(summary) == SUMMARY_KEYS
     assert all(value is None or isinstance(value, int | float) for value in summary.values()), summary
-    # Every run measures every key: a part that silently stopped measuring would show here as a null.
-    assert all(value is not None for value in summary.values()), summary
+    # Every run measures every key but the national ones (`--scale` only): a part that silently stopped measuring
+    # would show here as a null.
+    assert all((value is None) == key.endswith("_national") for key, value in summary.items()), summary
     assert figures["quick"] is True
     delivery, sizes = figures["delivery"], QUICK
     assert delivery["push_open_loop"]["offered_per_second"] == 1000
@@ -40,4 +41,19 @@ def test_bench_quick_prints_a_summary_with_the_fixed_keys() -> None:
     heaviest = figures["healthz_under_heaviest"]
     assert summary["healthz_max_ms_under_heaviest"] == heaviest["healthz_max_ms"]
     assert heaviest[f"jac_{sizes.healthz_prescriptions}_prescriptions"]["status"] == 200
+    print(json.dumps(summary))
+
+
+@pytest.mark.usefixtures("pg_template")
+def test_bench_scale_prints_the_national_read_figures_only() -> None:
+    url = PG_ADMIN_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
+    done = hgw("bench", "--scale", "--scale-factor", "0.0002", "--postgres-url", url, timeout=600)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    summary = figures["summary"]
+    assert tuple(summary) == SUMMARY_KEYS
+    national = ("kpi_month_s_national", "at_risk_s_national", "overview_s_national")
+    assert all(isinstance(summary[key], float) for key in national), summary
+    assert all(value is None for key, value in summary.items() if key not in national), summary
+    assert figures["national_scale"]["generated"]["patients"] == 100
     print(json.dumps(summary))
