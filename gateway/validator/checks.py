@@ -38,6 +38,8 @@ def check_coded(type_code: str, item: dict[str, Any], element: Element, path: st
         codings, coding_paths = [item], [path]
     elif type_code == "CodeableConcept":
         codings = item.get("coding") or []
+        if type(codings) is not list:
+            codings = []  # its type is reported where it stands
         coding_paths = [f"{path}.coding[{i}]" for i in range(len(codings))]
     else:
         return

@@ -99,7 +99,9 @@ def _hook_lines(walker: Walker, child: Child, item: str, path: str, ind: str) ->
         return []
     if hook[1] is None:
         return [f"{ind}HOOK({item}, {path}, E, ctx)"]
-    return [f"{ind}if {item}.get('system') in SYSTEMS:", f"{ind}    HOOK({item}, {path}, E, ctx)"]
+    return [f"{ind}system = {item}.get('system')",
+            f"{ind}if type(system) is str and system in SYSTEMS:",
+            f"{ind}    HOOK({item}, {path}, E, ctx)"]
 
 
 def _invariant_lines(value: str, ind: str) -> list[str]:

@@ -24,8 +24,8 @@ class Expansion:
 
     def contains(self, system: str | None, code: str) -> bool | None:
         """True or False when it can be decided offline, None when the system cannot be checked here."""
-        if system is None:
-            return False  # a Coding without a system is in no value set
+        if type(system) is not str:
+            return False  # a Coding without a system (or with a malformed one, reported by its type) is in none
         if (system, code) in self.codes:
             return True
         return None if system in self.open_systems else False

@@ -57,7 +57,15 @@ class Validator:
         base message profile of a message Bundle's event, then to the base definition of its type."""
         ctx = Context()
         path = resource.get("resourceType") if isinstance(resource, dict) else None
-        self._walker.resource(resource, path if isinstance(path, str) else "$this", profile, ctx)
+        root = path if isinstance(path, str) else "$this"
+        try:
+            self._walker.resource(resource, root, profile, ctx)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # A value of the wrong JSON type that a later rule read as if it had the right one. Its type is
+            # usually reported already; validation never raises on input, whatever its shape.
+            ctx.add(codes.INVALID_TYPE, "part of the resource has a JSON type its element does not allow, and "
+                    f"validation stopped there ({type(exc).__name__}); fix the reported types and validate again",
+                    root, severity="fatal")
         outside_bundles(ctx)
         return ctx.issues
 

@@ -6,7 +6,7 @@ slices and invariants; collects references for the Bundle rules and hands typed 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -145,7 +145,7 @@ class Walker:
             for i, item in enumerate(value):
                 if bare and type(item) is dict and item:
                     self.object(child.node, item, f"{p}[{i}]", ctx)  # type: ignore[arg-type]
-                    if hook is not None and (hook[1] is None or item.get("system") in hook[1]):
+                    if hook is not None and (hook[1] is None or _in_systems(item.get("system"), hook[1])):
                         hook[0](item, f"{p}[{i}]", element, ctx)
                 else:
                     self.value_generic(child, item, f"{p}[{i}]", ctx)
@@ -158,7 +158,7 @@ class Walker:
         if self.is_bare(child) and type(value) is dict and value:
             self.object(child.node, value, p, ctx)  # type: ignore[arg-type]
             hook = self.hook_of(child)
-            if hook is not None and (hook[1] is None or value.get("system") in hook[1]):
+            if hook is not None and (hook[1] is None or _in_systems(value.get("system"), hook[1])):
                 hook[0](value, p, element, ctx)
         else:
             self.value_generic(child, value, p, ctx)
@@ -290,7 +290,7 @@ class Walker:
             if element.binding is not None:
                 check_coded(child.type_code, item, element, path, ctx)
             hook = self._hooks.get(child.type_code)
-            if hook is not None and (hook[1] is None or item.get("system") in hook[1]):
+            if hook is not None and (hook[1] is None or _in_systems(item.get("system"), hook[1])):
                 hook[0](item, path, element, ctx)
             if child.type_code == "Reference":
                 reference = item.get("reference")
@@ -363,12 +363,20 @@ class Walker:
         return self._displays[system]
 
 
+def _in_systems(system: object, systems: Any) -> bool:
+    """Whether an identifier's `system` is one of `systems`; a system that is not a string is in none (its type is
+    reported where it stands)."""
+    return type(system) is str and system in systems
+
+
 def _slice_of(slicing: Slicing, item: Any) -> int | None:
     """The index of the first slice `item` belongs to (looked up by its discriminator value when possible)."""
     if slicing.key_of is not None:
         key = slicing.key_of(item)
         if key is not NO_KEY:
-            return None if key is None else slicing.lookup.get(key)  # type: ignore[union-attr]
+            if key is None or not isinstance(key, Hashable):
+                return None  # an object or array where the discriminating code belongs: in no slice
+            return slicing.lookup.get(key)  # type: ignore[union-attr]
     for index, one in enumerate(slicing.slices):
         if one.matches(item):
             return index
