@@ -114,7 +114,7 @@ async def handle_isolated(
     seconds = gw.settings.request_cpu_seconds if budget is None else max(budget.seconds - budget.spent, 0.001)
     job = _Job(gw.settings, principal, payload, content_type, payload_id, now, seconds, gw.clock is utc_now)
     receiving, sending = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_child_main, args=(sending, job), name=f"hgw-export-{payload_id}")
+    child = _CONTEXT.Process(target=_child_main, args=(sending, job), name=f"hgw-export-{payload_id}", daemon=True)
     try:
         await asyncio.to_thread(child.start)  # the first start launches the fork server: not on the loop
         sending.close()  # the child holds its end: when it exits, ours reads end-of-file
@@ -188,6 +188,9 @@ class _Fixed:
 def _child_main(sending: Connection, job: _Job) -> None:
     """The child: limits first, then `handle` under the request's CPU budget; one reply, whatever happens."""
     die_with_parent()  # the fork server, which ends with the serving process (a server killed outright too)
+    # A daemonic process may start no children: ours may start a pool to plan the export (`plan_pool`). The
+    # serving process still counts us daemonic, and terminates us if it exits first.
+    multiprocessing.current_process().daemon = False
     cpu = math.ceil(job.cpu_seconds) + CPU_SLACK
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + CPU_SLACK))
     memory = job.settings.isolated_memory_mb * 1024 * 1024

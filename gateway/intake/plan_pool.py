@@ -5,7 +5,7 @@ worker thread gives it one core. So an export of `HGW_INGEST_PARALLEL_FROM` pres
 contiguous chunks, each planned by a process of a pool of `HGW_INGEST_WORKERS` (0: one per core) started for it
 from the fork server (which has the gateway imported); smaller exports keep the worker thread. `plans` yields the
 chunks' outcomes and rows in the export's order as they arrive, so the caller writes each while the next ones are
-planned and never holds the whole export's rows (a few chunks in flight at most).
+planned and never holds the whole export's rows (one chunk more than there are workers in flight).
 
 Every guarantee of a thread is kept:
 - the request's CPU budget: each chunk runs under what is left of it (its `checkpoint()`s stop it there) and its
@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import itertools
 import math
 import multiprocessing
 import os
@@ -45,8 +46,6 @@ PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 CHUNKS_PER_WORKER: Final = 16
 """Chunks per worker: small enough that the chunks in flight weigh little (about 160 prescriptions each for 5,000
 on 2 cores) and every core is busy to the end, large enough that each carries the cost of sending it."""
-IN_FLIGHT_PER_WORKER: Final = 2
-"""Chunks submitted ahead per worker: the parent holds at most this many chunks' rows at once."""
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 
@@ -84,13 +83,18 @@ async def plans(gw: Gateway, inputs: PlanInputs, parsed: list[ParsedPrescription
     chunks = [parsed[start : start + size] for start in range(0, len(parsed), size)]
     pool = ProcessPoolExecutor(count, mp_context=_CONTEXT, initializer=_start_worker, initargs=(gw.settings,))
     try:
-        pending: deque[asyncio.Future[_Chunk]] = deque()
-        for chunk in chunks:
-            pending.append(asyncio.wrap_future(pool.submit(_plan_chunk, only(inputs, chunk), chunk, _left())))
-            if len(pending) >= count * IN_FLIGHT_PER_WORKER:
-                yield _charged(await pending.popleft())
+        waiting = iter(chunks)
+
+        def submit(chunk: list[ParsedPrescription]) -> asyncio.Future[_Chunk]:
+            return asyncio.wrap_future(pool.submit(_plan_chunk, only(inputs, chunk), chunk, _left()))
+
+        pending = deque(submit(chunk) for chunk in itertools.islice(waiting, count + 1))
         while pending:
-            yield _charged(await pending.popleft())
+            done = await pending.popleft()
+            following = next(waiting, None)
+            if following is not None:
+                pending.append(submit(following))  # before the caller writes this one: every worker stays busy
+            yield _charged(done)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
