@@ -12,7 +12,7 @@ column's type, as for an INSERT. SQLite gets the executemany, which costs it lit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -28,13 +28,13 @@ async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: Sequen
     """Insert `rows` of a table model in the session's transaction (`insert_many`), with the Python-side scalar
     defaults of the columns the rows leave out filled in, as the ORM's INSERT would."""
     table: Table = model.__table__  # type: ignore[attr-defined]
-    defaults = _scalar_defaults(table, frozenset(rows[0])) if rows else {}
+    defaults = scalar_defaults(table, frozenset(rows[0])) if rows else {}
     if defaults:
         rows = [{**defaults, **row} for row in rows]
     await insert_many(await session.connection(), table, rows)
 
 
-def _scalar_defaults(table: Table, keys: frozenset[str]) -> dict[str, Any]:
+def scalar_defaults(table: Table, keys: frozenset[str]) -> dict[str, Any]:
     return {
         c.key: c.default.arg  # type: ignore[attr-defined]
         for c in table.columns
@@ -65,6 +65,19 @@ def _copy_value(value: object) -> object:
     if isinstance(value, datetime) and value.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     return value
+
+
+def json_value(value: object) -> str:
+    """A value's JSON form, for a statement that sends rows as one JSON document (PostgreSQL casts it back)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea's hex input format
+    raise TypeError(f"{type(value).__name__} cannot be bulk-inserted as JSON")
 
 
 @lru_cache(maxsize=64)
