@@ -49,6 +49,7 @@ class CpuBudget:
     seconds: float
     spent: float = 0.0
     settled: bool = False  # the request's work is stored: what is left (its answer) is never refused
+    elsewhere: float = 0.0  # of `spent`, what other processes spent for it (`charge`)
 
 
 _budget: ContextVar[CpuBudget | None] = ContextVar("hgw_cpu_budget", default=None)
@@ -100,6 +101,29 @@ def _charged(work: Callable[[], T]) -> T:
     finally:
         if budget is not None:
             budget.spent += time.thread_time() - start
+
+
+def charge(seconds: float) -> None:
+    """Charge CPU that another process spent on the current request's work (a planning worker) to its budget;
+    raise BudgetExceededError once the budget is spent (no-op without one)."""
+    budget = _budget.get()
+    if budget is None:
+        return
+    budget.spent += seconds
+    budget.elsewhere += seconds
+    if not budget.settled and budget.spent > budget.seconds:
+        raise BudgetExceededError(budget.seconds)
+
+
+def run_within(seconds: float | None, fn: Callable[[], T]) -> tuple[T, float]:
+    """`fn()` in this thread under a budget of `seconds` (None: none), as a worker process runs its piece of a
+    request's work: its loops' `checkpoint()`s raise BudgetExceededError past it. Returns the CPU time it took."""
+    start = time.thread_time()
+    if seconds is None:
+        return fn(), time.thread_time() - start
+    with request_budget(seconds):
+        result = _charged(fn)
+    return result, time.thread_time() - start
 
 
 async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

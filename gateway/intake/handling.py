@@ -6,6 +6,7 @@ export in a process of its own (`isolated`).
 from __future__ import annotations
 
 import dataclasses
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,8 +24,10 @@ from gateway.errors import InputError, Issue, Location, StoreError
 from gateway.fhir.prescription_order import OrderIds
 from gateway.fhir.serialise import loads_bundle
 from gateway.intake.outcomes import PrescriptionOutcome
-from gateway.intake.planning import Arrived, Key, Planner
+from gateway.intake.plan_pool import plans
+from gateway.intake.planning import Arrived, Key, PlanInputs
 from gateway.intake.reused_ids import refuse_reused_ids
+from gateway.intake.rows import Rows
 from gateway.signing.bundle import is_gateway_provenance
 from gateway.signing.eps import inspect_eps_signature
 from gateway.signing.policy import SignaturePolicy, decide
@@ -97,8 +100,9 @@ async def _store_prescriptions(
     now: datetime,
     prebuilt: dict[Key, Arrived] | None = None,
 ) -> tuple[list[PrescriptionOutcome], list[str]]:
-    """Plan every prescription off the event loop, then write them all in one transaction (the outbox pattern).
-    Returns the outcomes and the providers whose queues got orders (their long-polls are woken once committed)."""
+    """Plan every prescription off the event loop (`plan_pool`) and write them all in one transaction (the outbox
+    pattern). Returns the outcomes and the providers whose queues got orders (their long-polls are woken once
+    committed)."""
     changes = {
         (pp.prescription.trust_ods, pp.prescription.rx_number)
         for pp in parsed
@@ -112,31 +116,38 @@ async def _store_prescriptions(
                 await refuse_reused_ids(session, parsed, prebuilt)
             existing = await _existing_versions(session, parsed)
             current = await prescription_rows.current_versions(session, changes) if changes else {}
-        planner = Planner(
-            gw, router, directory, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
+        inputs = PlanInputs(
+            router, directory, existing, principal.ods, payload_id, now, prebuilt=prebuilt or {}, current=current
         )
-        outcomes, rows = await offload(planner.plan, parsed)
         try:
-            async with gw.sessions() as session, session.begin():
-                for change in rows.updates:
-                    if not await repository.apply_update(
-                        session, change.table, change.key, change.expect, change.values
-                    ):
-                        raise _Stale(f"{change.table.__tablename__} {change.key} changed while planning")
-                await bulk.insert_rows(session, Prescription, rows.prescriptions)
-                await bulk.insert_rows(session, PrescriptionItem, rows.items)
-                await bulk.insert_rows(session, FhirMessage, rows.messages)
-                await bulk.insert_rows(session, OutboxEntry, rows.outbox)
-                await bulk.insert_rows(session, LifecycleEvent, rows.events)
-                await bulk.insert_rows(session, SupplyChange, rows.supply)
+            async with gw.sessions() as session, session.begin(), aclosing(plans(gw, inputs, parsed)) as planned:
+                outcomes: list[PrescriptionOutcome] = []
+                providers: list[str] = []
+                async for chunk_outcomes, rows in planned:  # each chunk written while the next are planned
+                    await _write(session, rows)
+                    outcomes.extend(chunk_outcomes)
+                    providers.extend(row["provider_ods"] for row in rows.outbox)
                 await _audit(session, gw, principal, payload_id, outcomes)
-            return outcomes, [row["provider_ods"] for row in rows.outbox]
+            return outcomes, providers
         except (IntegrityError, _Stale) as exc:
             # Another upload stored one of these versions, or a provider released an order being cancelled,
             # between our read and our write: plan again on the new state.
             if attempt == 3:
                 raise StoreError("could not store the export: the prescriptions kept changing meanwhile") from exc
     raise AssertionError("unreachable")
+
+
+async def _write(session: AsyncSession, rows: Rows) -> None:
+    """One chunk's rows: its conditional updates, then its inserts, parents before children."""
+    for change in rows.updates:
+        if not await repository.apply_update(session, change.table, change.key, change.expect, change.values):
+            raise _Stale(f"{change.table.__tablename__} {change.key} changed while planning")
+    await bulk.insert_rows(session, Prescription, rows.prescriptions)
+    await bulk.insert_rows(session, PrescriptionItem, rows.items)
+    await bulk.insert_rows(session, FhirMessage, rows.messages)
+    await bulk.insert_rows(session, OutboxEntry, rows.outbox)
+    await bulk.insert_rows(session, LifecycleEvent, rows.events)
+    await bulk.insert_rows(session, SupplyChange, rows.supply)
 
 
 class _Stale(Exception):

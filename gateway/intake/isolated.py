@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import math
 import multiprocessing
 import pickle
 import resource
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,12 +33,13 @@ from multiprocessing.connection import Connection
 from typing import Final
 
 from adapters.hl7v2 import render_ack
-from gateway.budget import BudgetExceededError, current_budget, request_budget
+from gateway.budget import BudgetExceededError, CpuBudget, current_budget, request_budget
 from gateway.context import Gateway, utc_now
 from gateway.domain.principal import Principal
 from gateway.errors import InputError, Issue, StoreError
 from gateway.intake.handling import Handled, handle
 from gateway.intake.outcomes import PrescriptionOutcome
+from gateway.intake.plan_pool import die_with_parent
 from gateway.limits import limit_issue
 from gateway.settings import Settings
 
@@ -48,7 +47,6 @@ WALL_FACTOR: Final = 4.0
 """The child's wall-clock deadline is this many times its CPU budget, plus `WALL_SLACK` seconds (a busy machine)."""
 WALL_SLACK: Final = 30.0
 CPU_SLACK: Final = 5
-PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 """Seconds of process CPU above the budget before the kernel stops a child that never reached a checkpoint."""
 
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -189,19 +187,23 @@ class _Fixed:
 
 def _child_main(sending: Connection, job: _Job) -> None:
     """The child: limits first, then `handle` under the request's CPU budget; one reply, whatever happens."""
-    _die_with_the_fork_server()
+    die_with_parent()  # the fork server, which ends with the serving process (a server killed outright too)
+    # A daemonic process may start no children: ours may start a pool to plan the export (`plan_pool`). The
+    # serving process still counts us daemonic, and terminates us if it exits first.
+    multiprocessing.current_process().daemon = False
     cpu = math.ceil(job.cpu_seconds) + CPU_SLACK
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + CPU_SLACK))
     memory = job.settings.isolated_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     reply: _Done | _Refused | _Failed
+    budget = CpuBudget(job.cpu_seconds)
     try:
-        with request_budget(job.cpu_seconds):
+        with request_budget(job.cpu_seconds) as budget:
             reply = asyncio.run(_in_child(job))
     except BudgetExceededError as exc:
-        reply = _Refused(exc.issues, job.cpu_seconds, time.process_time())
+        reply = _Refused(exc.issues, job.cpu_seconds, _cpu_spent(budget))
     except InputError as exc:
-        reply = _Refused(exc.issues, None, time.process_time())
+        reply = _Refused(exc.issues, None, _cpu_spent(budget))
     except StoreError as exc:
         reply = _Failed(str(exc), type(exc).__name__)
     except MemoryError:
@@ -210,14 +212,6 @@ def _child_main(sending: Connection, job: _Job) -> None:
         reply = _Failed(None, type(exc).__name__)
     with contextlib.suppress(BrokenPipeError):  # the serving process gave up on us
         sending.send_bytes(pickle.dumps(reply))
-
-
-def _die_with_the_fork_server() -> None:
-    """Be killed when our parent, the fork server, ends: it ends with the serving process, so a server killed
-    outright (SIGKILL) leaves no child storing an export nobody will answer for (Linux's PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 async def _in_child(job: _Job) -> _Done:
@@ -232,4 +226,11 @@ async def _in_child(job: _Job) -> _Done:
     ack = None
     if handled.parsed is not None and handled.parsed.format == "hl7v2":
         ack = render_ack(handled.parsed, dict(enumerate(handled.outcomes)), now=job.now)
-    return _Done(handled.format, handled.file_issues, handled.outcomes, handled.providers, ack, time.process_time())
+    budget = current_budget()
+    assert budget is not None  # noqa: S101 - `_child_main` runs us under one
+    return _Done(handled.format, handled.file_issues, handled.outcomes, handled.providers, ack, _cpu_spent(budget))
+
+
+def _cpu_spent(budget: CpuBudget) -> float:
+    """This process's CPU and what its planning workers spent (`plan_pool` charges it to the budget)."""
+    return time.process_time() + budget.elsewhere

@@ -44,12 +44,12 @@ class Arrived:
     signature: str
 
 
-@dataclass
-class Planner:
-    """Plans one export. `existing` maps a prescription's key to the EPS prescriptions stored for it (its parts, in
-    order); `prebuilt` maps it to the ids and bundle it arrived as (EPS FHIR)."""
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    """What a `Planner` reads besides the gateway: the state read before planning (picklable, for `plan_pool`).
+    `existing` maps a prescription's key to the EPS prescriptions stored for it (its parts, in order); `prebuilt`
+    maps it to the ids and bundle it arrived as (EPS FHIR); `current`, a trust's RxNumber to its stored version."""
 
-    gw: Gateway
     router: Router
     directory: Directory
     existing: dict[Key, list[Prescription]]
@@ -58,16 +58,24 @@ class Planner:
     now: datetime
     prebuilt: dict[Key, Arrived] = field(default_factory=dict)
     current: dict[tuple[str, str], Current] = field(default_factory=dict)
+
+
+@dataclass
+class Planner:
+    """Plans one export (or a chunk of one) from `inputs`."""
+
+    gw: Gateway
+    inputs: PlanInputs
     rows: Rows = field(default_factory=Rows)
     writer: OrderWriter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.writer = OrderWriter(self.gw, self.now)
+        self.writer = OrderWriter(self.gw, self.inputs.now)
 
     def prescribing(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> Prescribing | None:
         """What EPS needs that the export does not carry, from the trust's configuration; None after recording
         located errors saying what to configure (and items EPS could not carry as one prescription)."""
-        found = self.directory.prescribing(p.trust_ods, p.site_code)
+        found = self.inputs.directory.prescribing(p.trust_ods, p.site_code)
         problems = schedule_issues(p) + (found if isinstance(found, list) else [])
         for issue in problems:
             outcome.issues.append(located(issue, outcome.lines))
@@ -86,14 +94,14 @@ class Planner:
     def accept(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> None:
         """Map one valid prescription to rows; record why it is rejected, held or a duplicate."""
         here = Location(line=outcome.lines[0] if outcome.lines else None)
-        if self.tenant_ods is not None and p.trust_ods != self.tenant_ods:
+        if self.inputs.tenant_ods is not None and p.trust_ods != self.inputs.tenant_ods:
             outcome.issues.append(
                 Issue(
                     code="TENANT_MISMATCH",
                     message="TrustODS is not the trust this client acts for",
                     location=Location(line=here.line, column="TrustODS"),
                     value=p.trust_ods,
-                    expected=self.tenant_ods,
+                    expected=self.inputs.tenant_ods,
                 )
             )
             return
@@ -102,7 +110,7 @@ class Planner:
             return
         canonical = p.model_dump_json().encode()
         content_sha = hashlib.sha256(canonical).hexdigest()
-        stored = self.existing.get(p.key)
+        stored = self.inputs.existing.get(p.key)
         if stored:
             previous = stored[0]
             if previous.content_sha256 != content_sha:
@@ -126,7 +134,8 @@ class Planner:
             return
         before_amend = self.rows.mark()
         if p.action is Action.AMEND:
-            change = plan_amend(p, self.current.get((p.trust_ods, p.rx_number)), self.writer, self.directory, here)
+            current = self.inputs.current.get((p.trust_ods, p.rx_number))
+            change = plan_amend(p, current, self.writer, self.inputs.directory, here)
             if change.refused:
                 outcome.issues.extend(change.refused)
                 return
@@ -134,14 +143,14 @@ class Planner:
         # An AMEND's new version that cannot go out must leave the version it replaces as it was: the cancellation
         # planned above is forgotten by the refusals below.
 
-        prebuilt = self.prebuilt.get(p.key)
+        prebuilt = self.inputs.prebuilt.get(p.key)
         prescribing: Prescribing | None = None
         if prebuilt is None:
             prescribing = self.prescribing(p, outcome)
             if prescribing is None:
                 self.rows.rollback(before_amend)
                 return
-        route = self.router.route(p)
+        route = self.inputs.router.route(p)
         outcome.provider_ods = route.provider_ods
         outcome.reason = route.reason
         # An EPS bundle from the trust's EPR has at most four items (the FHIR adapter refuses more) and goes whole.
@@ -178,7 +187,8 @@ class Planner:
 
     def _cancel(self, p: HomecarePrescription, outcome: PrescriptionOutcome) -> None:
         here = Location(line=outcome.lines[0] if outcome.lines else None)
-        change = plan_cancel(p, self.current.get((p.trust_ods, p.rx_number)), self.writer, self.directory, here)
+        current = self.inputs.current.get((p.trust_ods, p.rx_number))
+        change = plan_cancel(p, current, self.writer, self.inputs.directory, here)
         outcome.issues.extend(change.refused)
         self.rows.extend(change.rows)
         if change.outcome is None or change.current is None:
@@ -236,12 +246,12 @@ class Planner:
                     p.model_dump_json().encode(), context=prescription_context(ids.prescription_id, p.trust_ods)
                 ),
                 "content_sha256": content_sha,
-                "inbound_id": self.payload_id,
+                "inbound_id": self.inputs.payload_id,
                 "deliveries_authorised": deliveries,
                 "deliveries_made": 0,
                 "supply_until": None,
-                "created_at": self.now,
-                "updated_at": self.now,
+                "created_at": self.inputs.now,
+                "updated_at": self.inputs.now,
             }
         )
         for item in p.items:
@@ -259,21 +269,23 @@ class Planner:
                     "status": lifecycle.ITEM_TO_BE_DISPENSED,
                 }
             )
-        self.rows.supply.append(prescribed(ids.prescription_id, p, self.now))
-        received = f"{p.source_format} export {self.payload_id}{note}"
+        self.rows.supply.append(prescribed(ids.prescription_id, p, self.inputs.now))
+        received = f"{p.source_format} export {self.inputs.payload_id}{note}"
         self.rows.events.append(
-            event_row(ids.prescription_id, self.now, "received", lifecycle.TO_BE_DISPENSED, p.trust_ods, None, received)
+            event_row(
+                ids.prescription_id, self.inputs.now, "received", lifecycle.TO_BE_DISPENSED, p.trust_ods, None, received
+            )
         )
         if prebuilt:
             self.rows.events.append(
                 event_row(
-                    ids.prescription_id, self.now, "prescriber-signature", None, p.trust_ods, ids.message_id,
+                    ids.prescription_id, self.inputs.now, "prescriber-signature", None, p.trust_ods, ids.message_id,
                     prebuilt.signature,
                 )
             )
         if route.provider_ods is None:
             self.rows.events.append(
-                event_row(ids.prescription_id, self.now, "held", None, None, None, f"{route.reason}{note}")
+                event_row(ids.prescription_id, self.inputs.now, "held", None, None, None, f"{route.reason}{note}")
             )
             return []
         if prebuilt is not None:  # an EPS bundle from the trust's EPR goes on as it came: its signature stays valid

@@ -16,7 +16,7 @@ from gateway.context import Gateway
 from gateway.domain.model import HomecarePrescription
 from gateway.domain.routing import Router
 from gateway.fhir.eps_acceptance import eps_acceptance
-from gateway.intake.planning import Planner
+from gateway.intake.planning import PlanInputs, Planner
 from gateway.security.crypto import DataCipher
 from gateway.simulate.directory import sample_directory
 from gateway.store.sealed import message_context
@@ -30,7 +30,7 @@ ROUTER = Router({"FTX40": Provider(ods="FTX40", name="Homecare", mode="pull", cr
 
 
 def _plan(p: HomecarePrescription) -> tuple[dict[str, Any], Any]:
-    planner = Planner(GW, ROUTER, sample_directory(), {}, None, "payload-1", NOW)
+    planner = Planner(GW, PlanInputs(ROUTER, sample_directory(), {}, None, "payload-1", NOW))
     [outcome], rows = planner.plan([ParsedPrescription(p.rx_number, str(p.rx_version), [2], prescription=p)])
     return outcome.as_dict(), rows
 

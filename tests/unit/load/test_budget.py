@@ -13,10 +13,12 @@ from gateway.budget import (
     BUDGET_EXCEEDED,
     INLINE_BYTES,
     BudgetExceededError,
+    charge,
     checkpoint,
     offload,
     offload_sized,
     request_budget,
+    run_within,
     settle,
 )
 
@@ -85,3 +87,23 @@ async def test_work_on_a_small_input_runs_on_the_loop_and_a_large_one_in_a_threa
 async def test_inline_work_past_the_budget_is_refused_too() -> None:
     with request_budget(0.02), pytest.raises(BudgetExceededError):
         await offload_sized(10, spin, 60.0)
+
+
+def test_work_run_within_a_budget_stops_at_it_and_reports_its_cpu() -> None:
+    """How a planning worker process runs its chunk (`gateway/intake/plan_pool.py`)."""
+    rounds, spent = run_within(5.0, lambda: spin(0.05))
+    assert rounds > 0 and 0.05 <= spent < 5.0
+    with pytest.raises(BudgetExceededError):
+        run_within(0.02, lambda: spin(1.0))
+    assert run_within(None, lambda: spin(0.01))[1] >= 0.01  # no budget: nothing stops it
+
+
+def test_cpu_spent_elsewhere_is_charged_and_refused_past_the_budget() -> None:
+    charge(100.0)  # outside a request: nothing to charge
+    with request_budget(1.0) as budget:
+        charge(0.6)
+        assert (budget.spent, budget.elsewhere) == (0.6, 0.6)
+        with pytest.raises(BudgetExceededError):
+            charge(0.6)
+        settle()
+        charge(5.0)  # the work is stored: the answer is never refused
