@@ -32,6 +32,10 @@ class Leased:
     message_id: str
     prescription_id: str
     lease_token: int
+    attempts: int
+    """Attempts counted so far, this one included."""
+    queued_at: datetime
+    """When the order was queued (or replayed): a retry policy's maximum age counts from here."""
 
 
 async def lease(
@@ -43,11 +47,12 @@ async def lease(
     limit: int,
     short_form_id: str | None,
     skip_locked: bool,
+    attempt_kind: str = "release",
 ) -> list[Leased]:
     """Lease up to `limit` deliverable orders of a provider in three statements, bumping each fencing token.
 
     The same orders as `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`), with a `leased` delivery attempt
-    row per order.
+    row of `attempt_kind` (a pull `release`, a `push`) per order.
     """
     found = await outbox_queue.take_deliverable(
         session, select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
@@ -66,16 +71,23 @@ async def lease(
         )
         .returning(
             col(OutboxEntry.id), col(OutboxEntry.message_id), col(OutboxEntry.prescription_id),
-            col(OutboxEntry.lease_token),
+            col(OutboxEntry.lease_token), col(OutboxEntry.attempts), col(OutboxEntry.queued_at),
+            col(OutboxEntry.created_at),
         )
     )
     rows = await _rows(session, bump)
-    leased = sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
+    leased = sorted(
+        (Leased(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5] or r[6]) for r in rows),
+        key=lambda x: x.outbox_id,
+    )
     await bulk.insert_rows(
         session,
         DeliveryAttempt,
         [
-            {"outbox_id": x.outbox_id, "at": now, "kind": "release", "outcome": "leased", "lease_token": x.lease_token}
+            {
+                "outbox_id": x.outbox_id, "at": now, "kind": attempt_kind, "outcome": "leased",
+                "lease_token": x.lease_token,
+            }
             for x in leased
         ],
     )
@@ -120,6 +132,7 @@ class AckTarget:
     created_at: datetime
     event: str
     prescription_status: str
+    lease_token: int
 
 
 async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock: bool) -> dict[str, AckTarget]:
@@ -138,6 +151,7 @@ async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock
                 col(OutboxEntry.id), col(OutboxEntry.message_id), col(OutboxEntry.prescription_id),
                 col(OutboxEntry.provider_ods), col(OutboxEntry.state), col(OutboxEntry.queued_at),
                 col(OutboxEntry.created_at), col(FhirMessage.event), col(Prescription.status),
+                col(OutboxEntry.lease_token),
             )
             .join(FhirMessage, col(FhirMessage.id) == col(OutboxEntry.message_id))
             .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))
