@@ -14,7 +14,10 @@ from sqlalchemy import event
 
 from gateway.delivery.push import PushConfig, PushRelay
 from gateway.store import prescription_rows
-from tests.integration.test_push import CONFIG, PUSH_ODS, Env, env  # noqa: F401 - `env` is the fixture
+from tests.integration import test_push
+from tests.integration.test_push import CONFIG, Env
+
+env = test_push.env  # the fixture: a relay driven a round at a time, a fake clock, the scripted provider
 
 SERIAL = PushConfig(
     batch=CONFIG.batch, concurrency=1, timeout=CONFIG.timeout, lease=CONFIG.lease, async_wait=CONFIG.async_wait,
