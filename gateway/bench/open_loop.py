@@ -74,11 +74,15 @@ async def push_open_loop(gw: Gateway, urls: list[str], *, rate: float, seconds: 
                 if None in warm:
                     raise RuntimeError("the gateway did not accept a warm-up export")
                 await receipts(receiver.ledger, {m for m in warm if m is not None}, timeout=120)
-                planned, late = await _offer(trusts, bodies[warmups:], rate)
+                planned, accepted, late = await _offer(trusts, bodies[warmups:], rate)
                 received = await receipts(receiver.ledger, set(planned), timeout=max(120.0, count / 5))
         finally:
             pool.stop()
     latencies = sorted((received[m] - t) * 1000 for m, t in planned.items())
+    # Where the time went: until the gateway answered the trust's POST (ingest), and from that answer to the
+    # provider's receipt (push; negative when the order reached the provider before the answer reached the trust).
+    ingest = sorted((accepted[m] - t) * 1000 for m, t in planned.items())
+    push = sorted((received[m] - accepted[m]) * 1000 for m in planned)
     unanswered = count - len(planned)
     return {
         "offered_per_second": rate,
@@ -92,6 +96,10 @@ async def push_open_loop(gw: Gateway, urls: list[str], *, rate: float, seconds: 
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 1) if latencies and unanswered <= count // 100 else None,
         "max_ms": round(latencies[-1], 1) if latencies else None,
+        "accepted_p50_ms": round(statistics.median(ingest), 1) if ingest else None,
+        "accepted_p99_ms": round(percentile(ingest, 0.99), 1) if ingest else None,
+        "accepted_to_receipt_p50_ms": round(statistics.median(push), 1) if push else None,
+        "accepted_to_receipt_p99_ms": round(percentile(push, 0.99), 1) if push else None,
     }
 
 
@@ -108,10 +116,14 @@ async def _post(trust: httpx.AsyncClient, body: bytes) -> str | None:
     return message_id
 
 
-async def _offer(trusts: list[httpx.AsyncClient], bodies: list[bytes], rate: float) -> tuple[dict[str, float], float]:
+async def _offer(
+    trusts: list[httpx.AsyncClient], bodies: list[bytes], rate: float
+) -> tuple[dict[str, float], dict[str, float], float]:
     """Post each body at its planned time (wall clock, as the receiver records receipts); message id → planned
-    time, and how late the generator itself was at worst (it must stay small for the figure to mean anything)."""
+    time, message id → when the gateway's answer came, and how late the generator itself was at worst (it must stay
+    small for the figure to mean anything)."""
     planned: dict[str, float] = {}
+    accepted: dict[str, float] = {}
     late = 0.0
     start = time.time() + 0.05
 
@@ -119,6 +131,7 @@ async def _offer(trusts: list[httpx.AsyncClient], bodies: list[bytes], rate: flo
         message_id = await _post(trusts[n % len(trusts)], bodies[n])
         if message_id is not None:
             planned[message_id] = at
+            accepted[message_id] = time.time()
 
     tasks = []
     for n in range(len(bodies)):
@@ -129,7 +142,7 @@ async def _offer(trusts: list[httpx.AsyncClient], bodies: list[bytes], rate: flo
         late = max(late, time.time() - at)
         tasks.append(asyncio.create_task(one(n, at)))
     await asyncio.gather(*tasks)
-    return planned, late
+    return planned, accepted, late
 
 
 async def receipts(ledger: Any, ids: set[str], *, timeout: float) -> dict[str, float]:

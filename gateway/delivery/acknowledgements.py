@@ -10,7 +10,7 @@ found, invalid transition) and a refused one changes nothing while the others ap
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,17 +62,12 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
     now = gw.clock()
     requeue_at = now + timedelta(seconds=REQUEUE_SECONDS)
     outcomes: list[AckOutcome] = []
-    applied: list[tuple[pull_batch.AckTarget, str]] = []
     async with gw.sessions() as session, session.begin():
-        targets = await pull_batch.ack_targets(session, [a.order_message_id for a in acks], lock=not gw.is_sqlite)
-        mine = {m: t for m, t in targets.items() if t.provider_ods == provider_ods}
-        items = {t.prescription_id: t.items for t in mine.values()}
-        status = {t.prescription_id: t.prescription_status for t in mine.values()}
-        item_status = {item: s for rows in items.values() for item, s in rows}
-        outbox_rows: dict[int, dict[str, Any]] = {}
-        events: list[dict[str, Any]] = []
+        batch = await AnswerBatch.read(
+            session, [a.order_message_id for a in acks], lock=not gw.is_sqlite, provider_ods=provider_ods
+        )
         for ack in acks:
-            target = mine.get(ack.order_message_id)
+            target = batch.targets.get(ack.order_message_id)
             if target is None:
                 outcomes.append(AckOutcome(False, NotFoundError(f"message {ack.order_message_id} not found")))
                 continue
@@ -80,52 +75,120 @@ async def apply_acknowledgements(gw: Gateway, principal: Principal, acks: Sequen
                 outcomes.append(AckOutcome(False))  # a resend of an acknowledgement changes nothing
                 continue
             try:
-                state = check_outbox_transition(target.state, answered(ack.code), entry=target.message_id)
-                kind, new_status, new_items = _apply(
-                    ack.code, target, status, item_status, [i for i, _ in items[target.prescription_id]]
-                )
+                batch.answer(target, ack.code, now=now, requeue_at=requeue_at, detail=ack.detail)
             except StateTransitionError as exc:
                 outcomes.append(AckOutcome(False, exc))
                 continue
-            # Only the columns that change, so that orders answered alike share one UPDATE.
-            target.state = state
-            if state is OutboxState.QUEUED:
-                change: dict[str, Any] = {"state": state, "available_at": requeue_at, "lease_expires_at": None}
-            else:
-                change = {"state": state, "acknowledged_at": now}
-            outbox_rows.setdefault(target.outbox_id, {}).update(change)
-            if new_status is not None:
-                status[target.prescription_id] = new_status
-            item_status.update(new_items)
-            events.append(
-                {
-                    "prescription_id": target.prescription_id,
-                    "at": now,
-                    "kind": kind,
-                    "status": new_status,
-                    "actor_ods": provider_ods,
-                    "message_id": target.message_id,
-                    "detail": ack.detail,
-                }
-            )
-            applied.append((target, ack.code))
             outcomes.append(AckOutcome(True))
-        if applied:
-            await _write(session, gw, principal, mine, items, status, item_status, outbox_rows, events, applied, now)
-    if applied:
+        await batch.write(session, gw, principal, now)
+    if batch.answered:
         # An acknowledged order may unblock the next message of its prescription (an amend or cancel).
         gw.outbox_signal.notify([provider_ods])
-        for target, code in applied:
+        for target, code in batch.answered:
             gw.telemetry.metrics.acknowledged(provider_ods, code, target.queued_at or target.created_at, now)
     return outcomes
 
 
-def _apply(
-    code: str, target: pull_batch.AckTarget, status: dict[str, str], item_status: dict[str, str], item_ids: list[str]
-) -> tuple[str, str | None, dict[str, str]]:
-    """`response_effect` of one acknowledgement on the batch's view of the statuses."""
-    items = [(item, item_status[item]) for item in item_ids]
-    return response_effect(code, target.event, status[target.prescription_id], items, target.message_id)
+@dataclass
+class AnswerBatch:
+    """Providers' answers to many orders applied together: the batch's view of the orders, prescriptions and line
+    items they move, and the rows they write, a handful of statements whatever the batch's size (`write`).
+
+    Pull acknowledgements (`apply_acknowledgements`) and push answers (`gateway.delivery.push_finish`) both apply
+    answers here, so the two move prescriptions the same way.
+    """
+
+    targets: dict[str, pull_batch.AckTarget]
+    items: dict[str, list[tuple[str, str]]]
+    status: dict[str, str]
+    item_status: dict[str, str]
+    outbox_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    answered: list[tuple[pull_batch.AckTarget, str]] = field(default_factory=list)
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, message_ids: Sequence[str], *, lock: bool, provider_ods: str | None = None
+    ) -> AnswerBatch:
+        """The orders named (only `provider_ods`'s, when given), locked with `lock`, and their line items."""
+        targets = await pull_batch.ack_targets(session, message_ids, lock=lock)
+        if provider_ods is not None:
+            targets = {m: t for m, t in targets.items() if t.provider_ods == provider_ods}
+        items = {t.prescription_id: t.items for t in targets.values()}
+        status = {t.prescription_id: t.prescription_status for t in targets.values()}
+        item_status = {item: s for rows in items.values() for item, s in rows}
+        return cls(targets, items, status, item_status)
+
+    def answer(
+        self,
+        target: pull_batch.AckTarget,
+        code: str,
+        *,
+        now: datetime,
+        requeue_at: datetime,
+        detail: str | None,
+        outbox: dict[str, Any] | None = None,
+    ) -> None:
+        """Apply response `code` to `target` on the batch's view (`response_effect`), with `outbox`'s columns set on
+        its row too; raises StateTransitionError having changed nothing."""
+        state = check_outbox_transition(target.state, answered(code), entry=target.message_id)
+        items = [(item, self.item_status[item]) for item, _ in self.items[target.prescription_id]]
+        kind, new_status, new_items = response_effect(
+            code, target.event, self.status[target.prescription_id], items, target.message_id
+        )
+        target.state = state
+        # Only the columns that change (`pull_batch.write_acknowledged` groups the rows by the columns they set).
+        if state is OutboxState.QUEUED:
+            change: dict[str, Any] = {"state": state, "available_at": requeue_at, "lease_expires_at": None}
+        else:
+            change = {"state": state, "acknowledged_at": now}
+        self.set_outbox(target.outbox_id, {**change, **(outbox or {})})
+        if new_status is not None:
+            self.status[target.prescription_id] = new_status
+        self.item_status.update(new_items)
+        self.event(target, kind, now, detail, status=new_status)
+        self.answered.append((target, code))
+
+    def set_outbox(self, outbox_id: int, change: dict[str, Any]) -> None:
+        self.outbox_rows.setdefault(outbox_id, {}).update(change)
+
+    def event(
+        self, target: pull_batch.AckTarget, kind: str, now: datetime, detail: str | None, *, status: str | None = None
+    ) -> None:
+        """A timeline event of the order's prescription, by the order's provider."""
+        self.events.append(
+            {
+                "prescription_id": target.prescription_id,
+                "at": now,
+                "kind": kind,
+                "status": status,
+                "actor_ods": target.provider_ods,
+                "message_id": target.message_id,
+                "detail": detail,
+            }
+        )
+
+    async def write(self, session: AsyncSession, gw: Gateway, actor: audit.Actor, now: datetime) -> None:
+        """Write the batch's changes with one statement (PostgreSQL) whatever its size, the audit records with them."""
+        if not self.outbox_rows and not self.events:
+            return
+        before = {t.prescription_id: t.prescription_status for t in self.targets.values()}
+        changed = [(p, s) for p, s in self.status.items() if before.get(p) != s]
+        original = {item: s for rows in self.items.values() for item, s in rows}
+        changed_items = [(i, s) for i, s in self.item_status.items() if original.get(i) != s]
+        # One AuditEvent per response code naming every order that got it, not one per order.
+        by_code: dict[str, list[str]] = {}
+        for target, code in self.answered:
+            by_code.setdefault(code, []).append(target.message_id)
+        entries = [
+            entry
+            for code, ids in by_code.items()
+            for entry in audit.Entry.batch(actor, "order.acknowledge", "message", ids, "success", {"response": code})
+        ]
+        writes = pull_batch.AckWrites(
+            list(self.outbox_rows.items()), changed, changed_items, self.events, audit.pending_rows(gw.clock, entries)
+        )
+        await pull_batch.write_acknowledged(session, writes, now)
 
 
 def response_effect(
@@ -133,7 +196,7 @@ def response_effect(
 ) -> tuple[str, str | None, dict[str, str]]:
     """What a provider's response to an order does: the timeline kind, the prescription's new status (None:
     unchanged) and the line items' new statuses ((id, status) pairs in, id -> status out). Pull acknowledgements
-    and push answers (`release.apply_response`) both decide here.
+    and push answers (`gateway.delivery.push_finish`) both decide here.
 
     ok: the prescription goes to 0002 With Dispenser with its items. For a cancellation (`event`
     prescription-order-update, one per line item, `message_id` naming its line: `cancellation.cancelled_item`)
@@ -175,35 +238,3 @@ def _cancellation_effect(
     ):
         return "item-cancelled", None, new_items
     return "cancelled", lifecycle.CANCELLED, new_items
-
-
-async def _write(
-    session: AsyncSession,
-    gw: Gateway,
-    principal: Principal,
-    mine: dict[str, pull_batch.AckTarget],
-    items: dict[str, list[tuple[str, str]]],
-    status: dict[str, str],
-    item_status: dict[str, str],
-    outbox_rows: dict[int, dict[str, Any]],
-    events: list[dict[str, Any]],
-    applied: list[tuple[pull_batch.AckTarget, str]],
-    now: datetime,
-) -> None:
-    """Write the batch's changes with one statement (PostgreSQL) whatever its size, the audit records with them."""
-    before = {t.prescription_id: t.prescription_status for t in mine.values()}
-    changed = [(p, s) for p, s in status.items() if before.get(p) != s]
-    original = {item: s for rows in items.values() for item, s in rows}
-    changed_items = [(i, s) for i, s in item_status.items() if original.get(i) != s]
-    # One AuditEvent per response code naming every order that got it, not one per order.
-    by_code: dict[str, list[str]] = {}
-    for target, code in applied:
-        by_code.setdefault(code, []).append(target.message_id)
-    entries = [
-        entry
-        for code, ids in by_code.items()
-        for entry in audit.Entry.batch(principal, "order.acknowledge", "message", ids, "success", {"response": code})
-    ]
-    audit_rows = audit.pending_rows(gw.clock, entries)
-    writes = pull_batch.AckWrites(list(outbox_rows.items()), changed, changed_items, events, audit_rows)
-    await pull_batch.write_acknowledged(session, writes, now)

@@ -11,18 +11,19 @@ R = TypeVar("R")
 
 
 async def each_bounded(
-    slots: asyncio.Semaphore,
+    slots: asyncio.Semaphore | Callable[[J], asyncio.Semaphore],
     jobs: Sequence[J],
     work: Callable[[J], Awaitable[R]],
     on_error: Callable[[J, BaseException], None],
 ) -> list[tuple[J, R]]:
-    """Await `work` for every job, holding one of `slots` each; the jobs that ended, with their results, in order.
+    """Await `work` for every job, holding one of `slots` each (or of `slots(job)`: a bound per provider, say); the
+    jobs that ended, with their results, in order.
 
     A job whose work raised is handed to `on_error` and left out: it was claimed under a lease, which runs out, and
     the job is then claimed again. Cancellation is not a job's failure: it is raised."""
 
     async def limited(job: J) -> R:
-        async with slots:
+        async with slots if isinstance(slots, asyncio.Semaphore) else slots(job):
             return await work(job)
 
     outcomes = await asyncio.gather(*(limited(job) for job in jobs), return_exceptions=True)

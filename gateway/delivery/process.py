@@ -48,7 +48,8 @@ async def deliver_until_stopped(
 
 
 async def run_worker_process(gw: Gateway, *, count: int, poll: float) -> None:
-    """The body of `hgw worker`: one relay (one HTTP client, one set of breakers) shared by `count` loops."""
+    """The body of `hgw worker`: one relay (a connection pool per provider, one set of breakers) shared by `count`
+    loops."""
     try:
         async with PushRelay.open(gw) as relay:
             await deliver_until_stopped(gw, relay, count=count, poll=poll)

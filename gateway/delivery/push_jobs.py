@@ -22,7 +22,7 @@ class PushConfig:
     batch: int = 20
     """Most orders claimed per provider per round."""
     concurrency: int = 8
-    """Most POSTs in flight per relay."""
+    """Most POSTs in flight per provider per relay, and the connections its pool keeps to the provider."""
     timeout: float = 10.0
     """Seconds a provider has to answer one POST."""
     lease: timedelta = timedelta(seconds=60)

@@ -9,18 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from gateway import audit
 from gateway.context import Gateway
 from gateway.delivery import acknowledgements
-from gateway.domain.outbox import answered, check_outbox_transition
 from gateway.domain.principal import RELEASE, Principal, Role, require_role, require_same_tenant
 from gateway.errors import NotFoundError
 from gateway.fhir.serialise import loads_bundle
-from gateway.store import prescription_rows, provider_rows, pull_batch, repository
+from gateway.store import provider_rows, pull_batch
 from gateway.store.sealed import message_context
-from gateway.store.tables import LifecycleEvent, OutboxEntry, Prescription, PrescriptionItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +128,7 @@ async def _claim(gw: Gateway, principal: Principal, short_form_id: str | None, m
         ]
         # One AuditEvent per release naming every order it leased (per `MAX_ENTITIES`), not one per order.
         entries = audit.Entry.batch(principal, "order.release", "message", [x.message_id for x in leased], "success")
-        await pull_batch.write_released(
-            session, pull_batch.attempt_rows(leased, now), events, audit.pending_rows(gw.clock, entries)
-        )
+        await pull_batch.write_released(session, events, audit.pending_rows(gw.clock, entries))
     gw.telemetry.metrics.released(provider_ods, len(orders))
     return ReleaseResult(orders, until)
 
@@ -160,64 +154,3 @@ async def acknowledge(gw: Gateway, principal: Principal, message_id: str, code: 
     if outcome.error is not None:
         raise outcome.error
     return True  # applied, or a resend of an acknowledgement that changed nothing
-
-
-async def apply_response(
-    session: AsyncSession,
-    gw: Gateway,
-    actor: audit.Actor,
-    entry: OutboxEntry,
-    code: str,
-    detail: str | None,
-    *,
-    now: datetime,
-    requeue_at: datetime,
-) -> str:
-    """Apply a response code to an order in the caller's transaction; returns the timeline event kind.
-
-    ok: the prescription goes to 0002 With Dispenser (or, for a cancellation, 0005 Cancelled) with its items;
-    transient-error: the order is queued again for `requeue_at`; fatal-error: the order is rejected.
-    Push answers (`gateway.delivery.push`) come here; what a response does is decided by
-    `acknowledgements.response_effect`, as for pull acknowledgements, before anything is changed.
-    """
-    message_id = entry.message_id
-    prescription: Prescription = await repository.get_by_id(session, Prescription, entry.prescription_id)
-    items: list[PrescriptionItem] = []
-    event = None
-    if code == "ok":
-        items = await prescription_rows.prescription_items(session, prescription.id)
-        event = await pull_batch.message_event(session, message_id)
-    kind, new_status, new_items = acknowledgements.response_effect(
-        code, event, prescription.status, [(item.id, item.status) for item in items], message_id
-    )
-    entry.state = check_outbox_transition(entry.state, answered(code), entry=message_id)
-    if code == "transient-error":
-        entry.available_at = requeue_at
-        entry.lease_expires_at = None
-    else:
-        entry.acknowledged_at = now
-    if new_status is not None:
-        prescription.status = new_status
-        prescription.updated_at = now
-        repository.save(session, prescription)
-    for item in items:
-        if item.id in new_items:
-            item.status = new_items[item.id]
-            repository.save(session, item)
-    repository.save(session, entry)
-    await audit.append(
-        session, gw.clock, actor, "order.acknowledge", "message", message_id, "success", {"response": code}
-    )
-    repository.save(
-        session,
-        LifecycleEvent(
-            prescription_id=prescription.id,
-            at=now,
-            kind=kind,
-            status=prescription.status if kind in ("acknowledged", "cancelled") else None,
-            actor_ods=entry.provider_ods,
-            message_id=message_id,
-            detail=detail,
-        )
-    )
-    return kind

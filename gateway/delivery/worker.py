@@ -1,7 +1,7 @@
 """The push workers: asyncio loops in the gateway process, started and stopped by the app's lifespan.
 
-`HGW_PUSH_WORKERS` loops (default 1; 0 turns push delivery off in this process) share one relay: one HTTP client
-and one set of circuit breakers. Any number of gateway processes may run workers against one PostgreSQL
+`HGW_PUSH_WORKERS` loops (default 1; 0 turns push delivery off in this process) share one relay: a connection pool
+per provider and one set of circuit breakers. Any number of gateway processes may run workers against one PostgreSQL
 database; claims never hand the same order to two of them (see `gateway.delivery.push`).
 """
 

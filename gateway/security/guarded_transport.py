@@ -99,6 +99,10 @@ def network_backend() -> httpcore.AsyncNetworkBackend:
     return httpcore.AnyIOBackend()
 
 
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+"""The gateway's shared transport: every client it opens (webhooks, alerts, key sets) shares these connections."""
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """`httpx.AsyncHTTPTransport` (no environment proxies) on a `GuardedBackend`.
 
@@ -112,16 +116,20 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         *,
         verify: ssl.SSLContext | bool = True,
         inner: httpcore.AsyncNetworkBackend | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        http2: bool = False,
     ) -> None:
         # One context for both pools (the parent's is replaced below): loading the CA bundle takes tens of ms.
         ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
         super().__init__(verify=ssl_context, trust_env=False)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+        # With `http2`, HTTP/2 is offered in the TLS handshake (ALPN) and used where the server picks it; plain
+        # HTTP and servers that do not pick it get HTTP/1.1. Every connection goes through the guarded backend.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
+            http2=http2,
             network_backend=GuardedBackend(policy, resolver, inner or network_backend()),
         )
 

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.domain.outbox import OutboxState, sources
-from gateway.store import outbox_queue, together
+from gateway.store import bulk, outbox_queue, together
 from gateway.store.audit_tables import AuditPending
 from gateway.store.tables import (
     DeliveryAttempt,
@@ -41,6 +41,10 @@ class Leased:
     message_id: str
     prescription_id: str
     lease_token: int
+    attempts: int
+    """Attempts counted so far, this one included."""
+    queued_at: datetime
+    """When the order was queued (or replayed): a retry policy's maximum age counts from here."""
 
 
 async def lease(
@@ -52,10 +56,13 @@ async def lease(
     limit: int,
     short_form_id: str | None,
     skip_locked: bool,
+    attempt_kind: str = "release",
 ) -> list[Leased]:
-    """Lease up to `limit` deliverable orders of a provider, bumping each fencing token: the same orders as
-    `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`). The caller writes each one's `leased` delivery
-    attempt (`attempt_rows`) with the rest of its release (`write_released`)."""
+    """Lease up to `limit` deliverable orders of a provider, bumping each fencing token, with a `leased` delivery
+    attempt row of `attempt_kind` (a pull `release`, a `push`) per order: a constant number of statements.
+
+    The same orders as `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`).
+    """
     found = await outbox_queue.take_deliverable(
         session, select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
     )
@@ -64,7 +71,22 @@ async def lease(
         return []
     connection = await session.connection()
     rows = (await connection.execute(_lease_statement(), {"ids": ids, "lease_until": lease_until})).all()
-    return sorted((Leased(int(r[0]), r[1], r[2], int(r[3])) for r in rows), key=lambda x: x.outbox_id)
+    leased = sorted(
+        (Leased(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5] or r[6]) for r in rows),
+        key=lambda x: x.outbox_id,
+    )
+    await bulk.insert_rows(
+        session,
+        DeliveryAttempt,
+        [
+            {
+                "outbox_id": x.outbox_id, "at": now, "kind": attempt_kind, "outcome": "leased",
+                "lease_token": x.lease_token,
+            }
+            for x in leased
+        ],
+    )
+    return leased
 
 
 @lru_cache(maxsize=1)
@@ -85,31 +107,22 @@ def _lease_statement() -> Any:
         )
         .returning(
             col(OutboxEntry.id), col(OutboxEntry.message_id), col(OutboxEntry.prescription_id),
-            col(OutboxEntry.lease_token),
+            col(OutboxEntry.lease_token), col(OutboxEntry.attempts), col(OutboxEntry.queued_at),
+            col(OutboxEntry.created_at),
         )
     )
 
 
-def attempt_rows(leased: Sequence[Leased], now: datetime) -> list[dict[str, Any]]:
-    """The `leased` delivery attempt of each order `lease` took."""
-    return [
-        {"outbox_id": x.outbox_id, "at": now, "kind": "release", "outcome": "leased", "lease_token": x.lease_token}
-        for x in leased
-    ]
-
-
 async def write_released(
     session: AsyncSession,
-    attempts: Sequence[dict[str, Any]],
     events: Sequence[dict[str, Any]],
     audit_rows: Sequence[dict[str, Any]],
 ) -> None:
-    """A release's delivery attempts, timeline events and audit rows, in the caller's transaction: one statement
+    """A release's timeline events and audit rows, in the caller's transaction: one statement
     on PostgreSQL (`gateway.store.together`)."""
     await together.write_together(
         await session.connection(),
         [
-            together.Insert(DeliveryAttempt.__table__, attempts),  # type: ignore[attr-defined]
             together.Insert(LifecycleEvent.__table__, events),  # type: ignore[attr-defined]
             together.Insert(AuditPending.__table__, audit_rows),  # type: ignore[attr-defined]
         ],
@@ -161,6 +174,7 @@ class AckTarget:
     created_at: datetime
     event: str
     prescription_status: str
+    lease_token: int
     items: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -181,9 +195,9 @@ async def ack_targets(session: AsyncSession, message_ids: Sequence[str], *, lock
         for row in rows:
             target = found.get(row[1])
             if target is None:
-                target = found[row[1]] = AckTarget(int(row[0]), *row[1:9])
-            if row[9] is not None:
-                target.items.append((row[9], row[10]))
+                target = found[row[1]] = AckTarget(int(row[0]), *row[1:10])
+            if row[10] is not None:
+                target.items.append((row[10], row[11]))
     return found
 
 
@@ -195,7 +209,7 @@ def _ack_targets_statement(lock: bool) -> Any:
             col(OutboxEntry.id), col(OutboxEntry.message_id), col(OutboxEntry.prescription_id),
             col(OutboxEntry.provider_ods), col(OutboxEntry.state), col(OutboxEntry.queued_at),
             col(OutboxEntry.created_at), col(FhirMessage.event), col(Prescription.status),
-            col(PrescriptionItem.id), col(PrescriptionItem.status),
+            col(OutboxEntry.lease_token), col(PrescriptionItem.id), col(PrescriptionItem.status),
         )
         .join(FhirMessage, col(FhirMessage.id) == col(OutboxEntry.message_id))
         .join(Prescription, col(Prescription.id) == col(OutboxEntry.prescription_id))

@@ -141,8 +141,7 @@ async def test_a_worker_that_lost_its_lease_to_another_process_cannot_complete_t
         await configure_sample_directory(bare_gw)
         report = await ingest_export(bare_gw, TRUST, render_export(export_rows(1, seed=4)), "text/csv")
         message_id = report.prescriptions[0].message_id
-        async with httpx.AsyncClient() as client:
-            stale = PushRelay(bare_gw, client, config=PushConfig(lease=timedelta(seconds=1), timeout=5))
+        async with PushRelay.open(bare_gw, config=PushConfig(lease=timedelta(seconds=1), timeout=5)) as stale:
             (job,) = await stale.claim()
             await asyncio.sleep(1.2)  # A stalls: its lease runs out
             command = [sys.executable, "-m", "gateway.cli", "worker", "--poll", "0.1"]

@@ -86,6 +86,7 @@ class ProviderServer:
         self.duplicates = 0
         self.bundles: dict[str, dict[str, Any]] = {}
         self.headers: list[dict[str, str]] = []
+        self.peers: set[tuple[str, int]] = set()  # the gateway's connections, by their address and port
         self.awaiting: list[str] = []
         self.unblock = asyncio.Event()
         self.url = ""
@@ -109,6 +110,8 @@ class ProviderServer:
         self.received[message_id] += 1
         self.bundles[message_id] = bundle
         self.headers.append(dict(request.headers))
+        if request.client is not None:
+            self.peers.add((request.client.host, request.client.port))
         action = self.script.pop(0) if self.script else self.default
         if action == "timeout":
             with contextlib.suppress(TimeoutError):

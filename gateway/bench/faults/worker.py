@@ -36,8 +36,10 @@ from sqlalchemy import event
 from gateway.bench.faults.receiver import FAULT_HEADER
 from gateway.delivery.breaker import BreakerBoard
 from gateway.delivery.policy import RetryPolicy
+from gateway.delivery.pools import ProviderPools
 from gateway.delivery.process import deliver_until_stopped
 from gateway.delivery.push import PushConfig, PushRelay
+from gateway.delivery.tls import ProviderTls
 from gateway.settings import Settings
 from gateway.wiring import build_gateway
 
@@ -156,12 +158,16 @@ async def _run(spec: WorkerSpec) -> None:
         default_policy=RetryPolicy(max_attempts=10_000, base=timedelta(seconds=0.05), cap=timedelta(seconds=0.5)),
     )
     breakers = BreakerBoard(gw.clock, reset_after=timedelta(seconds=spec.breaker_reset))
-    transport = WorkerFaultTransport(httpx.AsyncHTTPTransport(verify=_tls_context()), spec)
+    # The relay's own per-provider pools, under the gateway's outbound policy, each exchange watched for faults.
+    pools = ProviderPools(
+        ProviderTls(None), gw.outbound, gw.resolver, connections=spec.concurrency, verify=_tls_context(),
+        wrap=lambda inner: WorkerFaultTransport(inner, spec), headers={"X-Hgw-Worker": str(os.getpid())},
+    )
     try:
-        async with httpx.AsyncClient(transport=transport, headers={"X-Hgw-Worker": str(os.getpid())}) as client:
-            relay = PushRelay(gw, client, config=config, breakers=breakers)
-            await deliver_until_stopped(gw, relay, count=spec.loops, poll=spec.poll)
+        relay = PushRelay(gw, pools, config=config, breakers=breakers)
+        await deliver_until_stopped(gw, relay, count=spec.loops, poll=spec.poll)
     finally:
+        await pools.aclose()
         await gw.close()
 
 
