@@ -13,6 +13,8 @@ __all__ = [
     "ingest",
     "load",
     "naive_pipeline",
+    "national_reads",
+    "national_store",
     "open_loop",
     "pgbouncer",
     "scale_out",

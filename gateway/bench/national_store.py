@@ -41,6 +41,7 @@ from gateway.domain import states as lifecycle
 from gateway.fhir.datatypes import UK_TIME
 from gateway.lifecycle.deliveries import describe_failure
 from gateway.security.crypto import DataCipher
+from gateway.store import bulk_load
 from gateway.store.sealed import inbound_context, message_context, prescription_context
 
 PATIENTS_AT_FACTOR_1: Final = 500_000
@@ -53,7 +54,7 @@ DELIVERIES: Final = 3
 RENEWAL: Final = timedelta(days=90)
 HISTORY: Final = timedelta(days=365)
 PATIENTS_PER_BATCH: Final = 5_000
-TRIGGER: Final = "lifecycle_event_in_prescription_order"  # migration 0021
+TRIGGER: Final = bulk_load.EVENT_ORDER_TRIGGER  # migration 0021
 _REASONS: Final = tuple(lifecycle.FAILED_DELIVERY_REASONS)
 
 
@@ -297,23 +298,13 @@ def fill(dsn: str, cipher: DataCipher, now: datetime, factor: float) -> dict[str
     """Generate and COPY the store into the migrated database at `dsn` (a libpq DSN; providers already added);
     ANALYZE it. The counts written."""
     counts = {"patients": 0, "prescriptions": 0, "lifecycle_events": 0, "supply_changes": 0, "deliveries": 0}
-    with psycopg.connect(dsn) as conn:
-        conn.execute(f"ALTER TABLE lifecycle_event DISABLE TRIGGER {TRIGGER}")
-        conn.commit()
-        try:
-            for patients, rows in batches(cipher, now, factor):
-                copy_batch(conn, rows)
-                counts["patients"] += patients
-                counts["prescriptions"] += len(rows.prescriptions)
-                counts["lifecycle_events"] += len(rows.events)
-                counts["supply_changes"] += len(rows.changes)
-                counts["deliveries"] += len(rows.deliveries)
-            conn.execute(
-                "SELECT setval(pg_get_serial_sequence('lifecycle_event', 'id'), (SELECT max(id) FROM lifecycle_event))"
-            )
-        finally:
-            conn.execute(f"ALTER TABLE lifecycle_event ENABLE TRIGGER {TRIGGER}")
-            conn.commit()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+    with psycopg.connect(dsn) as conn, bulk_load.events_numbered_by_loader(conn):
+        for patients, rows in batches(cipher, now, factor):
+            copy_batch(conn, rows)
+            counts["patients"] += patients
+            counts["prescriptions"] += len(rows.prescriptions)
+            counts["lifecycle_events"] += len(rows.events)
+            counts["supply_changes"] += len(rows.changes)
+            counts["deliveries"] += len(rows.deliveries)
+    bulk_load.analyze(dsn)
     return counts

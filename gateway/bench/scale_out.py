@@ -22,7 +22,6 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 from sqlalchemy.engine import make_url
 
 from gateway.bench.delivery_figures import PULL_ODS, _push_throughput, _queue, _scratch, server_processes
@@ -31,6 +30,7 @@ from gateway.bench.single_message import single_message_figures
 from gateway.context import Gateway
 from gateway.settings import Settings
 from gateway.simulate.parties import register_party
+from gateway.store import bulk_load
 from gateway.store.scratch import accepting
 
 PROCESSES = (1, 2)  # server processes for the acknowledgements, worker processes for push
@@ -123,11 +123,4 @@ async def _server_connections(gw: Gateway) -> int:
     url = make_url(gw.settings.effective_database_url)
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    def count() -> int:
-        with psycopg.connect(dsn, connect_timeout=5) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (url.database,)
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    return await asyncio.to_thread(count)
+    return await asyncio.to_thread(bulk_load.open_connections, dsn, str(url.database))

@@ -20,6 +20,7 @@ __all__ = [
     "order_writer",
     "outcomes",
     "parts",
+    "plan_pool",
     "planning",
     "reused_ids",
     "rows",
