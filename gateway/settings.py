@@ -100,7 +100,10 @@ class Settings(BaseSettings):
         description="during a request, an export this size or larger is handled in its own process (docs/limits.md)",
     )
     ingest_workers: int = Field(
-        default=0, ge=0, le=64, description="processes planning a large export (0: one per core; 1: a worker thread)"
+        default=1,
+        ge=0,
+        le=64,
+        description="processes planning a large export (0: one per core; 1, the default: a worker thread)",
     )
     ingest_parallel_from: int = Field(
         default=500, ge=1, description="an export of this many prescriptions or more is planned by `ingest_workers`"

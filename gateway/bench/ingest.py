@@ -43,7 +43,10 @@ def peak_rss_mb() -> float:
 async def _ingest(database_url: str, data_dir: Path, payload: bytes) -> dict[str, Any]:
     upgrade(database_url)
     gw = build_gateway(
-        Settings(data_dir=data_dir, database_url=database_url, mode="test", outbound_allow_loopback=True)
+        # Planned on every core (docs/limits.md "Planning on every core": off by default, opted in here).
+        Settings(
+            data_dir=data_dir, database_url=database_url, mode="test", outbound_allow_loopback=True, ingest_workers=0
+        )
     )
     try:
         await admin.add_provider(gw, ods="VNFKT", name="Five Star Homecare Leeds Ltd", mode="pull")

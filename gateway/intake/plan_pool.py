@@ -13,7 +13,8 @@ Every guarantee of a thread is kept:
 - cancel: the pool is shut down with its queued chunks cancelled; a worker ends once its chunk is done;
 - isolation: inside the process that handles a heavy export (`isolated`), the pool's fork server and workers are
   that process's descendants and inherit its `RLIMIT_CPU` and `RLIMIT_AS`; each worker dies with its fork server
-  (PR_SET_PDEATHSIG), which ends with the process that started it.
+  (PR_SET_PDEATHSIG) and with the process that started the pool (`exit_with`), so none outlives the request's
+  process, however it ends.
 A worker builds its own gateway from the settings (the same data key and signing keys, read from the same place).
 """
 
@@ -27,7 +28,9 @@ import itertools
 import math
 import multiprocessing
 import os
+import select
 import signal
+import threading
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -81,7 +84,9 @@ async def plans(gw: Gateway, inputs: PlanInputs, parsed: list[ParsedPrescription
         return
     size = max(1, math.ceil(len(parsed) / (count * CHUNKS_PER_WORKER)))
     chunks = [parsed[start : start + size] for start in range(0, len(parsed), size)]
-    pool = ProcessPoolExecutor(count, mp_context=_CONTEXT, initializer=_start_worker, initargs=(gw.settings,))
+    pool = ProcessPoolExecutor(
+        count, mp_context=_CONTEXT, initializer=_start_worker, initargs=(gw.settings, os.getpid())
+    )
     try:
         waiting = iter(chunks)
 
@@ -127,8 +132,9 @@ _worker_gateway: list[Gateway] = []
 """The worker process's own gateway, built by `_start_worker` (not at import: the serving process never has one)."""
 
 
-def _start_worker(settings: Settings) -> None:
+def _start_worker(settings: Settings, owner: int) -> None:
     die_with_parent()
+    exit_with(owner)
     from gateway.wiring import build_gateway
 
     _worker_gateway.append(build_gateway(settings))
@@ -142,6 +148,25 @@ def _plan_chunk(inputs: PlanInputs, chunk: list[ParsedPrescription], seconds: fl
     except BudgetExceededError:
         return _Chunk([], Rows(), seconds or 0.0, over_budget=True)
     return _Chunk(outcomes, rows, spent, over_budget=False)
+
+
+def exit_with(owner: int) -> None:
+    """End this worker as soon as process `owner` (the one that started the pool) has ended, however it ended.
+
+    Dying with the fork server is not enough: a fork server keeps running while any process it forked is alive
+    (each holds its "alive" pipe), and an idle pool worker waits on a queue whose write end it holds itself, so a
+    pool whose owner was killed would keep its workers and its fork server for ever. A thread waits on a pidfd of
+    the owner (Linux 5.3+; without one, the worker relies on the owner's shutdown as before)."""
+    try:
+        pidfd = os.pidfd_open(owner)
+    except (OSError, AttributeError):
+        return
+
+    def watch() -> None:
+        select.select([pidfd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hgw-pool-owner", daemon=True).start()
 
 
 def die_with_parent() -> None:
