@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.domain.outbox import WAITING, OutboxState, check_outbox_transition
+from gateway.domain.outbox import WAITING, OutboxState
 from gateway.store.tables import (
     DeliveryAttempt,
     FhirMessage,
@@ -101,35 +101,6 @@ async def take_deliverable(
         )
         rows.extend((await session.exec(narrowed)).all())
     return rows
-
-
-async def claim_orders(
-    session: AsyncSession,
-    *,
-    provider_ods: str,
-    now: datetime,
-    lease_until: datetime,
-    limit: int,
-    short_form_id: str | None,
-    skip_locked: bool,
-    attempt_kind: str = "release",
-) -> list[OutboxEntry]:
-    """Lease up to `limit` deliverable orders of a provider (`deliverable`), bumping each one's fencing token."""
-    entries: list[OutboxEntry] = await take_deliverable(
-        session, select(OutboxEntry), provider_ods, now, short_form_id, limit, skip_locked=skip_locked
-    )
-    for entry in entries:
-        entry.state = check_outbox_transition(entry.state, OutboxState.LEASED, entry=entry.message_id)
-        entry.lease_token += 1
-        entry.lease_expires_at = lease_until
-        entry.attempts += 1
-        session.add(entry)
-        session.add(
-            DeliveryAttempt(
-                outbox_id=entry.id or 0, at=now, kind=attempt_kind, outcome="leased", lease_token=entry.lease_token
-            )
-        )
-    return entries
 
 
 async def get_messages(session: AsyncSession, ids: Sequence[str]) -> dict[str, FhirMessage]:

@@ -61,7 +61,7 @@ async def lease(
     """Lease up to `limit` deliverable orders of a provider, bumping each fencing token, with a `leased` delivery
     attempt row of `attempt_kind` (a pull `release`, a `push`) per order: a constant number of statements.
 
-    The same orders as `outbox_queue.claim_orders` (`outbox_queue.take_deliverable`).
+    The orders `outbox_queue.take_deliverable` picks.
     """
     found = await outbox_queue.take_deliverable(
         session, select(col(OutboxEntry.id)), provider_ods, now, short_form_id, limit, skip_locked=skip_locked

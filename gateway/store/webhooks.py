@@ -2,8 +2,8 @@
 
 A trust's subscription is owed lifecycle events (dispatched by the relay from its cursor); a provider's is owed
 invoice events (owed in the very transaction that records the event, `owe_invoice_event`). A delivery row is claimed
-like an outbox row (`outbox_queue.claim_orders`): queued and due, or leased with the lease run out; a claim bumps the
-fencing token; on PostgreSQL `FOR UPDATE SKIP LOCKED`, on SQLite the `BEGIN IMMEDIATE` every transaction starts
+like an outbox row (`outbox_queue.take_deliverable`): queued and due, or leased with the lease run out; a claim bumps
+the fencing token; on PostgreSQL `FOR UPDATE SKIP LOCKED`, on SQLite the `BEGIN IMMEDIATE` every transaction starts
 with serialises claims. A row waits while an earlier event of the same prescription (or invoice) for the same
 subscription is still queued or leased, so a trust receives each prescription's events in order, and a provider
 each invoice's.

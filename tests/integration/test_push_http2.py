@@ -15,12 +15,8 @@ import h2.connection
 import h2.events
 
 from conformance.parties import provider_messages as msg
-from gateway.delivery.push import PushRelay
 from gateway.settings import Settings
-from gateway.simulate.parties import party_client, register_party
-from tests.conftest import serve
-from tests.integration.helpers import export, post_export
-from tests.integration.test_push_mtls import ODS, _cert, _gateway, _key, _write
+from tests.integration.test_push_mtls import ODS, _cert, _key, _write, push_round_with_client_certificate
 
 
 class H2Provider:
@@ -87,19 +83,7 @@ async def test_a_provider_offering_http2_gets_a_round_multiplexed_on_one_connect
 ) -> None:
     provider = H2Provider()
     async with _h2_provider(tmp_path, provider) as endpoint:
-        tls_dir = tmp_path / "provider-tls"
-        (tls_dir / ODS).mkdir(parents=True)
-        for name in ("client.crt", "client.key", "ca.pem"):
-            (tls_dir / ODS / name).write_bytes((tmp_path / name).read_bytes())
-        gw = await _gateway(settings, endpoint, tls_dir)
-        try:
-            key = await register_party(gw, "trust", "RBA")
-            async with serve(gw) as base, party_client(base, key) as trust:
-                assert (await post_export(trust, export(6, seed=91))).status_code == 200
-            async with PushRelay.open(gw) as relay:
-                results = await relay.run_once()
-        finally:
-            await gw.close()
+        results = await push_round_with_client_certificate(settings, tmp_path, endpoint, prescriptions=6, seed=91)
     assert [r.outcome for r in results] == ["delivered"] * 6
     assert sorted(provider.received) == sorted(r.message_id for r in results)
     assert provider.protocols == ["h2"]

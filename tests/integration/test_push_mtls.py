@@ -9,6 +9,7 @@ import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -117,22 +118,30 @@ async def _gateway(settings: Settings, endpoint: str, tls_dir: Path | None) -> G
     return gw
 
 
+async def push_round_with_client_certificate(
+    settings: Settings, tmp_path: Path, endpoint: str, *, prescriptions: int, seed: int
+) -> list[Any]:
+    """A trust's export of `prescriptions` pushed to `endpoint` in one relay round, with the provider's client
+    certificate (`tmp_path`'s) in its TLS folder; the round's results."""
+    tls_dir = tmp_path / "provider-tls"
+    (tls_dir / ODS).mkdir(parents=True)
+    for name in ("client.crt", "client.key", "ca.pem"):
+        (tls_dir / ODS / name).write_bytes((tmp_path / name).read_bytes())
+    gw = await _gateway(settings, endpoint, tls_dir)
+    try:
+        key = await register_party(gw, "trust", "RBA")
+        async with serve(gw) as base, party_client(base, key) as trust:
+            assert (await post_export(trust, export(prescriptions, seed=seed))).status_code == 200
+        async with PushRelay.open(gw) as relay:
+            return list(await relay.run_once())
+    finally:
+        await gw.close()
+
+
 async def test_push_presents_the_providers_client_certificate(settings: Settings, tmp_path: Path) -> None:
     received: list[str] = []
     async with _tls_provider(tmp_path, received) as endpoint:
-        tls_dir = tmp_path / "provider-tls"
-        (tls_dir / ODS).mkdir(parents=True)
-        for name in ("client.crt", "client.key", "ca.pem"):
-            (tls_dir / ODS / name).write_bytes((tmp_path / name).read_bytes())
-        gw = await _gateway(settings, endpoint, tls_dir)
-        try:
-            key = await register_party(gw, "trust", "RBA")
-            async with serve(gw) as base, party_client(base, key) as trust:
-                assert (await post_export(trust, export(1, seed=81))).status_code == 200
-            async with PushRelay.open(gw) as relay:
-                results = await relay.run_once()
-        finally:
-            await gw.close()
+        results = await push_round_with_client_certificate(settings, tmp_path, endpoint, prescriptions=1, seed=81)
     assert [r.outcome for r in results] == ["delivered"]
     assert received == [results[0].message_id]
 
