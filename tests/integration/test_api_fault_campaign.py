@@ -23,7 +23,7 @@ from gateway.bench.faults.api_campaign import EFFECTS, ApiCampaignConfig, ApiCam
 def _assert_exactly_once(report: ApiCampaignReport, kills: int) -> None:
     summary = report.as_dict()
     print(json.dumps(summary))  # the figures, with pytest -s
-    assert (report.lost, report.duplicate_effects, report.stuck) == (0, 0, 0), summary
+    assert (report.lost, report.duplicate_effects, report.stuck) == (0, 0, 0), report.headline()
     assert report.audit_verified and report.audit_records > 0, summary
     assert report.unexpected_exits == [], summary  # every server that ended was killed on purpose
     assert report.passed

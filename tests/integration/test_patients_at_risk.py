@@ -277,8 +277,9 @@ async def test_the_worklist_over_http_by_tenant_and_format(
     answer = await trust.get(url, params={"format": "csv", "days": "2"})  # 3 days left: not within 2
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     assert answer.text == "prescription,trust,provider,supply_ends,days_left,reasons,owner,action,nhs_number\r\n"
-    yesterday = (today - timedelta(days=1)).isoformat()
-    past = (await trust.get(url, params={"as_of": yesterday})).json()  # before the prescription arrived
+    # The day before the prescriptions arrived (an hour ago: just after midnight, that is two days ago).
+    yesterday = (uk_date(now - timedelta(hours=1)) - timedelta(days=1)).isoformat()
+    past = (await trust.get(url, params={"as_of": yesterday})).json()
     assert past == {"as_of": yesterday, "masked": False, "patients": []}
     for params, where in (({"as_of": "2026-11-31"}, "as_of"), ({"days": "0"}, "days"), ({"format": "xml"}, "format")):
         bad = await trust.get(url, params=params)

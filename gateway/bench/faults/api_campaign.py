@@ -36,7 +36,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.audit.sequencer import sequence
@@ -87,6 +87,8 @@ class ApiCampaignReport:
     server_starts: int
     requests: int
     retries: int
+    retried_after: dict[str, int]
+    """Why requests were sent again (see `Ledger.retried_after`)."""
     conflicts: int
     replayed: int
     refused: dict[str, int]
@@ -99,6 +101,9 @@ class ApiCampaignReport:
     out_of_order_examples: list[str]
     audit_verified: bool
     audit_records: int
+    phases: dict[str, float]
+    """Seconds from the start to the end of each phase that ended (`kills`, `drain`, `webhooks`): on a failure,
+    which one ran out of time."""
 
     @property
     def passed(self) -> bool:
@@ -108,7 +113,19 @@ class ApiCampaignReport:
         )
 
     def as_dict(self) -> dict[str, Any]:
-            return {**dataclasses.asdict(self), "passed": self.passed}
+        return {**dataclasses.asdict(self), "passed": self.passed}
+
+    def headline(self) -> dict[str, Any]:
+        """What went wrong, short enough to survive a truncated log: the phases' times, then per kind of effect
+        only its non-zero lost, duplicated and stuck counts."""
+        wrong = {
+            kind: {key: n for key, n in figures.items() if n and key.split("_")[0] in ("lost", "duplicate", "stuck")}
+            for kind, figures in self.effects.items()
+        }
+        return {
+            "duration_seconds": self.duration_seconds, "phases": self.phases, "kills": self.api_kills,
+            "retried_after": self.retried_after, "wrong": {kind: found for kind, found in wrong.items() if found},
+        }  # fmt: skip
 
 
 async def run_api_campaign(cfg: ApiCampaignConfig) -> ApiCampaignReport:
@@ -164,6 +181,10 @@ class _Run:
     webhooks_upto: int | None = None
     """The trust's last event when the relay had delivered every one (the webhook check stops there)."""
     pg_restarts: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def phase_ended(self, name: str) -> None:
+        self.phases[name] = round(time.monotonic() - (self.give_up - self.cfg.deadline), 1)
 
     @property
     def dsn(self) -> str | None:
@@ -204,21 +225,25 @@ async def _phases(run: _Run, trusts: list[FailoverClient], providers: list[Failo
             time.monotonic() < give_up
         ):
             await asyncio.sleep(servers.rng.uniform(lo, hi))
-            servers.kill_random()
+            servers.kill_random(c.waiting_since for c in trusts + providers if c.waiting_since is not None)
             if servers.kills_random in restarts_at and run.dsn is not None:
                 restarts_at.discard(servers.kills_random)
                 await asyncio.to_thread(postgres.restart, run.dsn)
                 run.pg_restarts += 1
         await asyncio.gather(*trust_tasks)
+        run.phase_ended("kills")
         # The drain: no more kills; servers that kill themselves are still started again, without a doom.
         servers.doomless = True
         drain_until = min(give_up, time.monotonic() + cfg.drain_timeout)
         while time.monotonic() < drain_until and await _unfinished(run.gw) > 0:
             await asyncio.sleep(0.2)
+        run.phase_ended("drain")
         # The relay's drain runs to the deadline: on a loaded machine one relay (SQLite: one server) needs a while.
         while time.monotonic() < give_up and run.webhooks_upto is None:
             run.webhooks_upto = await _webhooks_caught_up(run)
             await asyncio.sleep(0.2)
+        if run.webhooks_upto is not None:
+            run.phase_ended("webhooks")
     finally:
         stop_providers.set()
         await asyncio.gather(*provider_tasks, return_exceptions=True)
@@ -268,6 +293,7 @@ async def _report(run: _Run, duration: float) -> ApiCampaignReport:
         server_starts=servers.starts,
         requests=ledger.requests,
         retries=ledger.retries,
+        retried_after=dict(ledger.retried_after),
         conflicts=ledger.conflicts,
         replayed=ledger.replayed,
         refused=dict(ledger.refused),
@@ -279,6 +305,7 @@ async def _report(run: _Run, duration: float) -> ApiCampaignReport:
         out_of_order_examples=run.sink.out_of_order_examples,
         audit_verified=audit.ok,
         audit_records=audit.records,
+        phases=dict(run.phases),
     )
 
 

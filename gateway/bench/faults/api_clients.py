@@ -34,6 +34,8 @@ class FailoverClient:
         self.ledger = ledger
         self.give_up = give_up
         self.turn = 0
+        self.waiting_since: float | None = None
+        """When the request now being sent (and retried) was first sent; None between requests."""
 
     async def aclose(self) -> None:
         for client in self.clients:
@@ -43,14 +45,22 @@ class FailoverClient:
         """The final answer to a POST (2xx, or 4xx but not a 409 for the key still held), retried under one
         Idempotency-Key; None when the deadline came first."""
         headers = {"Content-Type": content_type, "Idempotency-Key": str(uuid.uuid4())}
+        self.waiting_since = time.monotonic()
+        try:
+            return await self._send(kind, path, headers, body)
+        finally:
+            self.waiting_since = None
+
+    async def _send(self, kind: str, path: str, headers: dict[str, str], body: bytes) -> httpx.Response | None:
         pause = 0.05
         while time.monotonic() < self.give_up:
             client = self.clients[self.turn % len(self.clients)]
             self.ledger.requests += 1
             try:
                 response = await client.post(path, content=body, headers=headers)
-            except httpx.TransportError:
+            except httpx.TransportError as error:
                 response = None
+                self.ledger.retried_after[type(error).__name__] += 1
             busy = response is not None and response.status_code == 409 and "IDEMPOTENCY_CONFLICT" in response.text
             if response is not None and response.status_code < 500 and not busy:
                 if response.headers.get("idempotent-replayed") == "true":
@@ -59,6 +69,8 @@ class FailoverClient:
                     self.ledger.refused[f"{kind} {response.status_code}"] += 1
                 return response
             self.ledger.retries += 1
+            if response is not None:
+                self.ledger.retried_after[str(response.status_code)] += 1
             if busy and response is not None:
                 self.ledger.conflicts += 1
                 await asyncio.sleep(float(response.headers.get("retry-after", "1")) / 2)

@@ -31,5 +31,7 @@ class Ledger:
     """Final 4xx answers, per kind of effect and status."""
     requests: int = 0
     retries: int = 0
+    retried_after: Counter[str] = field(default_factory=Counter)
+    """Why requests were sent again: the transport error's class, or the status code."""
     conflicts: int = 0
     replayed: int = 0

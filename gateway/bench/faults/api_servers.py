@@ -1,4 +1,6 @@
-"""The API campaign's servers: `hgw serve` processes (`gateway.bench.faults.server`) on fixed loopback ports.
+"""The API campaign's servers: `hgw serve` processes (`gateway.bench.faults.server`) on fixed loopback ports, forked
+by a fork server that has imported the gateway once (`gateway.bench.faults.zygote --servers`), so that a restart
+costs about a second, not the seconds of imports (many more on a loaded machine) a fresh interpreter needs.
 
 Some starts carry a doom (the server kills itself at its worst moment); the driver SIGKILLs them at random; any that
 ends is counted by how it died and started again on its port.
@@ -13,22 +15,23 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from gateway.bench.faults.api_config import ApiCampaignConfig
+from gateway.bench.faults.forks import Forked, Zygote
 from gateway.bench.faults.server import DOOMS
 
 
 @dataclass
 class _Server:
     port: int
-    process: subprocess.Popen[bytes] | None = None
+    process: Forked | None = None
     doom: str | None = None
     ready: bool = False
     ready_at: float = 0.0
@@ -51,6 +54,7 @@ class ServerSet:
     env: dict[str, str] = field(default_factory=dict)
     """More settings for every server (the trust webhook receiver's alert URL)."""
     kill_dir: Path = field(init=False)
+    zygote: Zygote = field(default_factory=lambda: Zygote(servers=True))
 
     def __post_init__(self) -> None:
         self.kill_dir = self.cfg.data_dir / "server-kills"
@@ -88,16 +92,13 @@ class ServerSet:
             "HGW_ALERT_INTERVAL_SECONDS": "1",
             **self.env,
         }
-        log = subprocess.DEVNULL
+        log = None
         if self.cfg.log_dir is not None:
             self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
-            log = (self.cfg.log_dir / f"server-{server.port}.log").open("ab")  # type: ignore[assignment]
-        command = [sys.executable, "-m", "gateway.bench.faults.server"]
-        server.process = subprocess.Popen(  # noqa: S603 - our module
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-        if log is not subprocess.DEVNULL:
-            log.close()  # type: ignore[attr-defined]
+            log = str(self.cfg.log_dir / f"server-{server.port}.log")
+        if not self.zygote.started:
+            self.zygote.start(timeout=120)  # imports the gateway: slow on a loaded machine, once
+        server.process = Forked(self.zygote, self.zygote.fork({"serve": {"env": env, "log": log}}))
         server.ready = False
         self.starts += 1
 
@@ -136,13 +137,17 @@ class ServerSet:
         else:
             self.unexpected_exits.append(code)
 
-    def kill_random(self) -> bool:
+    def kill_random(self, waiting: Iterable[float] = ()) -> bool:
         """SIGKILL a random server that has been serving for `min_uptime`, while another one serves (when there
-        are two); False when none may be killed now. On a loaded machine a server takes seconds to start: without
-        these rules the kills would outpace the restarts and nothing would get through."""
+        are two); False when none may be killed now. `waiting`: when each request the clients are still waiting
+        for was first sent. A server is not killed while a request sent before it came up waits: every life of
+        a server gets through what was waiting for it. On a loaded machine a server takes seconds to start and a
+        request seconds to answer: without these rules the kills would outpace them and nothing would get
+        through (a livelock the campaign would report as requests stuck at the deadline)."""
         up = [s for s in self.servers if s.process is not None and s.ready and s.process.poll() is None]
         now = time.monotonic()
-        eligible = [s for s in up if now - s.ready_at >= self.cfg.min_uptime]
+        oldest = min(waiting, default=now)
+        eligible = [s for s in up if now - s.ready_at >= self.cfg.min_uptime and oldest >= s.ready_at]
         if not eligible or (len(self.servers) > 1 and len(up) < 2):
             return False
         up = eligible
@@ -170,6 +175,7 @@ class ServerSet:
                 server.process.kill()
                 server.process.wait(grace)
             server.process = None
+        self.zygote.stop(grace)
 
 
 def _free_port() -> int:

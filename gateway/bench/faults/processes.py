@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import queue
 import random
 import signal
 import subprocess
@@ -25,9 +24,8 @@ from typing import Any
 
 import httpx
 
+from gateway.bench.faults.forks import START_TIMEOUT, Zygote
 from gateway.bench.faults.worker import WorkerSpec
-
-START_TIMEOUT = 30.0
 
 
 @dataclass
@@ -112,54 +110,29 @@ class WorkerPool:
     killed_by_us: set[int] = field(default_factory=set)
     self_killed: int = 0
     unexpected_exits: int = 0
-    _zygote: subprocess.Popen[bytes] | None = None
-    _pids: queue.Queue[int] = field(default_factory=queue.Queue)
-    _exits: dict[int, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _reader: threading.Thread | None = None
+    zygote: Zygote = field(default_factory=Zygote)
 
     def start(self) -> None:
         """Start the zygote and wait until it is ready (it imports the worker once, here)."""
-        command = [sys.executable, "-m", "gateway.bench.faults.zygote"]
-        self._zygote = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # noqa: S603
-        self._reader = threading.Thread(target=self._events, name="zygote-events", daemon=True)
-        self._reader.start()
-        self._pids.get(timeout=START_TIMEOUT)  # its "ready"
-
-    def _events(self) -> None:
-        if self._zygote is None or self._zygote.stdout is None:
-            return
-        for line in self._zygote.stdout:
-            event = json.loads(line)
-            if "exit" in event:
-                with self._lock:
-                    self._exits[int(event["exit"])] = int(event["code"])
-            else:
-                self._pids.put(int(event.get("pid", event.get("ready", 0))))
+        self.zygote.start()
 
     def spawn(self) -> int:
-        if self._zygote is None or self._zygote.stdin is None:
-            raise RuntimeError("the worker pool is not started")
-        self._zygote.stdin.write(json.dumps({"spawn": dataclasses.asdict(self.spec)}).encode() + b"\n")
-        self._zygote.stdin.flush()
-        pid = self._pids.get(timeout=START_TIMEOUT)
+        pid = self.zygote.fork({"spawn": dataclasses.asdict(self.spec)})
         self.live.add(pid)
         return pid
 
     def fill(self) -> None:
-        if self._zygote is None:
+        if not self.zygote.started:
             self.start()
         while len(self.live) < self.size:
             self.spawn()
 
     def exited(self, pid: int) -> bool:
-        with self._lock:
-            return pid in self._exits
+        return self.zygote.exit_code(pid) is not None
 
     def reap(self) -> int:
         """Forget exited workers (counting how they ended) and start replacements; how many were replaced."""
-        with self._lock:
-            gone = {pid: self._exits.pop(pid) for pid in list(self.live) if pid in self._exits}
+        gone = {pid: code for pid in list(self.live) if (code := self.zygote.forget(pid)) is not None}
         for pid, code in gone.items():
             self.live.discard(pid)
             self.stalled.discard(pid)
@@ -222,16 +195,4 @@ class WorkerPool:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self.live.clear()
-        if self._zygote is not None:
-            if self._zygote.stdin is not None:
-                self._zygote.stdin.close()  # the zygote ends, killing any child it still has
-            try:
-                self._zygote.wait(grace)
-            except subprocess.TimeoutExpired:
-                self._zygote.kill()
-                self._zygote.wait(grace)
-            if self._reader is not None:
-                self._reader.join(grace)
-            if self._zygote.stdout is not None:
-                self._zygote.stdout.close()
-            self._zygote = None
+        self.zygote.stop(grace)

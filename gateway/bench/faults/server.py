@@ -107,6 +107,12 @@ def install(doom: str | None, kill_dir: str | None) -> None:
     app_module.create_app = create_doomed_app
 
 
+def preload() -> None:
+    """Import what `main` runs, without starting anything: for a fork server (`gateway.bench.faults.zygote`)."""
+    import gateway.app
+    import gateway.cli  # noqa: F401
+
+
 def main() -> None:
     from gateway.cli import cli
 

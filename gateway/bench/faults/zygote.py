@@ -1,11 +1,17 @@
-"""A fork server for campaign workers: imports the worker once, then forks a ready worker per request.
+"""A fork server for campaign processes: imports them once, then forks a ready one per request.
 
-    python -m gateway.bench.faults.zygote
+    python -m gateway.bench.faults.zygote            # push workers
+    python -m gateway.bench.faults.zygote --servers  # API servers (`hgw serve`), too
 
 reads one JSON command a line on stdin and writes one JSON event a line on stdout:
 
 - `{"spawn": {WorkerSpec fields}}` → `{"pid": N}`: a forked child runs `worker_main`;
+- `{"serve": {"env": {...}, "log": PATH or null}}` → `{"pid": N}`: a forked child runs the campaign's API server
+  (`gateway.bench.faults.server`) with exactly that environment, its output appended to the log;
 - whenever a child ends → `{"exit": N, "code": C}` (`C` negative: killed by signal `-C`).
+
+A server started afresh spends seconds importing the gateway before it serves (more on a loaded machine, where the
+API campaign's restarts then outlasted its deadline); forked from here it is serving in about a second.
 
 End of stdin ends the server, after SIGKILLing any child still running. Why not multiprocessing's forkserver:
 on Python 3.11 it cannot preload the main module, so each child imported the main script again (`hgw` or
@@ -28,8 +34,8 @@ def _emit(event: dict[str, Any]) -> None:
     os.write(1, (json.dumps(event) + "\n").encode())
 
 
-def _child(spec: WorkerSpec, wakeup: tuple[int, int]) -> None:
-    """In the forked child: drop the server's plumbing, run the worker, never return."""
+def _child(command: dict[str, Any], wakeup: tuple[int, int]) -> None:
+    """In the forked child: drop the server's plumbing, run the worker or the API server, never return."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -40,10 +46,31 @@ def _child(spec: WorkerSpec, wakeup: tuple[int, int]) -> None:
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)  # stdout is the server's event stream
         os.close(devnull)
-        worker_main(spec)
-        code = 0
+        if "serve" in command:
+            code = _serve(command["serve"])
+        else:
+            worker_main(WorkerSpec(**command["spawn"]))
+            code = 0
     finally:
         os._exit(code)
+
+
+def _serve(order: dict[str, Any]) -> int:
+    from gateway.bench.faults import server
+
+    os.environ.clear()
+    os.environ.update(order["env"])
+    log = order.get("log")
+    if log:
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    try:
+        server.main()
+    except SystemExit as ended:
+        return ended.code if isinstance(ended.code, int) else 1
+    return 0
 
 
 def _reap(children: set[int]) -> None:
@@ -82,10 +109,10 @@ def serve() -> None:
                 pending += chunk
                 while b"\n" in pending:
                     line, pending = pending.split(b"\n", 1)
-                    spec = WorkerSpec(**json.loads(line)["spawn"])
+                    command = json.loads(line)
                     pid = os.fork()
                     if pid == 0:
-                        _child(spec, (wake_r, wake_w))
+                        _child(command, (wake_r, wake_w))
                     children.add(pid)
                     _emit({"pid": pid})
             _reap(children)
@@ -95,6 +122,10 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
+    if "--servers" in sys.argv[1:]:
+        from gateway.bench.faults import server
+
+        server.preload()
     try:
         serve()
     except KeyboardInterrupt:
