@@ -124,7 +124,7 @@ async def _pull(ctx: SuiteContext, provider: type[SimulatedProvider]) -> RunResu
 
 async def test_polling_reference_provider_passes() -> None:
     lines: list[str] = []
-    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, options={"provider_ods": "VNFKT"}, out=lines.append)
+    ctx = SuiteContext("listen://127.0.0.1:0", timeout=60, options={"provider_ods": "VNFKT"}, out=lines.append)
     result = await _pull(ctx, BillingSimulatedProvider)
     expected = {f"PRV-PULL-00{n}": "pass" for n in range(1, 5)} | {"PRV-BILL-001": "pass", "PRV-BILL-002": "pass"}
     assert _outcomes(result) == expected, lines
@@ -148,7 +148,7 @@ class UnendorsedClaimProvider(BillingSimulatedProvider):
 
 
 async def test_polling_provider_whose_claim_eps_would_refuse_fails_billing() -> None:
-    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, options={"provider_ods": "VNFKT"}, out=lambda _: None)
+    ctx = SuiteContext("listen://127.0.0.1:0", timeout=60, options={"provider_ods": "VNFKT"}, out=lambda _: None)
     result = await _pull(ctx, UnendorsedClaimProvider)
     billed = next(r for r in result.results if r.id == "PRV-BILL-001")
     assert billed.outcome == "fail"

@@ -77,7 +77,7 @@ def _bad_short_form(order: dict[str, object]) -> dict[str, object]:
 
 async def test_trust_message_with_bad_short_form_id_fails_live() -> None:
     spec = suite_spec("trust")
-    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, out=lambda _: None)
+    ctx = SuiteContext("listen://127.0.0.1:0", timeout=60, out=lambda _: None)
     order = _bad_short_form(json.loads(FHIR_ORDER.read_text()))
 
     async def trust_system() -> None:
@@ -105,7 +105,7 @@ async def test_trust_message_with_bad_short_form_id_fails_live() -> None:
 
 async def test_reference_trust_simulator_passes_live() -> None:
     spec = suite_spec("trust")
-    ctx = SuiteContext("listen://127.0.0.1:0", timeout=10, out=lambda _: None)
+    ctx = SuiteContext("listen://127.0.0.1:0", timeout=60, out=lambda _: None)
 
     async def trust_system() -> dict[str, object]:
         async with asyncio.timeout(10):

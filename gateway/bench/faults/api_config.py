@@ -43,6 +43,7 @@ class ApiCampaignConfig:
     """HGW_LEASE_SECONDS: how soon an order whose release answer was lost comes back."""
     request_timeout: float = 15.0
     drain_timeout: float = 40.0
+    """The drain ends when nothing more got done for this long (or at the deadline)."""
     deadline: float = 150.0
     """Every client gives up and the campaign reports by then."""
     pg_restarts: int = 0

@@ -57,6 +57,8 @@ class WebhookSink:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the relay's server was killed half-way through sending: nobody waits for an answer
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
