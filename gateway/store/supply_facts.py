@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store import supply_tables, tables
+from gateway.store import rollup_tables, supply_tables, tables
 
 Prescription: Any = tables.Prescription
 PrescriptionItem: Any = tables.PrescriptionItem
@@ -23,6 +23,7 @@ Provider: Any = tables.Provider
 Alert: Any = tables.Alert
 SupplyChange: Any = supply_tables.SupplyChange
 ProviderPauseChange: Any = supply_tables.ProviderPauseChange
+TreatmentRollup: Any = rollup_tables.TreatmentRollup
 
 # The timeline events that change what the supply model concludes (gateway.safety.supply_model).
 EVENT_KINDS = (
@@ -87,12 +88,30 @@ async def _rows(session: AsyncSession, stmt: Any) -> Sequence[Any]:
 
 
 async def load(
-    session: AsyncSession, cutoff: datetime, *, trust_ods: str | None = None, provider_ods: str | None = None
+    session: AsyncSession,
+    cutoff: datetime,
+    *,
+    trust_ods: str | None = None,
+    provider_ods: str | None = None,
+    supply_ending: tuple[date, date] | None = None,
 ) -> Facts:
     """Everything recorded before `cutoff` about the prescriptions of `trust_ods` (when given) and of the patients
-    with an order routed to `provider_ods` (when given)."""
-    p = Prescription
+    with an order routed to `provider_ods` (when given); with `supply_ending` (first, last), only of the treatments
+    whose supply, as rolled up now (`treatment_rollup`), ends on a day in [first, last] or is not known yet."""
+    p, item = Prescription, PrescriptionItem
+    line_1 = and_(item.prescription_id == p.id, item.line_no == 1)
     conditions: list[Any] = [p.created_at < cutoff]
+    if supply_ending is not None:
+        t = TreatmentRollup
+        first, last = supply_ending
+        conditions.append(
+            exists().where(
+                t.nhs_index == p.nhs_index,
+                t.trust_ods == p.trust_ods,
+                t.medicine == item.dmd_code,
+                or_(t.supply_ends.is_(None), and_(t.supply_ends >= first, t.supply_ends <= last)),
+            )
+        )
     if trust_ods is not None:
         conditions.append(p.trust_ods == trust_ods)
     if provider_ods is not None:
@@ -117,12 +136,12 @@ async def load(
             p.deliveries_authorised,
             p.created_at,
         )
-        .join(PrescriptionItem, and_(PrescriptionItem.prescription_id == p.id, PrescriptionItem.line_no == 1))
+        .join(item, line_1)
         .where(*conditions)
         .order_by(p.created_at, p.id)
     )
     prescriptions = [RxFact(*row) for row in await _rows(session, stmt)]
-    ids = select(p.id).where(*conditions)
+    ids = select(p.id).join(item, line_1).where(*conditions)
     e = LifecycleEvent
     events = [
         EventFact(*row)

@@ -37,18 +37,32 @@ class SupplyAtRisk:
 async def supplies_ending(session: AsyncSession, scope: Scope, first: date, last: date) -> list[SupplyAtRisk]:
     """Patient-provider pairs (by blind index) whose supply (the latest `supply_until` of their prescriptions) ends
     on a day in [first, last]."""
-    p = aliased(Prescription)
+    p, q, later = aliased(Prescription), aliased(Prescription), aliased(Prescription)
     provider_scope = Scope(provider_ods=scope.provider_ods)
+    # A pair's latest supply ends in [first, last] when one of its prescriptions' does and none's ends later: found
+    # from the prescriptions ending in the horizon (an index range), not by grouping every prescription.
+    ending = (
+        select(p.nhs_index, p.provider_ods)
+        .where(
+            *provider_scope.where(p),
+            p.supply_until >= first,
+            p.supply_until <= last,
+            ~exists().where(
+                later.nhs_index == p.nhs_index, later.provider_ods == p.provider_ods, later.supply_until > last
+            ),
+        )
+        .distinct()
+        .subquery("ending")
+    )
     pairs = (
         select(
-            p.nhs_index,
-            p.provider_ods,
-            func.max(p.supply_until).label("supply_until"),
-            type_coerce(func.max(p.created_at), UTCDateTime()).label("latest_at"),
+            q.nhs_index,
+            q.provider_ods,
+            func.max(q.supply_until).label("supply_until"),
+            type_coerce(func.max(q.created_at), UTCDateTime()).label("latest_at"),
         )
-        .where(*provider_scope.where(p))
-        .group_by(p.nhs_index, p.provider_ods)
-        .having(and_(func.max(p.supply_until) >= first, func.max(p.supply_until) <= last))
+        .join(ending, and_(ending.c.nhs_index == q.nhs_index, ending.c.provider_ods == q.provider_ods))
+        .group_by(q.nhs_index, q.provider_ods)
         .subquery("pairs")
     )
 
