@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, false
 from sqlmodel import Field, SQLModel
 
 from gateway.store.columns import utc_timestamp
@@ -38,8 +38,11 @@ class PrescriptionRollup(SQLModel, table=True):
 
 
 class TreatmentRollup(SQLModel, table=True):
-    """A treatment (blind index, trust, dm+d code of line 1: `gateway.safety.supply_model`) and the last day the
-    deliveries made so far supply it to (None: no delivery made yet)."""
+    """A treatment (blind index, trust, dm+d code of line 1: `gateway.safety.supply_model`), the last day the
+    deliveries made so far supply it to (None: no delivery made yet), and its bookings as the supply model's
+    `_covered` reads them: whether a delivery not yet made is in transit, and the earliest date one is scheduled for
+    (of its prescriptions not cancelled or expired, each delivery's latest report). The supply is covered when one
+    is in transit or `booked_for` is on or before `supply_ends`."""
 
     __tablename__ = "treatment_rollup"
 
@@ -47,3 +50,5 @@ class TreatmentRollup(SQLModel, table=True):
     trust_ods: str = Field(primary_key=True, max_length=12)
     medicine: str = Field(primary_key=True, max_length=18)
     supply_ends: date | None = Field(default=None, index=True)
+    in_transit: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    booked_for: date | None = None

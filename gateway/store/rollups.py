@@ -16,11 +16,13 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store import rollup_tables, supply_tables
+from gateway.store import rollup_tables, supply_tables, tables
 from gateway.store.kpis import HeldPrescription, Scope
 
 PrescriptionRollup: Any = rollup_tables.PrescriptionRollup
 SupplyChange: Any = supply_tables.SupplyChange
+LifecycleEvent: Any = tables.LifecycleEvent
+STOPPED = ("cancelled", "expired")  # the events that end a prescription's bookings (migration 0024)
 
 
 async def held_prescriptions(session: AsyncSession, scope: Scope, relevant_from: datetime) -> list[HeldPrescription]:
@@ -52,9 +54,15 @@ async def held_prescriptions(session: AsyncSession, scope: Scope, relevant_from:
 
 
 async def recorded_from(session: AsyncSession, cutoff: datetime) -> bool:
-    """Whether a supply change was recorded at or after `cutoff`: if not, the treatments' supply ends rolled up now
-    are also those as of `cutoff`."""
-    c = SupplyChange
-    stmt: Any = select(c.id).where(c.at >= cutoff).limit(1)
-    found: list[Any] = list((await session.exec(stmt)).all())
-    return bool(found)
+    """Whether a supply change, a cancellation or an expiry was recorded at or after `cutoff`: if not, the
+    treatments' supply ends and bookings rolled up now are also those as of `cutoff`."""
+    c, e = SupplyChange, LifecycleEvent
+    checks: list[Any] = [
+        select(c.id).where(c.at >= cutoff).limit(1),
+        select(e.id).where(e.kind.in_(STOPPED), e.at >= cutoff).limit(1),  # ix_lifecycle_event_kind_at
+    ]
+    for stmt in checks:
+        found: list[Any] = list((await session.exec(stmt)).all())
+        if found:
+            return True
+    return False

@@ -168,7 +168,17 @@ class Delivery(SQLModel, table=True):
     """One authorised homecare delivery of a prescription, as the provider reports it."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("prescription_id", "number", name="uq_delivery_number"),)
+    __table_args__ = (
+        UniqueConstraint("prescription_id", "number", name="uq_delivery_number"),
+        # The deliveries not made yet (a few in thousands): is one booked to follow a supply ending (KPIs)?
+        Index(
+            "ix_delivery_booked",
+            "prescription_id",
+            "scheduled_date",
+            postgresql_where=text("state IN ('scheduled', 'dispatched')"),
+            sqlite_where=text("state IN ('scheduled', 'dispatched')"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)

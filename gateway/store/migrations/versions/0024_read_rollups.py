@@ -27,6 +27,69 @@ depends_on: str | Sequence[str] | None = None
 
 ENDED = "('cancelled', 'provider-rejected')"
 ROLLED_EVENTS = "('acknowledged', 'cancelled', 'provider-rejected')"
+BOOKED = "state IN ('scheduled', 'dispatched')"  # a delivery not made yet
+STOPPED = "('cancelled', 'expired')"  # a prescription whose booked deliveries no longer cover (supply model `ended`)
+
+# A treatment's bookings (gateway.safety.supply_model `_covered`): of its prescriptions not cancelled or expired, the
+# latest report (by time, then id) of each delivery not made, when it is `dispatched` (in transit: covers any supply
+# end) or `scheduled` (covers a supply ending on or after its date). Counted again from the rows for every treatment
+# the statement touches, so it is exact whatever order reports arrive in; same SQL on both databases.
+_BOOKINGS = f"""
+SELECT count(*) FILTER (WHERE c.kind = 'dispatched') > 0, min(c.scheduled_date) FILTER (WHERE c.kind = 'scheduled')
+FROM prescription p
+JOIN prescription_item i ON i.prescription_id = p.id AND i.line_no = 1
+JOIN supply_change c ON c.prescription_id = p.id
+WHERE p.nhs_index = treatment_rollup.nhs_index AND p.trust_ods = treatment_rollup.trust_ods
+    AND i.dmd_code = treatment_rollup.medicine AND c.kind IN ('scheduled', 'dispatched')
+    AND NOT EXISTS (
+        SELECT 1 FROM supply_change n WHERE n.prescription_id = c.prescription_id
+            AND n.delivery_number = c.delivery_number AND n.kind <> 'prescribed'
+            AND (n.at > c.at OR (n.at = c.at AND n.id > c.id))
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM supply_change d WHERE d.prescription_id = c.prescription_id
+            AND d.delivery_number = c.delivery_number AND d.kind = 'delivered' AND d.delivered_on IS NOT NULL
+    )
+    AND NOT EXISTS (SELECT 1 FROM lifecycle_event e WHERE e.prescription_id = p.id AND e.kind IN {STOPPED})
+"""
+
+
+def _rebook(treatments: str) -> str:
+    """Count the bookings again for the treatments (nhs_index, trust_ods, medicine) that `treatments` selects."""
+    return (
+        f"UPDATE treatment_rollup SET (in_transit, booked_for) = ({_BOOKINGS})"
+        f" WHERE (nhs_index, trust_ods, medicine) IN ({treatments})"
+    )
+
+
+def _treatments_of(rows: str, where: str) -> str:
+    """The treatments of the prescriptions `rows.prescription_id` (a transition table or NEW) where `where`."""
+    return (
+        "SELECT p.nhs_index, p.trust_ods, i.dmd_code FROM prescription p"
+        " JOIN prescription_item i ON i.prescription_id = p.id AND i.line_no = 1"
+        f" WHERE p.id IN (SELECT prescription_id FROM {rows} WHERE {where})"
+    )
+
+
+# Lock order (PostgreSQL): every trigger locks all the roll-up rows its statement will change first, in key order
+# (prescription_rollup by prescription id, then treatment_rollup by nhs_index, trust_ods, medicine), never a
+# prescription_rollup row after a treatment_rollup one, and only then changes them. Two statements touching the
+# same rows therefore queue on the first row they share instead of each holding what the other wants (an upsert or
+# UPDATE ... FROM alone locks in whatever order its plan meets the rows); and what is counted after the lock (each
+# statement of a PL/pgSQL function takes a new snapshot under READ COMMITTED) includes every writer that held it.
+# Across statements of one transaction the writer's own order still counts: one code path per report keeps it.
+# tests/integration/test_read_rollups.py races six writers over the same rows.
+def _pg_lock_treatments(treatments: str) -> str:
+    return (
+        "PERFORM 1 FROM treatment_rollup"
+        f" WHERE (nhs_index, trust_ods, medicine) IN ({treatments})"
+        " ORDER BY nhs_index, trust_ods, medicine FOR UPDATE"
+    )
+
+
+def _pg_lock_prescriptions(ids: str) -> str:
+    return f"PERFORM 1 FROM prescription_rollup WHERE prescription_id IN ({ids}) ORDER BY prescription_id FOR UPDATE"
+
 
 _PG_PRESCRIPTION = """
 CREATE FUNCTION hgw_prescription_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -48,9 +111,12 @@ BEGIN
 END
 $$
 """
+_ROLLED_IDS = f"SELECT prescription_id FROM new_rows WHERE kind IN {ROLLED_EVENTS}"
+_STOPPED_TREATMENTS = _treatments_of("new_rows", f"kind IN {STOPPED}")
 _PG_EVENT = f"""
 CREATE FUNCTION hgw_event_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    {_pg_lock_prescriptions(_ROLLED_IDS)};
     UPDATE prescription_rollup r
     SET acknowledged = r.acknowledged OR e.acknowledged, ended_at = LEAST(r.ended_at, e.ended_at)
     FROM (
@@ -59,13 +125,16 @@ BEGIN
         FROM new_rows WHERE kind IN {ROLLED_EVENTS} GROUP BY prescription_id
     ) e
     WHERE r.prescription_id = e.prescription_id;
+    {_pg_lock_treatments(_STOPPED_TREATMENTS)};
+    {_rebook(_STOPPED_TREATMENTS)};
     RETURN NULL;
 END
 $$
 """
-_PG_DELIVERY = """
+_PG_DELIVERY = f"""
 CREATE FUNCTION hgw_delivery_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    {_pg_lock_prescriptions("SELECT prescription_id FROM new_rows")};
     IF TG_OP = 'UPDATE' THEN
         -- a delivery time changed once set (not something the gateway's writers do): counted again from the rows
         UPDATE prescription_rollup r
@@ -98,9 +167,12 @@ BEGIN
 END
 $$
 """
-_PG_SUPPLY = """
+_REPORTED_TREATMENTS = _treatments_of("new_rows", "kind <> 'prescribed'")
+_PG_SUPPLY = f"""
 CREATE FUNCTION hgw_supply_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- every row this statement changes, locked in key order before any is (the upsert alone would lock a subset)
+    {_pg_lock_treatments(_REPORTED_TREATMENTS)};
     INSERT INTO treatment_rollup (nhs_index, trust_ods, medicine, supply_ends)
     SELECT p.nhs_index, p.trust_ods, i.dmd_code, max(c.delivered_on + COALESCE(c.days_supply, 0))
     FROM new_rows c
@@ -110,6 +182,7 @@ BEGIN
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (nhs_index, trust_ods, medicine)
     DO UPDATE SET supply_ends = GREATEST(treatment_rollup.supply_ends, EXCLUDED.supply_ends);
+    {_rebook(_REPORTED_TREATMENTS)};
     RETURN NULL;
 END
 $$
@@ -151,6 +224,10 @@ def _earlier(column: str, value: str) -> str:
     return f"CASE WHEN {column} IS NULL OR {value} < {column} THEN {value} ELSE {column} END"
 
 
+_NEW_TREATMENT = (  # SQLite: the treatment of NEW.prescription_id
+    "SELECT p.nhs_index, p.trust_ods, i.dmd_code FROM prescription p"
+    " JOIN prescription_item i ON i.prescription_id = p.id AND i.line_no = 1 WHERE p.id = NEW.prescription_id"
+)
 _SQLITE = [
     "CREATE TRIGGER prescription_rollup_insert AFTER INSERT ON prescription BEGIN"
     " INSERT INTO prescription_rollup (prescription_id, nhs_index, provider_ods, trust_ods, created_at, acknowledged)"
@@ -186,6 +263,24 @@ _SQLITE = [
     " ON CONFLICT (nhs_index, trust_ods, medicine) DO UPDATE SET supply_ends ="
     " CASE WHEN supply_ends IS NULL OR excluded.supply_ends > supply_ends THEN excluded.supply_ends"
     " ELSE supply_ends END; END",
+    "CREATE TRIGGER supply_change_booked_insert AFTER INSERT ON supply_change WHEN NEW.kind <> 'prescribed' BEGIN "
+    + _rebook(_NEW_TREATMENT)
+    + "; END",
+    f"CREATE TRIGGER lifecycle_event_booked_insert AFTER INSERT ON lifecycle_event WHEN NEW.kind IN {STOPPED} BEGIN "
+    + _rebook(_NEW_TREATMENT)
+    + "; END",
+]
+_SQLITE_TRIGGERS = [
+    "prescription_rollup_insert",
+    "prescription_rollup_update",
+    "prescription_rollup_delete",
+    "lifecycle_event_rollup_insert",
+    "delivery_rollup_insert",
+    "delivery_rollup_update",
+    "prescription_item_rollup_insert",
+    "supply_change_rollup_insert",
+    "supply_change_booked_insert",
+    "lifecycle_event_booked_insert",
 ]
 
 _BACKFILL_PRESCRIPTIONS = f"""
@@ -245,14 +340,24 @@ def upgrade() -> None:
         sa.Column("trust_ods", sa.String(length=12), primary_key=True),
         sa.Column("medicine", sa.String(length=18), primary_key=True),
         sa.Column("supply_ends", sa.Date(), nullable=True),
+        sa.Column("in_transit", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("booked_for", sa.Date(), nullable=True),
     )
     op.create_index("ix_treatment_rollup_supply_ends", "treatment_rollup", ["supply_ends"])
     op.create_index("ix_prescription_pair_supply", "prescription", ["nhs_index", "provider_ods", "supply_until"])
     op.create_index("ix_prescription_treatment", "prescription", ["nhs_index", "trust_ods"])
     op.create_index("ix_prescription_supply_until", "prescription", ["supply_until"])
     op.create_index("ix_supply_change_at", "supply_change", ["at"])
+    op.create_index(
+        "ix_delivery_booked",
+        "delivery",
+        ["prescription_id", "scheduled_date"],
+        postgresql_where=sa.text(BOOKED),
+        sqlite_where=sa.text(BOOKED),
+    )
     op.execute(_BACKFILL_PRESCRIPTIONS)
     op.execute(_backfill_treatments(postgres))
+    op.execute(_rebook("SELECT nhs_index, trust_ods, medicine FROM treatment_rollup WHERE supply_ends IS NOT NULL"))
     if postgres:
         for sql in _PG_FUNCTIONS.values():
             op.execute(sql)
@@ -265,11 +370,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    for name, table, _event, _function in _PG_TRIGGERS:
-        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if postgres else ""))
+    if postgres:
+        for name, table, _event, _function in _PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+    else:
+        for name in _SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
     if postgres:
         for function in _PG_FUNCTIONS:
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
+    op.drop_index("ix_delivery_booked", table_name="delivery")
     op.drop_index("ix_supply_change_at", table_name="supply_change")
     op.drop_index("ix_prescription_supply_until", table_name="prescription")
     op.drop_index("ix_prescription_treatment", table_name="prescription")
