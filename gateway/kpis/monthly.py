@@ -24,7 +24,7 @@ from gateway.fhir.datatypes import UK_TIME, uk_date
 from gateway.kpis.scores import GroupValue, Tally, measures
 from gateway.security.tenancy import visible_scope
 from gateway.store import kpis as store
-from gateway.store import supply_kpis
+from gateway.store import rollups, supply_kpis
 
 DEFAULT_ACK_TARGET_HOURS = 48
 DEFAULT_HORIZON_DAYS = 14
@@ -171,7 +171,7 @@ async def build_report(
     as_of = uk_date(now) if current else None
     async with gw.sessions() as session:
         timings = await store.order_timings(session, scope, start, end)
-        held = await store.held_prescriptions(session, scope)
+        held = await rollups.held_prescriptions(session, scope, relevant_from=min(start, until))
         made = await store.deliveries_made(session, scope, start, end)
         outcomes = await store.delivery_outcomes(session, scope, start, end)
         received = await store.received_counts(session, scope, start, end)

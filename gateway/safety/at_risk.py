@@ -27,11 +27,11 @@ from gateway.domain.principal import Principal, Role
 from gateway.errors import InputError, Issue, Location
 from gateway.fhir.datatypes import UK_TIME, uk_date
 from gateway.limits import parse_int
-from gateway.safety.supply_model import AtRisk, Thresholds, at_risk
+from gateway.safety.supply_model import LAPSED_DAYS, AtRisk, Thresholds, at_risk
 from gateway.security.masking import MASK, UNMASK_REASONS
 from gateway.security.operators import Permission, require_permission
 from gateway.security.tenancy import visible_scope
-from gateway.store import prescription_rows, supply_facts
+from gateway.store import prescription_rows, rollups, supply_facts
 from gateway.store.sealed import prescription_context
 from gateway.store.tables import Prescription
 
@@ -146,15 +146,29 @@ def cutoff_of(gw: Gateway, day: date) -> datetime:
     return min(gw.clock() + timedelta(microseconds=1), end_of(day))
 
 
+def supply_window(day: date, limits: Thresholds, days: int | None) -> tuple[date, date]:
+    """The days a treatment's supply must end on to be at risk on `day` under any of the thresholds
+    (`gateway.safety.supply_model`: no more than the threshold ahead, no more than `LAPSED_DAYS` behind)."""
+    ahead = days if days is not None else max([limits.default, *limits.by_service.values()])
+    return day - timedelta(days=LAPSED_DAYS), day + timedelta(days=ahead)
+
+
 async def compute(
     gw: Gateway, day: date, *, trust_ods: str | None = None, provider_ods: str | None = None, days: int | None = None
 ) -> list[AtRisk]:
     """The treatments at risk on `day` among those the filters allow, as the store knew them at the end of the
-    day (or now, for today). No tenancy check: callers check first."""
+    day (or now, for today). No tenancy check: callers check first.
+
+    When nothing was recorded after the cutoff (today's list), only the treatments whose rolled-up supply end falls
+    in the window that can be at risk are read (`supply_window`); a past day with later records reads them all."""
     cutoff = cutoff_of(gw, day)
+    limits = thresholds(gw)
     async with gw.sessions() as session:
-        facts = await supply_facts.load(session, cutoff, trust_ods=trust_ods, provider_ods=provider_ods)
-    rows = await asyncio.to_thread(at_risk, facts, day, thresholds(gw), days=days)
+        ending = None if await rollups.recorded_from(session, cutoff) else supply_window(day, limits, days)
+        facts = await supply_facts.load(
+            session, cutoff, trust_ods=trust_ods, provider_ods=provider_ods, supply_ending=ending
+        )
+    rows = await asyncio.to_thread(at_risk, facts, day, limits, days=days)
     if provider_ods is not None:
         rows = [r for r in rows if r.provider_ods == provider_ods]
     return rows

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.store import supply_tables, tables
+from gateway.store import rollup_tables, supply_tables, tables
 
 Prescription: Any = tables.Prescription
 PrescriptionItem: Any = tables.PrescriptionItem
@@ -23,6 +23,7 @@ Provider: Any = tables.Provider
 Alert: Any = tables.Alert
 SupplyChange: Any = supply_tables.SupplyChange
 ProviderPauseChange: Any = supply_tables.ProviderPauseChange
+TreatmentRollup: Any = rollup_tables.TreatmentRollup
 
 # The timeline events that change what the supply model concludes (gateway.safety.supply_model).
 EVENT_KINDS = (
@@ -87,12 +88,25 @@ async def _rows(session: AsyncSession, stmt: Any) -> Sequence[Any]:
 
 
 async def load(
-    session: AsyncSession, cutoff: datetime, *, trust_ods: str | None = None, provider_ods: str | None = None
+    session: AsyncSession,
+    cutoff: datetime,
+    *,
+    trust_ods: str | None = None,
+    provider_ods: str | None = None,
+    supply_ending: tuple[date, date] | None = None,
 ) -> Facts:
     """Everything recorded before `cutoff` about the prescriptions of `trust_ods` (when given) and of the patients
-    with an order routed to `provider_ods` (when given)."""
-    p = Prescription
+    with an order routed to `provider_ods` (when given); with `supply_ending` (first, last), only of the treatments
+    that, as rolled up now (`treatment_rollup`), can be at risk: no delivery made yet, or a supply ending on a day in
+    [first, last] that no booked delivery covers (`gateway.safety.supply_model._covered`)."""
+    p, item = Prescription, PrescriptionItem
+    line_1 = and_(item.prescription_id == p.id, item.line_no == 1)
     conditions: list[Any] = [p.created_at < cutoff]
+    if supply_ending is not None:
+        # From the few treatments that can be at risk to their prescriptions (ix_prescription_treatment), not the
+        # other way round.
+        t = candidates(*supply_ending)
+        conditions += [t.c.nhs_index == p.nhs_index, t.c.trust_ods == p.trust_ods, t.c.medicine == item.dmd_code]
     if trust_ods is not None:
         conditions.append(p.trust_ods == trust_ods)
     if provider_ods is not None:
@@ -117,12 +131,12 @@ async def load(
             p.deliveries_authorised,
             p.created_at,
         )
-        .join(PrescriptionItem, and_(PrescriptionItem.prescription_id == p.id, PrescriptionItem.line_no == 1))
+        .join(item, line_1)
         .where(*conditions)
         .order_by(p.created_at, p.id)
     )
     prescriptions = [RxFact(*row) for row in await _rows(session, stmt)]
-    ids = select(p.id).where(*conditions)
+    ids = select(p.id).join(item, line_1).where(*conditions)
     e = LifecycleEvent
     events = [
         EventFact(*row)
@@ -133,18 +147,67 @@ async def load(
             .order_by(e.at, e.id),
         )
     ]
-    c = SupplyChange
-    changes = [
-        ChangeFact(*row)
-        for row in await _rows(
-            session,
-            select(c.prescription_id, c.kind, c.delivery_number, c.scheduled_date, c.delivered_on, c.days_supply)
-            .where(c.prescription_id.in_(ids), c.at < cutoff)
-            .order_by(c.at, c.id),
-        )
-    ]
+    changes = [ChangeFact(*row) for row in await _rows(session, _changes(ids, cutoff))]
     return Facts(
         cutoff, prescriptions, events, changes, await paused_at(session, cutoff), await _unreachable(session, cutoff)
+    )
+
+
+def candidates(first: date, last: date) -> Any:
+    """The treatments that, as rolled up now, can be at risk with a supply ending in [first, last]: no delivery made
+    yet, or a supply ending then that no delivery in transit or scheduled on or before its end covers."""
+    t = TreatmentRollup
+    return (
+        select(t.nhs_index, t.trust_ods, t.medicine)
+        .where(
+            or_(
+                t.supply_ends.is_(None),
+                and_(
+                    t.supply_ends >= first,
+                    t.supply_ends <= last,
+                    t.in_transit.is_(False),
+                    or_(t.booked_for.is_(None), t.booked_for > t.supply_ends),
+                ),
+            )
+        )
+        .subquery("candidates")
+    )
+
+
+def _changes(ids: Any, cutoff: datetime) -> Any:
+    """The supply changes before `cutoff` of the prescriptions `ids` selects, oldest first, leaving out the reports
+    a later one about the same delivery (or a later plan) replaced, unless they record a delivery made: replayed in
+    order, what is left gives `gateway.safety.supply_model` the same plan, latest report per delivery, deliveries
+    made and supply end as every change would, from about a third of the rows."""
+    c = SupplyChange
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=(c.prescription_id, c.kind == "prescribed", c.delivery_number),
+            order_by=(c.at.desc(), c.id.desc()),
+        )
+        .label("newest")
+    )
+    ranked = (
+        select(
+            c.id,
+            c.at,
+            c.prescription_id,
+            c.kind,
+            c.delivery_number,
+            c.scheduled_date,
+            c.delivered_on,
+            c.days_supply,
+            newest,
+        )
+        .where(c.prescription_id.in_(ids), c.at < cutoff)
+        .subquery("ranked")
+    )
+    r = ranked.c
+    return (
+        select(r.prescription_id, r.kind, r.delivery_number, r.scheduled_date, r.delivered_on, r.days_supply)
+        .where(or_(r.newest == 1, and_(r.kind == "delivered", r.delivered_on.is_not(None))))
+        .order_by(r.at, r.id)
     )
 
 

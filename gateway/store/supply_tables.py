@@ -18,7 +18,10 @@ class SupplyChange(SQLModel, table=True):
     `delivered`, `failed` or `returned` report as the provider made it."""
 
     __tablename__ = "supply_change"
-    __table_args__ = (Index("ix_supply_change_prescription_at", "prescription_id", "at"),)
+    __table_args__ = (
+        Index("ix_supply_change_prescription_at", "prescription_id", "at"),
+        Index("ix_supply_change_at", "at"),  # the at-risk list: was anything recorded after its cutoff?
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36)

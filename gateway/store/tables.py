@@ -36,6 +36,9 @@ class Prescription(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("trust_ods", "rx_number", "rx_version", "part", name="uq_prescription_version_part"),
         Index("ix_prescription_created_at", "created_at"),  # received since (console overview, KPIs)
+        Index("ix_prescription_pair_supply", "nhs_index", "provider_ods", "supply_until"),  # supplies ending (KPIs)
+        Index("ix_prescription_treatment", "nhs_index", "trust_ods"),  # a treatment's prescriptions (at-risk list)
+        Index("ix_prescription_supply_until", "supply_until"),
     )
 
     id: str = Field(primary_key=True, max_length=36, description="EPS long-form prescription id (UUID)")
@@ -165,7 +168,17 @@ class Delivery(SQLModel, table=True):
     """One authorised homecare delivery of a prescription, as the provider reports it."""
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("prescription_id", "number", name="uq_delivery_number"),)
+    __table_args__ = (
+        UniqueConstraint("prescription_id", "number", name="uq_delivery_number"),
+        # The deliveries not made yet (a few in thousands): is one booked to follow a supply ending (KPIs)?
+        Index(
+            "ix_delivery_booked",
+            "prescription_id",
+            "scheduled_date",
+            postgresql_where=text("state IN ('scheduled', 'dispatched')"),
+            sqlite_where=text("state IN ('scheduled', 'dispatched')"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: str = Field(foreign_key="prescription.id", max_length=36, index=True)
@@ -387,6 +400,7 @@ class Alert(SQLModel, table=True):
 # Attempts are counted over a recent window (failure rate, last successful push): index them by time.
 Index("ix_delivery_attempt_at", DeliveryAttempt.__table__.c.at)  # type: ignore[attr-defined]
 
+import gateway.store.rollup_tables  # noqa: E402, F401  (issue 19: the KPIs' and the at-risk list's roll-ups)
 import gateway.store.supply_tables  # noqa: E402, F401  (issue 18: patient safety tables)
 import gateway.store.tally_tables  # noqa: E402, F401  (issue 19: the console overview's running tallies)
 from gateway.store import directory as _directory  # noqa: E402,F401  (organisation directory tables)
